@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './mediatypes.js';
+export * from './oci.js';
+export * from './store.js';
+export * from './digest.js';

@@ -1,0 +1,59 @@
+import type { Readable } from 'node:stream';
+import type { Descriptor } from './oci.js';
+
+/**
+ * Where the bytes of a blob come from. `open` may be called more than once (retries), so it
+ * must return a fresh stream each time. `path`, when set, names a local regular file that
+ * holds exactly these bytes, which lets an OCI layout hard-link instead of copying.
+ */
+export interface BlobSource {
+  open(): Readable | Promise<Readable>;
+  path?: string;
+}
+
+export interface PushResult {
+  /** Bytes were transferred (false when the store already had the content or it was mounted). */
+  uploaded: boolean;
+  /** The registry mounted the blob from another repository. */
+  mounted?: boolean;
+}
+
+export interface IngestResult extends PushResult {
+  descriptor: Descriptor;
+}
+
+export interface PushOptions {
+  /** Repositories on the same registry that may hold the blob, tried as cross-repo mounts. */
+  mountFrom?: string[];
+  /** Bytes-transferred callback for progress reporting. */
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * The one interface every byte goes through. Manifests and blobs are told apart by
+ * `desc.mediaType` (see MANIFEST_MEDIA_TYPES). A manifest pushed with a `subject` must be
+ * discoverable afterwards through `referrers(subject)`; how (referrers API, fallback tag
+ * index, layout index.json) is the store's business.
+ */
+export interface ContentStore {
+  readonly kind: 'oci-layout' | 'registry';
+  /** Human-readable location (`./model-oci`, `localhost:5000/org/model`). */
+  readonly location: string;
+
+  exists(desc: Descriptor): Promise<boolean>;
+  /** A stream of the content; it errors (code INVALID) when size or digest do not match. */
+  fetch(desc: Descriptor): Promise<Readable>;
+  /** Small content (manifests, configs) read fully; refuses more than `maxBytes` (default 4 MiB). */
+  fetchBytes(desc: Descriptor, maxBytes?: number): Promise<Buffer>;
+  /** Stores content whose descriptor is known; verifies digest and size of what was written. */
+  push(desc: Descriptor, source: BlobSource | Buffer, options?: PushOptions): Promise<PushResult>;
+  /** Stores a blob whose digest is not known yet, hashing while writing: one read of the source. */
+  ingest(mediaType: string, stream: Readable, options?: PushOptions): Promise<IngestResult>;
+  /** A tag or digest to the manifest descriptor (mediaType, digest, size). */
+  resolve(reference: string): Promise<Descriptor>;
+  tag(desc: Descriptor, tag: string): Promise<void>;
+  /** Manifests whose `subject` is `desc`, optionally filtered by artifactType (client-side when needed). */
+  referrers(desc: Descriptor, artifactType?: string): Promise<Descriptor[]>;
+  /** Releases connections / locks. */
+  close(): Promise<void>;
+}
