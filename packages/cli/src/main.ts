@@ -1,1 +1,49 @@
-export {};
+import { createRequire } from 'node:module';
+import { Command, CommanderError } from 'commander';
+import { ERROR_CODES, isModelshipError, toModelshipError } from '@modelship/core';
+import { processIO, type CliIO } from './io.js';
+import { registerPack } from './commands/pack.js';
+import { registerPull, registerPush } from './commands/transfer.js';
+
+export const VERSION: string = (() => {
+  try {
+    return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+export function buildProgram(io: CliIO): Command {
+  const program = new Command('modelship')
+    .description('Release ML models the way you release containers (ModelPack OCI artifacts).')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run modelship --help for usage)')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+  registerPack(program, io);
+  registerPush(program, io);
+  registerPull(program, io);
+  return program;
+}
+
+/**
+ * Runs the CLI and returns the exit code (documented in docs/cli.md): 0 ok, 2 usage,
+ * 3 input, 4 invalid content, 5 auth, 6 not found, 7 network, 8 conflict, 70 internal.
+ */
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
+      return ERROR_CODES.USAGE;
+    }
+    const err = isModelshipError(e) ? e : toModelshipError(e);
+    io.err(`error: ${err.message}\n`);
+    if (err.hint) io.err(`hint: ${err.hint}\n`);
+    if (io.env.MODELSHIP_DEBUG && err.stack) io.err(`${err.stack}\n`);
+    return err.exitCode;
+  }
+}

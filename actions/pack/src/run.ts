@@ -1,0 +1,168 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import * as core from '@actions/core';
+import {
+  DigestCache,
+  IDENTIFIER_FAMILIES,
+  LAYER_ENCODINGS,
+  ModelshipError,
+  createProgress,
+  digestHex,
+  formatBytes,
+  isModelshipError,
+  openTarget,
+  pack,
+  toModelshipError,
+  type IdentifierFamily,
+  type LayerEncoding,
+  type ModelMetadataOverrides,
+  type RegistryAccess,
+} from '@modelship/core';
+
+/** Multi-line or comma-separated list input; empty entries dropped. */
+export function listInput(name: string): string[] {
+  return core
+    .getInput(name)
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function choice<T extends string>(name: string, allowed: readonly T[]): T {
+  const v = core.getInput(name);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new ModelshipError('USAGE', `input ${name} "${v}" is not one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+export function registryInputs(): RegistryAccess {
+  const access: RegistryAccess = {};
+  const password = core.getInput('password');
+  if (password) core.setSecret(password);
+  const username = core.getInput('username');
+  if (core.getBooleanInput('plain-http')) access.plainHttp = true;
+  if (core.getBooleanInput('insecure')) access.insecure = true;
+  if (password && !username)
+    throw new ModelshipError('USAGE', 'input password is set but username is empty', { hint: 'set username too' });
+  if (username) {
+    access.username = username;
+    if (password) access.password = password;
+  }
+  return access;
+}
+
+export async function run(): Promise<void> {
+  try {
+    const dir = resolve(core.getInput('path', { required: true }));
+    const pushRef = core.getInput('push');
+    const output = core.getInput('output') || './model-oci';
+    const layerFormat = choice<LayerEncoding>('layer-format', LAYER_ENCODINGS);
+    const family = choice<IdentifierFamily>('identifiers', IDENTIFIER_FAMILIES);
+    const created = core.getInput('created');
+    let createdAt: string | undefined;
+    if (created === 'true') createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    else if (created && created !== 'false') {
+      if (Number.isNaN(Date.parse(created)))
+        throw new ModelshipError('USAGE', `input created "${created}" is not an RFC 3339 time`);
+      createdAt = created;
+    }
+    const metadata: ModelMetadataOverrides = {};
+    const text: [keyof ModelMetadataOverrides, string][] = [
+      ['name', 'name'],
+      ['version', 'model-version'],
+      ['family', 'family'],
+      ['architecture', 'architecture'],
+      ['format', 'format'],
+      ['paramSize', 'param-size'],
+      ['precision', 'precision'],
+      ['quantization', 'quantization'],
+    ];
+    for (const [key, input] of text) {
+      const v = core.getInput(input);
+      if (v) (metadata as Record<string, string>)[key] = v;
+    }
+    const licenses = listInput('licenses');
+    if (licenses.length) metadata.licenses = licenses;
+    const authors = core
+      .getInput('authors')
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (authors.length) metadata.authors = authors;
+
+    const target = await openTarget(pushRef || (output.startsWith('oci:') ? output : `oci:${output}`), {
+      create: true,
+      registry: registryInputs(),
+    });
+    try {
+      const tagsInput = listInput('tags');
+      const tags = tagsInput.length ? tagsInput : [target.reference ?? 'latest'];
+      const include = listInput('include');
+      const exclude = listInput('exclude');
+      const spec = core.getInput('spec');
+      const result = await pack({
+        dir,
+        target: target.store,
+        tags,
+        family,
+        layerFormat,
+        scan: {
+          ...(include.length ? { include } : {}),
+          ...(exclude.length ? { exclude } : {}),
+          ...(spec ? { spec } : {}),
+          useDirSpec: core.getBooleanInput('dir-spec'),
+        },
+        metadata,
+        ...(createdAt ? { createdAt } : {}),
+        cache: core.getBooleanInput('cache') ? await DigestCache.open() : null,
+        progress: createProgress('pack', { mode: 'lines', write: (t) => core.info(t.trimEnd()) }),
+        warn: (m) => core.warning(m),
+      });
+      const reference = `${target.base}:${tags[0]}`;
+      let manifestPath: string;
+      if (target.kind === 'oci-layout') {
+        manifestPath = join(target.store.location, 'blobs', 'sha256', digestHex(result.descriptor.digest));
+      } else {
+        const tmp = join(process.env.RUNNER_TEMP || process.cwd(), 'modelship');
+        await mkdir(tmp, { recursive: true });
+        manifestPath = join(tmp, `manifest-${digestHex(result.descriptor.digest)}.json`);
+        await writeFile(manifestPath, result.manifestBytes);
+      }
+      core.setOutput('digest', result.descriptor.digest);
+      core.setOutput('reference', reference);
+      core.setOutput('manifest-path', manifestPath);
+      core.setOutput('layout-path', target.kind === 'oci-layout' ? target.store.location : '');
+      core.setOutput('size', String(result.size));
+      core.info(`packed ${dir} -> ${reference}`);
+      core.info(`digest: ${result.descriptor.digest}`);
+
+      await core.summary
+        .addHeading('modelship pack', 3)
+        .addRaw(`<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)</p>`)
+        .addTable([
+          [
+            { data: 'File', header: true },
+            { data: 'Kind', header: true },
+            { data: 'Size', header: true },
+            { data: 'Digest', header: true },
+          ],
+          ...result.layers.map((l) => [
+            escapeHtml(l.path),
+            l.kind,
+            formatBytes(l.descriptor.size),
+            `<code>${l.descriptor.digest}</code>`,
+          ]),
+        ])
+        .write();
+    } finally {
+      await target.store.close();
+    }
+  } catch (e) {
+    const err = isModelshipError(e) ? e : toModelshipError(e);
+    core.setFailed(`${err.code}: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`);
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}

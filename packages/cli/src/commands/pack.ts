@@ -1,0 +1,195 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import {
+  DigestCache,
+  IDENTIFIER_FAMILIES,
+  LAYER_ENCODINGS,
+  ModelshipError,
+  isDigest,
+  openTarget,
+  pack,
+  type IdentifierFamily,
+  type LayerEncoding,
+  type ModelMetadataOverrides,
+  type PackResult,
+} from '@modelship/core';
+import { formatBytes, progressFor, table, type CliIO } from '../io.js';
+import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
+
+interface PackFlags extends RegistryFlags {
+  output?: string;
+  push?: string;
+  tag?: string[];
+  name?: string;
+  modelVersion?: string;
+  family?: string;
+  arch?: string;
+  format?: string;
+  paramSize?: string;
+  precision?: string;
+  quantization?: string;
+  license?: string[];
+  author?: string[];
+  layerFormat: string;
+  identifiers: string;
+  include?: string[];
+  exclude?: string[];
+  spec?: string;
+  dirSpec: boolean;
+  created?: string | boolean;
+  realFileMetadata?: boolean;
+  cache: boolean;
+  concurrency: string;
+  json?: boolean;
+  progress: boolean;
+}
+
+export function registerPack(program: Command, io: CliIO): void {
+  const cmd = program
+    .command('pack')
+    .description('pack a model directory into a ModelPack artifact (an OCI layout by default, or a registry)')
+    .argument('<dir>', 'model directory (Hugging Face, GGUF, ONNX, PyTorch checkout)')
+    .option('-o, --output <layout>', 'OCI layout directory to write, optionally with :TAG (default ./model-oci)')
+    .option('--push <reference>', 'push to a registry instead: HOST/REPO[:TAG]')
+    .option('-t, --tag <tag>', 'tag to set (repeatable; default: the tag in the target, else latest)', collect)
+    .option('--name <name>', 'descriptor.name (default: model card, GGUF name, or directory name)')
+    .option('--model-version <version>', 'descriptor.version')
+    .option('--family <family>', 'descriptor.family (e.g. llama3)')
+    .option('--arch <architecture>', 'config.architecture (e.g. transformer)')
+    .option('--format <format>', 'config.format (e.g. safetensors, gguf, onnx)')
+    .option('--param-size <size>', 'config.paramSize (e.g. 8b, 1.5b, 125m)')
+    .option('--precision <precision>', 'config.precision (e.g. bfloat16)')
+    .option('--quantization <q>', 'config.quantization (e.g. awq, gptq, Q4_K_M)')
+    .option('--license <spdx>', 'SPDX licence expression (repeatable; default: from the model card)', collect)
+    .option('--author <author>', 'author (repeatable)', collect)
+    .option('--layer-format <format>', `layer encoding: ${LAYER_ENCODINGS.join(', ')}`, 'raw')
+    .option('--identifiers <family>', `media type family: cncf (ModelPack spec) or cnai (released Harbor, older modctl)`, 'cncf')
+    .option('--include <glob>', 'only pack files matching (repeatable)', collect)
+    .option('--exclude <glob>', 'skip files matching (repeatable)', collect)
+    .option('--spec <file>', 'per-kind file list: a Modelfile, Kitfile or YAML spec')
+    .option('--no-dir-spec', 'ignore a Modelfile/Kitfile found in the model directory')
+    .option('--created [time]', 'record a creation time (RFC 3339; default now); off by default for reproducible digests')
+    .option('--real-file-metadata', 'record on-disk mode/uid/gid/mtime in layer annotations (not reproducible)')
+    .option('--no-cache', 'do not use or update the digest cache')
+    .option('--concurrency <n>', 'files transferred at once', '4')
+    .option('--json', 'print the result as JSON')
+    .option('--no-progress', 'no progress output');
+  addRegistryOptions(cmd).action(async (dir: string, flags: PackFlags) => {
+    const result = await runPack(dir, flags, io);
+    io.out(flags.json ? JSON.stringify(result.json, null, 2) + '\n' : result.text);
+  });
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new ModelshipError('USAGE', `${flag} "${value}" is not one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
+  if (flags.output && flags.push) throw new ModelshipError('USAGE', '--output and --push are exclusive: pick one target');
+  const layerFormat = oneOf<LayerEncoding>(flags.layerFormat, LAYER_ENCODINGS, '--layer-format');
+  const family = oneOf<IdentifierFamily>(flags.identifiers, IDENTIFIER_FAMILIES, '--identifiers');
+  const concurrency = Number(flags.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new ModelshipError('USAGE', `--concurrency "${flags.concurrency}" must be an integer from 1 to 64`);
+  let createdAt: string | undefined;
+  if (flags.created === true) createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  else if (typeof flags.created === 'string') {
+    if (Number.isNaN(Date.parse(flags.created)) || !/^\d{4}-\d\d-\d\dT/.test(flags.created))
+      throw new ModelshipError('USAGE', `--created "${flags.created}" is not an RFC 3339 time`, {
+        hint: 'e.g. 2026-01-31T12:00:00Z',
+      });
+    createdAt = flags.created;
+  }
+
+  const targetSpec = flags.push ?? (flags.output ? flags.output : './model-oci');
+  const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
+    create: true,
+    registry: await registryAccess(flags, io),
+  });
+  try {
+    if (target.reference && isDigest(target.reference))
+      throw new ModelshipError('USAGE', `cannot pack to a digest (${target.reference}); name a tag instead`);
+    const tags = flags.tag?.length ? flags.tag : [target.reference ?? 'latest'];
+    const metadata: ModelMetadataOverrides = {};
+    const set = <K extends keyof ModelMetadataOverrides>(k: K, v: ModelMetadataOverrides[K] | undefined): void => {
+      if (v !== undefined) metadata[k] = v;
+    };
+    set('name', flags.name);
+    set('version', flags.modelVersion);
+    set('family', flags.family);
+    set('architecture', flags.arch);
+    set('format', flags.format);
+    set('paramSize', flags.paramSize);
+    set('precision', flags.precision);
+    set('quantization', flags.quantization);
+    set('licenses', flags.license);
+    set('authors', flags.author);
+
+    const progress = progressFor(io, 'pack', flags.progress && !flags.json);
+    const result = await pack({
+      dir: resolve(dir),
+      target: target.store,
+      tags,
+      family,
+      layerFormat,
+      scan: {
+        ...(flags.include ? { include: flags.include } : {}),
+        ...(flags.exclude ? { exclude: flags.exclude } : {}),
+        ...(flags.spec ? { spec: flags.spec } : {}),
+        useDirSpec: flags.dirSpec,
+      },
+      metadata,
+      ...(createdAt ? { createdAt } : {}),
+      ...(flags.realFileMetadata ? { realFileMetadata: true } : {}),
+      cache: flags.cache ? await DigestCache.open() : null,
+      concurrency,
+      progress,
+      warn: (m) => io.err(`warning: ${m}\n`),
+    });
+    const reference = `${target.base}:${tags[0]}`;
+    return { text: render(result, reference), json: toJson(result, reference, target.kind, target.store.location) };
+  } finally {
+    await target.store.close();
+  }
+}
+
+/** `--output DIR[:TAG]` always names a layout, even a relative path without ./ */
+function layoutSpec(spec: string): string {
+  return spec.startsWith('oci:') || spec.startsWith('oci-layout:') ? spec : `oci:${spec}`;
+}
+
+function render(r: PackResult, reference: string): string {
+  const rows = [['FILE', 'KIND', 'SIZE', 'DIGEST']];
+  for (const l of r.layers) rows.push([l.path, l.kind, formatBytes(l.descriptor.size), l.descriptor.digest.slice(0, 19)]);
+  const up = r.stats.uploaded;
+  return (
+    table(rows) +
+    `\n${r.layers.length} layers, ${formatBytes(r.size)}; ${up} written, ${r.stats.skipped} already present, ` +
+    `${r.stats.cacheHits} digests from cache\n` +
+    `reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
+  );
+}
+
+function toJson(r: PackResult, reference: string, kind: string, location: string): unknown {
+  return {
+    reference,
+    digest: r.descriptor.digest,
+    mediaType: r.descriptor.mediaType,
+    artifactType: r.manifest.artifactType,
+    size: r.size,
+    target: { kind, location },
+    config: r.config,
+    layers: r.layers.map((l) => ({
+      path: l.path,
+      kind: l.kind,
+      mediaType: l.descriptor.mediaType,
+      digest: l.descriptor.digest,
+      size: l.descriptor.size,
+      uploaded: l.uploaded,
+    })),
+    stats: r.stats,
+    warnings: r.warnings,
+  };
+}

@@ -1,0 +1,133 @@
+import type { Command } from 'commander';
+import {
+  ModelshipError,
+  extractArtifact,
+  formatBytes,
+  isDigest,
+  isLayoutSpec,
+  openTarget,
+  resolveReference,
+  transfer,
+  type CopyStats,
+} from '@modelship/core';
+import { progressFor, type CliIO } from '../io.js';
+import { addRegistryOptions, registryAccess, type RegistryFlags } from '../options.js';
+
+interface TransferFlags extends RegistryFlags {
+  json?: boolean;
+  progress: boolean;
+  referrers: boolean;
+  concurrency: string;
+}
+
+function concurrencyOf(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new ModelshipError('USAGE', `--concurrency "${v}" must be an integer from 1 to 64`);
+  return n;
+}
+
+function summary(stats: CopyStats): string {
+  return (
+    `${stats.blobsCopied} blobs copied (${formatBytes(stats.bytesCopied)}), ${stats.blobsMounted} mounted, ` +
+    `${stats.blobsSkipped} already present; ${stats.manifestsCopied} manifests copied, ` +
+    `${stats.referrersCopied} referrers`
+  );
+}
+
+export function registerPush(program: Command, io: CliIO): void {
+  const cmd = program
+    .command('push')
+    .description('copy an artifact (and its signatures/attestations) from an OCI layout to a registry')
+    .argument('<source>', 'OCI layout: oci:DIR[:TAG|@DIGEST] or DIR[:TAG]')
+    .argument('<destination>', 'registry reference HOST/REPO[:TAG]')
+    .option('--no-referrers', 'do not copy referrers')
+    .option('--concurrency <n>', 'blobs transferred at once', '4')
+    .option('--json', 'print the result as JSON')
+    .option('--no-progress', 'no progress output');
+  addRegistryOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
+    if (!isLayoutSpec(source))
+      throw new ModelshipError('USAGE', `push source "${source}" is not an OCI layout`, {
+        hint: 'write oci:DIR[:TAG]; to copy between registries use `modelship promote` (later) or pull then push',
+      });
+    await runTransfer(source, destination, flags, io, 'push');
+  });
+}
+
+export function registerPull(program: Command, io: CliIO): void {
+  const cmd = program
+    .command('pull')
+    .description('fetch an artifact from a registry into an OCI layout, or extract its files into a directory')
+    .argument('<reference>', 'HOST/REPO[:TAG|@DIGEST] (or an OCI layout, to extract from it)')
+    .option('-o, --output <layout>', 'OCI layout to write, optionally oci:DIR:TAG')
+    .option('-x, --extract <dir>', 'write the model files into DIR (digest-verified, no path traversal)')
+    .option('--no-referrers', 'do not copy referrers (with --output)')
+    .option('--concurrency <n>', 'blobs transferred at once', '4')
+    .option('--json', 'print the result as JSON')
+    .option('--no-progress', 'no progress output');
+  addRegistryOptions(cmd).action(
+    async (reference: string, flags: TransferFlags & { output?: string; extract?: string }) => {
+      if (!flags.output === !flags.extract)
+        throw new ModelshipError('USAGE', 'pull needs exactly one of --output LAYOUT or --extract DIR');
+      if (flags.output) {
+        const out = flags.output.startsWith('oci:') ? flags.output : `oci:${flags.output}`;
+        await runTransfer(reference, out, flags, io, 'pull');
+        return;
+      }
+      const src = await openTarget(reference, { registry: await registryAccess(flags, io) });
+      try {
+        const root = await resolveReference(src.store, src.reference);
+        const progress = progressFor(io, 'pull', flags.progress && !flags.json);
+        progress.setTotal(0);
+        const r = await extractArtifact(src.store, root, flags.extract!, { onBytes: (n) => progress.update(n) });
+        progress.finish();
+        const json = { reference: src.display, digest: root.digest, directory: flags.extract, files: r.files, bytes: r.bytes };
+        io.out(
+          flags.json
+            ? JSON.stringify(json, null, 2) + '\n'
+            : `extracted ${r.files.length} files (${formatBytes(r.bytes)}) into ${flags.extract}\ndigest: ${root.digest}\n`,
+        );
+      } finally {
+        await src.store.close();
+      }
+    },
+  );
+}
+
+async function runTransfer(
+  source: string,
+  destination: string,
+  flags: TransferFlags,
+  io: CliIO,
+  verb: 'push' | 'pull',
+): Promise<void> {
+  const access = await registryAccess(flags, io);
+  const src = await openTarget(source, { registry: access });
+  try {
+    const dst = await openTarget(destination, { registry: access, create: true });
+    try {
+      const root = await resolveReference(src.store, src.reference ?? (isLayoutSpec(source) ? 'latest' : undefined));
+      if (dst.reference && isDigest(dst.reference) && dst.reference !== root.digest)
+        throw new ModelshipError('USAGE', `destination digest ${dst.reference} differs from the source ${root.digest}`);
+      const tag = dst.reference && !isDigest(dst.reference) ? dst.reference : src.reference && !isDigest(src.reference) ? src.reference : undefined;
+      const progress = progressFor(io, verb, flags.progress && !flags.json);
+      const stats = await transfer(src.store, dst.store, root, {
+        concurrency: concurrencyOf(flags.concurrency),
+        referrers: flags.referrers,
+        tags: tag ? [tag] : [],
+        onBytes: (n) => progress.update(n),
+      });
+      progress.finish();
+      const reference = tag ? `${dst.base}:${tag}` : `${dst.base}@${root.digest}`;
+      io.out(
+        flags.json
+          ? JSON.stringify({ reference, digest: root.digest, mediaType: root.mediaType, size: root.size, stats }, null, 2) + '\n'
+          : `${summary(stats)}\nreference: ${reference}\ndigest: ${root.digest}\n`,
+      );
+    } finally {
+      await dst.store.close();
+    }
+  } finally {
+    await src.store.close();
+  }
+}

@@ -1,0 +1,35 @@
+import { createProgress, formatBytes, type Progress, type ProgressMode } from '@modelship/core';
+
+/** Where the CLI writes; swappable so tests can run commands in-process. */
+export interface CliIO {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  isTTY: boolean;
+  readStdin: () => Promise<string>;
+  env: NodeJS.ProcessEnv;
+}
+
+export const processIO: CliIO = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  isTTY: Boolean(process.stderr.isTTY),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+  env: process.env,
+};
+
+export function progressFor(io: CliIO, label: string, enabled: boolean): Progress {
+  let mode: ProgressMode = 'none';
+  if (enabled) mode = io.isTTY ? 'bar' : 'lines';
+  return createProgress(label, { mode, write: io.err });
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export { formatBytes };

@@ -1,0 +1,160 @@
+import pLimit from 'p-limit';
+import { ModelshipError } from './errors.js';
+import { MANIFEST_MEDIA_TYPES, OCI_INDEX, DOCKER_MANIFEST_LIST } from './mediatypes.js';
+import type { Descriptor, Index, Manifest } from './oci.js';
+import type { ContentStore } from './store.js';
+
+export interface CopyOptions {
+  /** Blob transfers in flight at once (default 4: registries and peers use 3–6). */
+  concurrency?: number;
+  /** Follow referrers (signatures, attestations), recursively. Default true. */
+  referrers?: boolean;
+  /** Repositories on the target registry to try as cross-repo mount sources. */
+  mountFrom?: string[];
+  /** Tags to set on the root in the target once everything else is there. */
+  tags?: string[];
+  /** Called with the running byte count of blob data transferred. */
+  onBytes?: (bytes: number) => void;
+  /** Called once per blob when its fate is known. */
+  onBlob?: (desc: Descriptor, outcome: 'copied' | 'mounted' | 'skipped') => void;
+}
+
+export interface CopyStats {
+  blobsCopied: number;
+  blobsMounted: number;
+  blobsSkipped: number;
+  bytesCopied: number;
+  manifestsCopied: number;
+  manifestsSkipped: number;
+  referrersCopied: number;
+}
+
+const MAX_DEPTH = 16;
+
+export function isManifestDescriptor(desc: Descriptor): boolean {
+  return MANIFEST_MEDIA_TYPES.includes(desc.mediaType);
+}
+
+/** Parses manifest bytes, refusing what is not JSON or not a manifest/index. */
+export function parseManifest(bytes: Buffer, desc: Descriptor): Manifest | Index {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new ModelshipError('INVALID', `manifest ${desc.digest} is not valid JSON`, { cause: e });
+  }
+  if (!doc || typeof doc !== 'object' || (doc as { schemaVersion?: unknown }).schemaVersion !== 2)
+    throw new ModelshipError('INVALID', `manifest ${desc.digest} is not an OCI manifest or index (schemaVersion 2)`);
+  const d = doc as Partial<Manifest & Index>;
+  const isIndex = desc.mediaType === OCI_INDEX || desc.mediaType === DOCKER_MANIFEST_LIST || Array.isArray(d.manifests);
+  if (isIndex) {
+    if (!Array.isArray(d.manifests)) throw new ModelshipError('INVALID', `index ${desc.digest} has no manifests list`);
+    return d as Index;
+  }
+  if (!d.config || !Array.isArray(d.layers))
+    throw new ModelshipError('INVALID', `manifest ${desc.digest} lacks config or layers`);
+  return d as Manifest;
+}
+
+/**
+ * The one graph copy: manifest -> config + layers (in parallel, skipping what the target has)
+ * -> manifest -> referrers, recursively. Children always land before their parent, so a
+ * target never holds a manifest pointing at a missing blob, and a re-run after a failure
+ * moves only what is missing. Manifest bytes are copied verbatim, so digests and signatures
+ * stay valid.
+ */
+export async function copyGraph(
+  src: ContentStore,
+  dst: ContentStore,
+  root: Descriptor,
+  options: CopyOptions = {},
+): Promise<CopyStats> {
+  const stats: CopyStats = {
+    blobsCopied: 0,
+    blobsMounted: 0,
+    blobsSkipped: 0,
+    bytesCopied: 0,
+    manifestsCopied: 0,
+    manifestsSkipped: 0,
+    referrersCopied: 0,
+  };
+  const limit = pLimit(options.concurrency ?? 4);
+  const blobs = new Map<string, Promise<void>>();
+  const manifests = new Map<string, Promise<void>>();
+  let bytesDone = 0;
+
+  const copyBlob = (desc: Descriptor): Promise<void> => {
+    let p = blobs.get(desc.digest);
+    if (!p) {
+      p = limit(async () => {
+        let last = 0;
+        const result = await dst.push(
+          desc,
+          { open: () => src.fetch(desc) },
+          {
+            mountFrom: options.mountFrom,
+            onProgress: (n) => {
+              bytesDone += n - last;
+              last = n;
+              options.onBytes?.(bytesDone);
+            },
+          },
+        );
+        if (result.mounted) {
+          stats.blobsMounted++;
+          options.onBlob?.(desc, 'mounted');
+        } else if (result.uploaded) {
+          stats.blobsCopied++;
+          stats.bytesCopied += desc.size;
+          options.onBlob?.(desc, 'copied');
+        } else {
+          stats.blobsSkipped++;
+          options.onBlob?.(desc, 'skipped');
+        }
+      });
+      blobs.set(desc.digest, p);
+    }
+    return p;
+  };
+
+  const copyNode = (desc: Descriptor, depth: number): Promise<void> => {
+    if (depth > MAX_DEPTH)
+      return Promise.reject(new ModelshipError('INVALID', `manifest graph deeper than ${MAX_DEPTH} at ${desc.digest}`));
+    let p = manifests.get(desc.digest);
+    if (!p) {
+      p = (async () => {
+        if (!isManifestDescriptor(desc)) return copyBlob(desc);
+        // A manifest the target already has implies its children (registries refuse manifests
+        // with missing blobs; our layouts write children first), but its referrers may be new.
+        const present = await dst.exists(desc);
+        if (present) {
+          stats.manifestsSkipped++;
+        } else {
+          const bytes = await src.fetchBytes(desc);
+          const doc = parseManifest(bytes, desc);
+          if ('manifests' in doc) {
+            await Promise.all(doc.manifests.map((m) => copyNode(m, depth + 1)));
+          } else {
+            await Promise.all([doc.config, ...doc.layers].map((b) => copyBlob(b)));
+          }
+          await dst.push(desc, bytes);
+          stats.manifestsCopied++;
+        }
+        if (options.referrers !== false) {
+          const refs = await src.referrers(desc);
+          for (const r of refs) {
+            const before = stats.manifestsCopied;
+            await copyNode({ mediaType: r.mediaType, digest: r.digest, size: r.size }, depth + 1);
+            if (stats.manifestsCopied > before) stats.referrersCopied++;
+          }
+        }
+      })();
+      manifests.set(desc.digest, p);
+    }
+    return p;
+  };
+
+  await copyNode(root, 0);
+  for (const t of options.tags ?? []) await dst.tag(root, t);
+  return stats;
+}

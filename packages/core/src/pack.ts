@@ -1,0 +1,317 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import pLimit from 'p-limit';
+import { sha256Digest } from './digest.js';
+import type { DigestCache } from './digest-cache.js';
+import { ModelshipError } from './errors.js';
+import { hashFiles } from './hash-pool.js';
+import {
+  ANNOTATION_CREATED,
+  OCI_MANIFEST,
+  layerMediaType,
+  modelConfigMediaType,
+  modelManifestArtifactType,
+  type IdentifierFamily,
+  type LayerEncoding,
+  type LayerKind,
+} from './mediatypes.js';
+import {
+  buildModelConfig,
+  createLayerStream,
+  inferModelMetadata,
+  layerAnnotations,
+  scanModelDir,
+  serializeConfig,
+  validateModelConfig,
+  type ModelFile,
+  type ModelMetadataOverrides,
+  type ScanOptions,
+} from './modelpack/index.js';
+import type { Descriptor, Manifest } from './oci.js';
+import { NO_PROGRESS, type Progress } from './progress.js';
+import type { ContentStore } from './store.js';
+
+/** Registries that cap a layer near 10 GB (GHCR, Google, ECR Public); see reference §11. */
+export const LARGE_LAYER_WARNING_BYTES = 10 * 1000 * 1000 * 1000;
+
+export interface PackOptions {
+  dir: string;
+  target: ContentStore;
+  /** Tags to set on the manifest once everything is stored. */
+  tags?: string[];
+  family?: IdentifierFamily;
+  /** Layer encoding; `raw` (default) is what CRI-O can mount. */
+  layerFormat?: LayerEncoding;
+  scan?: ScanOptions;
+  metadata?: ModelMetadataOverrides;
+  /** RFC 3339 time for descriptor.createdAt and the manifest's created annotation; omitted by default (reproducible). */
+  createdAt?: string;
+  /** Use on-disk mode/uid/gid/mtime in file metadata annotations (not reproducible across clones). */
+  realFileMetadata?: boolean;
+  manifestAnnotations?: Record<string, string>;
+  /** Digest cache; `null` disables. */
+  cache?: DigestCache | null;
+  /** Files transferred at once (default 4). */
+  concurrency?: number;
+  mountFrom?: string[];
+  progress?: Progress;
+  warn?: (message: string) => void;
+}
+
+export interface PackedLayer {
+  path: string;
+  kind: LayerKind;
+  descriptor: Descriptor;
+  diffId: string;
+  /** Bytes were written/uploaded for this layer (false: the target already had it). */
+  uploaded: boolean;
+  /** Digest came from the cache (file not re-hashed). */
+  cached: boolean;
+}
+
+export interface PackResult {
+  descriptor: Descriptor;
+  manifest: Manifest;
+  manifestBytes: Buffer;
+  config: Record<string, unknown>;
+  configDescriptor: Descriptor;
+  layers: PackedLayer[];
+  /** Sum of config + layer sizes. */
+  size: number;
+  warnings: string[];
+  stats: { files: number; hashed: number; cacheHits: number; uploaded: number; skipped: number; bytesRead: number };
+}
+
+const PLACEHOLDER_DIGEST = `sha256:${'0'.repeat(64)}`;
+
+/** Compact JSON with a fixed key order, so the same inputs give the same manifest digest. */
+export function serializeManifest(manifest: Manifest): Buffer {
+  return Buffer.from(JSON.stringify(manifest), 'utf8');
+}
+
+function sortedRecord(r: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+interface LayerDigests {
+  digest: string;
+  size: number;
+  diffId: string;
+}
+
+/**
+ * Packs a model directory into a ModelPack artifact in `target`. Each file is read once:
+ * into the digest-cache check (no read), the worker-pool hash + hard link (layouts on the same
+ * device), or a hash-while-writing ingest (registries, other devices, tar layers).
+ */
+export async function pack(options: PackOptions): Promise<PackResult> {
+  const family = options.family ?? 'cncf';
+  const format = options.layerFormat ?? 'raw';
+  const store = options.target;
+  const progress = options.progress ?? NO_PROGRESS;
+  const warnings: string[] = [];
+  const warn = (m: string): void => {
+    warnings.push(m);
+    options.warn?.(m);
+  };
+
+  const { files, specMetadata } = await scanModelDir(options.dir, options.scan);
+  const metadata = await inferModelMetadata(options.dir, files, { ...specMetadata, ...(options.metadata ?? {}) });
+  const createdAt = options.createdAt;
+  // Validate everything but the digests before the first byte is written.
+  validateModelConfig(
+    buildModelConfig(
+      metadata,
+      files.map(() => PLACEHOLDER_DIGEST),
+      createdAt ? { createdAt } : {},
+    ),
+  );
+  if (format !== 'raw') {
+    for (const f of files)
+      if (f.kind === 'weight' && format !== 'tar')
+        warn(`${f.path}: compressing weights (${format}) rarely saves space and slows every pull; raw is recommended`);
+  }
+
+  const cache = options.cache ?? null;
+  const stats = { files: files.length, hashed: 0, cacheHits: 0, uploaded: 0, skipped: 0, bytesRead: 0 };
+  const cached = new Map<ModelFile, LayerDigests>();
+  if (cache) {
+    for (const f of files) {
+      const hit = cache.get(f, format);
+      if (hit) cached.set(f, { digest: hit.digest, size: hit.size, diffId: hit.diffId ?? hit.digest });
+    }
+  }
+  stats.cacheHits = cached.size;
+
+  const total = files.filter((f) => !cached.has(f)).reduce((a, f) => a + f.size, 0);
+  progress.setTotal(total);
+  let done = 0;
+  const advance = (n: number): void => {
+    done += n;
+    stats.bytesRead += n;
+    progress.update(done);
+  };
+
+  // Layouts on the same device: hash in the worker pool (all cores), then hard-link: one read.
+  const poolHashed = new Map<ModelFile, LayerDigests>();
+  if (format === 'raw' && store.kind === 'oci-layout') {
+    const layoutDev = (await stat(store.location)).dev;
+    const toHash = files.filter((f) => !cached.has(f) && f.dev === layoutDev);
+    if (toHash.length) {
+      let last = 0;
+      const results = await hashFiles(
+        toHash.map((f) => f.absPath),
+        {
+          onProgress: (n) => {
+            advance(n - last);
+            last = n;
+          },
+        },
+      );
+      toHash.forEach((f, i) => {
+        const r = results[i]!;
+        poolHashed.set(f, { digest: r.digest, size: r.size, diffId: r.digest });
+      });
+      stats.hashed += toHash.length;
+    }
+  }
+
+  const limit = pLimit(options.concurrency ?? 4);
+  const layers = await Promise.all(
+    files.map((file) =>
+      limit(async (): Promise<PackedLayer> => {
+        const mediaType = layerMediaType(family, file.kind, format);
+        const known = cached.get(file) ?? poolHashed.get(file);
+        let digests: LayerDigests;
+        let uploaded: boolean;
+        if (known) {
+          const desc = { mediaType, digest: known.digest, size: known.size };
+          const source =
+            format === 'raw'
+              ? { path: file.absPath, open: () => createReadStream(file.absPath) }
+              : { open: () => createLayerStream(file, format).stream };
+          let last = 0;
+          const res = await store.push(desc, source, {
+            mountFrom: options.mountFrom,
+            onProgress: (n) => {
+              if (!cached.has(file)) return; // pool-hashed bytes were counted already
+              stats.bytesRead += n - last;
+              last = n;
+            },
+          });
+          digests = known;
+          uploaded = res.uploaded;
+        } else {
+          const r = await ingestLayer(store, file, format, mediaType, advance, options.mountFrom);
+          digests = r.digests;
+          uploaded = r.uploaded;
+          stats.hashed++;
+        }
+        await assertUnchanged(file);
+        if (cache && !cached.has(file)) cache.set(file, format, digests);
+        if (uploaded) stats.uploaded++;
+        else stats.skipped++;
+        if (digests.size >= LARGE_LAYER_WARNING_BYTES)
+          warn(
+            `${file.path}: layer is ${(digests.size / 1e9).toFixed(1)} GB; GHCR, Google Artifact Registry and ECR Public refuse layers over ~10 GB`,
+          );
+        return {
+          path: file.path,
+          kind: file.kind,
+          descriptor: {
+            mediaType,
+            digest: digests.digest,
+            size: digests.size,
+            annotations: sortedRecord(
+              layerAnnotations(file, family, options.realFileMetadata ? { realMetadata: true } : {}),
+            ),
+          },
+          diffId: digests.diffId,
+          uploaded,
+          cached: cached.has(file),
+        };
+      }),
+    ),
+  );
+  progress.finish();
+  if (cache) await cache.save();
+
+  const config = buildModelConfig(
+    metadata,
+    layers.map((l) => l.diffId),
+    createdAt ? { createdAt } : {},
+  );
+  validateModelConfig(config);
+  const configBytes = serializeConfig(config);
+  const configDescriptor: Descriptor = {
+    mediaType: modelConfigMediaType(family),
+    digest: sha256Digest(configBytes),
+    size: configBytes.length,
+  };
+  await store.push(configDescriptor, configBytes);
+
+  const annotations = { ...(options.manifestAnnotations ?? {}) };
+  if (createdAt) annotations[ANNOTATION_CREATED] = createdAt;
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: modelManifestArtifactType(family),
+    config: configDescriptor,
+    layers: layers.map((l) => l.descriptor),
+    ...(Object.keys(annotations).length ? { annotations: sortedRecord(annotations) } : {}),
+  };
+  const manifestBytes = serializeManifest(manifest);
+  const descriptor: Descriptor = {
+    mediaType: OCI_MANIFEST,
+    digest: sha256Digest(manifestBytes),
+    size: manifestBytes.length,
+  };
+  await store.push(descriptor, manifestBytes);
+  for (const t of options.tags ?? []) await store.tag(descriptor, t);
+
+  return {
+    descriptor,
+    manifest,
+    manifestBytes,
+    config,
+    configDescriptor,
+    layers,
+    size: configDescriptor.size + layers.reduce((a, l) => a + l.descriptor.size, 0),
+    warnings,
+    stats,
+  };
+}
+
+async function ingestLayer(
+  store: ContentStore,
+  file: ModelFile,
+  format: LayerEncoding,
+  mediaType: string,
+  advance: (n: number) => void,
+  mountFrom: string[] | undefined,
+): Promise<{ digests: LayerDigests; uploaded: boolean }> {
+  if (format === 'raw') {
+    const stream = createReadStream(file.absPath, { highWaterMark: 1024 * 1024 });
+    stream.on('data', (c: Buffer | string) => advance(c.length));
+    const r = await store.ingest(mediaType, stream, { mountFrom });
+    if (r.descriptor.size !== file.size)
+      throw new ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {
+        hint: 'wait until the file is fully written, then re-run',
+      });
+    return { digests: { ...r.descriptor, diffId: r.descriptor.digest }, uploaded: r.uploaded };
+  }
+  const layer = createLayerStream(file, format);
+  layer.progress?.((n) => advance(n));
+  const r = await store.ingest(mediaType, layer.stream, { mountFrom });
+  const diffId = format === 'tar' ? r.descriptor.digest : await layer.diffId();
+  return { digests: { digest: r.descriptor.digest, size: r.descriptor.size, diffId }, uploaded: r.uploaded };
+}
+
+/** The bytes we stored must be the bytes we described: refuse files that changed meanwhile. */
+async function assertUnchanged(file: ModelFile): Promise<void> {
+  const s = await stat(file.absPath);
+  if (s.size !== file.size || s.mtimeMs !== file.mtimeMs)
+    throw new ModelshipError('CONFLICT', `${file.path} changed while it was being packed`, {
+      hint: 'wait until the file is fully written, then re-run',
+    });
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The main job on a laptop, no server and no network: pack the bundled sample model into a
+// local OCI layout, print what was made, then prove reproducibility by packing a copy with
+// different mtimes and comparing digests. Later issues extend it to attest, sign, verify and
+// promote. Output goes under .modelship/main-job/ (deleted first).
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, utimesSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const work = join(root, '.modelship', 'main-job');
+const cli = join(root, 'packages', 'cli', 'bin', 'modelship.js');
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+
+const run = (args, opts = {}) =>
+  execFileSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+
+const step = (title) => console.log(`\n== ${title}`);
+
+step('pack examples/sample-model -> oci:.modelship/main-job/model-oci:v1');
+const first = JSON.parse(
+  run(['pack', 'examples/sample-model', '--output', join(work, 'model-oci') + ':v1', '--no-cache', '--json']),
+);
+for (const l of first.layers) console.log(`${l.kind.padEnd(14)} ${String(l.size).padStart(8)}  ${l.digest.slice(0, 19)}  ${l.path}`);
+console.log(`reference: ${first.reference}\ndigest:    ${first.digest}`);
+
+step('the manifest');
+const layout = join(work, 'model-oci');
+const manifest = JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', first.digest.slice(7)), 'utf8'));
+console.log(`artifactType: ${manifest.artifactType}`);
+console.log(`config:       ${manifest.config.mediaType} ${manifest.config.digest}`);
+for (const l of manifest.layers)
+  console.log(`layer:        ${l.mediaType.padEnd(48)} ${l.annotations['org.cncf.model.filepath']}`);
+console.log(`config blob:  ${JSON.stringify(first.config)}`);
+
+step('reproducible: a copy with other mtimes packs to the same digest');
+const copy = join(work, 'sample-copy');
+cpSync(join(root, 'examples', 'sample-model'), copy, { recursive: true });
+for (const f of readdirSync(copy)) utimesSync(join(copy, f), new Date('2001-02-03T04:05:06Z'), new Date('2001-02-03T04:05:06Z'));
+const second = JSON.parse(run(['pack', copy, '--output', join(work, 'model-oci-copy') + ':v1', '--no-cache', '--json', '--name', first.config.descriptor.name]));
+console.log(`original: ${first.digest}\ncopy:     ${second.digest}`);
+if (first.digest !== second.digest) {
+  console.error('FAIL: digests differ');
+  process.exit(1);
+}
+
+step('round trip: extract the layout and compare every file');
+const extracted = join(work, 'extracted');
+run(['pull', `oci:${layout}:v1`, '--extract', extracted, '--no-progress']);
+for (const f of readdirSync(join(root, 'examples', 'sample-model'))) {
+  if (!readFileSync(join(root, 'examples', 'sample-model', f)).equals(readFileSync(join(extracted, f)))) {
+    console.error(`FAIL: ${f} differs after extraction`);
+    process.exit(1);
+  }
+}
+console.log(`all ${readdirSync(extracted).length} files identical`);
+console.log(`\nmain job done: oci:${layout}:v1@${first.digest}`);
