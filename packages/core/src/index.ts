@@ -11,3 +11,5 @@ export * from './extract.js';
 export * from './pull.js';
 export * from './hash-pool.js';
 export * from './digest-cache.js';
+export * from './reference.js';
+export * from './registry/index.js';

@@ -1,0 +1,227 @@
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request, type Dispatcher } from 'undici';
+import { ModelshipError } from '../errors.js';
+import type { Authorizer } from './auth.js';
+
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HttpRequest {
+  method: Method;
+  url: URL;
+  headers?: Record<string, string>;
+  /** A Buffer can be re-sent (retries, auth); a stream cannot, so its 401/5xx go back to the caller. */
+  body?: Buffer | Readable;
+  /** Token scopes this request needs (`repository:<name>:pull`, …). */
+  scopes: readonly string[];
+  /** GET/HEAD only: follow 3xx (blob GETs are often redirected to object storage). */
+  followRedirects?: boolean;
+  /** Override for slow commits (the final PUT of a multi-GiB blob can take minutes on S3 backends). */
+  headersTimeout?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that answered (after redirects); Location headers resolve against it. */
+  url: URL;
+  /** A 401 on a non-replayable request after which fresh credentials are cached: retrying the whole operation may work. */
+  authRefreshed?: boolean;
+}
+
+export interface HttpClientOptions {
+  /** API host[:port] of the registry: the only host that ever receives Authorization. */
+  host: string;
+  plainHttp: boolean;
+  insecure: boolean;
+  retries: number;
+  userAgent: string;
+  auth: Authorizer;
+  agent: Agent;
+  /** Base backoff in ms (tests shorten it). */
+  backoffMs?: number;
+}
+
+const RETRY_STATUS = new Set([408, 429, 499, 500, 502, 503, 504, 522]);
+const RETRY_NET = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'EAI_AGAIN']);
+const TLS_PLAIN = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'EPROTO']);
+const TLS_CERT = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const MAX_REDIRECTS = 5;
+const MAX_RETRY_AFTER_MS = 60_000;
+
+export function header(res: { headers: HttpResponse['headers'] }, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function headerAll(res: { headers: HttpResponse['headers'] }, name: string): string[] {
+  const v = res.headers[name.toLowerCase()];
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+function errnoCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Backoff with jitter: base·2^attempt, capped, scaled by 0.5–1 so parallel lanes don't retry in lockstep. */
+export function backoffDelay(attempt: number, baseMs: number, retryAfter?: string): number {
+  if (retryAfter) {
+    const secs = Number(retryAfter);
+    const ms = Number.isFinite(secs) ? secs * 1000 : Date.parse(retryAfter) - Date.now();
+    if (Number.isFinite(ms) && ms >= 0) return Math.min(ms, MAX_RETRY_AFTER_MS);
+  }
+  const cap = Math.min(baseMs * 2 ** attempt, 10_000);
+  return cap / 2 + Math.random() * (cap / 2);
+}
+
+export function createAgent(insecure: boolean): Agent {
+  return new Agent({
+    connect: { rejectUnauthorized: !insecure },
+    // Separate HTTP/1.1 connections per blob lane: multiplexing big bodies on one connection caps throughput.
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+  });
+}
+
+/** undici with the registry's auth, redirects and retry rules. */
+export class HttpClient {
+  readonly agent: Agent;
+  readonly baseUrl: URL;
+  private connectedOnce = false;
+
+  constructor(private readonly opts: HttpClientOptions) {
+    this.agent = opts.agent;
+    this.baseUrl = new URL(`${opts.plainHttp ? 'http' : 'https'}://${opts.host}/`);
+  }
+
+  get host(): string {
+    return this.opts.host;
+  }
+
+  url(path: string): URL {
+    return new URL(path, this.baseUrl);
+  }
+
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const replayable = req.body === undefined || Buffer.isBuffer(req.body);
+    let url = req.url;
+    let attempt = 0;
+    let redirects = 0;
+    let authRetried = false;
+    for (;;) {
+      const sameHost = url.host === this.baseUrl.host;
+      const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, ...req.headers };
+      if (sameHost) {
+        const auth = await this.opts.auth.header(req.scopes);
+        if (auth) headers['authorization'] = auth;
+      }
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, {
+          dispatcher: this.agent,
+          method: req.method,
+          headers,
+          body: req.body ?? null,
+          headersTimeout: req.headersTimeout ?? 300_000,
+          bodyTimeout: 300_000,
+        });
+      } catch (e) {
+        const code = errnoCode(e);
+        const retryable =
+          replayable &&
+          attempt < this.opts.retries &&
+          (RETRY_NET.has(code ?? '') || (code === 'ECONNREFUSED' && this.connectedOnce));
+        if (retryable) {
+          await sleep(backoffDelay(attempt++, this.opts.backoffMs ?? 500));
+          continue;
+        }
+        throw this.networkError(e, url, req.method);
+      }
+      if (sameHost) this.connectedOnce = true;
+      const r: HttpResponse = { status: res.statusCode, headers: res.headers, body: res.body, url };
+
+      if (r.status === 401 && sameHost && !authRetried) {
+        authRetried = true;
+        const challenges = headerAll(r, 'www-authenticate');
+        await r.body.dump();
+        const refreshed = await this.opts.auth.challenge(challenges, req.scopes);
+        if (refreshed && replayable) continue;
+        // The body is gone: hand back a synthetic 401 so the caller can restart the operation.
+        return { ...r, authRefreshed: refreshed };
+      }
+      if (req.followRedirects && r.status >= 300 && r.status < 400 && r.status !== 304) {
+        const loc = header(r, 'location');
+        await r.body.dump();
+        if (!loc) throw new ModelshipError('NETWORK', `${req.method} ${redact(url)} answered ${r.status} without a Location`);
+        if (++redirects > MAX_REDIRECTS) throw new ModelshipError('NETWORK', `too many redirects from ${redact(req.url)}`);
+        // A redirect may point at object storage on another host: Authorization stays behind (sameHost check above).
+        url = new URL(loc, url);
+        continue;
+      }
+      if (RETRY_STATUS.has(r.status) && replayable && attempt < this.opts.retries) {
+        const retryAfter = header(r, 'retry-after');
+        await r.body.dump();
+        await sleep(backoffDelay(attempt++, this.opts.backoffMs ?? 500, retryAfter));
+        continue;
+      }
+      return r;
+    }
+  }
+
+  private networkError(e: unknown, url: URL, method: string): ModelshipError {
+    if (e instanceof ModelshipError) return e;
+    const code = errnoCode(e);
+    const host = url.host;
+    const detail = e instanceof Error ? e.message : String(e);
+    if (code === 'ECONNREFUSED')
+      return new ModelshipError('NETWORK', `registry ${host} is unreachable (ECONNREFUSED) on ${method} ${redact(url)}`, {
+        cause: e,
+        hint: `check that the registry is running and that host and port are right (${host})`,
+      });
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return new ModelshipError('NETWORK', `cannot resolve registry host ${url.hostname} (${code})`, {
+        cause: e,
+        hint: 'check the spelling of the registry host and your DNS / proxy settings',
+      });
+    if (TLS_PLAIN.has(code ?? '') || /wrong version number|packet length too long/i.test(detail))
+      return new ModelshipError('NETWORK', `registry ${host} does not speak TLS (${code ?? 'TLS handshake failed'})`, {
+        cause: e,
+        hint: `if ${host} serves plain HTTP, pass --plain-http (plainHttp: true)`,
+      });
+    if (TLS_CERT.has(code ?? ''))
+      return new ModelshipError('NETWORK', `TLS certificate of registry ${host} is not trusted (${code})`, {
+        cause: e,
+        hint: 'install the CA (NODE_EXTRA_CA_CERTS=ca.pem), or pass --insecure to skip verification for this registry',
+      });
+    if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH')
+      return new ModelshipError('INVALID', `the content sent to ${host} was not the size its descriptor declares`, { cause: e });
+    return new ModelshipError('NETWORK', `${method} ${redact(url)} failed: ${code ? `${code}: ` : ''}${detail}`, {
+      cause: e,
+      hint: `the connection to ${host} failed after retries; re-run to resume (finished blobs are skipped)`,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+}
+
+/** URLs in messages lose their query (upload `_state` tokens, signed object-storage URLs). */
+export function redact(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}
+

@@ -1,0 +1,131 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sha256Digest } from '../digest.js';
+import { ModelshipError } from '../errors.js';
+import { OCI_INDEX } from '../mediatypes.js';
+import { referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
+
+/** A manifest as pushed: enough of it to describe it in a referrers list. */
+interface ManifestLike {
+  mediaType?: string;
+  artifactType?: string;
+  config?: { mediaType?: string };
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+/** Parses manifest bytes for their `subject`; undefined for anything that isn't JSON with one. */
+export function manifestSubject(bytes: Buffer): { subject: Descriptor; manifest: ManifestLike } | undefined {
+  let m: ManifestLike;
+  try {
+    m = JSON.parse(bytes.toString('utf8')) as ManifestLike;
+  } catch {
+    return undefined;
+  }
+  if (!m || typeof m !== 'object' || !m.subject || typeof m.subject.digest !== 'string') return undefined;
+  return { subject: m.subject, manifest: m };
+}
+
+/** The referrers-list entry for a manifest (spec: artifactType, else config.mediaType; all annotations). */
+export function referrerDescriptor(desc: Descriptor, manifest: ManifestLike): Descriptor {
+  const d: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
+  const artifactType = manifest.artifactType ?? manifest.config?.mediaType;
+  if (artifactType) d.artifactType = artifactType;
+  if (manifest.annotations && Object.keys(manifest.annotations).length) d.annotations = { ...manifest.annotations };
+  return d;
+}
+
+export function emptyReferrersIndex(): Index {
+  return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+}
+
+/**
+ * Validates what a fallback tag holds. Some registries (GitLab) resolve `sha256-<hex>` as the
+ * digest itself, handing back the subject: that must not be read or overwritten as an index.
+ */
+export function parseFallbackIndex(bytes: Buffer, subjectDigest: string, where: string): Index {
+  const bad = (why: string): ModelshipError =>
+    new ModelshipError('INVALID', `${where} is not a referrers index (${why})`, {
+      hint: 'the registry resolves the fallback tag to something else; it cannot hold referrers without the referrers API',
+    });
+  if (sha256Digest(bytes) === subjectDigest) throw bad('it is the subject itself');
+  let j: Partial<Index>;
+  try {
+    j = JSON.parse(bytes.toString('utf8')) as Partial<Index>;
+  } catch {
+    throw bad('not JSON');
+  }
+  if (j.mediaType !== OCI_INDEX) throw bad(`mediaType ${String(j.mediaType)}`);
+  if (j.subject) throw bad('it has a subject');
+  if (!Array.isArray(j.manifests)) throw bad('no manifests list');
+  return { ...j, schemaVersion: 2, mediaType: OCI_INDEX, manifests: j.manifests } as Index;
+}
+
+export interface FallbackIndexIO {
+  /** The manifest at a tag, or undefined on 404. */
+  get(tag: string): Promise<Buffer | undefined>;
+  put(tag: string, bytes: Buffer, mediaType: string): Promise<void>;
+  /** `host/repo` for messages and as the lock namespace. */
+  location: string;
+}
+
+// One process-wide queue per (repository, subject): two stores in one process never lose each
+// other's entries. Separate processes can still race (If-Match is ignored by registries), which
+// the re-read below narrows but cannot close.
+const queues = new Map<string, Promise<unknown>>();
+
+function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = queues.get(key) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.catch(() => undefined);
+  queues.set(key, tail);
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key);
+  });
+  return run;
+}
+
+const MAX_ROUNDS = 5;
+
+/**
+ * Adds `entry` to the fallback index of `subjectDigest` (distribution-spec 1.1 "Pushing
+ * Manifests with Subject" steps 1–6), keeping every existing entry, then re-reads to make
+ * sure another writer didn't overwrite us in between and re-applies if it did.
+ */
+export async function addToFallbackIndex(io: FallbackIndexIO, subjectDigest: string, entry: Descriptor): Promise<void> {
+  const tag = referrersFallbackTag(subjectDigest);
+  const where = `${io.location}:${tag}`;
+  const read = async (): Promise<Index> => {
+    const bytes = await io.get(tag);
+    return bytes ? parseFallbackIndex(bytes, subjectDigest, where) : emptyReferrersIndex();
+  };
+  await serialized(`${io.location}@${subjectDigest}`, async () => {
+    for (let round = 0; round <= MAX_ROUNDS; round++) {
+      // Present on the first read: pushed before (idempotent re-run). Later: our write survived.
+      const index = await read();
+      if (index.manifests.some((m) => m.digest === entry.digest)) return;
+      if (round === MAX_ROUNDS) break;
+      index.manifests.push(entry);
+      await io.put(tag, Buffer.from(JSON.stringify(index)), OCI_INDEX);
+      // Give a concurrent writer in another process the chance to show up before we re-check.
+      await sleep(50 + Math.random() * 150);
+    }
+    throw new ModelshipError('CONFLICT', `could not add ${entry.digest} to the referrers index ${where}: other writers kept replacing it`, {
+      hint: 'serialize pushes of referrers to the same subject (e.g. a CI concurrency group) and re-run',
+    });
+  });
+}
+
+/** Keeps descriptors of one artifactType (what registries do server-side with `?artifactType=`). */
+export function filterByArtifactType(list: Descriptor[], artifactType: string | undefined): Descriptor[] {
+  return artifactType ? list.filter((d) => d.artifactType === artifactType) : list;
+}
+
+/** The `rel="next"` target of an RFC 5988 Link header. */
+export function nextLink(values: readonly string[]): string | undefined {
+  for (const v of values)
+    for (const part of v.split(/,(?=\s*<)/)) {
+      const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+      if (m && /(?:^|;)\s*rel="?next"?\s*(?:;|$)/i.test(m[2]!)) return m[1];
+    }
+  return undefined;
+}

@@ -1,0 +1,462 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, pipeline } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
+import pLimit from 'p-limit';
+import { HashingStream, VerifyingStream, sha256Digest } from '../digest.js';
+import { ModelshipError } from '../errors.js';
+import { DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
+import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
+import { isValidRepository, isValidTag, parseReference, registryApiHost } from '../reference.js';
+import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from '../store.js';
+import { Authorizer, repositoryScope } from './auth.js';
+import { explicitCredential, lookupDockerCredential } from './credentials.js';
+import { HttpClient, createAgent, header, headerAll, type HttpRequest, type HttpResponse } from './http.js';
+import {
+  addToFallbackIndex,
+  filterByArtifactType,
+  manifestSubject,
+  nextLink,
+  parseFallbackIndex,
+  referrerDescriptor,
+  type FallbackIndexIO,
+} from './referrers.js';
+import { responseFailure } from './response-error.js';
+import {
+  DEFAULT_CHUNK_SIZE,
+  ingestMode,
+  ingestStream,
+  tryMount,
+  uploadBlob,
+  type UploadContext,
+  type UploadStrategy,
+} from './upload.js';
+
+export interface RegistryStoreOptions {
+  /** `host[:port]`; `docker.io` means Docker Hub. */
+  registry: string;
+  repository: string;
+  /** Talk plain HTTP (test registries). Never guessed. */
+  plainHttp?: boolean;
+  /** Skip TLS certificate verification. */
+  insecure?: boolean;
+  username?: string;
+  password?: string;
+  /** With `username`: used as the password; alone: a bearer registry token. */
+  token?: string;
+  /** Path of a docker `config.json` (default `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`). */
+  dockerConfig?: string;
+  /** `auto` picks per host (monolithic, chunked above a threshold on Docker Hub). */
+  uploadStrategy?: UploadStrategy;
+  /** PATCH size for chunked uploads (default 100 MiB; raised to the registry's OCI-Chunk-Min-Length). */
+  chunkSize?: number;
+  /** Retries on 408/429/5xx/connection resets (default 4). */
+  retries?: number;
+  userAgent?: string;
+  /** Concurrent blob uploads through this store (default 4). */
+  concurrency?: number;
+  /** Environment for credential lookup (DOCKER_CONFIG, HOME, PATH of credential helpers). */
+  env?: NodeJS.ProcessEnv;
+  /** Base retry backoff in ms (default 500). */
+  backoffMs?: number;
+}
+
+const MANIFEST_ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST].join(', ');
+const MAX_MANIFEST = 4 * 1024 * 1024;
+
+function isManifest(mediaType: string): boolean {
+  return MANIFEST_MEDIA_TYPES.includes(mediaType);
+}
+
+function baseMediaType(ct: string | undefined): string | undefined {
+  return ct?.split(';')[0]?.trim() || undefined;
+}
+
+async function readCapped(stream: Readable, max: number, what: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of stream) {
+    n += (chunk as Buffer).length;
+    if (n > max) {
+      stream.destroy();
+      throw new ModelshipError('INVALID', `${what} is larger than ${max} bytes`, { hint: 'manifests and configs are small; this content is not one' });
+    }
+    parts.push(chunk as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+/** A repository on an OCI distribution v1.1 registry. */
+export class RegistryStore implements ContentStore {
+  readonly kind = 'registry' as const;
+  readonly location: string;
+  readonly registry: string;
+  readonly repository: string;
+
+  private readonly http: HttpClient;
+  private readonly auth: Authorizer;
+  private readonly strategy: UploadStrategy;
+  private readonly chunkSize: number;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly pull: string[];
+  private readonly pushScopes: string[];
+  private referrersApi: boolean | undefined;
+  private hasCreds: boolean | undefined;
+
+  constructor(opts: RegistryStoreOptions) {
+    if (!opts.registry || /[/\s]/.test(opts.registry))
+      throw new ModelshipError('USAGE', `invalid registry "${opts.registry}": expected host[:port] such as ghcr.io or localhost:5000`);
+    if (!isValidRepository(opts.repository))
+      throw new ModelshipError('USAGE', `invalid repository name "${opts.repository}" for ${opts.registry}`, {
+        hint: 'lowercase letters and digits in /-separated components joined by . _ __ or -',
+      });
+    this.registry = opts.registry;
+    this.repository = opts.repository;
+    this.location = `${opts.registry}/${opts.repository}`;
+    this.strategy = opts.uploadStrategy ?? 'auto';
+    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!(this.chunkSize > 0)) throw new ModelshipError('USAGE', `chunkSize must be positive, got ${opts.chunkSize}`);
+    this.retries = opts.retries ?? 4;
+    this.backoffMs = opts.backoffMs ?? 500;
+    this.limit = pLimit(opts.concurrency ?? 4);
+    this.pull = [repositoryScope(opts.repository, 'pull')];
+    this.pushScopes = [repositoryScope(opts.repository, 'pull,push')];
+    const host = registryApiHost(opts.registry);
+    const userAgent = opts.userAgent ?? 'modelship';
+    const explicit = explicitCredential(opts);
+    // One agent for registry and token service, so token calls honour --insecure too.
+    const agent = createAgent(!!opts.insecure);
+    this.auth = new Authorizer({
+      host,
+      userAgent,
+      allowHttpRealm: !!opts.plainHttp,
+      dispatcher: agent,
+      credentials: async () =>
+        explicit ??
+        lookupDockerCredential(opts.registry, {
+          ...(opts.dockerConfig ? { configPath: opts.dockerConfig } : {}),
+          ...(opts.env ? { env: opts.env } : {}),
+        }),
+    });
+    this.http = new HttpClient({
+      host,
+      agent,
+      plainHttp: !!opts.plainHttp,
+      insecure: !!opts.insecure,
+      retries: this.retries,
+      userAgent,
+      auth: this.auth,
+      backoffMs: this.backoffMs,
+    });
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------
+
+  private async failure(res: HttpResponse, what: string, scopes: readonly string[]): Promise<ModelshipError> {
+    this.hasCreds ??= await this.auth.hasCredentials().catch(() => false);
+    return responseFailure(res, what, { location: this.location, host: this.registry, scopes, hasCredentials: this.hasCreds });
+  }
+
+  private send(req: HttpRequest): Promise<HttpResponse> {
+    return this.http.send(req);
+  }
+
+  private path(kind: 'blobs' | 'manifests' | 'referrers', ref: string): URL {
+    return this.http.url(`/v2/${this.repository}/${kind}/${ref}`);
+  }
+
+  private uploadContext(): UploadContext {
+    return {
+      http: this.http,
+      repository: this.repository,
+      pushScopes: this.pushScopes,
+      retries: this.retries,
+      backoffMs: this.backoffMs,
+      failure: (res, what, scopes) => this.failure(res, what, scopes),
+      blobExists: (digest) => this.exists({ mediaType: 'application/octet-stream', digest, size: 0 }),
+    };
+  }
+
+  private what(desc: Descriptor, verb: string): string {
+    return `${verb} ${isManifest(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} ${verb === 'push' ? 'to' : 'from'} ${this.location}`;
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    const manifest = isManifest(desc.mediaType);
+    const res = await this.send({
+      method: 'HEAD',
+      url: this.path(manifest ? 'manifests' : 'blobs', desc.digest),
+      headers: manifest ? { accept: MANIFEST_ACCEPT } : {},
+      scopes: this.pull,
+      followRedirects: true,
+    });
+    await res.body.dump();
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    throw await this.failure(res, `check ${manifest ? 'manifest' : 'blob'} ${desc.digest} in ${this.location}`, this.pull);
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    if (!isDigest(desc.digest)) throw new ModelshipError('USAGE', `not a sha256 digest: "${desc.digest}"`);
+    const manifest = isManifest(desc.mediaType);
+    const what = this.what(desc, 'fetch');
+    const res = await this.send({
+      method: 'GET',
+      url: this.path(manifest ? 'manifests' : 'blobs', desc.digest),
+      headers: manifest ? { accept: MANIFEST_ACCEPT } : {},
+      scopes: this.pull,
+      followRedirects: true,
+    });
+    if (res.status !== 200) {
+      const err = await this.failure(res, what, this.pull);
+      if (err.code === 'NOT_FOUND')
+        throw new ModelshipError('NOT_FOUND', `${manifest ? 'manifest' : 'blob'} ${desc.digest} not found in ${this.location}`, {
+          cause: err,
+          hint: 'push it first, or check the repository name',
+        });
+      throw err;
+    }
+    const verifier = new VerifyingStream(desc.digest, desc.size, `${manifest ? 'manifest' : 'blob'} ${desc.digest} from ${this.location}`);
+    // pipeline forwards a broken connection to the verifier, so readers see the error.
+    pipeline(res.body, verifier, () => {});
+    return verifier;
+  }
+
+  async fetchBytes(desc: Descriptor, maxBytes: number = MAX_MANIFEST): Promise<Buffer> {
+    if (desc.size > maxBytes)
+      throw new ModelshipError('INVALID', `${this.what(desc, 'fetch')}: ${desc.size} bytes is over the ${maxBytes}-byte limit for content read into memory`);
+    return readCapped(await this.fetch(desc), maxBytes, `${desc.digest} from ${this.location}`);
+  }
+
+  async resolve(reference: string): Promise<Descriptor> {
+    let ref = reference;
+    if (ref.includes('/')) {
+      const r = parseReference(ref);
+      if (registryApiHost(r.registry) !== this.http.host || r.repository !== this.repository)
+        throw new ModelshipError('USAGE', `reference "${reference}" is not in ${this.location}`, { hint: `pass a tag or digest of ${this.location}` });
+      ref = r.digest ?? r.tag ?? 'latest';
+    }
+    if (!isDigest(ref) && !isValidTag(ref))
+      throw new ModelshipError('USAGE', `invalid tag or digest "${reference}"`, { hint: 'a tag matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; a digest is sha256:<64 hex>' });
+    const what = `resolve ${this.location}${isDigest(ref) ? '@' : ':'}${ref}`;
+    const head = await this.send({ method: 'HEAD', url: this.path('manifests', ref), headers: { accept: MANIFEST_ACCEPT }, scopes: this.pull, followRedirects: true });
+    await head.body.dump();
+    if (head.status === 404) throw new ModelshipError('NOT_FOUND', `manifest ${ref} not found in ${this.location}`, { hint: 'check the tag, or push it first' });
+    if (head.status !== 200) throw await this.failure(head, what, this.pull);
+    const mediaType = baseMediaType(header(head, 'content-type'));
+    const digest = header(head, 'docker-content-digest');
+    const size = Number(header(head, 'content-length'));
+    if (isDigest(ref) && digest && digest !== ref) throw new ModelshipError('INVALID', `${what}: registry answered for ${digest}`);
+    if (mediaType && isManifest(mediaType) && digest && isDigest(digest) && Number.isInteger(size) && size > 0) return { mediaType, digest, size };
+    // Old registries omit headers: read the manifest and hash it ourselves.
+    const res = await this.send({ method: 'GET', url: this.path('manifests', ref), headers: { accept: MANIFEST_ACCEPT }, scopes: this.pull, followRedirects: true });
+    if (res.status !== 200) throw await this.failure(res, what, this.pull);
+    const ct = baseMediaType(header(res, 'content-type'));
+    const bytes = await readCapped(res.body, MAX_MANIFEST, what);
+    const got = sha256Digest(bytes);
+    if (isDigest(ref) && got !== ref) throw new ModelshipError('INVALID', `${what}: content hashes to ${got}`, { hint: 'the registry returned different content than requested' });
+    let mt = ct && isManifest(ct) ? ct : undefined;
+    if (!mt) {
+      try {
+        mt = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
+      } catch {
+        // fall through to the error below
+      }
+    }
+    if (!mt) throw new ModelshipError('INVALID', `${what}: cannot tell the manifest media type`);
+    return { mediaType: mt, digest: got, size: bytes.length };
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  async push(desc: Descriptor, source: BlobSource | Buffer, options: PushOptions = {}): Promise<PushResult> {
+    if (!isDigest(desc.digest)) throw new ModelshipError('USAGE', `not a sha256 digest: "${desc.digest}"`);
+    if (isManifest(desc.mediaType)) return this.pushManifest(desc, source);
+    return this.limit(() => this.pushBlob(desc, source, options));
+  }
+
+  private async pushBlob(desc: Descriptor, source: BlobSource | Buffer, options: PushOptions): Promise<PushResult> {
+    if (await this.exists(desc)) return { uploaded: false };
+    const ctx = this.uploadContext();
+    for (const from of options.mountFrom ?? []) {
+      if (from === this.repository || !isValidRepository(from)) continue;
+      if (await tryMount(ctx, desc.digest, from)) return { uploaded: false, mounted: true };
+    }
+    const open = async (): Promise<Readable> => (Buffer.isBuffer(source) ? Readable.from([source]) : source.open());
+    return uploadBlob(ctx, desc, open, {
+      strategy: this.strategy,
+      chunkSize: this.chunkSize,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  }
+
+  private async manifestBytes(desc: Descriptor, source: BlobSource | Buffer): Promise<Buffer> {
+    const what = `manifest ${desc.digest}`;
+    if (desc.size > MAX_MANIFEST)
+      throw new ModelshipError('INVALID', `${what} is ${desc.size} bytes; registries accept at most 4 MiB`, { hint: 'split the content into layers' });
+    const bytes = Buffer.isBuffer(source) ? source : await readCapped(await source.open(), MAX_MANIFEST, what);
+    const got = sha256Digest(bytes);
+    if (got !== desc.digest || bytes.length !== desc.size)
+      throw new ModelshipError('INVALID', `${what}: the bytes given hash to ${got} (${bytes.length} bytes), not the descriptor's ${desc.digest} (${desc.size} bytes)`);
+    return bytes;
+  }
+
+  /** PUT exact bytes; returns the response's OCI-Subject header. */
+  private async putManifest(ref: string, bytes: Buffer, mediaType: string, expectDigest: string): Promise<string | undefined> {
+    const what = `push manifest ${expectDigest} to ${this.location}${ref === expectDigest ? '' : `:${ref}`}`;
+    const res = await this.send({
+      method: 'PUT',
+      url: this.path('manifests', ref),
+      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      body: bytes,
+      scopes: this.pushScopes,
+    });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw await this.failure(res, what, this.pushScopes);
+    await res.body.dump();
+    const d = header(res, 'docker-content-digest');
+    if (d && d !== expectDigest)
+      throw new ModelshipError('INVALID', `${what}: registry stored it as ${d}`, { hint: 'the registry rewrote the manifest; it does not keep exact bytes' });
+    const subject = header(res, 'oci-subject');
+    if (subject) this.referrersApi = true;
+    return subject;
+  }
+
+  private async pushManifest(desc: Descriptor, source: BlobSource | Buffer): Promise<PushResult> {
+    const bytes = await this.manifestBytes(desc, source);
+    const sub = manifestSubject(bytes);
+    const existed = await this.exists(desc);
+    let ociSubject: string | undefined;
+    if (!existed) ociSubject = await this.putManifest(desc.digest, bytes, desc.mediaType, desc.digest);
+    if (sub && ociSubject !== sub.subject.digest) {
+      // Already there: the index may still lack it (an earlier run died in between). Without
+      // the referrers API the fallback index is ours to keep complete.
+      const needFallback = existed ? !(await this.hasReferrersApi()) : true;
+      if (needFallback) await addToFallbackIndex(this.fallbackIO(), sub.subject.digest, referrerDescriptor(desc, sub.manifest));
+    }
+    return { uploaded: !existed };
+  }
+
+  private fallbackIO(): FallbackIndexIO {
+    return {
+      location: this.location,
+      get: async (tag) => {
+        const res = await this.send({ method: 'GET', url: this.path('manifests', tag), headers: { accept: MANIFEST_ACCEPT }, scopes: this.pushScopes });
+        if (res.status === 404) {
+          await res.body.dump();
+          return undefined;
+        }
+        if (res.status !== 200) throw await this.failure(res, `read referrers index ${this.location}:${tag}`, this.pushScopes);
+        return readCapped(res.body, MAX_MANIFEST, `${this.location}:${tag}`);
+      },
+      put: async (tag, bytes, mediaType) => {
+        await this.putManifest(tag, bytes, mediaType, sha256Digest(bytes));
+      },
+    };
+  }
+
+  async ingest(mediaType: string, stream: Readable, options: PushOptions = {}): Promise<IngestResult> {
+    if (isManifest(mediaType)) {
+      const bytes = await readCapped(stream, MAX_MANIFEST, `manifest (${mediaType})`);
+      const descriptor: Descriptor = { mediaType, digest: sha256Digest(bytes), size: bytes.length };
+      return { descriptor, ...(await this.pushManifest(descriptor, bytes)) };
+    }
+    if (ingestMode(this.http.host, this.strategy) === 'spool') return this.ingestSpooled(mediaType, stream, options);
+    return this.limit(async () => {
+      const sent = await ingestStream(this.uploadContext(), stream, options.onProgress, `push a ${mediaType} blob to ${this.location}`);
+      return { descriptor: { mediaType, digest: sent.digest, size: sent.size }, uploaded: true };
+    });
+  }
+
+  /** Monolithic-only registries need the digest before the PUT: spool to disk while hashing. */
+  private async ingestSpooled(mediaType: string, stream: Readable, options: PushOptions): Promise<IngestResult> {
+    const dir = await mkdtemp(join(tmpdir(), 'modelship-spool-'));
+    try {
+      const file = join(dir, 'blob');
+      const hasher = new HashingStream();
+      await pipelineAsync(stream, hasher, createWriteStream(file));
+      const descriptor: Descriptor = { mediaType, digest: hasher.digest(), size: hasher.bytes };
+      const result = await this.push(descriptor, { open: () => createReadStream(file), path: file }, options);
+      return { descriptor, ...result };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async tag(desc: Descriptor, tag: string): Promise<void> {
+    if (!isValidTag(tag))
+      throw new ModelshipError('USAGE', `invalid tag "${tag}"`, { hint: 'a tag matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}' });
+    if (!isManifest(desc.mediaType)) throw new ModelshipError('USAGE', `cannot tag ${desc.digest}: ${desc.mediaType} is not a manifest type`);
+    const bytes = await this.fetchBytes(desc);
+    await this.putManifest(tag, bytes, desc.mediaType, desc.digest);
+  }
+
+  // ---- referrers ------------------------------------------------------------------------
+
+  /** Probes the referrers API once per store (a plain-text 404 means "not implemented"). */
+  private async hasReferrersApi(): Promise<boolean> {
+    if (this.referrersApi !== undefined) return this.referrersApi;
+    const res = await this.send({ method: 'GET', url: this.path('referrers', `sha256:${'0'.repeat(64)}`), headers: { accept: OCI_INDEX }, scopes: this.pull });
+    const ct = baseMediaType(header(res, 'content-type'));
+    await res.body.dump();
+    if (res.status === 200 && ct === OCI_INDEX) this.referrersApi = true;
+    else if (res.status === 404 || res.status === 400 || res.status === 405 || res.status === 200) this.referrersApi = false;
+    else throw await this.failure(res, `probe the referrers API of ${this.location}`, this.pull);
+    return this.referrersApi;
+  }
+
+  async referrers(desc: Descriptor, artifactType?: string): Promise<Descriptor[]> {
+    if (!isDigest(desc.digest)) throw new ModelshipError('USAGE', `not a sha256 digest: "${desc.digest}"`);
+    if (this.referrersApi !== false) {
+      const fromApi = await this.referrersFromApi(desc.digest, artifactType);
+      if (fromApi) return fromApi;
+    }
+    const tag = referrersFallbackTag(desc.digest);
+    const bytes = await this.fallbackIO().get(tag);
+    if (!bytes) return [];
+    let index: Index;
+    try {
+      index = parseFallbackIndex(bytes, desc.digest, `${this.location}:${tag}`);
+    } catch {
+      return []; // spec: a tag that isn't a valid index means no referrers
+    }
+    return filterByArtifactType(index.manifests, artifactType);
+  }
+
+  /** undefined when the registry has no referrers API (then the tag schema applies). */
+  private async referrersFromApi(digest: string, artifactType: string | undefined): Promise<Descriptor[] | undefined> {
+    let url: URL | undefined = this.path('referrers', digest);
+    if (artifactType) url.searchParams.set('artifactType', artifactType);
+    const out: Descriptor[] = [];
+    for (let page = 0; url && page < 100; page++) {
+      const res: HttpResponse = await this.send({ method: 'GET', url, headers: { accept: OCI_INDEX }, scopes: this.pull, followRedirects: true });
+      const ct = baseMediaType(header(res, 'content-type'));
+      if (res.status === 404 || (res.status === 200 && ct !== OCI_INDEX && page === 0)) {
+        const body = res.status === 404 ? (await res.body.text()).slice(0, 4096) : (await res.body.dump(), '');
+        // NAME_UNKNOWN: the repository is missing, which says nothing about the API.
+        if (/NAME_UNKNOWN/.test(body)) return [];
+        this.referrersApi = false;
+        return undefined;
+      }
+      if (res.status !== 200) throw await this.failure(res, `list referrers of ${digest} in ${this.location}`, this.pull);
+      this.referrersApi = true;
+      const index = JSON.parse((await readCapped(res.body, MAX_MANIFEST, `referrers of ${digest}`)).toString('utf8')) as Partial<Index>;
+      const filtered = (header(res, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim()).includes('artifactType');
+      const list = Array.isArray(index.manifests) ? index.manifests : [];
+      out.push(...(filtered ? list : filterByArtifactType(list, artifactType)));
+      const next = nextLink(headerAll(res, 'link'));
+      url = next ? new URL(next, res.url) : undefined;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+}
+

@@ -1,0 +1,360 @@
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TransformCallback } from 'node:stream';
+import { HashingStream } from '../digest.js';
+import { ModelshipError } from '../errors.js';
+import type { Descriptor } from '../oci.js';
+import { isDockerHub } from '../reference.js';
+import type { PushResult } from '../store.js';
+import { backoffDelay, header, type HttpClient, type HttpResponse } from './http.js';
+
+export type UploadStrategy = 'auto' | 'monolithic' | 'chunked' | 'stream';
+
+export const MiB = 1024 * 1024;
+/** KitOps' chunk size for Docker Hub; also our default for explicit `chunked`. */
+export const DEFAULT_CHUNK_SIZE = 100 * MiB;
+/** Docker Hub answers 400 to monolithic PUTs around 100 MB: chunk above this. */
+const DOCKER_HUB_CHUNK_THRESHOLD = 64 * MiB;
+/** Slow S3-backed commits: the final PUT may take minutes to answer. */
+const COMMIT_TIMEOUT = 15 * 60_000;
+
+/** Registries that only take POST + monolithic PUT (GHCR 416s PATCHes > 4 MiB; GAR refuses chunking). */
+export function isMonolithicOnly(host: string): boolean {
+  const h = host.toLowerCase().replace(/:\d+$/, '');
+  return h === 'ghcr.io' || h.endsWith('.pkg.dev') || h === 'gcr.io' || h.endsWith('gcr.io');
+}
+
+/** The strategy for a blob of known size. */
+export function chooseStrategy(host: string, requested: UploadStrategy, size: number): Exclude<UploadStrategy, 'auto'> {
+  if (requested !== 'auto') return requested;
+  if (isMonolithicOnly(host)) return 'monolithic';
+  if (isDockerHub(host) && size > DOCKER_HUB_CHUNK_THRESHOLD) return 'chunked';
+  return 'monolithic';
+}
+
+/** How `ingest` (digest unknown) uploads: one streamed PATCH, or spool to disk then push. */
+export function ingestMode(host: string, requested: UploadStrategy): 'stream' | 'spool' {
+  if (requested === 'monolithic' || requested === 'chunked') return 'spool';
+  if (requested === 'stream') return 'stream';
+  return isMonolithicOnly(host) ? 'spool' : 'stream';
+}
+
+export interface UploadContext {
+  http: HttpClient;
+  repository: string;
+  /** `repository:<name>:pull,push` */
+  pushScopes: readonly string[];
+  retries: number;
+  backoffMs: number;
+  failure(res: HttpResponse, what: string, scopes: readonly string[]): Promise<ModelshipError>;
+  blobExists(digest: string): Promise<boolean>;
+}
+
+/** Hashes, counts and reports progress of what flows to the registry. */
+class ProgressHashingStream extends HashingStream {
+  constructor(private readonly onProgress: ((bytes: number) => void) | undefined, private readonly base = 0) {
+    super();
+  }
+  override _transform(chunk: Buffer, enc: BufferEncoding, cb: TransformCallback): void {
+    super._transform(chunk, enc, cb);
+    this.onProgress?.(this.base + this.bytes);
+  }
+}
+
+/** Errors after which a fresh session (new POST) may succeed. */
+const restartable = new WeakSet<Error>();
+function markRestartable<E extends Error>(e: E): E {
+  restartable.add(e);
+  return e;
+}
+function isRestartable(e: unknown): boolean {
+  return e instanceof ModelshipError && (e.code === 'NETWORK' || restartable.has(e));
+}
+
+function blobsPath(repository: string): string {
+  return `/v2/${repository}/blobs/uploads/`;
+}
+
+/** Appends `digest` to an opaque upload Location without rebuilding it (it may carry `_state`). */
+export function withDigest(location: URL, digest: string): URL {
+  const href = location.href.replace(/#.*$/, '');
+  return new URL(`${href}${location.search ? '&' : '?'}digest=${encodeURIComponent(digest)}`);
+}
+
+function nextLocation(res: HttpResponse, current: URL): URL {
+  const loc = header(res, 'location');
+  return loc ? new URL(loc, res.url) : current;
+}
+
+export interface Session {
+  location: URL;
+  minChunk: number;
+}
+
+async function startSession(ctx: UploadContext, what: string): Promise<Session> {
+  const res = await ctx.http.send({
+    method: 'POST',
+    url: ctx.http.url(blobsPath(ctx.repository)),
+    headers: { 'content-length': '0' },
+    body: Buffer.alloc(0),
+    scopes: ctx.pushScopes,
+  });
+  if (res.status !== 202) throw await ctx.failure(res, `${what}: start upload`, ctx.pushScopes);
+  await res.body.dump();
+  const loc = header(res, 'location');
+  if (!loc) throw new ModelshipError('NETWORK', `${what}: registry ${ctx.http.host} started an upload without a Location header`);
+  const min = Number(header(res, 'oci-chunk-min-length') ?? 0);
+  return { location: new URL(loc, res.url), minChunk: Number.isFinite(min) && min > 0 ? min : 0 };
+}
+
+/** Cancels an abandoned session; failures don't matter (the registry expires it anyway). */
+export async function cancelSession(ctx: UploadContext, location: URL): Promise<void> {
+  try {
+    const res = await ctx.http.send({ method: 'DELETE', url: location, scopes: ctx.pushScopes });
+    await res.body.dump();
+  } catch {
+    // ignored on purpose
+  }
+}
+
+async function expectStatus(ctx: UploadContext, res: HttpResponse, ok: readonly number[], what: string): Promise<void> {
+  if (ok.includes(res.status)) {
+    await res.body.dump();
+    return;
+  }
+  if (res.authRefreshed) {
+    await res.body.dump();
+    throw markRestartable(new ModelshipError('AUTH', `${what}: token expired mid-upload`));
+  }
+  const err = await ctx.failure(res, what, ctx.pushScopes);
+  // A lost session (stale `_state`, completed or expired upload) is fixed by a new POST.
+  if (res.status === 404 || res.status === 416) markRestartable(err);
+  throw err;
+}
+
+async function commit(ctx: UploadContext, location: URL, digest: string, what: string): Promise<void> {
+  const res = await ctx.http.send({
+    method: 'PUT',
+    url: withDigest(location, digest),
+    headers: { 'content-type': 'application/octet-stream', 'content-length': '0' },
+    body: Buffer.alloc(0),
+    scopes: ctx.pushScopes,
+    headersTimeout: COMMIT_TIMEOUT,
+  });
+  await expectStatus(ctx, res, [201], `${what}: commit`);
+}
+
+function mismatch(desc: Descriptor, got: string, bytes: number, what: string): ModelshipError {
+  return new ModelshipError('INVALID', `${what}: the source produced ${bytes} bytes hashing to ${got}, but the descriptor says ${desc.size} bytes ${desc.digest}`, {
+    hint: 'the file changed since it was hashed, or the descriptor is wrong; re-pack and push again',
+  });
+}
+
+async function monolithic(ctx: UploadContext, s: Session, desc: Descriptor, source: Readable, onProgress: ((n: number) => void) | undefined, what: string): Promise<void> {
+  const hasher = new ProgressHashingStream(onProgress);
+  source.on('error', (e) => hasher.destroy(e));
+  const res = await ctx.http.send({
+    method: 'PUT',
+    url: withDigest(s.location, desc.digest),
+    headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+    body: source.pipe(hasher),
+    scopes: ctx.pushScopes,
+    headersTimeout: COMMIT_TIMEOUT,
+  });
+  if (res.status === 400 && hasher.writableFinished) {
+    const got = hasher.digest();
+    if (got !== desc.digest) {
+      await res.body.dump();
+      throw mismatch(desc, got, hasher.bytes, what);
+    }
+  }
+  await expectStatus(ctx, res, [201], `${what}: upload`);
+}
+
+export interface Slicer {
+  /** The next `length` bytes as their own stream. */
+  next(length: number): Readable;
+  /** True when the source has nothing left (call after the last slice was consumed). */
+  exhausted(): Promise<boolean>;
+}
+
+/**
+ * Cuts a stream into consecutive sub-streams of given lengths, pulling on demand so at most
+ * one source chunk is held in memory whatever the blob size.
+ */
+export function slicer(source: Readable): Slicer {
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let rest: Buffer | undefined;
+  return {
+    next: (length: number) =>
+      Readable.from(
+        (async function* () {
+          let left = length;
+          while (left > 0) {
+            let buf = rest;
+            rest = undefined;
+            if (!buf) {
+              const r = await it.next();
+              if (r.done) throw new ModelshipError('INVALID', `the source ended ${left} bytes short of the declared size`);
+              buf = r.value;
+            }
+            if (buf.length > left) {
+              rest = buf.subarray(left);
+              buf = buf.subarray(0, left);
+            }
+            left -= buf.length;
+            yield buf;
+          }
+        })(),
+        { objectMode: false },
+      ),
+    exhausted: async () => {
+      if (rest && rest.length) return false;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return true;
+        if (r.value.length) {
+          rest = r.value;
+          return false;
+        }
+      }
+    },
+  };
+}
+
+async function chunked(ctx: UploadContext, s: Session, desc: Descriptor, source: Readable, chunkSize: number, onProgress: ((n: number) => void) | undefined, what: string): Promise<void> {
+  const hasher = new ProgressHashingStream(onProgress);
+  source.on('error', (e) => hasher.destroy(e));
+  source.pipe(hasher);
+  const slices = slicer(hasher);
+  const size = Math.max(chunkSize, s.minChunk);
+  let location = s.location;
+  let offset = 0;
+  while (offset < desc.size) {
+    const len = Math.min(size, desc.size - offset);
+    const res = await ctx.http.send({
+      method: 'PATCH',
+      url: location,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(len),
+        // No `bytes ` prefix: that is the distribution-spec form, unlike HTTP's Content-Range.
+        'content-range': `${offset}-${offset + len - 1}`,
+      },
+      body: slices.next(len),
+      scopes: ctx.pushScopes,
+    });
+    // ECR answers 201 to a PATCH; everyone else 202.
+    const nl = nextLocation(res, location);
+    await expectStatus(ctx, res, [202, 201], `${what}: chunk at ${offset}`);
+    location = nl;
+    offset += len;
+  }
+  // Everything was read: the size must match and the source must be exhausted.
+  if (!(await slices.exhausted())) throw mismatch(desc, 'more bytes than declared', offset, what);
+  const got = hasher.digest();
+  // Checked before the commit so a wrong digest never lands under the descriptor's name.
+  if (got !== desc.digest) throw mismatch(desc, got, hasher.bytes, what);
+  s.location = location;
+  await commit(ctx, location, desc.digest, what);
+}
+
+/** One PATCH with the whole body and no Content-Range (docker's "stream" upload). Returns the digest and size sent. */
+export async function streamPatch(ctx: UploadContext, s: Session, source: Readable, size: number | undefined, onProgress: ((n: number) => void) | undefined, what: string): Promise<{ digest: string; size: number }> {
+  const hasher = new ProgressHashingStream(onProgress);
+  source.on('error', (e) => hasher.destroy(e));
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+  if (size !== undefined) headers['content-length'] = String(size);
+  const res = await ctx.http.send({ method: 'PATCH', url: s.location, headers, body: source.pipe(hasher), scopes: ctx.pushScopes });
+  const nl = nextLocation(res, s.location);
+  await expectStatus(ctx, res, [202, 201], `${what}: upload`);
+  s.location = nl;
+  if (!hasher.writableFinished) await new Promise<void>((r) => hasher.once('finish', () => r()));
+  return { digest: hasher.digest(), size: hasher.bytes };
+}
+
+/**
+ * Uploads a stream of unknown digest in one read: POST, one PATCH hashing as it goes, then
+ * the commit PUT with the digest we computed. A stream cannot be replayed, so a failure here
+ * is final for this call (the caller re-runs).
+ */
+export async function ingestStream(ctx: UploadContext, stream: Readable, onProgress: ((n: number) => void) | undefined, what: string): Promise<{ digest: string; size: number }> {
+  const session = await startSession(ctx, what);
+  try {
+    const sent = await streamPatch(ctx, session, stream, undefined, onProgress, what);
+    try {
+      await commit(ctx, session.location, sent.digest, what);
+    } catch (e) {
+      // A timed-out commit may still have landed.
+      if (!(await ctx.blobExists(sent.digest).catch(() => false))) throw e;
+    }
+    return sent;
+  } catch (e) {
+    stream.destroy();
+    await cancelSession(ctx, session.location);
+    if (e instanceof ModelshipError && e.code !== 'NETWORK') throw e;
+    throw new ModelshipError('NETWORK', `${what} failed: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'a stream can be read only once; re-run the command to retry (finished blobs are skipped)',
+    });
+  }
+}
+
+export interface UploadOptions {
+  strategy: UploadStrategy;
+  chunkSize: number;
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * Uploads a blob of known digest. Each attempt opens a fresh session and a fresh source
+ * stream; after a failure we HEAD the digest (a timed-out commit may have landed) and
+ * otherwise start over with a new POST: a possibly poisoned Location is never reused.
+ */
+export async function uploadBlob(ctx: UploadContext, desc: Descriptor, open: () => Promise<Readable>, opts: UploadOptions): Promise<PushResult> {
+  const what = `push blob ${desc.digest} to ${ctx.http.host}/${ctx.repository}`;
+  const strategy = chooseStrategy(ctx.http.host, opts.strategy, desc.size);
+  for (let attempt = 0; ; attempt++) {
+    let session: Session | undefined;
+    let source: Readable | undefined;
+    try {
+      session = await startSession(ctx, what);
+      source = await open();
+      if (strategy === 'monolithic') await monolithic(ctx, session, desc, source, opts.onProgress, what);
+      else if (strategy === 'chunked') await chunked(ctx, session, desc, source, opts.chunkSize, opts.onProgress, what);
+      else {
+        const sent = await streamPatch(ctx, session, source, desc.size, opts.onProgress, what);
+        if (sent.digest !== desc.digest || sent.size !== desc.size) throw mismatch(desc, sent.digest, sent.size, what);
+        await commit(ctx, session.location, desc.digest, what);
+      }
+      return { uploaded: true };
+    } catch (e) {
+      source?.destroy();
+      if (session) await cancelSession(ctx, session.location);
+      if (!isRestartable(e) || attempt >= ctx.retries) throw e;
+      if (await ctx.blobExists(desc.digest).catch(() => false)) return { uploaded: true };
+      await sleep(backoffDelay(attempt, ctx.backoffMs));
+    }
+  }
+}
+
+/** Cross-repository mount: true when the registry linked the blob without a byte sent. */
+export async function tryMount(ctx: UploadContext, digest: string, from: string): Promise<boolean> {
+  const scopes = [...ctx.pushScopes, `repository:${from}:pull`];
+  const url = ctx.http.url(`${blobsPath(ctx.repository)}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`);
+  let res: HttpResponse;
+  try {
+    res = await ctx.http.send({ method: 'POST', url, headers: { 'content-length': '0' }, body: Buffer.alloc(0), scopes });
+  } catch {
+    return false; // a failed mount only costs us the upload we were going to do anyway
+  }
+  if (res.status === 201) {
+    await res.body.dump();
+    return true;
+  }
+  const loc = header(res, 'location');
+  await res.body.dump();
+  // 202 opened a session we won't use; Harbor says 401 for unknown sources: just upload.
+  if (res.status === 202 && loc) await cancelSession(ctx, new URL(loc, res.url));
+  return false;
+}
