@@ -153,10 +153,14 @@ export async function extractLayer(
           hint: 'ModelPack layers hold regular files; links and devices are not extracted',
         });
       const target = safeJoin(root, h.name, `layer ${desc.digest}`);
-      await writeAtomically(target, entry, (h.mode ?? 0o644) & 0o111 ? 0o755 : 0o644);
+      await writeAtomically(target, entry as unknown as Readable, (h.mode ?? 0o644) & 0o111 ? 0o755 : 0o644);
       written.push(relative(root, target).split(sep).join('/'));
     }
-  })();
+  })().catch((e: unknown) => {
+    // Stop the download too: a refused entry ends the whole layer.
+    extract.destroy(e as Error);
+    throw e;
+  });
   await Promise.all([pipeline(content, decompressor(encoding), counter, extract), done]);
   return written;
 }

@@ -79,7 +79,20 @@ export interface PackResult {
   /** Sum of config + layer sizes. */
   size: number;
   warnings: string[];
-  stats: { files: number; hashed: number; cacheHits: number; uploaded: number; skipped: number; bytesRead: number };
+  stats: {
+    files: number;
+    hashed: number;
+    cacheHits: number;
+    uploaded: number;
+    mounted: number;
+    skipped: number;
+    bytesRead: number;
+  };
+}
+
+/** Cache variant: a tar layer's bytes also depend on the in-archive name and exec bit. */
+function cacheVariant(file: ModelFile, format: LayerEncoding): string {
+  return format === 'raw' ? 'raw' : `${format}:${(file.mode & 0o111) !== 0 ? 'x' : '-'}:${file.path}`;
 }
 
 const PLACEHOLDER_DIGEST = `sha256:${'0'.repeat(64)}`;
@@ -133,11 +146,11 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   }
 
   const cache = options.cache ?? null;
-  const stats = { files: files.length, hashed: 0, cacheHits: 0, uploaded: 0, skipped: 0, bytesRead: 0 };
+  const stats = { files: files.length, hashed: 0, cacheHits: 0, uploaded: 0, mounted: 0, skipped: 0, bytesRead: 0 };
   const cached = new Map<ModelFile, LayerDigests>();
   if (cache) {
     for (const f of files) {
-      const hit = cache.get(f, format);
+      const hit = cache.get(f, cacheVariant(f, format));
       if (hit) cached.set(f, { digest: hit.digest, size: hit.size, diffId: hit.diffId ?? hit.digest });
     }
   }
@@ -184,6 +197,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
         const known = cached.get(file) ?? poolHashed.get(file);
         let digests: LayerDigests;
         let uploaded: boolean;
+        let mounted = false;
         if (known) {
           const desc = { mediaType, digest: known.digest, size: known.size };
           const source =
@@ -201,6 +215,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
           });
           digests = known;
           uploaded = res.uploaded;
+          mounted = res.mounted === true;
         } else {
           const r = await ingestLayer(store, file, format, mediaType, advance, options.mountFrom);
           digests = r.digests;
@@ -208,8 +223,9 @@ export async function pack(options: PackOptions): Promise<PackResult> {
           stats.hashed++;
         }
         await assertUnchanged(file);
-        if (cache && !cached.has(file)) cache.set(file, format, digests);
-        if (uploaded) stats.uploaded++;
+        if (cache && !cached.has(file)) cache.set(file, cacheVariant(file, format), digests);
+        if (mounted) stats.mounted++;
+        else if (uploaded) stats.uploaded++;
         else stats.skipped++;
         if (digests.size >= LARGE_LAYER_WARNING_BYTES)
           warn(

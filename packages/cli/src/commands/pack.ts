@@ -40,6 +40,7 @@ interface PackFlags extends RegistryFlags {
   realFileMetadata?: boolean;
   cache: boolean;
   concurrency: string;
+  mountFrom?: string[];
   json?: boolean;
   progress: boolean;
 }
@@ -72,6 +73,7 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--real-file-metadata', 'record on-disk mode/uid/gid/mtime in layer annotations (not reproducible)')
     .option('--no-cache', 'do not use or update the digest cache')
     .option('--concurrency <n>', 'files transferred at once', '4')
+    .option('--mount-from <repo>', 'repository on the same registry to mount known blobs from (repeatable)', collect)
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
   addRegistryOptions(cmd).action(async (dir: string, flags: PackFlags) => {
@@ -145,6 +147,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       ...(flags.realFileMetadata ? { realFileMetadata: true } : {}),
       cache: flags.cache ? await DigestCache.open() : null,
       concurrency,
+      ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
       progress,
       warn: (m) => io.err(`warning: ${m}\n`),
     });
@@ -166,7 +169,8 @@ function render(r: PackResult, reference: string): string {
   const up = r.stats.uploaded;
   return (
     table(rows) +
-    `\n${r.layers.length} layers, ${formatBytes(r.size)}; ${up} written, ${r.stats.skipped} already present, ` +
+    `\n${r.layers.length} layers, ${formatBytes(r.size)}; ${up} written, ${r.stats.mounted} mounted, ` +
+    `${r.stats.skipped} already present, ` +
     `${r.stats.cacheHits} digests from cache\n` +
     `reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
   );

@@ -11,9 +11,10 @@ import {
   type CopyStats,
 } from '@modelship/core';
 import { progressFor, type CliIO } from '../io.js';
-import { addRegistryOptions, registryAccess, type RegistryFlags } from '../options.js';
+import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
 
 interface TransferFlags extends RegistryFlags {
+  mountFrom?: string[];
   json?: boolean;
   progress: boolean;
   referrers: boolean;
@@ -42,6 +43,7 @@ export function registerPush(program: Command, io: CliIO): void {
     .argument('<source>', 'OCI layout: oci:DIR[:TAG|@DIGEST] or DIR[:TAG]')
     .argument('<destination>', 'registry reference HOST/REPO[:TAG]')
     .option('--no-referrers', 'do not copy referrers')
+    .option('--mount-from <repo>', 'repository on the destination registry to mount blobs from (repeatable)', collect)
     .option('--concurrency <n>', 'blobs transferred at once', '4')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
@@ -115,6 +117,7 @@ async function runTransfer(
         concurrency: concurrencyOf(flags.concurrency),
         referrers: flags.referrers,
         tags: tag ? [tag] : [],
+        ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
         onBytes: (n) => progress.update(n),
       });
       progress.finish();

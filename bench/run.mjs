@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// npm run bench: performance of pack and push, measured against peers in the same run.
+//   BENCH_SHARDS (default 4) x BENCH_SHARD_MIB (default 1024) synthetic safetensors shards.
+// Prints: hashing throughput vs `openssl dgst -sha256` on the same bytes (per core used),
+// pack into a layout, push to a local docker-registry vs `curl -T` of the same blobs, re-push
+// of the unchanged model, peak RSS and bytes read per operation. Not a test: nothing asserted.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const shards = Number(process.env.BENCH_SHARDS ?? 4);
+const shardMiB = Number(process.env.BENCH_SHARD_MIB ?? 1024);
+const work = process.env.BENCH_DIR ?? join(root, '.bench');
+const model = join(work, 'model');
+const cli = join(root, 'packages', 'cli', 'bin', 'modelship.js');
+const cores = availableParallelism();
+
+const fmt = (bytes, ms) => `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;
+const now = () => performance.now();
+const line = (k, v) => console.log(`${k.padEnd(44)} ${v}`);
+
+function time(fn) {
+  const t = now();
+  const r = fn();
+  return [now() - t, r];
+}
+
+async function freePort() {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+function runCli(args, cacheDir) {
+  const report = join(work, `report-${Date.now()}.json`);
+  const t = now();
+  const r = spawnSync(process.execPath, ['--import', join(root, 'bench', 'rss-report.mjs'), cli, ...args], {
+    env: { ...process.env, MODELSHIP_BENCH_REPORT: report, MODELSHIP_CACHE_DIR: cacheDir },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const ms = now() - t;
+  if (r.status !== 0) throw new Error(`modelship ${args.join(' ')} failed:\n${r.stderr}`);
+  const rep = JSON.parse(readFileSync(report, 'utf8'));
+  rmSync(report);
+  return { ms, ...rep, json: JSON.parse(r.stdout) };
+}
+
+async function main() {
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  console.log(`modelship bench: ${shards} x ${shardMiB} MiB shards, ${cores} cores, node ${process.version}\n`);
+  execFileSync(process.execPath, [join(root, 'scripts', 'make-sample-model.mjs'), model, '--shards', String(shards), '--shard-mib', String(shardMiB)], { stdio: 'ignore' });
+  const files = readdirSync(model).map((f) => join(model, f));
+  const weights = files.filter((f) => f.endsWith('.safetensors'));
+  const total = files.reduce((a, f) => a + statSync(f).size, 0);
+  const weightBytes = weights.reduce((a, f) => a + statSync(f).size, 0);
+  line('model size', `${(total / 2 ** 30).toFixed(2)} GiB in ${files.length} files`);
+  // Warm the page cache so every contender reads from memory, not from a cold disk.
+  for (const f of files) readFileSync(f).length;
+
+  // 1. Hashing: openssl on one core, openssl with one process per core, modelship's pool.
+  const [o1] = time(() => execFileSync('openssl', ['dgst', '-sha256', ...weights]));
+  const parallelOpenssl = await new Promise((res) => {
+    const t = now();
+    const groups = Array.from({ length: cores }, (_, i) => weights.filter((_, j) => j % cores === i)).filter((g) => g.length);
+    let left = groups.length;
+    for (const g of groups) spawn('openssl', ['dgst', '-sha256', ...g], { stdio: 'ignore' }).on('close', () => --left === 0 && res(now() - t));
+  });
+  const { hashFiles } = await import(join(root, 'packages', 'core', 'lib', 'hash-pool.js'));
+  await hashFiles([weights[0]]); // start the pool
+  const t0 = now();
+  await hashFiles(weights);
+  const h = now() - t0;
+  const used = Math.min(cores, weights.length);
+  line('openssl dgst -sha256, 1 process', fmt(weightBytes, o1));
+  line(`openssl dgst -sha256, ${cores} processes`, fmt(weightBytes, parallelOpenssl));
+  line(`modelship hash pool (${used} workers)`, fmt(weightBytes, h));
+  line('  ratio per core used vs openssl 1 core', ((weightBytes / h / used) / (weightBytes / o1)).toFixed(2));
+  line(`  ratio vs openssl ${cores} processes`, (parallelOpenssl / h).toFixed(2));
+
+  // 2. Pack into a layout (cold digest cache).
+  const cacheDir = join(work, 'cache');
+  const layout = join(work, 'layout');
+  const p1 = runCli(['pack', model, '--output', `${layout}:v1`, '--json', '--no-progress'], cacheDir);
+  line('pack -> OCI layout (cold cache)', `${(p1.ms / 1000).toFixed(2)} s, ${fmt(total, p1.ms)}`);
+  line('  peak RSS', `${(p1.maxRssKiB / 1024).toFixed(0)} MB`);
+  line('  bytes read / model size', (p1.rchar / total).toFixed(3));
+  const p2 = runCli(['pack', model, '--output', `${layout}:v1`, '--json', '--no-progress'], cacheDir);
+  line('re-pack -> same layout (warm cache)', `${(p2.ms / 1000).toFixed(2)} s, bytes read / size ${(p2.rchar / total).toFixed(3)}`);
+
+  // 3. Push to a local docker-registry vs curl.
+  if (!existsSync('/usr/bin/docker-registry')) {
+    line('push', 'skipped: docker-registry not installed (apt-get install docker-registry)');
+    return;
+  }
+  const port = await freePort();
+  const regDir = join(work, 'registry');
+  mkdirSync(regDir, { recursive: true });
+  writeFileSync(
+    join(regDir, 'config.yml'),
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${regDir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
+  const reg = spawn('/usr/bin/docker-registry', ['serve', join(regDir, 'config.yml')], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/v2/`);
+        if (r.ok) break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const host = `127.0.0.1:${port}`;
+    // curl baseline: monolithic POST + PUT -T of each file, 4 at a time like modelship.
+    const curlMs = await curlUpload(host, 'curl/model', files);
+    const push1 = runCli(['pack', model, '--push', `${host}/bench/model:v1`, '--plain-http', '--json', '--no-progress', '--no-cache'], join(work, 'cache-push'));
+    line('curl -T of the same blobs (4 parallel)', `${(curlMs / 1000).toFixed(2)} s, ${fmt(total, curlMs)}`);
+    line('pack --push -> registry (no cache)', `${(push1.ms / 1000).toFixed(2)} s, ${fmt(total, push1.ms)}`);
+    line('  ratio push time / curl time', (push1.ms / curlMs).toFixed(2));
+    line('  peak RSS', `${(push1.maxRssKiB / 1024).toFixed(0)} MB`);
+    line('  bytes read / model size', (push1.rchar / total).toFixed(3));
+    const cacheP = join(work, 'cache-push2');
+    runCli(['pack', model, '--output', `${join(work, 'layout2')}:v1`, '--json', '--no-progress'], cacheP);
+    const push2 = runCli(['pack', model, '--push', `${host}/bench/model:v1`, '--plain-http', '--json', '--no-progress'], cacheP);
+    line('re-push unchanged model (warm cache)', `${(push2.ms / 1000).toFixed(2)} s, ${push2.json.stats.uploaded} blobs uploaded`);
+    const push3 = runCli(['push', `oci:${layout}:v1`, `${host}/bench/copy:v1`, '--plain-http', '--json', '--no-progress'], cacheP);
+    line('push layout -> registry (new repo)', `${(push3.ms / 1000).toFixed(2)} s, ${fmt(total, push3.ms)}, RSS ${(push3.maxRssKiB / 1024).toFixed(0)} MB`);
+  } finally {
+    reg.kill();
+  }
+}
+
+async function curlUpload(host, repo, files) {
+  // Digests are computed outside the timed section: curl gets them for free.
+  const digests = new Map(
+    files.map((f) => [f, 'sha256:' + execFileSync('openssl', ['dgst', '-sha256', '-r', f], { encoding: 'utf8' }).split(' ')[0]]),
+  );
+  const start = now();
+  const q = [...files];
+  const lane = async () => {
+    for (let f = q.shift(); f; f = q.shift()) {
+      const r = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+      const loc = new URL(r.headers.get('location'), `http://${host}`);
+      loc.searchParams.set('digest', digests.get(f));
+      await new Promise((res, rej) =>
+        spawn('curl', ['-sf', '-X', 'PUT', '-H', 'Content-Type: application/octet-stream', '-T', f, loc.toString()], {
+          stdio: 'ignore',
+        }).on('close', (c) => (c === 0 ? res() : rej(new Error(`curl exit ${c}`)))),
+      );
+    }
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
+  return now() - start;
+}
+
+await main();

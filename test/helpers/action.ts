@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { REPO_ROOT } from './tmp.js';
+
+export interface ActionRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  summary: string;
+}
+
+/** Parses the runner's GITHUB_OUTPUT file format (`name<<DELIM\nvalue\nDELIM` or `name=value`). */
+export function parseOutputFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const [, name, delim] = heredoc;
+      const value: string[] = [];
+      for (i++; i < lines.length && lines[i] !== delim; i++) value.push(lines[i]!);
+      out[name!] = value.join('\n');
+    } else if (line.includes('=')) {
+      out[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs `dist/<name>/index.js` as the runner does: action.yml defaults and the given inputs as
+ * INPUT_* variables, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_ENV / GITHUB_PATH files.
+ */
+export function runAction(name: string, inputs: Record<string, string>, workDir: string, env: NodeJS.ProcessEnv = {}): ActionRun {
+  const meta = parse(readFileSync(join(REPO_ROOT, 'actions', name, 'action.yml'), 'utf8')) as {
+    inputs: Record<string, { default?: string }>;
+    runs: { using: string; main: string };
+  };
+  const vars: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(meta.inputs ?? {}))
+    if (v.default !== undefined) vars[`INPUT_${k.toUpperCase()}`] = String(v.default);
+  for (const [k, v] of Object.entries(inputs)) vars[`INPUT_${k.toUpperCase()}`] = v;
+  const files = { GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary', GITHUB_ENV: 'env', GITHUB_PATH: 'path', GITHUB_STATE: 'state' };
+  for (const [k, f] of Object.entries(files)) {
+    vars[k] = join(workDir, `${name}-${f}.txt`);
+    writeFileSync(vars[k]!, '');
+  }
+  const main = join(REPO_ROOT, 'actions', name, meta.runs.main);
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('GITHUB_')));
+  const r = spawnSync(process.execPath, [main], {
+    cwd: workDir,
+    env: { ...clean, RUNNER_TEMP: workDir, GITHUB_ACTIONS: 'true', MODELSHIP_CACHE_DIR: join(workDir, 'cache'), ...vars, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return {
+    status: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    outputs: parseOutputFile(readFileSync(vars.GITHUB_OUTPUT!, 'utf8')),
+    summary: readFileSync(vars.GITHUB_STEP_SUMMARY!, 'utf8'),
+  };
+}
