@@ -13,3 +13,4 @@ export * from './hash-pool.js';
 export * from './digest-cache.js';
 export * from './reference.js';
 export * from './registry/index.js';
+export * from './layout.js';
