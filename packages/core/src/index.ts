@@ -14,3 +14,4 @@ export * from './digest-cache.js';
 export * from './reference.js';
 export * from './registry/index.js';
 export * from './layout.js';
+export * from './modelpack/index.js';

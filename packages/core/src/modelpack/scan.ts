@@ -1,0 +1,158 @@
+import { resolve } from 'node:path';
+import { ModelshipError } from '../errors.js';
+import type { LayerKind } from '../mediatypes.js';
+import { classifyPath, KIND_ORDER } from './classify.js';
+import { compareBytes, compileGlob, compileGlobs, type CompiledGlob } from './glob.js';
+import { findDirSpec, loadSpecFile } from './spec.js';
+import type { ModelFile, ModelMetadataOverrides, ScanOptions, SpecEntry, SpecFormat } from './types.js';
+import { relativeInside, resolveModelDir, walkModelDir, type WalkedFile } from './walk.js';
+
+export interface ScanModelDirOptions extends ScanOptions {
+  /** Follow symlinks that leave the dir (e.g. a Hugging Face cache snapshot) instead of refusing them. */
+  followExternalSymlinks?: boolean;
+}
+
+export interface ScanResult {
+  /** In layer order: weight config, weights, code, datasets, docs; by path (byte order) within a kind. */
+  files: ModelFile[];
+  /** Metadata the spec file declares (name, licenses, paramSize…). */
+  specMetadata: Partial<ModelMetadataOverrides>;
+  /** The spec that was applied: relative to the dir when inside it, else as given. */
+  specSource?: string;
+  specFormat?: SpecFormat;
+  /** The spec file's text, e.g. for a manifest annotation like modctl's `org.cncf.modctl.modelfile`. */
+  specText?: string;
+  /** Spec globs that matched nothing, and similar non-fatal findings. */
+  warnings: string[];
+}
+
+interface CompiledEntry {
+  entry: SpecEntry;
+  glob: CompiledGlob;
+  index: number;
+  matched: boolean;
+}
+
+/** How well an entry names a file: its exact path beats a directory that holds it, which beats a glob. */
+function specificity(c: CompiledEntry, path: string): number {
+  if (!c.glob.isGlob) return c.glob.pattern === path ? 3 : c.glob.matches(path) ? 2 : 0;
+  return c.glob.matchesExactly(path) || c.glob.matches(path) ? 1 : 0;
+}
+
+function bestEntry(entries: CompiledEntry[], path: string): { c: CompiledEntry; exact: boolean } | undefined {
+  let best: CompiledEntry | undefined;
+  let bestScore = 0;
+  for (const c of entries) {
+    const s = specificity(c, path);
+    if (s > bestScore) {
+      best = c;
+      bestScore = s;
+    }
+  }
+  return best ? { c: best, exact: bestScore === 3 } : undefined;
+}
+
+function kindFor(entry: SpecEntry, exact: boolean, ruleKind: LayerKind): LayerKind {
+  if (!entry.modelGroup) return entry.kind;
+  // Kitfile `model.path` naming one file is the weight; a directory mixes weights and their configs.
+  if (exact && entry.kind === 'weight') return 'weight';
+  return ruleKind === 'weight' ? 'weight' : 'weight.config';
+}
+
+function toModelFile(w: WalkedFile, kind: LayerKind, untested: boolean): ModelFile {
+  return {
+    path: w.path,
+    absPath: w.absPath,
+    size: w.stat.size,
+    mode: w.stat.mode,
+    mtimeMs: w.stat.mtimeMs,
+    ino: w.stat.ino,
+    dev: w.stat.dev,
+    uid: w.stat.uid,
+    gid: w.stat.gid,
+    kind,
+    untested,
+  };
+}
+
+export function sortModelFiles(files: ModelFile[]): ModelFile[] {
+  return files.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || compareBytes(a.path, b.path));
+}
+
+/**
+ * Lists the files of a model dir with their layer kinds. Spec entries are authoritative for
+ * the files they name; every other file is classified by the name rules (and marked
+ * untested). Include/exclude filter everything, spec-named files included.
+ */
+export async function scanModelDir(dir: string, options: ScanModelDirOptions = {}): Promise<ScanResult> {
+  const root = await resolveModelDir(dir);
+  const include = compileGlobs(options.include, 'USAGE', '--include');
+  const exclude = compileGlobs(options.exclude, 'USAGE', '--exclude');
+
+  let specPath: string | undefined;
+  let specDisplay: string | undefined;
+  if (options.spec !== undefined) {
+    specPath = resolve(options.spec);
+    specDisplay = relativeInside(root, specPath) ?? options.spec;
+  } else if (options.useDirSpec !== false) {
+    specPath = await findDirSpec(root);
+    if (specPath) specDisplay = relativeInside(root, specPath);
+  }
+  const spec = specPath ? await loadSpecFile(specPath, specDisplay) : undefined;
+  const inDir = specPath ? relativeInside(root, specPath) : undefined;
+
+  const entries: CompiledEntry[] = (spec?.entries ?? []).map((entry, index) => ({
+    entry,
+    glob: compileGlob(entry.pattern, 'INPUT', entry.origin),
+    index,
+    matched: false,
+  }));
+
+  const walked = await walkModelDir(root, {
+    include,
+    exclude,
+    rescue: [...include, ...entries.map((e) => e.glob)],
+    specPaths: inDir ? [inDir] : [],
+    ...(options.followExternalSymlinks ? { followExternalSymlinks: true } : {}),
+  });
+
+  const files: ModelFile[] = [];
+  for (const w of walked) {
+    const ruleKind = classifyPath(w.path, w.stat.size);
+    const best = bestEntry(entries, w.path);
+    if (best) {
+      best.c.matched = true;
+      files.push(toModelFile(w, kindFor(best.c.entry, best.exact, ruleKind), false));
+    } else {
+      files.push(toModelFile(w, ruleKind, true));
+    }
+  }
+  // A file claimed by a more specific entry still counts as "found" for the less specific ones.
+  for (const c of entries) if (!c.matched) c.matched = walked.some((w) => c.glob.matches(w.path));
+
+  const warnings: string[] = [];
+  for (const c of entries) {
+    if (c.matched) continue;
+    if (c.entry.literal)
+      throw new ModelshipError('INPUT', `${c.entry.origin}: ${c.entry.pattern} does not exist in the model directory`, {
+        hint: 'fix the path in the spec (paths are relative to the model directory), or check --include/--exclude',
+      });
+    warnings.push(`${c.entry.origin}: ${c.entry.pattern} matches no file`);
+  }
+
+  if (files.length === 0)
+    throw new ModelshipError('INPUT', `no model files found in ${dir}`, {
+      hint:
+        include.length + exclude.length > 0
+          ? 'check the --include/--exclude patterns; they are relative to the model directory'
+          : 'hidden files, .git and __pycache__ are skipped; name hidden files with --include to pack them',
+    });
+
+  const result: ScanResult = { files: sortModelFiles(files), specMetadata: spec?.metadata ?? {}, warnings };
+  if (spec) {
+    result.specSource = spec.source;
+    result.specFormat = spec.format;
+    result.specText = spec.text;
+  }
+  return result;
+}

@@ -1,0 +1,145 @@
+import { constants, type Stats } from 'node:fs';
+import { access, lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { ModelshipError } from '../errors.js';
+import { anyMatch, compareBytes, reachesInto, type CompiledGlob } from './glob.js';
+
+/** Directories that are never model content: VCS metadata, caches, notebooks' autosaves. */
+const SKIP_DIRS = new Set(['__pycache__', 'node_modules']);
+/** Editor and OS droppings. Hidden names (leading dot: .git, .cache, .DS_Store…) are skipped separately. */
+const JUNK_FILE = /^(thumbs\.db|desktop\.ini|.*\.py[co]|.*\.swp|.*~)$/i;
+/** Spec files in the dir are metadata, not layers (modctl keeps the Modelfile in a manifest annotation). */
+const SPEC_FILE_NAMES = new Set(['modelfile', 'kitfile']);
+
+export interface WalkOptions {
+  /** When non-empty, only files matching one of these are kept. */
+  include: readonly CompiledGlob[];
+  exclude: readonly CompiledGlob[];
+  /** Patterns that bring back hidden/junk paths they name explicitly (include + spec patterns). */
+  rescue: readonly CompiledGlob[];
+  /** Relative paths of spec files inside the dir, skipped unless an include names them. */
+  specPaths: readonly string[];
+  /** Follow symlinks whose target is outside the dir instead of refusing them. */
+  followExternalSymlinks?: boolean;
+}
+
+export interface WalkedFile {
+  path: string;
+  absPath: string;
+  stat: Stats;
+}
+
+function isSkippedName(name: string, isDir: boolean): boolean {
+  if (name.startsWith('.')) return true;
+  return isDir ? SKIP_DIRS.has(name) : JUNK_FILE.test(name);
+}
+
+function isInside(root: string, p: string): boolean {
+  return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+export async function resolveModelDir(dir: string): Promise<string> {
+  let st: Stats;
+  try {
+    st = await stat(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new ModelshipError('INPUT', `model directory ${dir} does not exist`, { cause: e });
+    throw new ModelshipError('INPUT', `cannot read model directory ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!st.isDirectory())
+    throw new ModelshipError('INPUT', `${dir} is not a directory`, {
+      hint: 'pass the directory that holds the model files, not a single file',
+    });
+  return realpath(dir);
+}
+
+/** Lists the regular files to pack, lexicographically by path. `root` must be a realpath. */
+export async function walkModelDir(root: string, options: WalkOptions): Promise<WalkedFile[]> {
+  const out: WalkedFile[] = [];
+  const specPaths = new Set(options.specPaths);
+
+  const visit = async (absDir: string, relDir: string, ancestors: Set<string>): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(absDir);
+    } catch (e) {
+      throw new ModelshipError(
+        'INPUT',
+        `cannot list ${relDir || '.'} in the model directory: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    names.sort(compareBytes);
+    for (const name of names) {
+      const rel = relDir ? `${relDir}/${name}` : name;
+      const abs = join(absDir, name);
+      if (anyMatch(options.exclude, rel)) continue;
+
+      let st = await lstat(abs);
+      let target = abs;
+      if (st.isSymbolicLink()) {
+        const link = await readlink(abs).catch(() => '?');
+        try {
+          target = await realpath(abs);
+        } catch (e) {
+          throw new ModelshipError('INPUT', `${rel} is a symlink to ${link}, which does not exist`, {
+            cause: e,
+            hint: `fix or remove the link, or exclude it with --exclude ${rel}`,
+          });
+        }
+        if (!isInside(root, target) && !options.followExternalSymlinks) {
+          throw new ModelshipError('INPUT', `${rel} is a symlink to ${target}, outside the model directory`, {
+            hint: `copy the file into the model directory, or exclude it with --exclude ${rel}`,
+          });
+        }
+        st = await stat(target);
+      }
+
+      if (st.isDirectory()) {
+        if (isSkippedName(name, true) && !reachesInto(options.rescue, rel)) continue;
+        if (ancestors.has(target))
+          throw new ModelshipError('INPUT', `${rel} is a symlink loop (it points to one of its parent directories)`, {
+            hint: `remove the link or exclude it with --exclude ${rel}`,
+          });
+        await visit(target, rel, new Set([...ancestors, target]));
+        continue;
+      }
+
+      if (!st.isFile()) {
+        throw new ModelshipError('INPUT', `${rel} is not a regular file (socket, fifo or device)`, {
+          hint: `remove it from the model directory or exclude it with --exclude ${rel}`,
+        });
+      }
+      if (isSkippedName(name, false) && !options.rescue.some((g) => g.matchesExactly(rel))) continue;
+      if (
+        (specPaths.has(rel) || (relDir === '' && SPEC_FILE_NAMES.has(name.toLowerCase()))) &&
+        !options.include.some((g) => g.matchesExactly(rel))
+      )
+        continue;
+      if (options.include.length > 0 && !anyMatch(options.include, rel)) continue;
+
+      try {
+        await access(target, constants.R_OK);
+      } catch (e) {
+        throw new ModelshipError('INPUT', `cannot read ${rel}: ${(e as Error).message}`, {
+          cause: e,
+          hint: `fix its permissions or exclude it with --exclude ${rel}`,
+        });
+      }
+      out.push({ path: rel, absPath: target, stat: st });
+    }
+  };
+
+  await visit(root, '', new Set([root]));
+  return out;
+}
+
+/** The spec file's path relative to the dir when it lives inside it (so it is not packed as a layer). */
+export function relativeInside(root: string, absPath: string): string | undefined {
+  if (!isInside(root, absPath) || absPath === root) return undefined;
+  return relative(root, absPath).split(sep).join('/');
+}
