@@ -443,5 +443,7 @@ describe('RegistryStore with token auth', () => {
     const denied = await rejection(bob.push(blob(bytes), bytes));
     expect(denied.code).toBe('AUTH');
     expect(denied.message).toContain('tok/bob');
+    expect(denied.message).toContain('access denied');
+    expect(denied.message).toContain('repository:tok/bob:pull,push');
   });
 });

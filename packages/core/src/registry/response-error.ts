@@ -1,6 +1,6 @@
 import { ModelshipError } from '../errors.js';
-import { loginHint } from './auth.js';
-import { header, type HttpResponse } from './http.js';
+import { loginHint, parseChallenges } from './auth.js';
+import { header, headerAll, type HttpResponse } from './http.js';
 
 /** The `{"errors":[{code,message,detail}]}` body of a distribution error, if there is one. */
 export interface RegistryErrorBody {
@@ -57,6 +57,12 @@ export async function responseFailure(res: HttpResponse, what: string, ctx: Fail
   const detail = body.text ? `: ${body.text}` : '';
   const s = res.status;
   if (s === 401) {
+    // A token service grants what it may without error; the registry then says which scope was missing.
+    const insufficient = parseChallenges(headerAll(res, 'www-authenticate')).find((c) => c.params['error'] === 'insufficient_scope');
+    if (insufficient && ctx.hasCredentials)
+      return new ModelshipError('AUTH', `${what}: access denied by ${ctx.host}: the credentials lack ${insufficient.params['scope'] ?? ctx.scopes.join(' ')}`, {
+        hint: `grant the account ${ctx.scopes.some((x) => x.endsWith('push')) ? 'push (write)' : 'pull (read)'} access to ${ctx.location}, or use other credentials`,
+      });
     return ctx.hasCredentials
       ? new ModelshipError('AUTH', `${what}: registry ${ctx.host} rejected the credentials (HTTP 401${detail})`, {
           hint: `check the username and password/token; ${loginHint(ctx.host)}`,
