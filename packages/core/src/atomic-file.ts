@@ -16,7 +16,11 @@ export function tempSibling(path: string): string {
  * Replaces `path` with `data` via a temp file in the same directory and a rename, so readers
  * (other processes included) see either the old content or the new, never a mix.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const tmp = tempSibling(path);
   try {
     const fh = await fsp.open(tmp, 'wx');
@@ -38,7 +42,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
  * instead of replacing, so of two racing creators exactly one wins and nobody sees a partial
  * file. Returns false when the file was already there.
  */
-export async function createFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<boolean> {
+export async function createFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<boolean> {
   const tmp = tempSibling(path);
   try {
     const fh = await fsp.open(tmp, 'wx');

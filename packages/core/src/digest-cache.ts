@@ -185,7 +185,9 @@ export class DigestCache {
     if (!e || !DigestCache.matches(e, id)) return undefined;
     e.used = Date.now();
     this.dirty = true;
-    return e.diffId === undefined ? { digest: e.digest, size: e.size } : { digest: e.digest, size: e.size, diffId: e.diffId };
+    return e.diffId === undefined
+      ? { digest: e.digest, size: e.size }
+      : { digest: e.digest, size: e.size, diffId: e.diffId };
   }
 
   set(id: FileStatLike, variant: string, value: CachedDigest): void {

@@ -87,7 +87,11 @@ async function breakIfStale(lockPath: string, staleMs: number): Promise<boolean>
  * process holds it. Works across processes on one host and on local filesystems; it is not
  * meant for NFS.
  */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+export async function withFileLock<T>(
+  lockPath: string,
+  fn: () => Promise<T>,
+  options: FileLockOptions = {},
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const staleMs = options.staleMs ?? 30_000;
   const what = options.what ?? lockPath;

@@ -94,7 +94,11 @@ interface PoolWorker {
   job: Job | undefined;
 }
 
-function inputError(path: string, err: { code?: string | undefined; message: string }, cause?: unknown): ModelshipError {
+function inputError(
+  path: string,
+  err: { code?: string | undefined; message: string },
+  cause?: unknown,
+): ModelshipError {
   const opts = { cause: cause ?? err };
   switch (err.code) {
     case 'ENOENT':

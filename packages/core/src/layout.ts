@@ -39,7 +39,10 @@ const LINK_FALLBACK_CODES = new Set(['EXDEV', 'EPERM', 'EACCES', 'EMLINK', 'ENOT
 /** What referrers() needs from a manifest or index, parsed once per store (content never changes). */
 interface ManifestSummary {
   mediaType: string | undefined;
+  /** The manifest's own artifactType field. */
   artifactType: string | undefined;
+  /** What a referrers response reports: artifactType, else (image manifests) config.mediaType. */
+  effectiveArtifactType: string | undefined;
   subject: string | undefined;
   annotations: Record<string, string> | undefined;
   /** For indexes: their entries (the #1171 and fallback-tag shapes list referrers there). */
@@ -80,13 +83,20 @@ function summarize(bytes: Buffer): ManifestSummary | undefined {
   const config = asDescriptor(m.config);
   const subject = asDescriptor(m.subject);
   const mediaType = typeof m.mediaType === 'string' ? m.mediaType : undefined;
+  const artifactType = typeof m.artifactType === 'string' ? m.artifactType : undefined;
   // image-spec: an image manifest without artifactType is typed by its config media type.
-  const artifactType =
-    typeof m.artifactType === 'string' ? m.artifactType : mediaType !== OCI_INDEX && config ? config.mediaType : undefined;
+  const effectiveArtifactType = artifactType ?? (mediaType !== OCI_INDEX && config ? config.mediaType : undefined);
   const manifests = Array.isArray(m.manifests)
     ? m.manifests.map(asDescriptor).filter((d): d is Descriptor => d !== undefined)
     : [];
-  return { mediaType, artifactType, subject: subject?.digest, annotations: stringRecord(m.annotations), manifests };
+  return {
+    mediaType,
+    artifactType,
+    effectiveArtifactType,
+    subject: subject?.digest,
+    annotations: stringRecord(m.annotations),
+    manifests,
+  };
 }
 
 /** Reports running byte counts to `onProgress` as data flows through. */
@@ -275,9 +285,13 @@ export class OciLayoutStore implements ContentStore {
   async fetchBytes(desc: Descriptor, maxBytes: number = DEFAULT_MAX_BYTES): Promise<Buffer> {
     this.checkDescriptor(desc);
     if (desc.size > maxBytes)
-      throw new ModelshipError('INVALID', `${this.what(desc.digest)} is ${desc.size} bytes, more than the ${maxBytes} read into memory`, {
-        hint: 'manifests and configs are small; this descriptor probably names a layer',
-      });
+      throw new ModelshipError(
+        'INVALID',
+        `${this.what(desc.digest)} is ${desc.size} bytes, more than the ${maxBytes} read into memory`,
+        {
+          hint: 'manifests and configs are small; this descriptor probably names a layer',
+        },
+      );
     const fh = await this.openBlob(desc);
     let bytes: Buffer;
     try {
@@ -377,9 +391,13 @@ export class OciLayoutStore implements ContentStore {
       const st = await fsp.stat(real);
       if (!st.isFile()) throw new ModelshipError('INPUT', `${sourcePath} is not a regular file`);
       if (st.size !== desc.size)
-        throw new ModelshipError('INVALID', `${sourcePath} is ${st.size} bytes but is pushed as ${desc.digest} of ${desc.size} bytes`, {
-          hint: 'the file changed after it was hashed; re-run',
-        });
+        throw new ModelshipError(
+          'INVALID',
+          `${sourcePath} is ${st.size} bytes but is pushed as ${desc.digest} of ${desc.size} bytes`,
+          {
+            hint: 'the file changed after it was hashed; re-run',
+          },
+        );
     } catch (e) {
       if (e instanceof ModelshipError) throw e;
       throw wrapFs(e, `cannot read ${sourcePath}`);
@@ -438,13 +456,15 @@ export class OciLayoutStore implements ContentStore {
       });
     }
     if (!index || typeof index !== 'object' || !Array.isArray(index.manifests))
-      throw new ModelshipError('INVALID', `${this.location}/index.json is not an OCI image index (no manifests array)`, {
-        hint: 'restore it from a backup, or re-pack / re-pull into a new layout',
-      });
+      throw new ModelshipError(
+        'INVALID',
+        `${this.location}/index.json is not an OCI image index (no manifests array)`,
+        {
+          hint: 'restore it from a backup, or re-pack / re-pull into a new layout',
+        },
+      );
     // Unknown media types must not cause errors (image-layout.md); malformed entries are skipped.
-    index.manifests = index.manifests.filter(
-      (d) => asDescriptor(d) !== undefined && isDigest(d.digest),
-    );
+    index.manifests = index.manifests.filter((d) => asDescriptor(d) !== undefined && isDigest(d.digest));
     return index;
   }
 
@@ -478,7 +498,7 @@ export class OciLayoutStore implements ContentStore {
   private async addToIndex(desc: Descriptor, bytes: Buffer | undefined): Promise<void> {
     const summary = bytes ? this.remember(desc.digest, bytes) : await this.summary(desc);
     const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
-    const artifactType = desc.artifactType ?? (summary?.mediaType === OCI_INDEX ? undefined : summary?.artifactType);
+    const artifactType = summary?.artifactType ?? desc.artifactType;
     if (artifactType) entry.artifactType = artifactType;
     // Most pushes of an existing manifest change nothing: check before taking the lock.
     if ((await this.readIndex()).manifests.some((d) => d.digest === desc.digest)) return;
@@ -548,7 +568,9 @@ export class OciLayoutStore implements ContentStore {
     const tags = await this.tags();
     const shown = tags.slice(0, 20).join(', ') + (tags.length > 20 ? `, … (${tags.length} in all)` : '');
     throw new ModelshipError('NOT_FOUND', `tag "${reference}" not found in OCI layout ${this.location}`, {
-      hint: tags.length ? `available tags: ${shown}` : 'the layout has no tags; refer to a manifest by digest or tag it first',
+      hint: tags.length
+        ? `available tags: ${shown}`
+        : 'the layout has no tags; refer to a manifest by digest or tag it first',
     });
   }
 
@@ -573,9 +595,13 @@ export class OciLayoutStore implements ContentStore {
         hint: 'use letters, digits and . _ - : @ + / (e.g. v1.0, latest)',
       });
     if (!(await this.exists(desc)))
-      throw new ModelshipError('NOT_FOUND', `cannot tag ${desc.digest} as "${tag}": it is not in OCI layout ${this.location}`, {
-        hint: 'push the manifest before tagging it',
-      });
+      throw new ModelshipError(
+        'NOT_FOUND',
+        `cannot tag ${desc.digest} as "${tag}": it is not in OCI layout ${this.location}`,
+        {
+          hint: 'push the manifest before tagging it',
+        },
+      );
     const summary = await this.summary(desc);
     await this.updateIndex((index) => {
       const before = JSON.stringify(index.manifests);
@@ -592,7 +618,7 @@ export class OciLayoutStore implements ContentStore {
         if (untagged) untagged.annotations = { ...untagged.annotations, [ANNOTATION_REF_NAME]: tag };
         else {
           const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
-          const artifactType = mine[0]?.artifactType ?? desc.artifactType ?? (summary?.mediaType === OCI_INDEX ? undefined : summary?.artifactType);
+          const artifactType = mine[0]?.artifactType ?? summary?.artifactType ?? desc.artifactType;
           if (artifactType) entry.artifactType = artifactType;
           entry.annotations = { [ANNOTATION_REF_NAME]: tag };
           index.manifests.push(entry);
@@ -627,7 +653,8 @@ export class OciLayoutStore implements ContentStore {
       add(d);
       const listsReferrers =
         d.mediaType === OCI_INDEX &&
-        (d.annotations?.[ANNOTATION_REFERRER_SUBJECT] === desc.digest || d.annotations?.[ANNOTATION_REF_NAME] === fallbackTag);
+        (d.annotations?.[ANNOTATION_REFERRER_SUBJECT] === desc.digest ||
+          d.annotations?.[ANNOTATION_REF_NAME] === fallbackTag);
       if (listsReferrers) for (const r of (await this.summary(d))?.manifests ?? []) add(r);
     }
     const out: Descriptor[] = [];
@@ -635,9 +662,9 @@ export class OciLayoutStore implements ContentStore {
       if (c.digest === desc.digest) continue;
       const s = await this.summary(c);
       if (!s || s.subject !== desc.digest) continue;
-      if (artifactType !== undefined && s.artifactType !== artifactType) continue;
+      if (artifactType !== undefined && s.effectiveArtifactType !== artifactType) continue;
       const r: Descriptor = { mediaType: s.mediaType ?? c.mediaType, digest: c.digest, size: c.size };
-      if (s.artifactType) r.artifactType = s.artifactType;
+      if (s.effectiveArtifactType) r.artifactType = s.effectiveArtifactType;
       if (s.annotations && Object.keys(s.annotations).length) r.annotations = s.annotations;
       out.push(r);
     }
@@ -652,7 +679,9 @@ export class OciLayoutStore implements ContentStore {
 
 /** Untagged duplicates add nothing once the same digest is listed elsewhere. */
 function dropRedundantUntagged(manifests: Descriptor[]): Descriptor[] {
-  const tagged = new Set(manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== undefined).map((d) => d.digest));
+  const tagged = new Set(
+    manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== undefined).map((d) => d.digest),
+  );
   const keptUntagged = new Set<string>();
   return manifests.filter((d) => {
     if (d.annotations?.[ANNOTATION_REF_NAME] !== undefined) return true;

@@ -1,5 +1,16 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
@@ -35,7 +46,14 @@ describe('digest cache', () => {
     const b = file('b.bin', 'world!');
     const c1 = await DigestCache.open(cacheDir);
     const r1 = await cachedHashFiles([a, b], c1);
-    expect(r1).toEqual({ digests: [{ digest: sha('hello'), size: 5 }, { digest: sha('world!'), size: 6 }], hits: 0, misses: 2 });
+    expect(r1).toEqual({
+      digests: [
+        { digest: sha('hello'), size: 5 },
+        { digest: sha('world!'), size: 6 },
+      ],
+      hits: 0,
+      misses: 2,
+    });
     expect(existsSync(join(cacheDir, 'digests.json'))).toBe(true);
 
     const c2 = await DigestCache.open(cacheDir);
@@ -93,14 +111,25 @@ describe('digest cache', () => {
     expect(cache.get(id, 'raw')).toBeUndefined();
     expect(cache.get(id, 'tar+gzip')).toEqual({ digest: sha('layer'), size: 99, diffId: sha('tar') });
     await cache.save();
-    expect((await DigestCache.open(cacheDir)).get(id, 'tar+gzip')).toEqual({ digest: sha('layer'), size: 99, diffId: sha('tar') });
+    expect((await DigestCache.open(cacheDir)).get(id, 'tar+gzip')).toEqual({
+      digest: sha('layer'),
+      size: 99,
+      diffId: sha('tar'),
+    });
   });
 
   it('accepts stat-like records with millisecond mtimes and relative paths resolved via absPath', async () => {
     const a = file('a.bin', 'hello');
     const cache = await DigestCache.open(cacheDir);
     const id = await fileIdentity(a);
-    const record = { path: 'a.bin', absPath: a, size: 5, mtimeMs: id.mtimeMs, ino: Number(id.ino), dev: Number(id.dev) };
+    const record = {
+      path: 'a.bin',
+      absPath: a,
+      size: 5,
+      mtimeMs: id.mtimeMs,
+      ino: Number(id.ino),
+      dev: Number(id.dev),
+    };
     cache.set(record, 'raw', { digest: sha('hello'), size: 5 });
     expect(cache.get(id, 'raw')).toEqual({ digest: sha('hello'), size: 5 });
     expect(cache.get({ ...record, mtimeMs: id.mtimeMs + 1 }, 'raw')).toBeUndefined();
@@ -215,6 +244,9 @@ describe('digest cache', () => {
   it('fails with INPUT naming a missing file', async () => {
     const cache = await DigestCache.open(cacheDir);
     const missing = join(dir, 'missing.bin');
-    await expect(cachedHashFiles([missing], cache)).rejects.toMatchObject({ code: 'INPUT', message: expect.stringContaining(missing) });
+    await expect(cachedHashFiles([missing], cache)).rejects.toMatchObject({
+      code: 'INPUT',
+      message: expect.stringContaining(missing),
+    });
   });
 });

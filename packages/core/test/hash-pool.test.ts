@@ -25,7 +25,10 @@ describe('hash pool', () => {
   it('matches node crypto for empty, tiny, buffer-boundary and multi-MiB files, in input order', async () => {
     const got = await hashFiles(files, { concurrency: 3 });
     expect(got).toEqual(files.map((p) => ({ digest: expected(p), size: readFileSync(p).length })));
-    expect(got[0]).toEqual({ digest: 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', size: 0 });
+    expect(got[0]).toEqual({
+      digest: 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      size: 0,
+    });
   });
 
   it('gives the same answers at any concurrency and when calls overlap (shared pool)', async () => {
