@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -445,5 +447,179 @@ describe('RegistryStore with token auth', () => {
     expect(denied.message).toContain('tok/bob');
     expect(denied.message).toContain('access denied');
     expect(denied.message).toContain('repository:tok/bob:pull,push');
+  });
+});
+
+/**
+ * A pass-through proxy in front of the real registry that injects faults and can stand in
+ * for the referrers API that distribution 2.8.2 lacks.
+ */
+interface Fault {
+  method: string;
+  path: RegExp;
+  /** `before`: answer without forwarding; `after`: forward, then answer `status` anyway (a commit that landed but whose answer was lost). */
+  when: 'before' | 'after';
+  status: number;
+  headers?: Record<string, string>;
+  times: number;
+}
+interface Proxy {
+  host: string;
+  faults: Fault[];
+  log: { method: string; url: string; status: number }[];
+  referrers?: (repo: string, digest: string, url: URL) => { status: number; headers: Record<string, string>; body: string } | undefined;
+  /** Answer manifest PUTs with this OCI-Subject (a registry with the referrers API). */
+  subjectHeader: string | undefined;
+  close(): Promise<void>;
+}
+
+async function startProxy(target: string): Promise<Proxy> {
+  const [thost, tport] = target.split(':') as [string, string];
+  const proxy: Proxy = { host: '', faults: [], log: [], subjectHeader: undefined, close: async () => undefined };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    const record = (status: number): void => void proxy.log.push({ method: req.method ?? '', url: req.url ?? '', status });
+    const ref = /^\/v2\/(.+)\/referrers\/(sha256:[a-f0-9]{64})$/.exec(url.pathname);
+    if (ref && proxy.referrers) {
+      const answer = proxy.referrers(ref[1]!, ref[2]!, url);
+      if (answer) {
+        record(answer.status);
+        res.writeHead(answer.status, answer.headers).end(answer.body);
+        return;
+      }
+    }
+    const fault = proxy.faults.find((f) => f.times > 0 && f.method === req.method && f.path.test(req.url ?? ''));
+    if (fault) fault.times--;
+    if (fault?.when === 'before') {
+      req.resume();
+      req.on('end', () => {
+        record(fault.status);
+        res.writeHead(fault.status, fault.headers ?? {}).end();
+      });
+      return;
+    }
+    const up = httpRequest({ host: thost, port: Number(tport), method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      if (fault) {
+        ur.resume();
+        record(fault.status);
+        res.writeHead(fault.status, fault.headers ?? {}).end();
+        return;
+      }
+      const headers = { ...ur.headers };
+      if (proxy.subjectHeader && req.method === 'PUT' && /\/manifests\//.test(url.pathname)) headers['oci-subject'] = proxy.subjectHeader;
+      record(ur.statusCode ?? 0);
+      res.writeHead(ur.statusCode ?? 502, headers);
+      ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  proxy.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  proxy.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return proxy;
+}
+
+describe('RegistryStore recovery and the referrers API (fault-injecting proxy)', () => {
+  let reg: TestRegistry;
+  let proxy: Proxy;
+  const stores: RegistryStore[] = [];
+  const open = (repository: string, o: Partial<RegistryStoreOptions> = {}): RegistryStore => {
+    const s = new RegistryStore({ registry: proxy.host, repository, plainHttp: true, retries: 3, backoffMs: 10, dockerConfig: '/nonexistent', ...o });
+    stores.push(s);
+    return s;
+  };
+  beforeAll(async () => {
+    reg = await startRegistry();
+    proxy = await startProxy(reg.host);
+  });
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await proxy?.close();
+    await reg?.cleanup();
+  });
+
+  it('after a commit PUT that landed but answered 500, HEADs the digest and stops', async () => {
+    const store = open('fault/a');
+    const bytes = randomBytes(1 * MiB);
+    proxy.log = [];
+    proxy.faults = [{ method: 'PUT', path: /\/blobs\/uploads\//, when: 'after', status: 500, times: 1 }];
+    expect(await store.push(blob(bytes), streamed(bytes))).toEqual({ uploaded: true });
+    expect(proxy.log.filter((e) => e.method === 'POST')).toHaveLength(1);
+    expect(proxy.log.filter((e) => e.method === 'PUT')).toHaveLength(1);
+    expect((await store.fetchBytes(blob(bytes), 2 * MiB)).equals(bytes)).toBe(true);
+  });
+
+  it('after a failed commit that did not land, starts over with a new POST and a new Location', async () => {
+    const store = open('fault/b');
+    const bytes = randomBytes(1 * MiB);
+    proxy.log = [];
+    proxy.faults = [{ method: 'PUT', path: /\/blobs\/uploads\//, when: 'before', status: 502, times: 1 }];
+    expect(await store.push(blob(bytes), streamed(bytes))).toEqual({ uploaded: true });
+    expect(proxy.log.filter((e) => e.method === 'POST')).toHaveLength(2);
+    const puts = proxy.log.filter((e) => e.method === 'PUT');
+    expect(puts).toHaveLength(2);
+    expect(puts[0]!.url.split('?')[0]).not.toBe(puts[1]!.url.split('?')[0]);
+    // The abandoned session was cancelled.
+    expect(proxy.log.some((e) => e.method === 'DELETE' && e.url.split('?')[0] === puts[0]!.url.split('?')[0])).toBe(true);
+    expect((await store.fetchBytes(blob(bytes), 2 * MiB)).equals(bytes)).toBe(true);
+  });
+
+  it('retries 503/429 with Retry-After on replayable requests, bounded', async () => {
+    const store = open('fault/c');
+    const d = blob(randomBytes(10));
+    proxy.log = [];
+    proxy.faults = [{ method: 'HEAD', path: /\/blobs\//, when: 'before', status: 429, headers: { 'retry-after': '0' }, times: 2 }];
+    expect(await store.exists(d)).toBe(false);
+    expect(proxy.log.filter((e) => e.method === 'HEAD')).toHaveLength(3);
+    proxy.faults = [{ method: 'HEAD', path: /\/blobs\//, when: 'before', status: 503, times: 10 }];
+    const err = await rejection(store.exists(d));
+    expect(err.code).toBe('NETWORK');
+    expect(err.message).toContain('503');
+    proxy.faults = [];
+  });
+
+  it('uses the referrers API when present: pagination, server-side and local artifactType filtering', async () => {
+    const store = open('api/x');
+    const subject = blob(Buffer.from('subject'), OCI_MANIFEST);
+    const a: Descriptor = { mediaType: OCI_MANIFEST, digest: sha256Digest('a'), size: 1, artifactType: 'type/a' };
+    const b: Descriptor = { mediaType: OCI_MANIFEST, digest: sha256Digest('b'), size: 1, artifactType: 'type/b' };
+    let honourFilter = true;
+    proxy.referrers = (_repo, digest, url) => {
+      const page = url.searchParams.get('page') ?? '1';
+      const at = url.searchParams.get('artifactType');
+      let list = digest === subject.digest ? (page === '1' ? [a] : [b]) : [];
+      const headers: Record<string, string> = { 'content-type': OCI_INDEX };
+      if (at && honourFilter) {
+        list = list.filter((d) => d.artifactType === at);
+        headers['oci-filters-applied'] = 'artifactType';
+      }
+      if (page === '1' && digest === subject.digest) headers['link'] = `<${url.pathname}?page=2${at ? `&artifactType=${encodeURIComponent(at)}` : ''}>; rel="next"`;
+      return { status: 200, headers, body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: list }) };
+    };
+    try {
+      expect(await store.referrers(subject)).toEqual([a, b]);
+      expect(await store.referrers(subject, 'type/b')).toEqual([b]);
+      honourFilter = false;
+      expect(await store.referrers(subject, 'type/a')).toEqual([a]);
+    } finally {
+      proxy.referrers = undefined;
+    }
+  });
+
+  it('does not write a fallback index when the registry answers OCI-Subject', async () => {
+    const store = open('api/y');
+    const { desc: subject } = await pushImage(store, randomBytes(10));
+    proxy.subjectHeader = subject.digest;
+    try {
+      await pushReferrer(store, subject, 'type/sig', 'n');
+    } finally {
+      proxy.subjectHeader = undefined;
+    }
+    expect((await rejection(store.resolve(referrersFallbackTag(subject.digest)))).code).toBe('NOT_FOUND');
   });
 });
