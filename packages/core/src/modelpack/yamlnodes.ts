@@ -17,7 +17,7 @@ export class YamlReader {
     const doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
     const err = doc.errors[0];
     if (err) {
-      const line = err.linePos?.[0]?.line;
+      const line = this.lines.linePos(err.pos[0]).line;
       throw new ModelshipError(
         'INPUT',
         `${source}${line ? `:${line}` : ''}: invalid YAML: ${err.message.split('\n')[0]}`,
@@ -72,13 +72,13 @@ export class YamlReader {
 
   /** A list of strings; a single string is accepted as a one-item list. */
   stringList(node: Node | null | undefined, where: string): string[] {
-    if (isScalar(node) && node.value === null) return [];
+    if (node === undefined || node === null || (isScalar(node) && node.value === null)) return [];
     if (!isSeq(node)) return [this.string(node, where)];
     return node.items.map((item, i) => this.string(item as Node, `${where}[${i}]`));
   }
 
   seq(node: Node | null | undefined, where: string): Node[] {
-    if (isScalar(node) && node.value === null) return [];
+    if (node === undefined || node === null || (isScalar(node) && node.value === null)) return [];
     if (!isSeq(node)) this.fail(node, `${where} must be a list`);
     return node.items as Node[];
   }
