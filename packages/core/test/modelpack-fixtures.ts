@@ -55,8 +55,8 @@ export type GgufValue =
   | { type: 'f32'; value: number }
   | { type: 'bool'; value: boolean }
   | { type: 'string'; value: string }
-  | { type: 'string[]'; value: string[] }
-  | { type: 'i32[]'; value: number[] };
+  | { type: 'string[]'; value: readonly string[] }
+  | { type: 'i32[]'; value: readonly number[] };
 
 function ggufString(s: string): Buffer {
   const b = Buffer.from(s, 'utf8');
