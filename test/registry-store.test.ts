@@ -57,7 +57,11 @@ async function rejection(p: Promise<unknown>): Promise<ModelshipError> {
 const EMPTY = Buffer.from('{}');
 
 /** Pushes config + one layer + the manifest, returns the manifest descriptor and bytes. */
-async function pushImage(store: RegistryStore, layer: Buffer, extra: Partial<Manifest> = {}): Promise<{ desc: Descriptor; bytes: Buffer }> {
+async function pushImage(
+  store: RegistryStore,
+  layer: Buffer,
+  extra: Partial<Manifest> = {},
+): Promise<{ desc: Descriptor; bytes: Buffer }> {
   await store.push(blob(EMPTY, OCI_EMPTY), EMPTY);
   await store.push(blob(layer), layer);
   const manifest: Manifest = {
@@ -74,7 +78,12 @@ async function pushImage(store: RegistryStore, layer: Buffer, extra: Partial<Man
   return { desc, bytes };
 }
 
-async function pushReferrer(store: RegistryStore, subject: Descriptor, artifactType: string, note: string): Promise<Descriptor> {
+async function pushReferrer(
+  store: RegistryStore,
+  subject: Descriptor,
+  artifactType: string,
+  note: string,
+): Promise<Descriptor> {
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
@@ -101,7 +110,15 @@ describe('RegistryStore against distribution 2.8.2 (no auth)', () => {
   let reg: TestRegistry;
   const stores: RegistryStore[] = [];
   const open = (repository: string, o: Partial<RegistryStoreOptions> = {}): RegistryStore => {
-    const s = new RegistryStore({ registry: reg.host, repository, plainHttp: true, retries: 2, backoffMs: 20, dockerConfig: '/nonexistent/config.json', ...o });
+    const s = new RegistryStore({
+      registry: reg.host,
+      repository,
+      plainHttp: true,
+      retries: 2,
+      backoffMs: 20,
+      dockerConfig: '/nonexistent/config.json',
+      ...o,
+    });
     stores.push(s);
     return s;
   };
@@ -122,7 +139,9 @@ describe('RegistryStore against distribution 2.8.2 (no auth)', () => {
     const big = randomBytes(20 * MiB + 123);
     const progress: number[] = [];
     expect(await store.push(blob(small), small)).toEqual({ uploaded: true });
-    expect(await store.push(blob(big), streamed(big), { onProgress: (n) => progress.push(n) })).toEqual({ uploaded: true });
+    expect(await store.push(blob(big), streamed(big), { onProgress: (n) => progress.push(n) })).toEqual({
+      uploaded: true,
+    });
     expect(progress.at(-1)).toBe(big.length);
     expect(await store.exists(blob(big))).toBe(true);
     expect(await drain(await store.fetch(blob(big)))).toEqual({ digest: blob(big).digest, size: big.length });
@@ -144,12 +163,27 @@ describe('RegistryStore against distribution 2.8.2 (no auth)', () => {
     const bytes = randomBytes(300_000);
     await a.push(blob(bytes), bytes);
     reg.clearAccessLog();
-    const res = await b.push(blob(bytes), { open: () => { throw new Error('must not read the source'); } }, { mountFrom: ['models/nope', 'models/src'] });
+    const res = await b.push(
+      blob(bytes),
+      {
+        open: () => {
+          throw new Error('must not read the source');
+        },
+      },
+      { mountFrom: ['models/nope', 'models/src'] },
+    );
     expect(res).toEqual({ uploaded: false, mounted: true });
     const log = reg.accessLog();
-    expect(log.some((e) => e.method === 'POST' && e.path.includes('mount=') && e.path.includes('from=models%2Fsrc') && e.status === 201)).toBe(true);
+    expect(
+      log.some(
+        (e) =>
+          e.method === 'POST' && e.path.includes('mount=') && e.path.includes('from=models%2Fsrc') && e.status === 201,
+      ),
+    ).toBe(true);
     // The 202 session opened by the failed mount from models/nope was cancelled.
-    expect(log.some((e) => e.method === 'DELETE' && e.path.includes('/models/dst/blobs/uploads/') && e.status === 204)).toBe(true);
+    expect(
+      log.some((e) => e.method === 'DELETE' && e.path.includes('/models/dst/blobs/uploads/') && e.status === 204),
+    ).toBe(true);
     expect(log.filter((e) => e.method === 'PATCH' || e.method === 'PUT')).toEqual([]);
     expect((await b.fetchBytes(blob(bytes))).equals(bytes)).toBe(true);
   });
@@ -225,7 +259,9 @@ describe('RegistryStore against distribution 2.8.2 (no auth)', () => {
     const huge = Buffer.alloc(4 * MiB + 1, 0x20);
     expect((await rejection(store.push(blob(huge, OCI_MANIFEST), huge))).code).toBe('INVALID');
     const bytes = Buffer.from('{"schemaVersion":2}');
-    expect((await rejection(store.push({ ...blob(bytes, OCI_MANIFEST), digest: sha256Digest('x') }, bytes))).code).toBe('INVALID');
+    expect((await rejection(store.push({ ...blob(bytes, OCI_MANIFEST), digest: sha256Digest('x') }, bytes))).code).toBe(
+      'INVALID',
+    );
   });
 
   it('maintains the sha256-<hex> fallback index for referrers and lists them', async () => {
@@ -233,7 +269,9 @@ describe('RegistryStore against distribution 2.8.2 (no auth)', () => {
     const { desc: subject } = await pushImage(store, randomBytes(100));
     const r1 = await pushReferrer(store, subject, 'application/vnd.example.sig', 'one');
     let index = await readFallbackIndex(store, subject);
-    expect(index.manifests).toEqual([{ ...r1, artifactType: 'application/vnd.example.sig', annotations: { 'org.example.note': 'one' } }]);
+    expect(index.manifests).toEqual([
+      { ...r1, artifactType: 'application/vnd.example.sig', annotations: { 'org.example.note': 'one' } },
+    ]);
 
     const r2 = await pushReferrer(store, subject, 'application/vnd.example.sbom', 'two');
     index = await readFallbackIndex(store, subject);
@@ -295,7 +333,16 @@ describe('RegistryStore against distribution 2.8.2 (no auth)', () => {
   });
 
   it('rejects malformed references and repository names with USAGE', () => {
-    for (const bad of ['', 'Foo/Bar', 'localhost:5000/UPPER:tag', 'ghcr.io/org/x:bad tag', 'x@sha256:123', 'https://ghcr.io/x', 'ghcr.io/a//b', 'host:99999/x'])
+    for (const bad of [
+      '',
+      'Foo/Bar',
+      'localhost:5000/UPPER:tag',
+      'ghcr.io/org/x:bad tag',
+      'x@sha256:123',
+      'https://ghcr.io/x',
+      'ghcr.io/a//b',
+      'host:99999/x',
+    ])
       expect(() => parseReference(bad)).toThrow(expect.objectContaining({ code: 'USAGE' }) as unknown as Error);
     expect(() => open('Not_Valid')).toThrow(expect.objectContaining({ code: 'USAGE' }) as unknown as Error);
   });
@@ -311,7 +358,14 @@ describe('RegistryStore when the registry is down', () => {
   });
 
   it('gives NETWORK "unreachable (ECONNREFUSED)" after bounded retries, and works again after restart', async () => {
-    const store = new RegistryStore({ registry: reg.host, repository: 'down/x', plainHttp: true, retries: 2, backoffMs: 10, dockerConfig: '/nonexistent' });
+    const store = new RegistryStore({
+      registry: reg.host,
+      repository: 'down/x',
+      plainHttp: true,
+      retries: 2,
+      backoffMs: 10,
+      dockerConfig: '/nonexistent',
+    });
     try {
       const bytes = randomBytes(100);
       await store.push(blob(bytes), bytes);
@@ -334,7 +388,15 @@ describe('RegistryStore with htpasswd (Basic) auth', () => {
   let dir: string;
   const stores: RegistryStore[] = [];
   const open = (o: Partial<RegistryStoreOptions>): RegistryStore => {
-    const s = new RegistryStore({ registry: reg.host, repository: 'basic/x', plainHttp: true, retries: 1, backoffMs: 10, dockerConfig: join(dir, 'none.json'), ...o });
+    const s = new RegistryStore({
+      registry: reg.host,
+      repository: 'basic/x',
+      plainHttp: true,
+      retries: 1,
+      backoffMs: 10,
+      dockerConfig: join(dir, 'none.json'),
+      ...o,
+    });
     stores.push(s);
     return s;
   };
@@ -357,7 +419,10 @@ describe('RegistryStore with htpasswd (Basic) auth', () => {
 
   it('takes credentials from a docker config.json', async () => {
     const cfg = join(dir, 'config.json');
-    await writeFile(cfg, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('alice:s3cret-pw').toString('base64') } } }));
+    await writeFile(
+      cfg,
+      JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('alice:s3cret-pw').toString('base64') } } }),
+    );
     const store = open({ dockerConfig: cfg });
     const bytes = randomBytes(100);
     expect(await store.push(blob(bytes), bytes)).toEqual({ uploaded: true });
@@ -382,7 +447,15 @@ describe('RegistryStore with token auth', () => {
   let reg: TestRegistry;
   const stores: RegistryStore[] = [];
   const open = (o: Partial<RegistryStoreOptions>): RegistryStore => {
-    const s = new RegistryStore({ registry: reg.host, repository: 'tok/x', plainHttp: true, retries: 1, backoffMs: 10, dockerConfig: '/nonexistent', ...o });
+    const s = new RegistryStore({
+      registry: reg.host,
+      repository: 'tok/x',
+      plainHttp: true,
+      retries: 1,
+      backoffMs: 10,
+      dockerConfig: '/nonexistent',
+      ...o,
+    });
     stores.push(s);
     return s;
   };
@@ -410,7 +483,11 @@ describe('RegistryStore with token auth', () => {
     const bytes = randomBytes(1000);
     await store.push(blob(bytes), bytes);
     expect(await other.push(blob(bytes), bytes, { mountFrom: ['tok/x'] })).toEqual({ uploaded: false, mounted: true });
-    expect(ts.issued.some((t) => t.scopes.includes('repository:tok/x:pull') && t.scopes.includes('repository:tok/y:pull,push'))).toBe(true);
+    expect(
+      ts.issued.some(
+        (t) => t.scopes.includes('repository:tok/x:pull') && t.scopes.includes('repository:tok/y:pull,push'),
+      ),
+    ).toBe(true);
   });
 
   it('refreshes a short-lived token before it expires, mid-run, without a 401', async () => {
@@ -467,7 +544,11 @@ interface Proxy {
   host: string;
   faults: Fault[];
   log: { method: string; url: string; status: number }[];
-  referrers?: (repo: string, digest: string, url: URL) => { status: number; headers: Record<string, string>; body: string } | undefined;
+  referrers?: (
+    repo: string,
+    digest: string,
+    url: URL,
+  ) => { status: number; headers: Record<string, string>; body: string } | undefined;
   /** Answer manifest PUTs with this OCI-Subject (a registry with the referrers API). */
   subjectHeader: string | undefined;
   close(): Promise<void>;
@@ -478,7 +559,8 @@ async function startProxy(target: string): Promise<Proxy> {
   const proxy: Proxy = { host: '', faults: [], log: [], subjectHeader: undefined, close: async () => undefined };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
-    const record = (status: number): void => void proxy.log.push({ method: req.method ?? '', url: req.url ?? '', status });
+    const record = (status: number): void =>
+      void proxy.log.push({ method: req.method ?? '', url: req.url ?? '', status });
     const ref = /^\/v2\/(.+)\/referrers\/(sha256:[a-f0-9]{64})$/.exec(url.pathname);
     if (ref && proxy.referrers) {
       const answer = proxy.referrers(ref[1]!, ref[2]!, url);
@@ -498,19 +580,23 @@ async function startProxy(target: string): Promise<Proxy> {
       });
       return;
     }
-    const up = httpRequest({ host: thost, port: Number(tport), method: req.method, path: req.url, headers: req.headers }, (ur) => {
-      if (fault) {
-        ur.resume();
-        record(fault.status);
-        res.writeHead(fault.status, fault.headers ?? {}).end();
-        return;
-      }
-      const headers = { ...ur.headers };
-      if (proxy.subjectHeader && req.method === 'PUT' && /\/manifests\//.test(url.pathname)) headers['oci-subject'] = proxy.subjectHeader;
-      record(ur.statusCode ?? 0);
-      res.writeHead(ur.statusCode ?? 502, headers);
-      ur.pipe(res);
-    });
+    const up = httpRequest(
+      { host: thost, port: Number(tport), method: req.method, path: req.url, headers: req.headers },
+      (ur) => {
+        if (fault) {
+          ur.resume();
+          record(fault.status);
+          res.writeHead(fault.status, fault.headers ?? {}).end();
+          return;
+        }
+        const headers = { ...ur.headers };
+        if (proxy.subjectHeader && req.method === 'PUT' && /\/manifests\//.test(url.pathname))
+          headers['oci-subject'] = proxy.subjectHeader;
+        record(ur.statusCode ?? 0);
+        res.writeHead(ur.statusCode ?? 502, headers);
+        ur.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
@@ -529,7 +615,15 @@ describe('RegistryStore recovery and the referrers API (fault-injecting proxy)',
   let proxy: Proxy;
   const stores: RegistryStore[] = [];
   const open = (repository: string, o: Partial<RegistryStoreOptions> = {}): RegistryStore => {
-    const s = new RegistryStore({ registry: proxy.host, repository, plainHttp: true, retries: 3, backoffMs: 10, dockerConfig: '/nonexistent', ...o });
+    const s = new RegistryStore({
+      registry: proxy.host,
+      repository,
+      plainHttp: true,
+      retries: 3,
+      backoffMs: 10,
+      dockerConfig: '/nonexistent',
+      ...o,
+    });
     stores.push(s);
     return s;
   };
@@ -565,7 +659,9 @@ describe('RegistryStore recovery and the referrers API (fault-injecting proxy)',
     expect(puts).toHaveLength(2);
     expect(puts[0]!.url.split('?')[0]).not.toBe(puts[1]!.url.split('?')[0]);
     // The abandoned session was cancelled.
-    expect(proxy.log.some((e) => e.method === 'DELETE' && e.url.split('?')[0] === puts[0]!.url.split('?')[0])).toBe(true);
+    expect(proxy.log.some((e) => e.method === 'DELETE' && e.url.split('?')[0] === puts[0]!.url.split('?')[0])).toBe(
+      true,
+    );
     expect((await store.fetchBytes(blob(bytes), 2 * MiB)).equals(bytes)).toBe(true);
   });
 
@@ -573,7 +669,9 @@ describe('RegistryStore recovery and the referrers API (fault-injecting proxy)',
     const store = open('fault/c');
     const d = blob(randomBytes(10));
     proxy.log = [];
-    proxy.faults = [{ method: 'HEAD', path: /\/blobs\//, when: 'before', status: 429, headers: { 'retry-after': '0' }, times: 2 }];
+    proxy.faults = [
+      { method: 'HEAD', path: /\/blobs\//, when: 'before', status: 429, headers: { 'retry-after': '0' }, times: 2 },
+    ];
     expect(await store.exists(d)).toBe(false);
     expect(proxy.log.filter((e) => e.method === 'HEAD')).toHaveLength(3);
     proxy.faults = [{ method: 'HEAD', path: /\/blobs\//, when: 'before', status: 503, times: 10 }];
@@ -598,8 +696,13 @@ describe('RegistryStore recovery and the referrers API (fault-injecting proxy)',
         list = list.filter((d) => d.artifactType === at);
         headers['oci-filters-applied'] = 'artifactType';
       }
-      if (page === '1' && digest === subject.digest) headers['link'] = `<${url.pathname}?page=2${at ? `&artifactType=${encodeURIComponent(at)}` : ''}>; rel="next"`;
-      return { status: 200, headers, body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: list }) };
+      if (page === '1' && digest === subject.digest)
+        headers['link'] = `<${url.pathname}?page=2${at ? `&artifactType=${encodeURIComponent(at)}` : ''}>; rel="next"`;
+      return {
+        status: 200,
+        headers,
+        body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: list }),
+      };
     };
     try {
       expect(await store.referrers(subject)).toEqual([a, b]);

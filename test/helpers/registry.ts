@@ -134,7 +134,10 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       auth = `auth:\n  htpasswd:\n    realm: modelship-test\n    path: ${htpasswd}\n`;
     } else if (mode === 'token') {
       const tokenUsers = Object.fromEntries(
-        Object.entries(users).map(([u, p]) => [u, { password: p, access: opts.access?.[u] ?? { '*': ['pull', 'push'] } }]),
+        Object.entries(users).map(([u, p]) => [
+          u,
+          { password: p, access: opts.access?.[u] ?? { '*': ['pull', 'push'] } },
+        ]),
       );
       tokenServer = await startTokenServer({
         dir,

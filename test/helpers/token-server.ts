@@ -62,7 +62,8 @@ function allowed(rules: AccessRules | undefined, name: string): string[] {
   if (!rules) return [];
   const out = new Set<string>();
   for (const [pattern, actions] of Object.entries(rules)) {
-    const match = pattern === '*' || pattern === name || (pattern.endsWith('/*') && name.startsWith(pattern.slice(0, -1)));
+    const match =
+      pattern === '*' || pattern === name || (pattern.endsWith('/*') && name.startsWith(pattern.slice(0, -1)));
     if (match) for (const a of actions) out.add(a);
   }
   return [...out];
@@ -73,15 +74,35 @@ function parseScope(scope: string): { type: string; name: string; actions: strin
   const first = scope.indexOf(':');
   const last = scope.lastIndexOf(':');
   if (first < 0 || last <= first) return undefined;
-  return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(',').filter(Boolean) };
+  return {
+    type: scope.slice(0, first),
+    name: scope.slice(first + 1, last),
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean),
+  };
 }
 
 async function makeCert(dir: string): Promise<{ key: KeyObject; certDerB64: string; certPath: string }> {
   const keyPath = join(dir, 'token.key');
   const certPath = join(dir, 'token.crt');
   await execFileP('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=modelship-test-token-signer',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=modelship-test-token-signer',
   ]);
   const key = createPrivateKey(await readFile(keyPath));
   const cert = new X509Certificate(await readFile(certPath));
@@ -99,7 +120,16 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
   const jwt = (sub: string, access: IssuedToken['granted']): string => {
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: 'ES256', typ: 'JWT', x5c: [certDerB64] };
-    const claims = { iss: issuer, sub, aud: service, exp: now + expiresIn, nbf: now - 10, iat: now, jti: randomUUID(), access };
+    const claims = {
+      iss: issuer,
+      sub,
+      aud: service,
+      exp: now + expiresIn,
+      nbf: now - 10,
+      iat: now,
+      jti: randomUUID(),
+      access,
+    };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const sig = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
     return `${input}.${b64url(sig)}`;
@@ -122,7 +152,10 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       const entry = i > 0 ? opts.users[name] : undefined;
       if (!entry || entry.password !== decoded.slice(i + 1)) {
         rejected++;
-        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="modelship-test-token"' });
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'www-authenticate': 'Basic realm="modelship-test-token"',
+        });
         res.end(JSON.stringify({ details: 'incorrect username or password' }));
         return;
       }
@@ -133,7 +166,10 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ details: 'unknown service' }));
       return;
     }
-    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const scopes = url.searchParams
+      .getAll('scope')
+      .flatMap((s) => s.split(' '))
+      .filter(Boolean);
     const granted: IssuedToken['granted'] = [];
     for (const s of scopes) {
       const p = parseScope(s);

@@ -21,7 +21,8 @@ const DIGEST_PART_RE = /^sha256:[a-f0-9]{64}$/;
 const HOST_RE =
   /^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
 
-const SHAPE = 'host[:port]/name[:tag][@sha256:<64 hex>] (for example ghcr.io/org/model:v1 or localhost:5000/model@sha256:…)';
+const SHAPE =
+  'host[:port]/name[:tag][@sha256:<64 hex>] (for example ghcr.io/org/model:v1 or localhost:5000/model@sha256:…)';
 
 function usage(input: string, why: string, hint?: string): ModelshipError {
   return new ModelshipError('USAGE', `invalid reference "${input}": ${why}; expected ${SHAPE}`, hint ? { hint } : {});
@@ -72,7 +73,8 @@ export function parseReference(input: string): Reference {
   if (colon >= 0) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag)) throw usage(input, `"${tag}" is not a valid tag (letters, digits, _ . -; at most 128; no leading . or -)`);
+    if (!TAG_RE.test(tag))
+      throw usage(input, `"${tag}" is not a valid tag (letters, digits, _ . -; at most 128; no leading . or -)`);
   }
 
   let registry: string;
@@ -102,8 +104,7 @@ export function parseReference(input: string): Reference {
         : 'repository path components are lowercase letters and digits separated by . _ __ or -';
     throw usage(input, `"${repository}" is not a valid repository name`, hint);
   }
-  if (registry.length + 1 + repository.length > 255)
-    throw usage(input, 'host/name is longer than 255 characters');
+  if (registry.length + 1 + repository.length > 255) throw usage(input, 'host/name is longer than 255 characters');
 
   const ref: Reference = { registry, repository };
   if (tag !== undefined) ref.tag = tag;

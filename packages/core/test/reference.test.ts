@@ -21,7 +21,10 @@ describe('parseReference', () => {
     ['someone/model:v2', { registry: 'docker.io', repository: 'someone/model', tag: 'v2' }],
     ['docker.io/ubuntu', { registry: 'docker.io', repository: 'library/ubuntu' }],
     ['index.docker.io/someone/x', { registry: 'docker.io', repository: 'someone/x' }],
-    ['registry.example.com:8443/a__b/c-d.e:T_1', { registry: 'registry.example.com:8443', repository: 'a__b/c-d.e', tag: 'T_1' }],
+    [
+      'registry.example.com:8443/a__b/c-d.e:T_1',
+      { registry: 'registry.example.com:8443', repository: 'a__b/c-d.e', tag: 'T_1' },
+    ],
   ])('%s', (input, expected) => {
     expect(parseReference(input)).toEqual(expected);
   });

@@ -6,24 +6,39 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { Authorizer, TokenCache, parseChallenges, scopeKey } from '../src/registry/auth.js';
-import { dockerConfigPath, explicitCredential, keyToHostname, lookupDockerCredential } from '../src/registry/credentials.js';
+import {
+  dockerConfigPath,
+  explicitCredential,
+  keyToHostname,
+  lookupDockerCredential,
+} from '../src/registry/credentials.js';
+import { HttpClient, createAgent } from '../src/registry/http.js';
 import { chooseStrategy, ingestMode, withDigest } from '../src/registry/upload.js';
 import { nextLink } from '../src/registry/referrers.js';
 
 describe('WWW-Authenticate parsing', () => {
   it('parses a Bearer challenge with quoted parameters', () => {
     expect(
-      parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:samalba/my-app:pull,push"'),
+      parseChallenges(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:samalba/my-app:pull,push"',
+      ),
     ).toEqual([
       {
         scheme: 'bearer',
-        params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:samalba/my-app:pull,push' },
+        params: {
+          realm: 'https://auth.docker.io/token',
+          service: 'registry.docker.io',
+          scope: 'repository:samalba/my-app:pull,push',
+        },
       },
     ]);
   });
 
   it('splits several challenges in one header and across header lines', () => {
-    const cs = parseChallenges(['Basic realm="basic, with comma", BEARER realm="https://r/token", service=svc', 'Negotiate']);
+    const cs = parseChallenges([
+      'Basic realm="basic, with comma", BEARER realm="https://r/token", service=svc',
+      'Negotiate',
+    ]);
     expect(cs).toEqual([
       { scheme: 'basic', params: { realm: 'basic, with comma' } },
       { scheme: 'bearer', params: { realm: 'https://r/token', service: 'svc' } },
@@ -73,7 +88,13 @@ describe('Authorizer', () => {
       req.on('end', () => {
         seen.push({ method: req.method!, url: new URL(req.url!, 'http://x'), auth: req.headers.authorization, body });
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(req.method === 'POST' ? { access_token: `oauth-${seen.length}` } : { token: `t-${seen.length}`, expires_in: 300 }));
+        res.end(
+          JSON.stringify(
+            req.method === 'POST'
+              ? { access_token: `oauth-${seen.length}` }
+              : { token: `t-${seen.length}`, expires_in: 300 },
+          ),
+        );
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -87,10 +108,19 @@ describe('Authorizer', () => {
   it('fetches a token with service, one scope per resource and Basic creds, caches it, refreshes when expired', async () => {
     seen.length = 0;
     let now = 0;
-    const a = new Authorizer({ host: 'reg.test', userAgent: 't', allowHttpRealm: false, dispatcher: agent, now: () => now, credentials: async () => ({ username: 'u', password: 'p' }) });
+    const a = new Authorizer({
+      host: 'reg.test',
+      userAgent: 't',
+      allowHttpRealm: false,
+      dispatcher: agent,
+      now: () => now,
+      credentials: async () => ({ username: 'u', password: 'p' }),
+    });
     expect(await a.header(['repository:a:pull'])).toBeUndefined();
     const scopes = ['repository:dst:pull,push', 'repository:src:pull'];
-    expect(await a.challenge([`Bearer realm="${realm}",service="svc",scope="repository:dst:pull,push"`], scopes)).toBe(true);
+    expect(await a.challenge([`Bearer realm="${realm}",service="svc",scope="repository:dst:pull,push"`], scopes)).toBe(
+      true,
+    );
     expect(seen).toHaveLength(1);
     expect(seen[0]!.url.searchParams.get('service')).toBe('svc');
     expect(seen[0]!.url.searchParams.getAll('scope')).toEqual(scopes);
@@ -106,7 +136,13 @@ describe('Authorizer', () => {
 
   it('uses OAuth2 POST for identity tokens and a registry token as-is', async () => {
     seen.length = 0;
-    const a = new Authorizer({ host: 'reg.test', userAgent: 't', allowHttpRealm: false, dispatcher: agent, credentials: async () => ({ identityToken: 'refresh-me' }) });
+    const a = new Authorizer({
+      host: 'reg.test',
+      userAgent: 't',
+      allowHttpRealm: false,
+      dispatcher: agent,
+      credentials: async () => ({ identityToken: 'refresh-me' }),
+    });
     await a.challenge([`Bearer realm="${realm}",service="svc"`], ['repository:x:pull']);
     expect(seen[0]!.method).toBe('POST');
     const form = new URLSearchParams(seen[0]!.body);
@@ -115,26 +151,56 @@ describe('Authorizer', () => {
     expect(form.get('scope')).toBe('repository:x:pull');
     expect(await a.header(['repository:x:pull'])).toBe('Bearer oauth-1');
 
-    const r = new Authorizer({ host: 'reg.test', userAgent: 't', allowHttpRealm: false, dispatcher: agent, credentials: async () => ({ registryToken: 'rt' }) });
+    const r = new Authorizer({
+      host: 'reg.test',
+      userAgent: 't',
+      allowHttpRealm: false,
+      dispatcher: agent,
+      credentials: async () => ({ registryToken: 'rt' }),
+    });
     expect(await r.header(['repository:x:pull'])).toBe('Bearer rt');
   });
 
   it('switches to Basic on a Basic challenge only when it has credentials, and refuses plain-http realms off loopback', async () => {
-    const b = new Authorizer({ host: 'reg.test', userAgent: 't', allowHttpRealm: false, dispatcher: agent, credentials: async () => ({ username: 'u', password: 'p' }) });
+    const b = new Authorizer({
+      host: 'reg.test',
+      userAgent: 't',
+      allowHttpRealm: false,
+      dispatcher: agent,
+      credentials: async () => ({ username: 'u', password: 'p' }),
+    });
     expect(await b.challenge(['Basic realm="x"'], [])).toBe(true);
     expect(await b.header([])).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
     expect(await b.challenge(['Basic realm="x"'], [])).toBe(false); // same creds again would be pointless
-    const anon = new Authorizer({ host: 'reg.test', userAgent: 't', allowHttpRealm: false, dispatcher: agent, credentials: async () => undefined });
+    const anon = new Authorizer({
+      host: 'reg.test',
+      userAgent: 't',
+      allowHttpRealm: false,
+      dispatcher: agent,
+      credentials: async () => undefined,
+    });
     expect(await anon.challenge(['Basic realm="x"'], [])).toBe(false);
-    const remote = new Authorizer({ host: 'reg.test', userAgent: 't', allowHttpRealm: false, dispatcher: agent, credentials: async () => ({ username: 'u', password: 'p' }) });
-    await expect(remote.challenge(['Bearer realm="http://auth.example.com/token"'], [])).rejects.toMatchObject({ code: 'AUTH' });
+    const remote = new Authorizer({
+      host: 'reg.test',
+      userAgent: 't',
+      allowHttpRealm: false,
+      dispatcher: agent,
+      credentials: async () => ({ username: 'u', password: 'p' }),
+    });
+    await expect(remote.challenge(['Bearer realm="http://auth.example.com/token"'], [])).rejects.toMatchObject({
+      code: 'AUTH',
+    });
   });
 });
 
 describe('docker config credentials', () => {
   let dir: string;
   let bin: string;
-  const env = (): NodeJS.ProcessEnv => ({ PATH: `${bin}:${process.env['PATH'] ?? ''}`, HOME: join(dir, 'home'), DOCKER_CONFIG: join(dir, 'cfg') });
+  const env = (): NodeJS.ProcessEnv => ({
+    PATH: `${bin}:${process.env['PATH'] ?? ''}`,
+    HOME: join(dir, 'home'),
+    DOCKER_CONFIG: join(dir, 'cfg'),
+  });
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
   beforeAll(async () => {
@@ -180,8 +246,14 @@ esac
         'rt.test': { registrytoken: 'rtok' },
       },
     });
-    expect(await lookupDockerCredential('reg.test:5000', { env: env() })).toEqual({ username: 'alice', password: 'pa:ss' });
-    expect(await lookupDockerCredential('docker.io', { env: env() })).toEqual({ username: 'hubber', password: 'hubpw' });
+    expect(await lookupDockerCredential('reg.test:5000', { env: env() })).toEqual({
+      username: 'alice',
+      password: 'pa:ss',
+    });
+    expect(await lookupDockerCredential('docker.io', { env: env() })).toEqual({
+      username: 'hubber',
+      password: 'hubpw',
+    });
     expect(await lookupDockerCredential('legacy.test', { env: env() })).toEqual({ username: 'old', password: 'pw' });
     expect(await lookupDockerCredential('id.test', { env: env() })).toEqual({ identityToken: 'idt' });
     expect(await lookupDockerCredential('rt.test', { env: env() })).toEqual({ registryToken: 'rtok' });
@@ -194,10 +266,16 @@ esac
       credHelpers: { 'reg.helper.test': 'fake' },
       auths: { 'reg.helper.test': { auth: b64('file:pw') }, 'other.test': { auth: b64('file2:pw2') } },
     });
-    expect(await lookupDockerCredential('reg.helper.test', { env: env() })).toEqual({ username: 'from-helper:reg.helper.test', password: 'helper-secret' });
+    expect(await lookupDockerCredential('reg.helper.test', { env: env() })).toEqual({
+      username: 'from-helper:reg.helper.test',
+      password: 'helper-secret',
+    });
 
     await config({ credsStore: 'fake', auths: { 'other.test': { auth: b64('file2:pw2') } } });
-    expect(await lookupDockerCredential('docker.io', { env: env() })).toEqual({ username: 'from-helper:https://index.docker.io/v1/', password: 'helper-secret' });
+    expect(await lookupDockerCredential('docker.io', { env: env() })).toEqual({
+      username: 'from-helper:https://index.docker.io/v1/',
+      password: 'helper-secret',
+    });
     expect(await lookupDockerCredential('tok.test', { env: env() })).toEqual({ identityToken: 'refresh' });
     // The helper says "not found": fall back to the file entry.
     expect(await lookupDockerCredential('other.test', { env: env() })).toEqual({ username: 'file2', password: 'pw2' });
@@ -209,16 +287,24 @@ esac
   it('honours an explicit config path and lets explicit options win', async () => {
     const p = join(dir, 'explicit.json');
     await writeFile(p, JSON.stringify({ auths: { 'e.test': { auth: b64('e:f') } } }));
-    expect(await lookupDockerCredential('e.test', { env: env(), configPath: p })).toEqual({ username: 'e', password: 'f' });
+    expect(await lookupDockerCredential('e.test', { env: env(), configPath: p })).toEqual({
+      username: 'e',
+      password: 'f',
+    });
     expect(explicitCredential({ username: 'u', token: 'ghp' })).toEqual({ username: 'u', password: 'ghp' });
     expect(explicitCredential({ token: 'bearer' })).toEqual({ registryToken: 'bearer' });
     expect(explicitCredential({})).toBeUndefined();
-    expect(() => explicitCredential({ password: 'p' })).toThrow(expect.objectContaining({ code: 'USAGE' }) as unknown as Error);
+    expect(() => explicitCredential({ password: 'p' })).toThrow(
+      expect.objectContaining({ code: 'USAGE' }) as unknown as Error,
+    );
   });
 
   it('reports a broken config.json as AUTH naming the file', async () => {
     await writeFile(join(dir, 'cfg', 'config.json'), '{not json');
-    await expect(lookupDockerCredential('a.test', { env: env() })).rejects.toMatchObject({ code: 'AUTH', message: expect.stringContaining('config.json') as unknown as string });
+    await expect(lookupDockerCredential('a.test', { env: env() })).rejects.toMatchObject({
+      code: 'AUTH',
+      message: expect.stringContaining('config.json') as unknown as string,
+    });
   });
 });
 
@@ -237,8 +323,12 @@ describe('upload strategy and URL helpers', () => {
 
   it('appends the digest to an opaque Location with ? or &', () => {
     const d = 'sha256:' + '0'.repeat(64);
-    expect(withDigest(new URL('http://r/v2/x/blobs/uploads/u1'), d).href).toBe(`http://r/v2/x/blobs/uploads/u1?digest=sha256%3A${'0'.repeat(64)}`);
-    expect(withDigest(new URL('http://r/v2/x/blobs/uploads/u1?_state=ab%2Bc%3D'), d).href).toBe(`http://r/v2/x/blobs/uploads/u1?_state=ab%2Bc%3D&digest=sha256%3A${'0'.repeat(64)}`);
+    expect(withDigest(new URL('http://r/v2/x/blobs/uploads/u1'), d).href).toBe(
+      `http://r/v2/x/blobs/uploads/u1?digest=sha256%3A${'0'.repeat(64)}`,
+    );
+    expect(withDigest(new URL('http://r/v2/x/blobs/uploads/u1?_state=ab%2Bc%3D'), d).href).toBe(
+      `http://r/v2/x/blobs/uploads/u1?_state=ab%2Bc%3D&digest=sha256%3A${'0'.repeat(64)}`,
+    );
   });
 
   it('finds rel="next" in Link headers', () => {
@@ -248,3 +338,48 @@ describe('upload strategy and URL helpers', () => {
   });
 });
 
+describe('HttpClient redirects', () => {
+  it('follows a blob redirect to another host without sending Authorization there', async () => {
+    const seen: { server: string; auth: string | undefined }[] = [];
+    const storage = createServer((req, res) => {
+      seen.push({ server: 'storage', auth: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end('bytes');
+    });
+    await new Promise<void>((r) => storage.listen(0, '127.0.0.1', () => r()));
+    const storagePort = (storage.address() as AddressInfo).port;
+    const registry = createServer((req, res) => {
+      seen.push({ server: 'registry', auth: req.headers.authorization });
+      res.writeHead(307, { location: `http://localhost:${storagePort}/signed?sig=1` }).end();
+    });
+    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', () => r()));
+    const host = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
+    const agent = createAgent(false);
+    const auth = new Authorizer({
+      host,
+      userAgent: 't',
+      allowHttpRealm: true,
+      dispatcher: agent,
+      credentials: async () => ({ registryToken: 'secret-token' }),
+    });
+    const client = new HttpClient({ host, plainHttp: true, insecure: false, retries: 0, userAgent: 't', auth, agent });
+    try {
+      const res = await client.send({
+        method: 'GET',
+        url: client.url('/v2/x/blobs/sha256:abc'),
+        scopes: [],
+        followRedirects: true,
+      });
+      expect(res.status).toBe(200);
+      expect(await res.body.text()).toBe('bytes');
+      expect(res.url.host).toBe(`localhost:${storagePort}`);
+      expect(seen).toEqual([
+        { server: 'registry', auth: 'Bearer secret-token' },
+        { server: 'storage', auth: undefined },
+      ]);
+    } finally {
+      await client.close();
+      await new Promise<void>((r) => registry.close(() => r()));
+      await new Promise<void>((r) => storage.close(() => r()));
+    }
+  });
+});

@@ -169,7 +169,10 @@ export class Authorizer {
   async header(scopes: readonly string[]): Promise<string | undefined> {
     const cred = await this.credentials();
     if (cred?.registryToken) return `Bearer ${cred.registryToken}`;
-    if (this.scheme === 'basic') return cred?.username !== undefined && cred.password !== undefined ? basic(cred.username, cred.password) : undefined;
+    if (this.scheme === 'basic')
+      return cred?.username !== undefined && cred.password !== undefined
+        ? basic(cred.username, cred.password)
+        : undefined;
     if (this.scheme === 'bearer') return `Bearer ${await this.token(scopes)}`;
     return undefined;
   }
@@ -188,14 +191,18 @@ export class Authorizer {
       try {
         realm = new URL(bearer.params['realm']);
       } catch {
-        throw new ModelshipError('NETWORK', `registry ${this.opts.host} sent a Bearer challenge with an invalid realm "${bearer.params['realm']}"`);
+        throw new ModelshipError(
+          'NETWORK',
+          `registry ${this.opts.host} sent a Bearer challenge with an invalid realm "${bearer.params['realm']}"`,
+        );
       }
       this.scheme = 'bearer';
       this.realm = realm;
       this.service = bearer.params['service'];
       const want = [...scopes];
       // A challenge may name a scope we did not think of (e.g. one more action): ask for it too.
-      if (bearer.params['scope']) for (const s of bearer.params['scope'].split(' ')) if (s && !want.includes(s)) want.push(s);
+      if (bearer.params['scope'])
+        for (const s of bearer.params['scope'].split(' ')) if (s && !want.includes(s)) want.push(s);
       const key = scopeKey(scopes);
       this.cache.delete(key);
       await this.token(scopes, want);
@@ -231,21 +238,31 @@ export class Authorizer {
     return p;
   }
 
-  private async fetchToken(scopes: readonly string[]): Promise<{ token: string; expiresIn?: number; receivedAt: number }> {
+  private async fetchToken(
+    scopes: readonly string[],
+  ): Promise<{ token: string; expiresIn?: number; receivedAt: number }> {
     const realm = this.realm!;
     const cred = await this.credentials();
     const sendsSecret = !!(cred?.password || cred?.identityToken);
     if (sendsSecret && realm.protocol !== 'https:' && !this.opts.allowHttpRealm && !isLoopback(realm.hostname))
-      throw new ModelshipError('AUTH', `refusing to send credentials for ${this.opts.host} to a plain-HTTP token service ${realm.origin}`, {
-        hint: 'the registry advertised an http:// realm; use a registry whose token service is https, or --plain-http for a test registry',
-      });
+      throw new ModelshipError(
+        'AUTH',
+        `refusing to send credentials for ${this.opts.host} to a plain-HTTP token service ${realm.origin}`,
+        {
+          hint: 'the registry advertised an http:// realm; use a registry whose token service is https, or --plain-http for a test registry',
+        },
+      );
     const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, accept: 'application/json' };
     const receivedAt = (this.opts.now ?? Date.now)();
     let res: Dispatcher.ResponseData;
     try {
       if (cred?.identityToken) {
         // OAuth2 refresh-token grant (docker config `identitytoken`, ACR).
-        const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: cred.identityToken, client_id: 'modelship' });
+        const form = new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: cred.identityToken,
+          client_id: 'modelship',
+        });
         if (this.service) form.set('service', this.service);
         if (scopes.length) form.set('scope', scopes.join(' '));
         res = await request(realm, {
@@ -258,26 +275,45 @@ export class Authorizer {
         const url = new URL(realm);
         if (this.service) url.searchParams.set('service', this.service);
         for (const s of scopes) url.searchParams.append('scope', s);
-        if (cred?.username !== undefined && cred.password !== undefined) headers['authorization'] = basic(cred.username, cred.password);
+        if (cred?.username !== undefined && cred.password !== undefined)
+          headers['authorization'] = basic(cred.username, cred.password);
         res = await request(url, { dispatcher: this.opts.dispatcher, method: 'GET', headers });
       }
     } catch (e) {
-      throw new ModelshipError('NETWORK', `token service ${realm.origin}${realm.pathname} for registry ${this.opts.host} is unreachable: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new ModelshipError(
+        'NETWORK',
+        `token service ${realm.origin}${realm.pathname} for registry ${this.opts.host} is unreachable: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     }
     const text = await res.body.text();
     if (res.statusCode === 401 || res.statusCode === 403)
-      throw new ModelshipError('AUTH', `the token service of ${this.opts.host} rejected ${cred?.username ? `the credentials of user "${cred.username}"` : 'anonymous access'} (HTTP ${res.statusCode})`, {
-        hint: loginHint(this.opts.host),
-      });
+      throw new ModelshipError(
+        'AUTH',
+        `the token service of ${this.opts.host} rejected ${cred?.username ? `the credentials of user "${cred.username}"` : 'anonymous access'} (HTTP ${res.statusCode})`,
+        {
+          hint: loginHint(this.opts.host),
+        },
+      );
     if (res.statusCode !== 200)
-      throw new ModelshipError('NETWORK', `token service ${realm.origin}${realm.pathname} answered HTTP ${res.statusCode} for registry ${this.opts.host}`);
+      throw new ModelshipError(
+        'NETWORK',
+        `token service ${realm.origin}${realm.pathname} answered HTTP ${res.statusCode} for registry ${this.opts.host}`,
+      );
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse(text) as typeof body;
     } catch (e) {
-      throw new ModelshipError('NETWORK', `token service of ${this.opts.host} returned something that is not JSON`, { cause: e });
+      throw new ModelshipError('NETWORK', `token service of ${this.opts.host} returned something that is not JSON`, {
+        cause: e,
+      });
     }
-    const token = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' ? body.access_token : '';
+    const token =
+      typeof body.token === 'string' && body.token
+        ? body.token
+        : typeof body.access_token === 'string'
+          ? body.access_token
+          : '';
     if (!token) throw new ModelshipError('NETWORK', `token service of ${this.opts.host} returned no token`);
     const expiresIn = typeof body.expires_in === 'number' ? body.expires_in : undefined;
     return expiresIn === undefined ? { token, receivedAt } : { token, expiresIn, receivedAt };

@@ -101,7 +101,11 @@ function findEntry(auths: Record<string, DockerAuthEntry> | undefined, registry:
  * Runs `docker-credential-<name> get` with the server URL on stdin (execFile: no shell).
  * Returns undefined for "not found" answers and for a helper that is not installed.
  */
-export async function runCredentialHelper(name: string, serverUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<Credential | undefined> {
+export async function runCredentialHelper(
+  name: string,
+  serverUrl: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Credential | undefined> {
   if (!/^[a-zA-Z0-9._-]+$/.test(name))
     throw new ModelshipError('AUTH', `docker config names an invalid credential helper "${name}"`);
   const program = `docker-credential-${name}`;
@@ -125,7 +129,10 @@ export async function runCredentialHelper(name: string, serverUrl: string, env: 
   try {
     out = JSON.parse(result.stdout) as typeof out;
   } catch {
-    throw new ModelshipError('AUTH', `credential helper ${program} printed something that is not JSON for ${serverUrl}`);
+    throw new ModelshipError(
+      'AUTH',
+      `credential helper ${program} printed something that is not JSON for ${serverUrl}`,
+    );
   }
   const username = typeof out.Username === 'string' ? out.Username : '';
   const secret = typeof out.Secret === 'string' ? out.Secret : '';
@@ -136,7 +143,10 @@ export async function runCredentialHelper(name: string, serverUrl: string, env: 
 }
 
 /** Credentials for `registry` from docker's config: credHelpers[host] → credsStore → auths[host]. */
-export async function lookupDockerCredential(registry: string, opts: DockerCredentialOptions = {}): Promise<Credential | undefined> {
+export async function lookupDockerCredential(
+  registry: string,
+  opts: DockerCredentialOptions = {},
+): Promise<Credential | undefined> {
   const env = opts.env ?? process.env;
   const path = opts.configPath ?? dockerConfigPath(env);
   const config = await readConfig(path);
@@ -167,6 +177,8 @@ export function explicitCredential(o: ExplicitCredentials): Credential | undefin
     return { username: o.username, password: (o.password ?? o.token)! };
   if (o.token !== undefined) return { registryToken: o.token };
   if (o.password !== undefined)
-    throw new ModelshipError('USAGE', 'a password was given without a username', { hint: 'pass --username together with --password' });
+    throw new ModelshipError('USAGE', 'a password was given without a username', {
+      hint: 'pass --username together with --password',
+    });
   return undefined;
 }

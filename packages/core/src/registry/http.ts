@@ -44,7 +44,16 @@ export interface HttpClientOptions {
 }
 
 const RETRY_STATUS = new Set([408, 429, 499, 500, 502, 503, 504, 522]);
-const RETRY_NET = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'EAI_AGAIN']);
+const RETRY_NET = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'EAI_AGAIN',
+]);
 const TLS_PLAIN = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'EPROTO']);
 const TLS_CERT = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -166,8 +175,10 @@ export class HttpClient {
       if (req.followRedirects && r.status >= 300 && r.status < 400 && r.status !== 304) {
         const loc = header(r, 'location');
         await r.body.dump();
-        if (!loc) throw new ModelshipError('NETWORK', `${req.method} ${redact(url)} answered ${r.status} without a Location`);
-        if (++redirects > MAX_REDIRECTS) throw new ModelshipError('NETWORK', `too many redirects from ${redact(req.url)}`);
+        if (!loc)
+          throw new ModelshipError('NETWORK', `${req.method} ${redact(url)} answered ${r.status} without a Location`);
+        if (++redirects > MAX_REDIRECTS)
+          throw new ModelshipError('NETWORK', `too many redirects from ${redact(req.url)}`);
         // A redirect may point at object storage on another host: Authorization stays behind (sameHost check above).
         url = new URL(loc, url);
         continue;
@@ -188,10 +199,14 @@ export class HttpClient {
     const host = url.host;
     const detail = e instanceof Error ? e.message : String(e);
     if (code === 'ECONNREFUSED')
-      return new ModelshipError('NETWORK', `registry ${host} is unreachable (ECONNREFUSED) on ${method} ${redact(url)}`, {
-        cause: e,
-        hint: `check that the registry is running and that host and port are right (${host})`,
-      });
+      return new ModelshipError(
+        'NETWORK',
+        `registry ${host} is unreachable (ECONNREFUSED) on ${method} ${redact(url)}`,
+        {
+          cause: e,
+          hint: `check that the registry is running and that host and port are right (${host})`,
+        },
+      );
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
       return new ModelshipError('NETWORK', `cannot resolve registry host ${url.hostname} (${code})`, {
         cause: e,
@@ -208,7 +223,9 @@ export class HttpClient {
         hint: 'install the CA (NODE_EXTRA_CA_CERTS=ca.pem), or pass --insecure to skip verification for this registry',
       });
     if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH')
-      return new ModelshipError('INVALID', `the content sent to ${host} was not the size its descriptor declares`, { cause: e });
+      return new ModelshipError('INVALID', `the content sent to ${host} was not the size its descriptor declares`, {
+        cause: e,
+      });
     return new ModelshipError('NETWORK', `${method} ${redact(url)} failed: ${code ? `${code}: ` : ''}${detail}`, {
       cause: e,
       hint: `the connection to ${host} failed after retries; re-run to resume (finished blobs are skipped)`,
@@ -224,4 +241,3 @@ export class HttpClient {
 export function redact(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
-

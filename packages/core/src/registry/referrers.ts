@@ -109,9 +109,13 @@ export async function addToFallbackIndex(io: FallbackIndexIO, subjectDigest: str
       // Give a concurrent writer in another process the chance to show up before we re-check.
       await sleep(50 + Math.random() * 150);
     }
-    throw new ModelshipError('CONFLICT', `could not add ${entry.digest} to the referrers index ${where}: other writers kept replacing it`, {
-      hint: 'serialize pushes of referrers to the same subject (e.g. a CI concurrency group) and re-run',
-    });
+    throw new ModelshipError(
+      'CONFLICT',
+      `could not add ${entry.digest} to the referrers index ${where}: other writers kept replacing it`,
+      {
+        hint: 'serialize pushes of referrers to the same subject (e.g. a CI concurrency group) and re-run',
+      },
+    );
   });
 }
 

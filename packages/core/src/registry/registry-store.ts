@@ -7,7 +7,13 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { HashingStream, VerifyingStream, sha256Digest } from '../digest.js';
 import { ModelshipError } from '../errors.js';
-import { DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
+import {
+  DOCKER_MANIFEST_LIST,
+  DOCKER_MANIFEST_V2,
+  MANIFEST_MEDIA_TYPES,
+  OCI_INDEX,
+  OCI_MANIFEST,
+} from '../mediatypes.js';
 import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 import { isValidRepository, isValidTag, parseReference, registryApiHost } from '../reference.js';
 import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from '../store.js';
@@ -81,7 +87,9 @@ async function readCapped(stream: Readable, max: number, what: string): Promise<
     n += (chunk as Buffer).length;
     if (n > max) {
       stream.destroy();
-      throw new ModelshipError('INVALID', `${what} is larger than ${max} bytes`, { hint: 'manifests and configs are small; this content is not one' });
+      throw new ModelshipError('INVALID', `${what} is larger than ${max} bytes`, {
+        hint: 'manifests and configs are small; this content is not one',
+      });
     }
     parts.push(chunk as Buffer);
   }
@@ -109,7 +117,10 @@ export class RegistryStore implements ContentStore {
 
   constructor(opts: RegistryStoreOptions) {
     if (!opts.registry || /[/\s]/.test(opts.registry))
-      throw new ModelshipError('USAGE', `invalid registry "${opts.registry}": expected host[:port] such as ghcr.io or localhost:5000`);
+      throw new ModelshipError(
+        'USAGE',
+        `invalid registry "${opts.registry}": expected host[:port] such as ghcr.io or localhost:5000`,
+      );
     if (!isValidRepository(opts.repository))
       throw new ModelshipError('USAGE', `invalid repository name "${opts.repository}" for ${opts.registry}`, {
         hint: 'lowercase letters and digits in /-separated components joined by . _ __ or -',
@@ -158,7 +169,12 @@ export class RegistryStore implements ContentStore {
 
   private async failure(res: HttpResponse, what: string, scopes: readonly string[]): Promise<ModelshipError> {
     this.hasCreds ??= await this.auth.hasCredentials().catch(() => false);
-    return responseFailure(res, what, { location: this.location, host: this.registry, scopes, hasCredentials: this.hasCreds });
+    return responseFailure(res, what, {
+      location: this.location,
+      host: this.registry,
+      scopes,
+      hasCredentials: this.hasCreds,
+    });
   }
 
   private send(req: HttpRequest): Promise<HttpResponse> {
@@ -199,7 +215,11 @@ export class RegistryStore implements ContentStore {
     await res.body.dump();
     if (res.status === 200) return true;
     if (res.status === 404) return false;
-    throw await this.failure(res, `check ${manifest ? 'manifest' : 'blob'} ${desc.digest} in ${this.location}`, this.pull);
+    throw await this.failure(
+      res,
+      `check ${manifest ? 'manifest' : 'blob'} ${desc.digest} in ${this.location}`,
+      this.pull,
+    );
   }
 
   async fetch(desc: Descriptor): Promise<Readable> {
@@ -216,13 +236,21 @@ export class RegistryStore implements ContentStore {
     if (res.status !== 200) {
       const err = await this.failure(res, what, this.pull);
       if (err.code === 'NOT_FOUND')
-        throw new ModelshipError('NOT_FOUND', `${manifest ? 'manifest' : 'blob'} ${desc.digest} not found in ${this.location}`, {
-          cause: err,
-          hint: 'push it first, or check the repository name',
-        });
+        throw new ModelshipError(
+          'NOT_FOUND',
+          `${manifest ? 'manifest' : 'blob'} ${desc.digest} not found in ${this.location}`,
+          {
+            cause: err,
+            hint: 'push it first, or check the repository name',
+          },
+        );
       throw err;
     }
-    const verifier = new VerifyingStream(desc.digest, desc.size, `${manifest ? 'manifest' : 'blob'} ${desc.digest} from ${this.location}`);
+    const verifier = new VerifyingStream(
+      desc.digest,
+      desc.size,
+      `${manifest ? 'manifest' : 'blob'} ${desc.digest} from ${this.location}`,
+    );
     // pipeline forwards a broken connection to the verifier, so readers see the error.
     pipeline(res.body, verifier, () => {});
     return verifier;
@@ -230,7 +258,10 @@ export class RegistryStore implements ContentStore {
 
   async fetchBytes(desc: Descriptor, maxBytes: number = MAX_MANIFEST): Promise<Buffer> {
     if (desc.size > maxBytes)
-      throw new ModelshipError('INVALID', `${this.what(desc, 'fetch')}: ${desc.size} bytes is over the ${maxBytes}-byte limit for content read into memory`);
+      throw new ModelshipError(
+        'INVALID',
+        `${this.what(desc, 'fetch')}: ${desc.size} bytes is over the ${maxBytes}-byte limit for content read into memory`,
+      );
     return readCapped(await this.fetch(desc), maxBytes, `${desc.digest} from ${this.location}`);
   }
 
@@ -239,28 +270,52 @@ export class RegistryStore implements ContentStore {
     if (ref.includes('/')) {
       const r = parseReference(ref);
       if (registryApiHost(r.registry) !== this.http.host || r.repository !== this.repository)
-        throw new ModelshipError('USAGE', `reference "${reference}" is not in ${this.location}`, { hint: `pass a tag or digest of ${this.location}` });
+        throw new ModelshipError('USAGE', `reference "${reference}" is not in ${this.location}`, {
+          hint: `pass a tag or digest of ${this.location}`,
+        });
       ref = r.digest ?? r.tag ?? 'latest';
     }
     if (!isDigest(ref) && !isValidTag(ref))
-      throw new ModelshipError('USAGE', `invalid tag or digest "${reference}"`, { hint: 'a tag matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; a digest is sha256:<64 hex>' });
+      throw new ModelshipError('USAGE', `invalid tag or digest "${reference}"`, {
+        hint: 'a tag matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; a digest is sha256:<64 hex>',
+      });
     const what = `resolve ${this.location}${isDigest(ref) ? '@' : ':'}${ref}`;
-    const head = await this.send({ method: 'HEAD', url: this.path('manifests', ref), headers: { accept: MANIFEST_ACCEPT }, scopes: this.pull, followRedirects: true });
+    const head = await this.send({
+      method: 'HEAD',
+      url: this.path('manifests', ref),
+      headers: { accept: MANIFEST_ACCEPT },
+      scopes: this.pull,
+      followRedirects: true,
+    });
     await head.body.dump();
-    if (head.status === 404) throw new ModelshipError('NOT_FOUND', `manifest ${ref} not found in ${this.location}`, { hint: 'check the tag, or push it first' });
+    if (head.status === 404)
+      throw new ModelshipError('NOT_FOUND', `manifest ${ref} not found in ${this.location}`, {
+        hint: 'check the tag, or push it first',
+      });
     if (head.status !== 200) throw await this.failure(head, what, this.pull);
     const mediaType = baseMediaType(header(head, 'content-type'));
     const digest = header(head, 'docker-content-digest');
     const size = Number(header(head, 'content-length'));
-    if (isDigest(ref) && digest && digest !== ref) throw new ModelshipError('INVALID', `${what}: registry answered for ${digest}`);
-    if (mediaType && isManifest(mediaType) && digest && isDigest(digest) && Number.isInteger(size) && size > 0) return { mediaType, digest, size };
+    if (isDigest(ref) && digest && digest !== ref)
+      throw new ModelshipError('INVALID', `${what}: registry answered for ${digest}`);
+    if (mediaType && isManifest(mediaType) && digest && isDigest(digest) && Number.isInteger(size) && size > 0)
+      return { mediaType, digest, size };
     // Old registries omit headers: read the manifest and hash it ourselves.
-    const res = await this.send({ method: 'GET', url: this.path('manifests', ref), headers: { accept: MANIFEST_ACCEPT }, scopes: this.pull, followRedirects: true });
+    const res = await this.send({
+      method: 'GET',
+      url: this.path('manifests', ref),
+      headers: { accept: MANIFEST_ACCEPT },
+      scopes: this.pull,
+      followRedirects: true,
+    });
     if (res.status !== 200) throw await this.failure(res, what, this.pull);
     const ct = baseMediaType(header(res, 'content-type'));
     const bytes = await readCapped(res.body, MAX_MANIFEST, what);
     const got = sha256Digest(bytes);
-    if (isDigest(ref) && got !== ref) throw new ModelshipError('INVALID', `${what}: content hashes to ${got}`, { hint: 'the registry returned different content than requested' });
+    if (isDigest(ref) && got !== ref)
+      throw new ModelshipError('INVALID', `${what}: content hashes to ${got}`, {
+        hint: 'the registry returned different content than requested',
+      });
     let mt = ct && isManifest(ct) ? ct : undefined;
     if (!mt) {
       try {
@@ -299,16 +354,26 @@ export class RegistryStore implements ContentStore {
   private async manifestBytes(desc: Descriptor, source: BlobSource | Buffer): Promise<Buffer> {
     const what = `manifest ${desc.digest}`;
     if (desc.size > MAX_MANIFEST)
-      throw new ModelshipError('INVALID', `${what} is ${desc.size} bytes; registries accept at most 4 MiB`, { hint: 'split the content into layers' });
+      throw new ModelshipError('INVALID', `${what} is ${desc.size} bytes; registries accept at most 4 MiB`, {
+        hint: 'split the content into layers',
+      });
     const bytes = Buffer.isBuffer(source) ? source : await readCapped(await source.open(), MAX_MANIFEST, what);
     const got = sha256Digest(bytes);
     if (got !== desc.digest || bytes.length !== desc.size)
-      throw new ModelshipError('INVALID', `${what}: the bytes given hash to ${got} (${bytes.length} bytes), not the descriptor's ${desc.digest} (${desc.size} bytes)`);
+      throw new ModelshipError(
+        'INVALID',
+        `${what}: the bytes given hash to ${got} (${bytes.length} bytes), not the descriptor's ${desc.digest} (${desc.size} bytes)`,
+      );
     return bytes;
   }
 
   /** PUT exact bytes; returns the response's OCI-Subject header. */
-  private async putManifest(ref: string, bytes: Buffer, mediaType: string, expectDigest: string): Promise<string | undefined> {
+  private async putManifest(
+    ref: string,
+    bytes: Buffer,
+    mediaType: string,
+    expectDigest: string,
+  ): Promise<string | undefined> {
     const what = `push manifest ${expectDigest} to ${this.location}${ref === expectDigest ? '' : `:${ref}`}`;
     const res = await this.send({
       method: 'PUT',
@@ -317,11 +382,14 @@ export class RegistryStore implements ContentStore {
       body: bytes,
       scopes: this.pushScopes,
     });
-    if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw await this.failure(res, what, this.pushScopes);
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202)
+      throw await this.failure(res, what, this.pushScopes);
     await res.body.dump();
     const d = header(res, 'docker-content-digest');
     if (d && d !== expectDigest)
-      throw new ModelshipError('INVALID', `${what}: registry stored it as ${d}`, { hint: 'the registry rewrote the manifest; it does not keep exact bytes' });
+      throw new ModelshipError('INVALID', `${what}: registry stored it as ${d}`, {
+        hint: 'the registry rewrote the manifest; it does not keep exact bytes',
+      });
     const subject = header(res, 'oci-subject');
     if (subject) this.referrersApi = true;
     return subject;
@@ -337,7 +405,8 @@ export class RegistryStore implements ContentStore {
       // Already there: the index may still lack it (an earlier run died in between). Without
       // the referrers API the fallback index is ours to keep complete.
       const needFallback = existed ? !(await this.hasReferrersApi()) : true;
-      if (needFallback) await addToFallbackIndex(this.fallbackIO(), sub.subject.digest, referrerDescriptor(desc, sub.manifest));
+      if (needFallback)
+        await addToFallbackIndex(this.fallbackIO(), sub.subject.digest, referrerDescriptor(desc, sub.manifest));
     }
     return { uploaded: !existed };
   }
@@ -346,12 +415,18 @@ export class RegistryStore implements ContentStore {
     return {
       location: this.location,
       get: async (tag) => {
-        const res = await this.send({ method: 'GET', url: this.path('manifests', tag), headers: { accept: MANIFEST_ACCEPT }, scopes: this.pushScopes });
+        const res = await this.send({
+          method: 'GET',
+          url: this.path('manifests', tag),
+          headers: { accept: MANIFEST_ACCEPT },
+          scopes: this.pushScopes,
+        });
         if (res.status === 404) {
           await res.body.dump();
           return undefined;
         }
-        if (res.status !== 200) throw await this.failure(res, `read referrers index ${this.location}:${tag}`, this.pushScopes);
+        if (res.status !== 200)
+          throw await this.failure(res, `read referrers index ${this.location}:${tag}`, this.pushScopes);
         return readCapped(res.body, MAX_MANIFEST, `${this.location}:${tag}`);
       },
       put: async (tag, bytes, mediaType) => {
@@ -368,7 +443,12 @@ export class RegistryStore implements ContentStore {
     }
     if (ingestMode(this.http.host, this.strategy) === 'spool') return this.ingestSpooled(mediaType, stream, options);
     return this.limit(async () => {
-      const sent = await ingestStream(this.uploadContext(), stream, options.onProgress, `push a ${mediaType} blob to ${this.location}`);
+      const sent = await ingestStream(
+        this.uploadContext(),
+        stream,
+        options.onProgress,
+        `push a ${mediaType} blob to ${this.location}`,
+      );
       return { descriptor: { mediaType, digest: sent.digest, size: sent.size }, uploaded: true };
     });
   }
@@ -390,8 +470,11 @@ export class RegistryStore implements ContentStore {
 
   async tag(desc: Descriptor, tag: string): Promise<void> {
     if (!isValidTag(tag))
-      throw new ModelshipError('USAGE', `invalid tag "${tag}"`, { hint: 'a tag matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}' });
-    if (!isManifest(desc.mediaType)) throw new ModelshipError('USAGE', `cannot tag ${desc.digest}: ${desc.mediaType} is not a manifest type`);
+      throw new ModelshipError('USAGE', `invalid tag "${tag}"`, {
+        hint: 'a tag matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}',
+      });
+    if (!isManifest(desc.mediaType))
+      throw new ModelshipError('USAGE', `cannot tag ${desc.digest}: ${desc.mediaType} is not a manifest type`);
     const bytes = await this.fetchBytes(desc);
     await this.putManifest(tag, bytes, desc.mediaType, desc.digest);
   }
@@ -401,11 +484,17 @@ export class RegistryStore implements ContentStore {
   /** Probes the referrers API once per store (a plain-text 404 means "not implemented"). */
   private async hasReferrersApi(): Promise<boolean> {
     if (this.referrersApi !== undefined) return this.referrersApi;
-    const res = await this.send({ method: 'GET', url: this.path('referrers', `sha256:${'0'.repeat(64)}`), headers: { accept: OCI_INDEX }, scopes: this.pull });
+    const res = await this.send({
+      method: 'GET',
+      url: this.path('referrers', `sha256:${'0'.repeat(64)}`),
+      headers: { accept: OCI_INDEX },
+      scopes: this.pull,
+    });
     const ct = baseMediaType(header(res, 'content-type'));
     await res.body.dump();
     if (res.status === 200 && ct === OCI_INDEX) this.referrersApi = true;
-    else if (res.status === 404 || res.status === 400 || res.status === 405 || res.status === 200) this.referrersApi = false;
+    else if (res.status === 404 || res.status === 400 || res.status === 405 || res.status === 200)
+      this.referrersApi = false;
     else throw await this.failure(res, `probe the referrers API of ${this.location}`, this.pull);
     return this.referrersApi;
   }
@@ -434,7 +523,13 @@ export class RegistryStore implements ContentStore {
     if (artifactType) url.searchParams.set('artifactType', artifactType);
     const out: Descriptor[] = [];
     for (let page = 0; url && page < 100; page++) {
-      const res: HttpResponse = await this.send({ method: 'GET', url, headers: { accept: OCI_INDEX }, scopes: this.pull, followRedirects: true });
+      const res: HttpResponse = await this.send({
+        method: 'GET',
+        url,
+        headers: { accept: OCI_INDEX },
+        scopes: this.pull,
+        followRedirects: true,
+      });
       const ct = baseMediaType(header(res, 'content-type'));
       if (res.status === 404 || (res.status === 200 && ct !== OCI_INDEX && page === 0)) {
         const body = res.status === 404 ? (await res.body.text()).slice(0, 4096) : (await res.body.dump(), '');
@@ -443,10 +538,16 @@ export class RegistryStore implements ContentStore {
         this.referrersApi = false;
         return undefined;
       }
-      if (res.status !== 200) throw await this.failure(res, `list referrers of ${digest} in ${this.location}`, this.pull);
+      if (res.status !== 200)
+        throw await this.failure(res, `list referrers of ${digest} in ${this.location}`, this.pull);
       this.referrersApi = true;
-      const index = JSON.parse((await readCapped(res.body, MAX_MANIFEST, `referrers of ${digest}`)).toString('utf8')) as Partial<Index>;
-      const filtered = (header(res, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim()).includes('artifactType');
+      const index = JSON.parse(
+        (await readCapped(res.body, MAX_MANIFEST, `referrers of ${digest}`)).toString('utf8'),
+      ) as Partial<Index>;
+      const filtered = (header(res, 'oci-filters-applied') ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .includes('artifactType');
       const list = Array.isArray(index.manifests) ? index.manifests : [];
       out.push(...(filtered ? list : filterByArtifactType(list, artifactType)));
       const next = nextLink(headerAll(res, 'link'));
@@ -459,4 +560,3 @@ export class RegistryStore implements ContentStore {
     await this.http.close();
   }
 }
-

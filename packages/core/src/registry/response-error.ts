@@ -58,30 +58,55 @@ export async function responseFailure(res: HttpResponse, what: string, ctx: Fail
   const s = res.status;
   if (s === 401) {
     // A token service grants what it may without error; the registry then says which scope was missing.
-    const insufficient = parseChallenges(headerAll(res, 'www-authenticate')).find((c) => c.params['error'] === 'insufficient_scope');
+    const insufficient = parseChallenges(headerAll(res, 'www-authenticate')).find(
+      (c) => c.params['error'] === 'insufficient_scope',
+    );
     if (insufficient && ctx.hasCredentials)
-      return new ModelshipError('AUTH', `${what}: access denied by ${ctx.host}: the credentials lack ${insufficient.params['scope'] ?? ctx.scopes.join(' ')}`, {
-        hint: `grant the account ${ctx.scopes.some((x) => x.endsWith('push')) ? 'push (write)' : 'pull (read)'} access to ${ctx.location}, or use other credentials`,
-      });
+      return new ModelshipError(
+        'AUTH',
+        `${what}: access denied by ${ctx.host}: the credentials lack ${insufficient.params['scope'] ?? ctx.scopes.join(' ')}`,
+        {
+          hint: `grant the account ${ctx.scopes.some((x) => x.endsWith('push')) ? 'push (write)' : 'pull (read)'} access to ${ctx.location}, or use other credentials`,
+        },
+      );
     return ctx.hasCredentials
       ? new ModelshipError('AUTH', `${what}: registry ${ctx.host} rejected the credentials (HTTP 401${detail})`, {
           hint: `check the username and password/token; ${loginHint(ctx.host)}`,
         })
-      : new ModelshipError('AUTH', `${what}: registry ${ctx.host} requires authentication and no credentials were found (HTTP 401)`, {
-          hint: loginHint(ctx.host),
-        });
+      : new ModelshipError(
+          'AUTH',
+          `${what}: registry ${ctx.host} requires authentication and no credentials were found (HTTP 401)`,
+          {
+            hint: loginHint(ctx.host),
+          },
+        );
   }
   if (s === 403)
-    return new ModelshipError('AUTH', `${what}: access denied by ${ctx.host} (HTTP 403${detail}); needed ${ctx.scopes.join(' ') || 'access'}`, {
-      hint: `the credentials lack permission on ${ctx.location}; grant the account ${ctx.scopes.some((x) => x.endsWith('push')) ? 'push (write)' : 'pull (read)'} access`,
-    });
+    return new ModelshipError(
+      'AUTH',
+      `${what}: access denied by ${ctx.host} (HTTP 403${detail}); needed ${ctx.scopes.join(' ') || 'access'}`,
+      {
+        hint: `the credentials lack permission on ${ctx.location}; grant the account ${ctx.scopes.some((x) => x.endsWith('push')) ? 'push (write)' : 'pull (read)'} access`,
+      },
+    );
   if (s === 404)
     return new ModelshipError('NOT_FOUND', `${what}: not found in ${ctx.location}${detail}`, {
-      hint: body.codes.includes('NAME_UNKNOWN') ? `the repository ${ctx.location} does not exist (or is not visible to these credentials)` : undefined,
+      hint: body.codes.includes('NAME_UNKNOWN')
+        ? `the repository ${ctx.location} does not exist (or is not visible to these credentials)`
+        : undefined,
     });
-  if (s === 413 || body.codes.some((c) => /^(DIGEST_INVALID|SIZE_INVALID|MANIFEST_INVALID|MANIFEST_BLOB_UNKNOWN|MANIFEST_UNVERIFIED|TAG_INVALID|BLOB_UNKNOWN|UNSUPPORTED)$/.test(c)))
+  if (
+    s === 413 ||
+    body.codes.some((c) =>
+      /^(DIGEST_INVALID|SIZE_INVALID|MANIFEST_INVALID|MANIFEST_BLOB_UNKNOWN|MANIFEST_UNVERIFIED|TAG_INVALID|BLOB_UNKNOWN|UNSUPPORTED)$/.test(
+        c,
+      ),
+    )
+  )
     return new ModelshipError('INVALID', `${what}: rejected by ${ctx.host} (HTTP ${s}${detail})`, {
-      hint: body.codes.includes('MANIFEST_BLOB_UNKNOWN') ? 'push the config and layer blobs before the manifest' : undefined,
+      hint: body.codes.includes('MANIFEST_BLOB_UNKNOWN')
+        ? 'push the config and layer blobs before the manifest'
+        : undefined,
     });
   if (s === 429)
     return new ModelshipError('NETWORK', `${what}: rate limited by ${ctx.host} (HTTP 429${detail})`, {
@@ -92,6 +117,8 @@ export async function responseFailure(res: HttpResponse, what: string, ctx: Fail
       hint: 'the registry had a server error after retries; re-run later (finished blobs are skipped)',
     });
   if (s === 400 && /HTTP request to an HTTPS server/i.test(body.text))
-    return new ModelshipError('NETWORK', `${what}: ${ctx.host} expects HTTPS`, { hint: 'drop --plain-http for this registry' });
+    return new ModelshipError('NETWORK', `${what}: ${ctx.host} expects HTTPS`, {
+      hint: 'drop --plain-http for this registry',
+    });
   return new ModelshipError('NETWORK', `${what}: unexpected HTTP ${s} from ${ctx.host}${detail}`);
 }

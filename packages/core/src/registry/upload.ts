@@ -52,7 +52,10 @@ export interface UploadContext {
 
 /** Hashes, counts and reports progress of what flows to the registry. */
 class ProgressHashingStream extends HashingStream {
-  constructor(private readonly onProgress: ((bytes: number) => void) | undefined, private readonly base = 0) {
+  constructor(
+    private readonly onProgress: ((bytes: number) => void) | undefined,
+    private readonly base = 0,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, enc: BufferEncoding, cb: TransformCallback): void {
@@ -102,7 +105,11 @@ async function startSession(ctx: UploadContext, what: string): Promise<Session> 
   if (res.status !== 202) throw await ctx.failure(res, `${what}: start upload`, ctx.pushScopes);
   await res.body.dump();
   const loc = header(res, 'location');
-  if (!loc) throw new ModelshipError('NETWORK', `${what}: registry ${ctx.http.host} started an upload without a Location header`);
+  if (!loc)
+    throw new ModelshipError(
+      'NETWORK',
+      `${what}: registry ${ctx.http.host} started an upload without a Location header`,
+    );
   const min = Number(header(res, 'oci-chunk-min-length') ?? 0);
   return { location: new URL(loc, res.url), minChunk: Number.isFinite(min) && min > 0 ? min : 0 };
 }
@@ -145,12 +152,23 @@ async function commit(ctx: UploadContext, location: URL, digest: string, what: s
 }
 
 function mismatch(desc: Descriptor, got: string, bytes: number, what: string): ModelshipError {
-  return new ModelshipError('INVALID', `${what}: the source produced ${bytes} bytes hashing to ${got}, but the descriptor says ${desc.size} bytes ${desc.digest}`, {
-    hint: 'the file changed since it was hashed, or the descriptor is wrong; re-pack and push again',
-  });
+  return new ModelshipError(
+    'INVALID',
+    `${what}: the source produced ${bytes} bytes hashing to ${got}, but the descriptor says ${desc.size} bytes ${desc.digest}`,
+    {
+      hint: 'the file changed since it was hashed, or the descriptor is wrong; re-pack and push again',
+    },
+  );
 }
 
-async function monolithic(ctx: UploadContext, s: Session, desc: Descriptor, source: Readable, onProgress: ((n: number) => void) | undefined, what: string): Promise<void> {
+async function monolithic(
+  ctx: UploadContext,
+  s: Session,
+  desc: Descriptor,
+  source: Readable,
+  onProgress: ((n: number) => void) | undefined,
+  what: string,
+): Promise<void> {
   const hasher = new ProgressHashingStream(onProgress);
   source.on('error', (e) => hasher.destroy(e));
   const res = await ctx.http.send({
@@ -195,7 +213,8 @@ export function slicer(source: Readable): Slicer {
             rest = undefined;
             if (!buf) {
               const r = await it.next();
-              if (r.done) throw new ModelshipError('INVALID', `the source ended ${left} bytes short of the declared size`);
+              if (r.done)
+                throw new ModelshipError('INVALID', `the source ended ${left} bytes short of the declared size`);
               buf = r.value;
             }
             if (buf.length > left) {
@@ -222,7 +241,15 @@ export function slicer(source: Readable): Slicer {
   };
 }
 
-async function chunked(ctx: UploadContext, s: Session, desc: Descriptor, source: Readable, chunkSize: number, onProgress: ((n: number) => void) | undefined, what: string): Promise<void> {
+async function chunked(
+  ctx: UploadContext,
+  s: Session,
+  desc: Descriptor,
+  source: Readable,
+  chunkSize: number,
+  onProgress: ((n: number) => void) | undefined,
+  what: string,
+): Promise<void> {
   const hasher = new ProgressHashingStream(onProgress);
   source.on('error', (e) => hasher.destroy(e));
   source.pipe(hasher);
@@ -260,12 +287,25 @@ async function chunked(ctx: UploadContext, s: Session, desc: Descriptor, source:
 }
 
 /** One PATCH with the whole body and no Content-Range (docker's "stream" upload). Returns the digest and size sent. */
-export async function streamPatch(ctx: UploadContext, s: Session, source: Readable, size: number | undefined, onProgress: ((n: number) => void) | undefined, what: string): Promise<{ digest: string; size: number }> {
+export async function streamPatch(
+  ctx: UploadContext,
+  s: Session,
+  source: Readable,
+  size: number | undefined,
+  onProgress: ((n: number) => void) | undefined,
+  what: string,
+): Promise<{ digest: string; size: number }> {
   const hasher = new ProgressHashingStream(onProgress);
   source.on('error', (e) => hasher.destroy(e));
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
   if (size !== undefined) headers['content-length'] = String(size);
-  const res = await ctx.http.send({ method: 'PATCH', url: s.location, headers, body: source.pipe(hasher), scopes: ctx.pushScopes });
+  const res = await ctx.http.send({
+    method: 'PATCH',
+    url: s.location,
+    headers,
+    body: source.pipe(hasher),
+    scopes: ctx.pushScopes,
+  });
   const nl = nextLocation(res, s.location);
   await expectStatus(ctx, res, [202, 201], `${what}: upload`);
   s.location = nl;
@@ -278,7 +318,12 @@ export async function streamPatch(ctx: UploadContext, s: Session, source: Readab
  * the commit PUT with the digest we computed. A stream cannot be replayed, so a failure here
  * is final for this call (the caller re-runs).
  */
-export async function ingestStream(ctx: UploadContext, stream: Readable, onProgress: ((n: number) => void) | undefined, what: string): Promise<{ digest: string; size: number }> {
+export async function ingestStream(
+  ctx: UploadContext,
+  stream: Readable,
+  onProgress: ((n: number) => void) | undefined,
+  what: string,
+): Promise<{ digest: string; size: number }> {
   const session = await startSession(ctx, what);
   try {
     const sent = await streamPatch(ctx, session, stream, undefined, onProgress, what);
@@ -311,7 +356,12 @@ export interface UploadOptions {
  * stream; after a failure we HEAD the digest (a timed-out commit may have landed) and
  * otherwise start over with a new POST: a possibly poisoned Location is never reused.
  */
-export async function uploadBlob(ctx: UploadContext, desc: Descriptor, open: () => Promise<Readable>, opts: UploadOptions): Promise<PushResult> {
+export async function uploadBlob(
+  ctx: UploadContext,
+  desc: Descriptor,
+  open: () => Promise<Readable>,
+  opts: UploadOptions,
+): Promise<PushResult> {
   const what = `push blob ${desc.digest} to ${ctx.http.host}/${ctx.repository}`;
   const strategy = chooseStrategy(ctx.http.host, opts.strategy, desc.size);
   for (let attempt = 0; ; attempt++) {
@@ -341,10 +391,18 @@ export async function uploadBlob(ctx: UploadContext, desc: Descriptor, open: () 
 /** Cross-repository mount: true when the registry linked the blob without a byte sent. */
 export async function tryMount(ctx: UploadContext, digest: string, from: string): Promise<boolean> {
   const scopes = [...ctx.pushScopes, `repository:${from}:pull`];
-  const url = ctx.http.url(`${blobsPath(ctx.repository)}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`);
+  const url = ctx.http.url(
+    `${blobsPath(ctx.repository)}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+  );
   let res: HttpResponse;
   try {
-    res = await ctx.http.send({ method: 'POST', url, headers: { 'content-length': '0' }, body: Buffer.alloc(0), scopes });
+    res = await ctx.http.send({
+      method: 'POST',
+      url,
+      headers: { 'content-length': '0' },
+      body: Buffer.alloc(0),
+      scopes,
+    });
   } catch {
     return false; // a failed mount only costs us the upload we were going to do anyway
   }
