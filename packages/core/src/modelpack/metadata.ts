@@ -290,6 +290,10 @@ export async function inferModelMetadata(
     if (total > 0) {
       acc.parameterCount ??= total;
       set('paramSize', formatParamSize(total), 'GGUF tensor infos');
+    } else if (typeof first.metadata.get('general.parameter_count') === 'number') {
+      const n = first.metadata.get('general.parameter_count') as number;
+      acc.parameterCount ??= n;
+      set('paramSize', formatParamSize(n), 'GGUF general.parameter_count');
     } else {
       const label = ggufString(first, 'general.size_label');
       set('paramSize', label ? normalizeParamSize(label) : undefined, 'GGUF general.size_label');

@@ -1,6 +1,5 @@
 // Generated from packages/core/schema/modelpack-config-schema.json (modelpack/model-spec main).
 // Embedded so bundles never need the file at runtime; test/modelpack-config.test.ts checks it has not drifted.
-/* eslint-disable */
 export const MODELPACK_CONFIG_SCHEMA: Record<string, unknown> = {
   description: 'Model Artifact Configuration Schema',
   $schema: 'https://json-schema.org/draft/2020-12/schema',
