@@ -84,7 +84,8 @@ export async function fileIdentity(path: string): Promise<FileIdentity> {
     return {
       path: abs,
       size: Number(st.size),
-      mtimeMs: Number(st.mtimeNs) / 1e6,
+      // Whole ms and the remainder apart: Number(ns) alone loses precision past 2^53.
+      mtimeMs: Number(st.mtimeNs / 1_000_000n) + Number(st.mtimeNs % 1_000_000n) / 1e6,
       mtimeNs: st.mtimeNs,
       ino: st.ino,
       dev: st.dev,
