@@ -58,10 +58,10 @@ export function mergeOverrides(...layers: (Partial<ModelMetadataOverrides> | und
 }
 
 /** Small text files at the root: read at most `cap` bytes. */
-async function readHead(absPath: string, cap: number): Promise<string> {
-  const fh = await open(absPath, 'r');
+async function readHead(file: ModelFile, cap: number): Promise<string> {
+  const fh = await open(file.absPath, 'r');
   try {
-    const buf = Buffer.alloc(cap);
+    const buf = Buffer.alloc(Math.min(cap, file.size));
     const { bytesRead } = await fh.read(buf, 0, cap, 0);
     return buf.subarray(0, bytesRead).toString('utf8');
   } finally {
@@ -213,7 +213,7 @@ export async function inferModelMetadata(
   let quantizedPacking = false;
   if (cfgFile) {
     try {
-      const facts = readHfConfig(JSON.parse(await readHead(cfgFile.absPath, 16 * 1024 * 1024)));
+      const facts = readHfConfig(JSON.parse(await readHead(cfgFile, 16 * 1024 * 1024)));
       if (facts) {
         set('family', facts.family, 'config.json model_type');
         set('architecture', facts.architecture, 'config.json');
@@ -231,7 +231,7 @@ export async function inferModelMetadata(
   const readme = rootFile(/^readme\.md$/i);
   if (readme) {
     try {
-      const card = parseModelCard(await readHead(readme.absPath, 1024 * 1024));
+      const card = parseModelCard(await readHead(readme, 1024 * 1024));
       if (card) {
         set('name', card.modelName, 'README.md model_name');
         set('licenses', card.license ? licensesToSpdx(card.license, card.licenseName) : undefined, 'README.md license');
@@ -336,7 +336,7 @@ export async function inferModelMetadata(
     const lic = rootFile(/^(licen[cs]e|copying)(\.(md|txt))?$/i);
     if (lic) {
       try {
-        const id = detectLicenseText(await readHead(lic.absPath, 64 * 1024));
+        const id = detectLicenseText(await readHead(lic, 64 * 1024));
         set('licenses', id ? [id] : undefined, `${lic.path} text`);
       } catch (e) {
         warnings.push(`cannot read ${lic.path}: ${(e as Error).message}`);
