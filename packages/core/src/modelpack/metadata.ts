@@ -62,7 +62,7 @@ async function readHead(file: ModelFile, cap: number): Promise<string> {
   const fh = await open(file.absPath, 'r');
   try {
     const buf = Buffer.alloc(Math.min(cap, file.size));
-    const { bytesRead } = await fh.read(buf, 0, cap, 0);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     return buf.subarray(0, bytesRead).toString('utf8');
   } finally {
     await fh.close();
