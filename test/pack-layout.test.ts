@@ -66,7 +66,8 @@ describe('pack into an OCI layout', () => {
     const a = await packTo(model, join(tmp.dir, 'r1'));
     const copy = copySample(tmp.dir, 'sample-copy');
     for (const f of readdirSync(copy)) utimesSync(join(copy, f), new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z'));
-    const b = await packTo(copy, join(tmp.dir, 'r2'), { metadata: { name: a.config['descriptor'] && (a.config['descriptor'] as { name: string }).name } });
+    const name = (a.config['descriptor'] as { name: string }).name;
+    const b = await packTo(copy, join(tmp.dir, 'r2'), { metadata: { name } });
     expect(b.descriptor.digest).toBe(a.descriptor.digest);
     // ...unless a creation time is asked for
     const c = await packTo(model, join(tmp.dir, 'r3'), { createdAt: '2026-01-01T00:00:00Z' });

@@ -15,3 +15,4 @@ export * from './reference.js';
 export * from './registry/index.js';
 export * from './layout.js';
 export * from './modelpack/index.js';
+export * from './streams.js';

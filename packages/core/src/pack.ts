@@ -30,6 +30,7 @@ import {
 import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
+import { countBytes } from './streams.js';
 
 /** Registries that cap a layer near 10 GB (GHCR, Google, ECR Public); see reference §11. */
 export const LARGE_LAYER_WARNING_BYTES = 10 * 1000 * 1000 * 1000;
@@ -264,7 +265,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     digest: sha256Digest(configBytes),
     size: configBytes.length,
   };
-  await store.push(configDescriptor, configBytes);
+  await store.push(configDescriptor, configBytes, { mountFrom: options.mountFrom });
 
   const annotations = { ...(options.manifestAnnotations ?? {}) };
   if (createdAt) annotations[ANNOTATION_CREATED] = createdAt;
@@ -307,8 +308,9 @@ async function ingestLayer(
   mountFrom: string[] | undefined,
 ): Promise<{ digests: LayerDigests; uploaded: boolean }> {
   if (format === 'raw') {
-    const stream = createReadStream(file.absPath, { highWaterMark: 1024 * 1024 });
-    stream.on('data', (c: Buffer | string) => advance(c.length));
+    const stream = countBytes(createReadStream(file.absPath, { highWaterMark: 1024 * 1024 }), (_t, delta) =>
+      advance(delta),
+    );
     const r = await store.ingest(mediaType, stream, { mountFrom });
     if (r.descriptor.size !== file.size)
       throw new ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {

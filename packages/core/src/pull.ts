@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { countBytes } from './streams.js';
 import { copyGraph, parseManifest, type CopyOptions, type CopyStats } from './copy.js';
 import { ModelshipError } from './errors.js';
 import { extractLayer } from './extract.js';
@@ -52,12 +53,11 @@ export async function extractArtifact(
   const files: string[] = [];
   let bytes = 0;
   for (const layer of doc.layers) {
-    const content = await store.fetch(layer);
-    content.on('data', (c: Buffer) => {
-      bytes += c.length;
+    const counted = countBytes(await store.fetch(layer), (_total, delta) => {
+      bytes += delta;
       options.onBytes?.(bytes);
     });
-    files.push(...(await extractLayer(dir, layer, content)));
+    files.push(...(await extractLayer(dir, layer, counted)));
   }
   return { descriptor: root, files, bytes };
 }

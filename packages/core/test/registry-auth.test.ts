@@ -170,8 +170,11 @@ describe('Authorizer', () => {
       credentials: async () => ({ username: 'u', password: 'p' }),
     });
     expect(await b.challenge(['Basic realm="x"'], [])).toBe(true);
-    expect(await b.header([])).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
-    expect(await b.challenge(['Basic realm="x"'], [])).toBe(false); // same creds again would be pointless
+    const sent = await b.header([]);
+    expect(sent).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+    // a concurrent request that went out bare before the first challenge still gets its retry
+    expect(await b.challenge(['Basic realm="x"'], [], undefined)).toBe(true);
+    expect(await b.challenge(['Basic realm="x"'], [], sent)).toBe(false); // same creds again would be pointless
     const anon = new Authorizer({
       host: 'reg.test',
       userAgent: 't',

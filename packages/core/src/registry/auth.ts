@@ -181,7 +181,7 @@ export class Authorizer {
    * Learns from a 401. Returns true when a retry may succeed (fresh token or credentials
    * now attached), false when retrying would send the same thing again.
    */
-  async challenge(values: readonly string[], scopes: readonly string[]): Promise<boolean> {
+  async challenge(values: readonly string[], scopes: readonly string[], sent?: string): Promise<boolean> {
     const cs = parseChallenges(values);
     const bearer = cs.find((c) => c.scheme === 'bearer');
     const cred = await this.credentials();
@@ -209,9 +209,11 @@ export class Authorizer {
       return true;
     }
     if (cs.some((c) => c.scheme === 'basic')) {
-      const had = this.scheme === 'basic';
       this.scheme = 'basic';
-      return !had && cred?.username !== undefined && cred.password !== undefined;
+      if (cred?.username === undefined || cred.password === undefined) return false;
+      // Judge by what the failed request carried, not by shared state: concurrent requests all
+      // go out bare before the first challenge, and each of them deserves one retry.
+      return sent !== basic(cred.username, cred.password);
     }
     return false;
   }

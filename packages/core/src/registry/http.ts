@@ -167,7 +167,7 @@ export class HttpClient {
         authRetried = true;
         const challenges = headerAll(r, 'www-authenticate');
         await r.body.dump();
-        const refreshed = await this.opts.auth.challenge(challenges, req.scopes);
+        const refreshed = await this.opts.auth.challenge(challenges, req.scopes, headers['authorization']);
         if (refreshed && replayable) continue;
         // The body is gone: hand back a synthetic 401 so the caller can restart the operation.
         return { ...r, authRefreshed: refreshed };
