@@ -7,7 +7,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -57,22 +57,39 @@ async function main() {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   console.log(`modelship bench: ${shards} x ${shardMiB} MiB shards, ${cores} cores, node ${process.version}\n`);
-  execFileSync(process.execPath, [join(root, 'scripts', 'make-sample-model.mjs'), model, '--shards', String(shards), '--shard-mib', String(shardMiB)], { stdio: 'ignore' });
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'scripts', 'make-sample-model.mjs'),
+      model,
+      '--shards',
+      String(shards),
+      '--shard-mib',
+      String(shardMiB),
+    ],
+    { stdio: 'ignore' },
+  );
   const files = readdirSync(model).map((f) => join(model, f));
   const weights = files.filter((f) => f.endsWith('.safetensors'));
   const total = files.reduce((a, f) => a + statSync(f).size, 0);
   const weightBytes = weights.reduce((a, f) => a + statSync(f).size, 0);
   line('model size', `${(total / 2 ** 30).toFixed(2)} GiB in ${files.length} files`);
   // Warm the page cache so every contender reads from memory, not from a cold disk.
-  for (const f of files) readFileSync(f).length;
+  for (const f of files) readFileSync(f);
 
   // 1. Hashing: openssl on one core, openssl with one process per core, modelship's pool.
   const [o1] = time(() => execFileSync('openssl', ['dgst', '-sha256', ...weights]));
   const parallelOpenssl = await new Promise((res) => {
     const t = now();
-    const groups = Array.from({ length: cores }, (_, i) => weights.filter((_, j) => j % cores === i)).filter((g) => g.length);
+    const groups = Array.from({ length: cores }, (_, i) => weights.filter((_, j) => j % cores === i)).filter(
+      (g) => g.length,
+    );
     let left = groups.length;
-    for (const g of groups) spawn('openssl', ['dgst', '-sha256', ...g], { stdio: 'ignore' }).on('close', () => --left === 0 && res(now() - t));
+    for (const g of groups)
+      spawn('openssl', ['dgst', '-sha256', ...g], { stdio: 'ignore' }).on(
+        'close',
+        () => --left === 0 && res(now() - t),
+      );
   });
   const { hashFiles } = await import(join(root, 'packages', 'core', 'lib', 'hash-pool.js'));
   await hashFiles([weights[0]]); // start the pool
@@ -83,7 +100,7 @@ async function main() {
   line('openssl dgst -sha256, 1 process', fmt(weightBytes, o1));
   line(`openssl dgst -sha256, ${cores} processes`, fmt(weightBytes, parallelOpenssl));
   line(`modelship hash pool (${used} workers)`, fmt(weightBytes, h));
-  line('  ratio per core used vs openssl 1 core', ((weightBytes / h / used) / (weightBytes / o1)).toFixed(2));
+  line('  ratio per core used vs openssl 1 core', (weightBytes / h / used / (weightBytes / o1)).toFixed(2));
   line(`  ratio vs openssl ${cores} processes`, (parallelOpenssl / h).toFixed(2));
 
   // 2. Pack into a layout (cold digest cache).
@@ -94,7 +111,10 @@ async function main() {
   line('  peak RSS', `${(p1.maxRssKiB / 1024).toFixed(0)} MB`);
   line('  bytes read / model size', (p1.rchar / total).toFixed(3));
   const p2 = runCli(['pack', model, '--output', `${layout}:v1`, '--json', '--no-progress'], cacheDir);
-  line('re-pack -> same layout (warm cache)', `${(p2.ms / 1000).toFixed(2)} s, bytes read / size ${(p2.rchar / total).toFixed(3)}`);
+  line(
+    're-pack -> same layout (warm cache)',
+    `${(p2.ms / 1000).toFixed(2)} s, bytes read / size ${(p2.rchar / total).toFixed(3)}`,
+  );
 
   // 3. Push to a local docker-registry vs curl.
   if (!existsSync('/usr/bin/docker-registry')) {
@@ -121,7 +141,10 @@ async function main() {
     const host = `127.0.0.1:${port}`;
     // curl baseline: monolithic POST + PUT -T of each file, 4 at a time like modelship.
     const curlMs = await curlUpload(host, 'curl/model', files);
-    const push1 = runCli(['pack', model, '--push', `${host}/bench/model:v1`, '--plain-http', '--json', '--no-progress', '--no-cache'], join(work, 'cache-push'));
+    const push1 = runCli(
+      ['pack', model, '--push', `${host}/bench/model:v1`, '--plain-http', '--json', '--no-progress', '--no-cache'],
+      join(work, 'cache-push'),
+    );
     line('curl -T of the same blobs (4 parallel)', `${(curlMs / 1000).toFixed(2)} s, ${fmt(total, curlMs)}`);
     line('pack --push -> registry (no cache)', `${(push1.ms / 1000).toFixed(2)} s, ${fmt(total, push1.ms)}`);
     line('  ratio push time / curl time', (push1.ms / curlMs).toFixed(2));
@@ -129,10 +152,22 @@ async function main() {
     line('  bytes read / model size', (push1.rchar / total).toFixed(3));
     const cacheP = join(work, 'cache-push2');
     runCli(['pack', model, '--output', `${join(work, 'layout2')}:v1`, '--json', '--no-progress'], cacheP);
-    const push2 = runCli(['pack', model, '--push', `${host}/bench/model:v1`, '--plain-http', '--json', '--no-progress'], cacheP);
-    line('re-push unchanged model (warm cache)', `${(push2.ms / 1000).toFixed(2)} s, ${push2.json.stats.uploaded} blobs uploaded`);
-    const push3 = runCli(['push', `oci:${layout}:v1`, `${host}/bench/copy:v1`, '--plain-http', '--json', '--no-progress'], cacheP);
-    line('push layout -> registry (new repo)', `${(push3.ms / 1000).toFixed(2)} s, ${fmt(total, push3.ms)}, RSS ${(push3.maxRssKiB / 1024).toFixed(0)} MB`);
+    const push2 = runCli(
+      ['pack', model, '--push', `${host}/bench/model:v1`, '--plain-http', '--json', '--no-progress'],
+      cacheP,
+    );
+    line(
+      're-push unchanged model (warm cache)',
+      `${(push2.ms / 1000).toFixed(2)} s, ${push2.json.stats.uploaded} blobs uploaded`,
+    );
+    const push3 = runCli(
+      ['push', `oci:${layout}:v1`, `${host}/bench/copy:v1`, '--plain-http', '--json', '--no-progress'],
+      cacheP,
+    );
+    line(
+      'push layout -> registry (new repo)',
+      `${(push3.ms / 1000).toFixed(2)} s, ${fmt(total, push3.ms)}, RSS ${(push3.maxRssKiB / 1024).toFixed(0)} MB`,
+    );
   } finally {
     reg.kill();
   }
@@ -141,7 +176,10 @@ async function main() {
 async function curlUpload(host, repo, files) {
   // Digests are computed outside the timed section: curl gets them for free.
   const digests = new Map(
-    files.map((f) => [f, 'sha256:' + execFileSync('openssl', ['dgst', '-sha256', '-r', f], { encoding: 'utf8' }).split(' ')[0]]),
+    files.map((f) => [
+      f,
+      'sha256:' + execFileSync('openssl', ['dgst', '-sha256', '-r', f], { encoding: 'utf8' }).split(' ')[0],
+    ]),
   );
   const start = now();
   const q = [...files];

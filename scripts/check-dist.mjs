@@ -18,7 +18,8 @@ try {
   const problems = [];
   for (const f of b) {
     if (!a.has(f)) problems.push(`missing in dist/: ${f}`);
-    else if (!readFileSync(join(root, 'dist', f)).equals(readFileSync(join(fresh, f)))) problems.push(`stale: dist/${f}`);
+    else if (!readFileSync(join(root, 'dist', f)).equals(readFileSync(join(fresh, f))))
+      problems.push(`stale: dist/${f}`);
   }
   for (const f of a) if (!b.has(f)) problems.push(`not produced by the bundle: dist/${f}`);
   if (problems.length) {

@@ -4,8 +4,9 @@
 // different mtimes and comparing digests. Later issues extend it to attest, sign, verify and
 // promote. Output goes under .modelship/main-job/ (deleted first).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, utimesSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 
 const root = resolve(import.meta.dirname, '..');
 const work = join(root, '.modelship', 'main-job');
@@ -14,7 +15,12 @@ rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 
 const run = (args, opts = {}) =>
-  execFileSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+  execFileSync(process.execPath, [cli, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...opts,
+  });
 
 const step = (title) => console.log(`\n== ${title}`);
 
@@ -22,7 +28,8 @@ step('pack examples/sample-model -> oci:.modelship/main-job/model-oci:v1');
 const first = JSON.parse(
   run(['pack', 'examples/sample-model', '--output', join(work, 'model-oci') + ':v1', '--no-cache', '--json']),
 );
-for (const l of first.layers) console.log(`${l.kind.padEnd(14)} ${String(l.size).padStart(8)}  ${l.digest.slice(0, 19)}  ${l.path}`);
+for (const l of first.layers)
+  console.log(`${l.kind.padEnd(14)} ${String(l.size).padStart(8)}  ${l.digest.slice(0, 19)}  ${l.path}`);
 console.log(`reference: ${first.reference}\ndigest:    ${first.digest}`);
 
 step('the manifest');
@@ -34,13 +41,31 @@ for (const l of manifest.layers)
   console.log(`layer:        ${l.mediaType.padEnd(48)} ${l.annotations['org.cncf.model.filepath']}`);
 console.log(`config blob:  ${JSON.stringify(first.config)}`);
 
-step('reproducible: a copy with other mtimes packs to the same digest');
-const copy = join(work, 'sample-copy');
-cpSync(join(root, 'examples', 'sample-model'), copy, { recursive: true });
-for (const f of readdirSync(copy)) utimesSync(join(copy, f), new Date('2001-02-03T04:05:06Z'), new Date('2001-02-03T04:05:06Z'));
-const second = JSON.parse(run(['pack', copy, '--output', join(work, 'model-oci-copy') + ':v1', '--no-cache', '--json', '--name', first.config.descriptor.name]));
-console.log(`original: ${first.digest}\ncopy:     ${second.digest}`);
-if (first.digest !== second.digest) {
+step('reproducible: two clones with different mtimes pack to the same digest');
+// Outside this repository, so both see the same (absent) git revision.
+const clones = mkdtempSync(join(tmpdir(), 'modelship-main-job-'));
+const digests = [];
+for (const [i, when] of [new Date('2001-02-03T04:05:06Z'), new Date()].entries()) {
+  const copy = join(clones, `clone-${i}`);
+  cpSync(join(root, 'examples', 'sample-model'), copy, { recursive: true });
+  for (const f of readdirSync(copy)) utimesSync(join(copy, f), when, when);
+  const r = JSON.parse(
+    run([
+      'pack',
+      copy,
+      '--output',
+      join(work, `model-oci-clone-${i}`) + ':v1',
+      '--no-cache',
+      '--json',
+      '--name',
+      first.config.descriptor.name,
+    ]),
+  );
+  digests.push(r.digest);
+  console.log(`clone ${i} (mtime ${when.toISOString()}): ${r.digest}`);
+}
+rmSync(clones, { recursive: true, force: true });
+if (digests[0] !== digests[1]) {
   console.error('FAIL: digests differ');
   process.exit(1);
 }

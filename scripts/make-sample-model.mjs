@@ -49,7 +49,8 @@ const inter = 128;
 const tensors = [['model.embed_tokens.weight', [vocab, hidden]]];
 for (let l = 0; l < layers; l++) {
   const p = `model.layers.${l}.`;
-  for (const n of ['q_proj', 'k_proj', 'v_proj', 'o_proj']) tensors.push([`${p}self_attn.${n}.weight`, [hidden, hidden]]);
+  for (const n of ['q_proj', 'k_proj', 'v_proj', 'o_proj'])
+    tensors.push([`${p}self_attn.${n}.weight`, [hidden, hidden]]);
   tensors.push([`${p}mlp.gate_proj.weight`, [inter, hidden]]);
   tensors.push([`${p}mlp.up_proj.weight`, [inter, hidden]]);
   tensors.push([`${p}mlp.down_proj.weight`, [hidden, inter]]);
@@ -104,7 +105,8 @@ shards.forEach((list, si) => {
   totalBytes += offset;
 });
 
-const write = (name, content) => writeFileSync(join(out, name), typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n');
+const write = (name, content) =>
+  writeFileSync(join(out, name), typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n');
 write('model.safetensors.index.json', { metadata: { total_size: totalBytes }, weight_map: weightMap });
 write('config.json', {
   architectures: ['LlamaForCausalLM'],
@@ -124,7 +126,8 @@ write('config.json', {
 });
 write('generation_config.json', { bos_token_id: 1, eos_token_id: 2, max_new_tokens: 64 });
 const vocabMap = {};
-for (let i = 0; i < vocab; i++) vocabMap[i < 3 ? ['<unk>', '<s>', '</s>'][i] : `<0x${i.toString(16).padStart(2, '0').toUpperCase()}>`] = i;
+for (let i = 0; i < vocab; i++)
+  vocabMap[i < 3 ? ['<unk>', '<s>', '</s>'][i] : `<0x${i.toString(16).padStart(2, '0').toUpperCase()}>`] = i;
 write('tokenizer.json', {
   version: '1.0',
   added_tokens: [
@@ -134,7 +137,13 @@ write('tokenizer.json', {
   ],
   model: { type: 'BPE', vocab: vocabMap, merges: [], byte_fallback: true },
 });
-write('tokenizer_config.json', { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', model_max_length: 512, tokenizer_class: 'LlamaTokenizerFast' });
+write('tokenizer_config.json', {
+  bos_token: '<s>',
+  eos_token: '</s>',
+  unk_token: '<unk>',
+  model_max_length: 512,
+  tokenizer_class: 'LlamaTokenizerFast',
+});
 write('special_tokens_map.json', { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' });
 write(
   'README.md',

@@ -33,11 +33,15 @@ describe('pack into an OCI layout', () => {
 
   it('writes a valid ModelPack manifest, config and raw layers', async () => {
     const r = await packTo(model, join(tmp.dir, 'l1'));
-    const m = JSON.parse(readFileSync(join(tmp.dir, 'l1', 'blobs', 'sha256', r.descriptor.digest.slice(7)), 'utf8')) as Manifest;
+    const m = JSON.parse(
+      readFileSync(join(tmp.dir, 'l1', 'blobs', 'sha256', r.descriptor.digest.slice(7)), 'utf8'),
+    ) as Manifest;
     expect(m.artifactType).toBe('application/vnd.cncf.model.manifest.v1+json');
     expect(m.config.mediaType).toBe('application/vnd.cncf.model.config.v1+json');
     const paths = m.layers.map((l) => l.annotations?.['org.cncf.model.filepath']);
-    expect(paths).toEqual(expect.arrayContaining(['config.json', 'model-00001-of-00002.safetensors', 'README.md', 'LICENSE']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['config.json', 'model-00001-of-00002.safetensors', 'README.md', 'LICENSE']),
+    );
     expect(paths).toHaveLength(readdirSync(model).length);
     for (const l of m.layers) {
       const parsed = parseLayerMediaType(l.mediaType);
@@ -65,7 +69,8 @@ describe('pack into an OCI layout', () => {
   it('is reproducible: a copy with other mtimes gives the same manifest digest', async () => {
     const a = await packTo(model, join(tmp.dir, 'r1'));
     const copy = copySample(tmp.dir, 'sample-copy');
-    for (const f of readdirSync(copy)) utimesSync(join(copy, f), new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z'));
+    for (const f of readdirSync(copy))
+      utimesSync(join(copy, f), new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z'));
     const name = (a.config['descriptor'] as { name: string }).name;
     const b = await packTo(copy, join(tmp.dir, 'r2'), { metadata: { name } });
     expect(b.descriptor.digest).toBe(a.descriptor.digest);
@@ -107,12 +112,12 @@ describe('pack into an OCI layout', () => {
       const a = await packTo(model, join(tmp.dir, `t-${layerFormat}-1`), { layerFormat });
       const b = await packTo(model, join(tmp.dir, `t-${layerFormat}-2`), { layerFormat });
       expect(b.descriptor.digest).toBe(a.descriptor.digest);
-      if (layerFormat !== 'tar')
-        for (const l of a.layers) expect(l.diffId).not.toBe(l.descriptor.digest);
+      if (layerFormat !== 'tar') for (const l of a.layers) expect(l.diffId).not.toBe(l.descriptor.digest);
       const store = await OciLayoutStore.open(join(tmp.dir, `t-${layerFormat}-1`));
       const out = join(tmp.dir, `x-${layerFormat}`);
       await extractArtifact(store, a.descriptor, out);
-      for (const f of readdirSync(model)) expect(readFileSync(join(out, f)).equals(readFileSync(join(model, f)))).toBe(true);
+      for (const f of readdirSync(model))
+        expect(readFileSync(join(out, f)).equals(readFileSync(join(model, f)))).toBe(true);
     });
   }
 
@@ -122,7 +127,8 @@ describe('pack into an OCI layout', () => {
     const out = join(tmp.dir, 'rt-out');
     const x = await extractArtifact(store, r.descriptor, out);
     expect(x.files.sort()).toEqual(readdirSync(model).sort());
-    for (const f of readdirSync(model)) expect(readFileSync(join(out, f)).equals(readFileSync(join(model, f)))).toBe(true);
+    for (const f of readdirSync(model))
+      expect(readFileSync(join(out, f)).equals(readFileSync(join(model, f)))).toBe(true);
   });
 });
 

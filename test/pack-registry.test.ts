@@ -33,7 +33,9 @@ describe('pack / push / pull against a real docker-registry (no auth)', () => {
 
   let first: PackJson;
   it('packs straight to the registry and pulls back byte-identical files', async () => {
-    const r = await runCli(['pack', model, '--push', `${reg.host}/models/sample:v1`, '--plain-http', '--json'], { env });
+    const r = await runCli(['pack', model, '--push', `${reg.host}/models/sample:v1`, '--plain-http', '--json'], {
+      env,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     first = JSON.parse(r.stdout) as PackJson;
@@ -41,7 +43,9 @@ describe('pack / push / pull against a real docker-registry (no auth)', () => {
     expect(first.stats.uploaded).toBe(readdirSync(model).length);
 
     const out = join(tmp.dir, 'pulled');
-    const p = await runCli(['pull', `${reg.host}/models/sample:v1`, '--extract', out, '--plain-http', '--json'], { env });
+    const p = await runCli(['pull', `${reg.host}/models/sample:v1`, '--extract', out, '--plain-http', '--json'], {
+      env,
+    });
     expect(p.status).toBe(0);
     expect(JSON.parse(p.stdout).digest).toBe(first.digest);
     sameFiles(model, out);
@@ -49,7 +53,10 @@ describe('pack / push / pull against a real docker-registry (no auth)', () => {
 
   it('pulls into an OCI layout with the same manifest digest', async () => {
     const layout = join(tmp.dir, 'pulled-oci');
-    const p = await runCli(['pull', `${reg.host}/models/sample:v1`, '--output', `${layout}:v1`, '--plain-http', '--json'], { env });
+    const p = await runCli(
+      ['pull', `${reg.host}/models/sample:v1`, '--output', `${layout}:v1`, '--plain-http', '--json'],
+      { env },
+    );
     expect(p.stderr).toBe('');
     expect(p.status).toBe(0);
     expect(JSON.parse(p.stdout).digest).toBe(first.digest);
@@ -59,7 +66,9 @@ describe('pack / push / pull against a real docker-registry (no auth)', () => {
 
   it('re-push of the unchanged model uploads no blob', async () => {
     reg.clearAccessLog();
-    const r = await runCli(['pack', model, '--push', `${reg.host}/models/sample:v1`, '--plain-http', '--json'], { env });
+    const r = await runCli(['pack', model, '--push', `${reg.host}/models/sample:v1`, '--plain-http', '--json'], {
+      env,
+    });
     expect(r.status).toBe(0);
     const again = JSON.parse(r.stdout) as PackJson;
     expect(again.digest).toBe(first.digest);
@@ -71,7 +80,16 @@ describe('pack / push / pull against a real docker-registry (no auth)', () => {
   it('pushes to a second repository through cross-repo mount: no blob bytes sent', async () => {
     reg.clearAccessLog();
     const r = await runCli(
-      ['pack', model, '--push', `${reg.host}/models/mounted:v1`, '--plain-http', '--json', '--mount-from', 'models/sample'],
+      [
+        'pack',
+        model,
+        '--push',
+        `${reg.host}/models/mounted:v1`,
+        '--plain-http',
+        '--json',
+        '--mount-from',
+        'models/sample',
+      ],
       { env },
     );
     expect(r.stderr).toBe('');
@@ -81,7 +99,9 @@ describe('pack / push / pull against a real docker-registry (no auth)', () => {
     expect(j.stats.mounted).toBe(j.layers.length);
     const log = reg.accessLog();
     // every layer and the config blob: mounted, not uploaded
-    expect(log.filter((e) => e.method === 'POST' && e.path.includes('mount=') && e.status === 201)).toHaveLength(j.layers.length + 1);
+    expect(log.filter((e) => e.method === 'POST' && e.path.includes('mount=') && e.status === 201)).toHaveLength(
+      j.layers.length + 1,
+    );
     expect(log.filter((e) => e.method === 'PATCH' || (e.method === 'PUT' && e.path.includes('/blobs/')))).toEqual([]);
   });
 
@@ -89,7 +109,10 @@ describe('pack / push / pull against a real docker-registry (no auth)', () => {
     const layout = join(tmp.dir, 'to-push');
     const packed = await runCli(['pack', model, '--output', `${layout}:v2`, '--json'], { env });
     expect(packed.status).toBe(0);
-    const r = await runCli(['push', `oci:${layout}:v2`, `${reg.host}/models/from-layout:v2`, '--plain-http', '--json'], { env });
+    const r = await runCli(
+      ['push', `oci:${layout}:v2`, `${reg.host}/models/from-layout:v2`, '--plain-http', '--json'],
+      { env },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout) as { digest: string; reference: string; stats: { blobsCopied: number } };
@@ -133,16 +156,30 @@ describe('pack against authenticated registries', () => {
     it(`pushes with --password-stdin (${mode})`, async () => {
       const reg = mode === 'htpasswd' ? basic : token;
       const r = await runCli(
-        ['pack', model, '--push', `${reg.host}/acme/m:v1`, '--plain-http', '-u', 'alice', '--password-stdin', '--json', '--no-cache'],
+        [
+          'pack',
+          model,
+          '--push',
+          `${reg.host}/acme/m:v1`,
+          '--plain-http',
+          '-u',
+          'alice',
+          '--password-stdin',
+          '--json',
+          '--no-cache',
+        ],
         { input: 'alice-pw\n' },
       );
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(r.stdout).not.toContain('alice-pw');
       const out = join(tmp.dir, `auth-pulled-${mode}`);
-      const p = await runCli(['pull', `${reg.host}/acme/m:v1`, '--extract', out, '--plain-http', '-u', 'alice', '--password-stdin'], {
-        input: 'alice-pw',
-      });
+      const p = await runCli(
+        ['pull', `${reg.host}/acme/m:v1`, '--extract', out, '--plain-http', '-u', 'alice', '--password-stdin'],
+        {
+          input: 'alice-pw',
+        },
+      );
       expect(p.status).toBe(0);
       sameFiles(model, out);
     });
@@ -150,7 +187,17 @@ describe('pack against authenticated registries', () => {
     it(`refuses a wrong password with exit code 5 (${mode})`, async () => {
       const reg = mode === 'htpasswd' ? basic : token;
       const r = await runCli(
-        ['pack', model, '--push', `${reg.host}/acme/m:v2`, '--plain-http', '-u', 'alice', '--password-stdin', '--no-cache'],
+        [
+          'pack',
+          model,
+          '--push',
+          `${reg.host}/acme/m:v2`,
+          '--plain-http',
+          '-u',
+          'alice',
+          '--password-stdin',
+          '--no-cache',
+        ],
         { input: 'wrong-pw' },
       );
       expect(r.status).toBe(5);
@@ -167,9 +214,12 @@ describe('pack against authenticated registries', () => {
       join(cfgDir, 'config.json'),
       JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from('alice:alice-pw').toString('base64') } } }),
     );
-    const r = await runCli(['pack', model, '--push', `${basic.host}/acme/m:v3`, '--plain-http', '--no-cache', '--json'], {
-      env: { DOCKER_CONFIG: cfgDir },
-    });
+    const r = await runCli(
+      ['pack', model, '--push', `${basic.host}/acme/m:v3`, '--plain-http', '--no-cache', '--json'],
+      {
+        env: { DOCKER_CONFIG: cfgDir },
+      },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });

@@ -78765,7 +78765,12 @@ function progressFor(io, label, enabled) {
 }
 function table(rows) {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-    return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+    return (rows
+        .map((r) => r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd())
+        .join('\n') + '\n');
 }
 
 //# sourceMappingURL=io.js.map
@@ -79022,7 +79027,13 @@ function registerPull(program, io) {
             progress.setTotal(0);
             const r = await extractArtifact(src.store, root, flags.extract, { onBytes: (n) => progress.update(n) });
             progress.finish();
-            const json = { reference: src.display, digest: root.digest, directory: flags.extract, files: r.files, bytes: r.bytes };
+            const json = {
+                reference: src.display,
+                digest: root.digest,
+                directory: flags.extract,
+                files: r.files,
+                bytes: r.bytes,
+            };
             io.out(flags.json
                 ? JSON.stringify(json, null, 2) + '\n'
                 : `extracted ${r.files.length} files (${formatBytes(r.bytes)}) into ${flags.extract}\ndigest: ${root.digest}\n`);
@@ -79041,7 +79052,11 @@ async function runTransfer(source, destination, flags, io, verb) {
             const root = await resolveReference(src.store, src.reference ?? (isLayoutSpec(source) ? 'latest' : undefined));
             if (dst.reference && isDigest(dst.reference) && dst.reference !== root.digest)
                 throw new errors_ModelshipError('USAGE', `destination digest ${dst.reference} differs from the source ${root.digest}`);
-            const tag = dst.reference && !isDigest(dst.reference) ? dst.reference : src.reference && !isDigest(src.reference) ? src.reference : undefined;
+            const tag = dst.reference && !isDigest(dst.reference)
+                ? dst.reference
+                : src.reference && !isDigest(src.reference)
+                    ? src.reference
+                    : undefined;
             const progress = progressFor(io, verb, flags.progress && !flags.json);
             const stats = await transfer(src.store, dst.store, root, {
                 concurrency: concurrencyOf(flags.concurrency),

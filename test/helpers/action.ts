@@ -35,7 +35,12 @@ export function parseOutputFile(text: string): Record<string, string> {
  * Runs `dist/<name>/index.js` as the runner does: action.yml defaults and the given inputs as
  * INPUT_* variables, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_ENV / GITHUB_PATH files.
  */
-export function runAction(name: string, inputs: Record<string, string>, workDir: string, env: NodeJS.ProcessEnv = {}): ActionRun {
+export function runAction(
+  name: string,
+  inputs: Record<string, string>,
+  workDir: string,
+  env: NodeJS.ProcessEnv = {},
+): ActionRun {
   const meta = parse(readFileSync(join(REPO_ROOT, 'actions', name, 'action.yml'), 'utf8')) as {
     inputs: Record<string, { default?: string }>;
     runs: { using: string; main: string };
@@ -44,16 +49,31 @@ export function runAction(name: string, inputs: Record<string, string>, workDir:
   for (const [k, v] of Object.entries(meta.inputs ?? {}))
     if (v.default !== undefined) vars[`INPUT_${k.toUpperCase()}`] = String(v.default);
   for (const [k, v] of Object.entries(inputs)) vars[`INPUT_${k.toUpperCase()}`] = v;
-  const files = { GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary', GITHUB_ENV: 'env', GITHUB_PATH: 'path', GITHUB_STATE: 'state' };
+  const files = {
+    GITHUB_OUTPUT: 'output',
+    GITHUB_STEP_SUMMARY: 'summary',
+    GITHUB_ENV: 'env',
+    GITHUB_PATH: 'path',
+    GITHUB_STATE: 'state',
+  };
   for (const [k, f] of Object.entries(files)) {
     vars[k] = join(workDir, `${name}-${f}.txt`);
     writeFileSync(vars[k]!, '');
   }
   const main = join(REPO_ROOT, 'actions', name, meta.runs.main);
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('GITHUB_')));
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('GITHUB_')),
+  );
   const r = spawnSync(process.execPath, [main], {
     cwd: workDir,
-    env: { ...clean, RUNNER_TEMP: workDir, GITHUB_ACTIONS: 'true', MODELSHIP_CACHE_DIR: join(workDir, 'cache'), ...vars, ...env },
+    env: {
+      ...clean,
+      RUNNER_TEMP: workDir,
+      GITHUB_ACTIONS: 'true',
+      MODELSHIP_CACHE_DIR: join(workDir, 'cache'),
+      ...vars,
+      ...env,
+    },
     encoding: 'utf8',
     timeout: 120_000,
   });

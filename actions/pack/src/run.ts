@@ -138,7 +138,9 @@ export async function run(): Promise<void> {
 
       await core.summary
         .addHeading('modelship pack', 3)
-        .addRaw(`<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)</p>`)
+        .addRaw(
+          `<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)</p>`,
+        )
         .addTable([
           [
             { data: 'File', header: true },

@@ -35,8 +35,7 @@ export function safeJoin(root: string, untrusted: string, what: string): string 
 
 /** File mode from the ModelPack metadata annotation: only 0644 or 0755, never setuid etc. */
 export function modeFromAnnotations(annotations: Record<string, string> | undefined): number {
-  const raw =
-    annotations?.['org.cncf.model.file.metadata+json'] ?? annotations?.['org.cnai.model.file.metadata+json'];
+  const raw = annotations?.['org.cncf.model.file.metadata+json'] ?? annotations?.['org.cnai.model.file.metadata+json'];
   if (!raw) return 0o644;
   try {
     const m = JSON.parse(raw) as { mode?: unknown };
@@ -134,7 +133,10 @@ export async function extractLayer(
       expanded += chunk.length;
       if (expanded > cap)
         return cb(
-          new ModelshipError('INVALID', `layer ${desc.digest} expands past ${cap} bytes; refusing (decompression bomb?)`),
+          new ModelshipError(
+            'INVALID',
+            `layer ${desc.digest} expands past ${cap} bytes; refusing (decompression bomb?)`,
+          ),
         );
       cb(null, chunk);
     },

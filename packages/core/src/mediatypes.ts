@@ -2,8 +2,7 @@
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
-export const OCI_EMPTY_DIGEST =
-  'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+export const OCI_EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
 export const OCI_LAYOUT_HEADER = 'application/vnd.oci.layout.header.v1+json';
 export const DOCKER_MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
@@ -38,7 +37,10 @@ export function layerMediaType(family: IdentifierFamily, kind: LayerKind, encodi
   return `application/vnd.${family}.model.${kind}.v1${suffix}`;
 }
 
-export function annotationKey(family: IdentifierFamily, key: 'filepath' | 'file.metadata+json' | 'file.mediatype.untested'): string {
+export function annotationKey(
+  family: IdentifierFamily,
+  key: 'filepath' | 'file.metadata+json' | 'file.mediatype.untested',
+): string {
   return `org.${family}.model.${key}`;
 }
 
@@ -48,7 +50,8 @@ export interface ParsedLayerMediaType {
   encoding: LayerEncoding;
 }
 
-const LAYER_RE = /^application\/vnd\.(cncf|cnai)\.model\.(weight\.config|weight|doc|code|dataset)\.v1\.(raw|tar|tar\+gzip|tar\+zstd)$/;
+const LAYER_RE =
+  /^application\/vnd\.(cncf|cnai)\.model\.(weight\.config|weight|doc|code|dataset)\.v1\.(raw|tar|tar\+gzip|tar\+zstd)$/;
 
 /** Reads both identifier families. Returns undefined for anything else. */
 export function parseLayerMediaType(mediaType: string): ParsedLayerMediaType | undefined {

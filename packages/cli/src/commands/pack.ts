@@ -64,12 +64,19 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--license <spdx>', 'SPDX licence expression (repeatable; default: from the model card)', collect)
     .option('--author <author>', 'author (repeatable)', collect)
     .option('--layer-format <format>', `layer encoding: ${LAYER_ENCODINGS.join(', ')}`, 'raw')
-    .option('--identifiers <family>', `media type family: cncf (ModelPack spec) or cnai (released Harbor, older modctl)`, 'cncf')
+    .option(
+      '--identifiers <family>',
+      `media type family: cncf (ModelPack spec) or cnai (released Harbor, older modctl)`,
+      'cncf',
+    )
     .option('--include <glob>', 'only pack files matching (repeatable)', collect)
     .option('--exclude <glob>', 'skip files matching (repeatable)', collect)
     .option('--spec <file>', 'per-kind file list: a Modelfile, Kitfile or YAML spec')
     .option('--no-dir-spec', 'ignore a Modelfile/Kitfile found in the model directory')
-    .option('--created [time]', 'record a creation time (RFC 3339; default now); off by default for reproducible digests')
+    .option(
+      '--created [time]',
+      'record a creation time (RFC 3339; default now); off by default for reproducible digests',
+    )
     .option('--real-file-metadata', 'record on-disk mode/uid/gid/mtime in layer annotations (not reproducible)')
     .option('--no-cache', 'do not use or update the digest cache')
     .option('--concurrency <n>', 'files transferred at once', '4')
@@ -89,7 +96,8 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
 }
 
 async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
-  if (flags.output && flags.push) throw new ModelshipError('USAGE', '--output and --push are exclusive: pick one target');
+  if (flags.output && flags.push)
+    throw new ModelshipError('USAGE', '--output and --push are exclusive: pick one target');
   const layerFormat = oneOf<LayerEncoding>(flags.layerFormat, LAYER_ENCODINGS, '--layer-format');
   const family = oneOf<IdentifierFamily>(flags.identifiers, IDENTIFIER_FAMILIES, '--identifiers');
   const concurrency = Number(flags.concurrency);
@@ -165,7 +173,8 @@ function layoutSpec(spec: string): string {
 
 function render(r: PackResult, reference: string): string {
   const rows = [['FILE', 'KIND', 'SIZE', 'DIGEST']];
-  for (const l of r.layers) rows.push([l.path, l.kind, formatBytes(l.descriptor.size), l.descriptor.digest.slice(0, 19)]);
+  for (const l of r.layers)
+    rows.push([l.path, l.kind, formatBytes(l.descriptor.size), l.descriptor.digest.slice(0, 19)]);
   const up = r.stats.uploaded;
   return (
     table(rows) +

@@ -83,7 +83,13 @@ export function registerPull(program: Command, io: CliIO): void {
         progress.setTotal(0);
         const r = await extractArtifact(src.store, root, flags.extract!, { onBytes: (n) => progress.update(n) });
         progress.finish();
-        const json = { reference: src.display, digest: root.digest, directory: flags.extract, files: r.files, bytes: r.bytes };
+        const json = {
+          reference: src.display,
+          digest: root.digest,
+          directory: flags.extract,
+          files: r.files,
+          bytes: r.bytes,
+        };
         io.out(
           flags.json
             ? JSON.stringify(json, null, 2) + '\n'
@@ -111,7 +117,12 @@ async function runTransfer(
       const root = await resolveReference(src.store, src.reference ?? (isLayoutSpec(source) ? 'latest' : undefined));
       if (dst.reference && isDigest(dst.reference) && dst.reference !== root.digest)
         throw new ModelshipError('USAGE', `destination digest ${dst.reference} differs from the source ${root.digest}`);
-      const tag = dst.reference && !isDigest(dst.reference) ? dst.reference : src.reference && !isDigest(src.reference) ? src.reference : undefined;
+      const tag =
+        dst.reference && !isDigest(dst.reference)
+          ? dst.reference
+          : src.reference && !isDigest(src.reference)
+            ? src.reference
+            : undefined;
       const progress = progressFor(io, verb, flags.progress && !flags.json);
       const stats = await transfer(src.store, dst.store, root, {
         concurrency: concurrencyOf(flags.concurrency),
@@ -124,7 +135,11 @@ async function runTransfer(
       const reference = tag ? `${dst.base}:${tag}` : `${dst.base}@${root.digest}`;
       io.out(
         flags.json
-          ? JSON.stringify({ reference, digest: root.digest, mediaType: root.mediaType, size: root.size, stats }, null, 2) + '\n'
+          ? JSON.stringify(
+              { reference, digest: root.digest, mediaType: root.mediaType, size: root.size, stats },
+              null,
+              2,
+            ) + '\n'
           : `${summary(stats)}\nreference: ${reference}\ndigest: ${root.digest}\n`,
       );
     } finally {
