@@ -1,16 +1,29 @@
-// ESM + TypeScript through @swc/jest (types stripped only; `tsc -b` does the type checking).
-const swc = [
-  '@swc/jest',
+// ESM + TypeScript through ts-jest in transpile-only mode (`tsc -b` does the type checking).
+// jest 29 + ts-jest, not jest 30 / @swc/jest: those pull per-platform native packages
+// (@parcel/watcher, unrs-resolver, @swc/core-*) that the npm mirror used here cannot resolve for
+// other platforms, which leaves package-lock.json unusable by `npm ci`.
+const tsJest = [
+  'ts-jest',
   {
-    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-    module: { type: 'es6' },
-    sourceMaps: 'inline',
+    useESM: true,
+    isolatedModules: true,
+    tsconfig: {
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      target: 'ES2022',
+      verbatimModuleSyntax: false,
+      isolatedModules: true,
+      esModuleInterop: true,
+      resolveJsonModule: true,
+      sourceMap: true,
+    },
+    diagnostics: false,
   },
 ];
 
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
-  transform: { '^.+\\.ts$': swc },
+  transform: { '^.+\\.ts$': tsJest },
   moduleNameMapper: {
     '^@modelship/core$': '<rootDir>/packages/core/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
@@ -33,4 +46,5 @@ export default {
     },
   ],
   testTimeout: 60000,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.cjs'],
 };

@@ -12,11 +12,10 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { sha256Digest } from '../src/digest.js';
 import { ModelshipError } from '../src/errors.js';
@@ -537,12 +536,11 @@ describe('OciLayoutStore', () => {
 
     it('keeps every referrer when two processes push concurrently', async () => {
       const subject = await pushManifest(store, manifest({ n: 1 }));
-      const lib = join(tmp, 'lib');
-      compileForChild(lib);
-      const child = join(lib, 'child.mjs');
+      // The children load the compiled package (npm test runs `tsc -b` first).
+      const child = join(tmp, 'child.mjs');
       writeFileSync(
         child,
-        `import { OciLayoutStore } from './layout.js';
+        `import { OciLayoutStore } from ${JSON.stringify(pathToFileURL(COMPILED_LAYOUT).href)};
 import { createHash } from 'node:crypto';
 const [dir, subjectJson, who] = process.argv.slice(2);
 const subject = JSON.parse(subjectJson);
@@ -597,24 +595,4 @@ await store.close();
   });
 });
 
-/** Transpiles layout.ts and its local imports to plain ESM so child processes can load them. */
-function compileForChild(outDir: string): void {
-  const require = createRequire(import.meta.url);
-  const swc = require('@swc/core') as { transformFileSync(path: string, opts: object): { code: string } };
-  const srcDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'package.json'), '{"type":"module"}');
-  const todo = ['layout'];
-  const done = new Set<string>();
-  while (todo.length) {
-    const name = todo.pop()!;
-    if (done.has(name)) continue;
-    done.add(name);
-    const { code } = swc.transformFileSync(join(srcDir, `${name}.ts`), {
-      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-      module: { type: 'es6' },
-    });
-    writeFileSync(join(outDir, `${name}.js`), code);
-    for (const m of code.matchAll(/from\s+['"]\.\/([\w-]+)\.js['"]/g)) todo.push(m[1]!);
-  }
-}
+const COMPILED_LAYOUT = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'layout.js');
