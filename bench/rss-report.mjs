@@ -13,5 +13,14 @@ process.on('exit', () => {
   } catch {
     // not Linux
   }
-  writeFileSync(out, JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, rchar }));
+  // VmHWM, not getrusage's maxrss: a forked child inherits the parent's maxrss high-water mark,
+  // so a benchmark parent holding big buffers would be billed to the CLI.
+  let hwm = 0;
+  try {
+    const m = /VmHWM:\s*(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    hwm = m ? Number(m[1]) : 0;
+  } catch {
+    hwm = process.resourceUsage().maxRSS;
+  }
+  writeFileSync(out, JSON.stringify({ maxRssKiB: hwm, rchar }));
 });

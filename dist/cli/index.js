@@ -54891,7 +54891,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5313:
+/***/ 7694:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -55790,7 +55790,7 @@ var DiscrError;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 const core_1 = __nccwpck_require__(607);
 const validation_1 = __nccwpck_require__(2203);
-const applicator_1 = __nccwpck_require__(5313);
+const applicator_1 = __nccwpck_require__(7694);
 const dynamic_1 = __nccwpck_require__(4085);
 const next_1 = __nccwpck_require__(8678);
 const unevaluated_1 = __nccwpck_require__(9876);
@@ -71709,7 +71709,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8567);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5313);
 
 process.exitCode = await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .iW)(process.argv);
 //# sourceMappingURL=bin.js.map
@@ -71718,7 +71718,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8567:
+/***/ 5313:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -71729,8 +71729,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: VERSION, buildProgram
 
-;// CONCATENATED MODULE: external "node:module"
-const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
 // EXTERNAL MODULE: ./node_modules/commander/index.js
 var commander = __nccwpck_require__(8909);
 ;// CONCATENATED MODULE: ./node_modules/commander/esm.mjs
@@ -75539,7 +75537,7 @@ async function pack(options) {
 async function ingestLayer(store, file, format, mediaType, advance, mountFrom) {
     if (format === 'raw') {
         const stream = countBytes((0,external_node_fs_.createReadStream)(file.absPath, { highWaterMark: 1024 * 1024 }), (_t, delta) => advance(delta));
-        const r = await store.ingest(mediaType, stream, { mountFrom });
+        const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size });
         if (r.descriptor.size !== file.size)
             throw new errors_ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {
                 hint: 'wait until the file is fully written, then re-run',
@@ -75548,7 +75546,10 @@ async function ingestLayer(store, file, format, mediaType, advance, mountFrom) {
     }
     const layer = createLayerStream(file, format);
     layer.progress?.((n) => advance(n));
-    const r = await store.ingest(mediaType, layer.stream, { mountFrom });
+    const r = await store.ingest(mediaType, layer.stream, {
+        mountFrom,
+        ...(format === 'tar' ? { size: layer.tarSize } : {}),
+    });
     const diffId = format === 'tar' ? r.descriptor.digest : await layer.diffId();
     return { digests: { digest: r.descriptor.digest, size: r.descriptor.size, diffId }, uploaded: r.uploaded };
 }
@@ -77648,10 +77649,10 @@ async function streamPatch(ctx, s, source, size, onProgress, what) {
  * the commit PUT with the digest we computed. A stream cannot be replayed, so a failure here
  * is final for this call (the caller re-runs).
  */
-async function ingestStream(ctx, stream, onProgress, what) {
+async function ingestStream(ctx, stream, onProgress, what, size) {
     const session = await startSession(ctx, what);
     try {
-        const sent = await streamPatch(ctx, session, stream, undefined, onProgress, what);
+        const sent = await streamPatch(ctx, session, stream, size, onProgress, what);
         try {
             await commit(ctx, session.location, sent.digest, what);
         }
@@ -78097,7 +78098,7 @@ class RegistryStore {
         if (ingestMode(this.http.host, this.strategy) === 'spool')
             return this.ingestSpooled(mediaType, stream, options);
         return this.limit(async () => {
-            const sent = await ingestStream(this.uploadContext(), stream, options.onProgress, `push a ${mediaType} blob to ${this.location}`);
+            const sent = await ingestStream(this.uploadContext(), stream, options.onProgress, `push a ${mediaType} blob to ${this.location}`, options.size);
             return { descriptor: { mediaType, digest: sent.digest, size: sent.size }, uploaded: true };
         });
     }
@@ -78774,6 +78775,14 @@ function table(rows) {
 }
 
 //# sourceMappingURL=io.js.map
+;// CONCATENATED MODULE: ./packages/cli/lib/version.js
+/**
+ * The CLI version. A constant rather than a package.json read at run time, because the ncc
+ * bundle (dist/cli, what actions/setup installs) has no package.json beside it. A unit test
+ * keeps it equal to packages/cli/package.json.
+ */
+const VERSION = '0.1.0';
+//# sourceMappingURL=version.js.map
 ;// CONCATENATED MODULE: ./packages/cli/lib/options.js
 
 
@@ -79087,14 +79096,7 @@ async function runTransfer(source, destination, flags, io, verb) {
 
 
 
-const VERSION = (() => {
-    try {
-        return (0,external_node_module_namespaceObject.createRequire)(import.meta.url)('../package.json').version;
-    }
-    catch {
-        return '0.0.0';
-    }
-})();
+
 function buildProgram(io) {
     const program = new Command('modelship')
         .description('Release ML models the way you release containers (ModelPack OCI artifacts).')

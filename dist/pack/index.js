@@ -98566,7 +98566,7 @@ async function pack(options) {
 async function ingestLayer(store, file, format, mediaType, advance, mountFrom) {
     if (format === 'raw') {
         const stream = streams_countBytes((0,external_node_fs_namespaceObject.createReadStream)(file.absPath, { highWaterMark: 1024 * 1024 }), (_t, delta) => advance(delta));
-        const r = await store.ingest(mediaType, stream, { mountFrom });
+        const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size });
         if (r.descriptor.size !== file.size)
             throw new errors_ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {
                 hint: 'wait until the file is fully written, then re-run',
@@ -98575,7 +98575,10 @@ async function ingestLayer(store, file, format, mediaType, advance, mountFrom) {
     }
     const layer = createLayerStream(file, format);
     layer.progress?.((n) => advance(n));
-    const r = await store.ingest(mediaType, layer.stream, { mountFrom });
+    const r = await store.ingest(mediaType, layer.stream, {
+        mountFrom,
+        ...(format === 'tar' ? { size: layer.tarSize } : {}),
+    });
     const diffId = format === 'tar' ? r.descriptor.digest : await layer.diffId();
     return { digests: { digest: r.descriptor.digest, size: r.descriptor.size, diffId }, uploaded: r.uploaded };
 }
@@ -100675,10 +100678,10 @@ async function streamPatch(ctx, s, source, size, onProgress, what) {
  * the commit PUT with the digest we computed. A stream cannot be replayed, so a failure here
  * is final for this call (the caller re-runs).
  */
-async function ingestStream(ctx, stream, onProgress, what) {
+async function ingestStream(ctx, stream, onProgress, what, size) {
     const session = await startSession(ctx, what);
     try {
-        const sent = await streamPatch(ctx, session, stream, undefined, onProgress, what);
+        const sent = await streamPatch(ctx, session, stream, size, onProgress, what);
         try {
             await commit(ctx, session.location, sent.digest, what);
         }
@@ -101124,7 +101127,7 @@ class RegistryStore {
         if (ingestMode(this.http.host, this.strategy) === 'spool')
             return this.ingestSpooled(mediaType, stream, options);
         return this.limit(async () => {
-            const sent = await ingestStream(this.uploadContext(), stream, options.onProgress, `push a ${mediaType} blob to ${this.location}`);
+            const sent = await ingestStream(this.uploadContext(), stream, options.onProgress, `push a ${mediaType} blob to ${this.location}`, options.size);
             return { descriptor: { mediaType, digest: sent.digest, size: sent.size }, uploaded: true };
         });
     }

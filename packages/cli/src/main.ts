@@ -1,17 +1,11 @@
-import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { ERROR_CODES, isModelshipError, toModelshipError } from '@modelship/core';
 import { processIO, type CliIO } from './io.js';
+import { VERSION } from './version.js';
 import { registerPack } from './commands/pack.js';
 import { registerPull, registerPush } from './commands/transfer.js';
 
-export const VERSION: string = (() => {
-  try {
-    return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-})();
+export { VERSION };
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('modelship')

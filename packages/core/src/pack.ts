@@ -311,7 +311,7 @@ async function ingestLayer(
     const stream = countBytes(createReadStream(file.absPath, { highWaterMark: 1024 * 1024 }), (_t, delta) =>
       advance(delta),
     );
-    const r = await store.ingest(mediaType, stream, { mountFrom });
+    const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size });
     if (r.descriptor.size !== file.size)
       throw new ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {
         hint: 'wait until the file is fully written, then re-run',
@@ -320,7 +320,10 @@ async function ingestLayer(
   }
   const layer = createLayerStream(file, format);
   layer.progress?.((n) => advance(n));
-  const r = await store.ingest(mediaType, layer.stream, { mountFrom });
+  const r = await store.ingest(mediaType, layer.stream, {
+    mountFrom,
+    ...(format === 'tar' ? { size: layer.tarSize } : {}),
+  });
   const diffId = format === 'tar' ? r.descriptor.digest : await layer.diffId();
   return { digests: { digest: r.descriptor.digest, size: r.descriptor.size, diffId }, uploaded: r.uploaded };
 }

@@ -25,6 +25,11 @@ export interface IngestResult extends PushResult {
 export interface PushOptions {
   /** Repositories on the same registry that may hold the blob, tried as cross-repo mounts. */
   mountFrom?: string[];
+  /**
+   * Expected byte count of an `ingest` stream, when known: lets a registry upload carry a
+   * Content-Length instead of a chunked body. A stream of another length fails the upload.
+   */
+  size?: number;
   /** Bytes-transferred callback for progress reporting. */
   onProgress?: (bytes: number) => void;
 }

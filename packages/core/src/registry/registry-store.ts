@@ -448,6 +448,7 @@ export class RegistryStore implements ContentStore {
         stream,
         options.onProgress,
         `push a ${mediaType} blob to ${this.location}`,
+        options.size,
       );
       return { descriptor: { mediaType, digest: sent.digest, size: sent.size }, uploaded: true };
     });

@@ -323,10 +323,11 @@ export async function ingestStream(
   stream: Readable,
   onProgress: ((n: number) => void) | undefined,
   what: string,
+  size?: number,
 ): Promise<{ digest: string; size: number }> {
   const session = await startSession(ctx, what);
   try {
-    const sent = await streamPatch(ctx, session, stream, undefined, onProgress, what);
+    const sent = await streamPatch(ctx, session, stream, size, onProgress, what);
     try {
       await commit(ctx, session.location, sent.digest, what);
     } catch (e) {
