@@ -164,7 +164,7 @@ async function main() {
     const host = `127.0.0.1:${port}`;
     // curl baseline: monolithic POST + PUT -T of each file, 4 at a time like modelship.
     // Disk writeback makes single runs noisy: alternate the two, best of `rounds` each.
-    const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
     let curlMs = Infinity;
     let push1;
     for (let i = 0; i < rounds; i++) {

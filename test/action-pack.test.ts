@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAction } from './helpers/action.js';
+import { startRegistry } from './helpers/registry.js';
 import { copySample, tempDir } from './helpers/tmp.js';
 
 const tmp = tempDir();
@@ -39,5 +40,35 @@ describe('actions/pack through dist/pack/index.js', () => {
     const r = runAction('pack', { path: model, 'layer-format': 'zip' }, tmp.dir);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/::error::USAGE: input layer-format "zip"/);
+  });
+
+  it('pushes to an authenticated registry and masks the password', async () => {
+    const reg = await startRegistry({ auth: 'htpasswd', users: { ci: 'hunter2-secret' } });
+    try {
+      const model = copySample(tmp.dir, 'm3');
+      const r = runAction(
+        'pack',
+        {
+          path: model,
+          push: `${reg.host}/acme/model:v3`,
+          'plain-http': 'true',
+          username: 'ci',
+          password: 'hunter2-secret',
+        },
+        tmp.dir,
+      );
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.outputs.reference).toBe(`${reg.host}/acme/model:v3`);
+      expect(r.outputs['layout-path']).toBe('');
+      // the runner hides the secret once told: the add-mask command is the only place it may appear
+      expect(r.stdout).toContain('::add-mask::hunter2-secret');
+      const rest = r.stdout.replace('::add-mask::hunter2-secret', '');
+      expect(rest + r.summary + JSON.stringify(r.outputs)).not.toContain('hunter2-secret');
+      const manifest = readFileSync(r.outputs['manifest-path']!);
+      expect('sha256:' + createHash('sha256').update(manifest).digest('hex')).toBe(r.outputs.digest);
+    } finally {
+      await reg.cleanup();
+    }
   });
 });

@@ -11,7 +11,7 @@ afterAll(() => tmp.cleanup());
 interface PackJson {
   reference: string;
   digest: string;
-  layers: { path: string; digest: string; uploaded: boolean }[];
+  layers: { path: string; digest: string; mediaType: string; uploaded: boolean }[];
   stats: { uploaded: number; mounted: number; skipped: number; cacheHits: number; hashed: number };
 }
 
@@ -120,6 +120,22 @@ describe('pack / push / pull against a real docker-registry (no auth)', () => {
     expect(j.reference).toBe(`${reg.host}/models/from-layout:v2`);
     const out = join(tmp.dir, 'pulled-2');
     expect((await runCli(['pull', j.reference, '--extract', out, '--plain-http'], { env })).status).toBe(0);
+    sameFiles(model, out);
+  });
+
+  it('pushes tar+gzip layers and extracts them back from the registry', async () => {
+    const r = await runCli(
+      ['pack', model, '--push', `${reg.host}/models/gz:v1`, '--plain-http', '--json', '--layer-format', 'tar+gzip'],
+      { env },
+    );
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as PackJson;
+    expect(j.layers.every((l) => l.mediaType.endsWith('.tar+gzip'))).toBe(true);
+    expect(r.stderr).toMatch(/warning: .*compressing weights/);
+    const out = join(tmp.dir, 'pulled-gz');
+    expect((await runCli(['pull', `${reg.host}/models/gz:v1`, '--extract', out, '--plain-http'], { env })).status).toBe(
+      0,
+    );
     sameFiles(model, out);
   });
 
