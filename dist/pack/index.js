@@ -94756,7 +94756,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(43334);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(41203);
 
 await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 //# sourceMappingURL=index.js.map
@@ -94765,7 +94765,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 43334:
+/***/ 41203:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -95994,6 +95994,27 @@ function detectLicenseText(text) {
     return undefined;
 }
 //# sourceMappingURL=license.js.map
+;// CONCATENATED MODULE: ./packages/core/lib/modelpack/types.js
+/** Everything known about the model; `buildModelConfig` picks the ModelPack fields from it. */
+/** The single-string metadata fields, as flags, specs and overrides name them. */
+const METADATA_STRING_FIELDS = [
+    'name',
+    'version',
+    'family',
+    'description',
+    'title',
+    'vendor',
+    'docURL',
+    'sourceURL',
+    'revision',
+    'architecture',
+    'format',
+    'paramSize',
+    'precision',
+    'quantization',
+    'createdAt',
+];
+//# sourceMappingURL=types.js.map
 ;// CONCATENATED MODULE: ./packages/core/lib/modelpack/values.js
 /** Normalisers for config values whose spelling the spec fixes but nobody validates. */
 const PARAM_SIZE_RE = /^(\d+)(?:\.(\d))?\s*([kmbtq])$/i;
@@ -96184,6 +96205,7 @@ class YamlReader {
 }
 //# sourceMappingURL=yamlnodes.js.map
 ;// CONCATENATED MODULE: ./packages/core/lib/modelpack/spec.js
+
 
 
 
@@ -96419,28 +96441,11 @@ const YAML_KIND_KEYS = {
     datasets: 'dataset',
     docs: 'doc',
 };
-const YAML_STRING_FIELDS = [
-    'name',
-    'version',
-    'family',
-    'description',
-    'title',
-    'vendor',
-    'docURL',
-    'sourceURL',
-    'revision',
-    'architecture',
-    'format',
-    'paramSize',
-    'precision',
-    'quantization',
-    'createdAt',
-];
 function parseYamlSpec(text, source = 'modelship.yaml') {
     const y = new YamlReader(text, source, YAML_SPEC_HINT);
     if ((0,dist/* isScalar */.jn)(y.root) && y.root.value === null)
         return { format: 'yaml', source, entries: [], metadata: {} };
-    const allowed = [...Object.keys(YAML_KIND_KEYS), ...YAML_STRING_FIELDS, 'authors', 'licenses', 'license'];
+    const allowed = [...Object.keys(YAML_KIND_KEYS), ...METADATA_STRING_FIELDS, 'authors', 'licenses', 'license'];
     const top = y.map(y.root, 'the spec', allowed);
     const entries = [];
     const metadata = {};
@@ -97346,23 +97351,7 @@ async function readSafetensorsHeader(absPath, size) {
 
 
 
-const STRING_FIELDS = [
-    'name',
-    'version',
-    'family',
-    'description',
-    'title',
-    'vendor',
-    'docURL',
-    'sourceURL',
-    'revision',
-    'architecture',
-    'format',
-    'paramSize',
-    'precision',
-    'quantization',
-    'createdAt',
-];
+
 /** Merges override layers, earlier ones winning field by field (e.g. flags, then the spec file). */
 function mergeOverrides(...layers) {
     const out = {};
@@ -97519,7 +97508,7 @@ async function inferModelMetadata(dir, files, overrides = {}, options = {}) {
     const byPath = new Map(files.map((f) => [f.path, f]));
     const rootFile = (re) => files.find((f) => !f.path.includes('/') && re.test(f.path));
     const o = checkOverrides(overrides);
-    for (const field of STRING_FIELDS)
+    for (const field of METADATA_STRING_FIELDS)
         set(field, o[field], 'override');
     set('authors', o.authors, 'override');
     set('licenses', o.licenses, 'override');
@@ -98043,8 +98032,139 @@ const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(38522);
 var external_node_zlib_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_node_zlib_, 2);
-;// CONCATENATED MODULE: ./packages/core/lib/modelpack/tar.js
+;// CONCATENATED MODULE: ./packages/core/lib/compression.js
 
+
+
+
+
+
+
+/**
+ * Compression for tar+gzip / tar+zstd layers, both directions. zstd comes from node:zlib on
+ * Node >= 22.15 (the Actions runtime, node24) and from the `zstd` program otherwise (Node 20);
+ * the program runs without a shell and is killed when its consumer gives up.
+ */
+const GZIP_LEVEL = 6;
+const ZSTD_LEVEL = 3;
+/** Fixed flags: level 3, no content checksum (the OCI digest covers the blob), one thread. */
+const ZSTD_CLI_ARGS = ['-q', '-c', `-${ZSTD_LEVEL}`, '--no-check', '--single-thread'];
+function nodeZstd(kind) {
+    const z = external_node_zlib_namespaceObject;
+    const f = z[kind];
+    return typeof f === 'function' ? f.bind(external_node_zlib_namespaceObject) : undefined;
+}
+let zstdPath;
+/** The `zstd` program on PATH, if any (looked up once). */
+function findZstdProgram() {
+    if (zstdPath === undefined) {
+        zstdPath = null;
+        const names = process.platform === 'win32' ? ['zstd.exe'] : ['zstd'];
+        for (const dir of (process.env['PATH'] ?? '').split(external_node_path_.delimiter)) {
+            if (!dir)
+                continue;
+            for (const n of names) {
+                try {
+                    (0,external_node_fs_namespaceObject.accessSync)((0,external_node_path_.join)(dir, n), external_node_fs_namespaceObject.constants.X_OK);
+                    zstdPath = (0,external_node_path_.join)(dir, n);
+                    break;
+                }
+                catch {
+                    // not here
+                }
+            }
+            if (zstdPath)
+                break;
+        }
+    }
+    return zstdPath ?? undefined;
+}
+/** Whether tar+zstd layers can be written here (Node ≥ 22.15 zlib, or the zstd program). */
+function zstdAvailable() {
+    return nodeZstd('createZstdCompress') !== undefined || findZstdProgram() !== undefined;
+}
+function viaProgram(program, args, input, what) {
+    const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+    const out = new external_node_stream_.PassThrough({ highWaterMark: 1 << 20 });
+    let stderr = '';
+    let failed = false;
+    const fail = (err) => {
+        if (failed)
+            return;
+        failed = true;
+        child.kill();
+        input.destroy();
+        out.destroy(err);
+    };
+    child.stderr.on('data', (d) => {
+        if (stderr.length < 4096)
+            stderr += d.toString();
+    });
+    child.on('error', (e) => fail(new errors_ModelshipError('USAGE', `cannot run ${program}: ${e.message}`, { cause: e })));
+    child.stdout.pipe(out, { end: false });
+    child.on('close', (code, signal) => {
+        if (code === 0)
+            out.end();
+        else
+            fail(new errors_ModelshipError('INVALID', `zstd failed on ${what} (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
+    });
+    (0,external_node_stream_promises_namespaceObject.pipeline)(input, child.stdin).catch((e) => fail(e instanceof Error ? e : new Error(String(e))));
+    out.on('close', () => {
+        if (!out.writableFinished && !failed) {
+            // The consumer gave up early: stop the work behind us.
+            failed = true;
+            child.kill();
+            input.destroy();
+        }
+    });
+    return out;
+}
+function throughTransform(input, transform) {
+    const out = new external_node_stream_.PassThrough({ highWaterMark: 1 << 20 });
+    (0,external_node_stream_promises_namespaceObject.pipeline)(input, transform, out).catch(() => {
+        // pipeline has destroyed `out` with the error; the consumer sees it there
+    });
+    return out;
+}
+function noZstd() {
+    return new errors_ModelshipError('USAGE', 'tar+zstd layers need Node.js >= 22.15 or the zstd program on PATH', {
+        hint: 'install zstd (e.g. apt-get install zstd), upgrade Node.js, or use tar+gzip / tar / raw layers',
+    });
+}
+/** zstd-compresses `input` with fixed settings (level 3, no checksum), so output is reproducible. */
+function zstdCompress(input, what) {
+    const factory = nodeZstd('createZstdCompress');
+    if (factory) {
+        const params = {};
+        const c = external_node_zlib_.constants;
+        if (c['ZSTD_c_compressionLevel'] !== undefined)
+            params[c['ZSTD_c_compressionLevel']] = ZSTD_LEVEL;
+        if (c['ZSTD_c_checksumFlag'] !== undefined)
+            params[c['ZSTD_c_checksumFlag']] = 0;
+        return throughTransform(input, factory({ params }));
+    }
+    const program = findZstdProgram();
+    if (!program)
+        throw noZstd();
+    return viaProgram(program, ZSTD_CLI_ARGS, input, what);
+}
+function compression_zstdDecompress(input, what) {
+    const factory = nodeZstd('createZstdDecompress');
+    if (factory)
+        return throughTransform(input, factory());
+    const program = findZstdProgram();
+    if (!program)
+        throw noZstd();
+    return viaProgram(program, ['-d', '-q', '-c'], input, what);
+}
+function gzipCompress(input) {
+    return throughTransform(input, zlib.createGzip({ level: GZIP_LEVEL }));
+}
+function compression_gunzip(input) {
+    return throughTransform(input, zlib.createGunzip());
+}
+//# sourceMappingURL=compression.js.map
+;// CONCATENATED MODULE: ./packages/core/lib/modelpack/tar.js
 
 
 
@@ -98194,86 +98314,6 @@ class GzipOsByte extends external_node_stream_.Transform {
         cb(null, chunk);
     }
 }
-const GZIP_LEVEL = 6;
-const ZSTD_LEVEL = 3;
-/** Fixed flags: level 3, no content checksum (the OCI digest covers the blob), one thread. */
-const ZSTD_CLI_ARGS = ['-q', '-c', `-${ZSTD_LEVEL}`, '--no-check', '--single-thread'];
-function nodeZstd() {
-    const z = external_node_zlib_namespaceObject;
-    return typeof z.createZstdCompress === 'function' ? z.createZstdCompress.bind(external_node_zlib_namespaceObject) : undefined;
-}
-let zstdPath;
-/** The `zstd` program on PATH, if any (looked up once). */
-function findZstdProgram() {
-    if (zstdPath === undefined) {
-        zstdPath = null;
-        const names = process.platform === 'win32' ? ['zstd.exe'] : ['zstd'];
-        for (const dir of (process.env['PATH'] ?? '').split(external_node_path_.delimiter)) {
-            if (!dir)
-                continue;
-            for (const n of names) {
-                try {
-                    (0,external_node_fs_namespaceObject.accessSync)((0,external_node_path_.join)(dir, n), external_node_fs_namespaceObject.constants.X_OK);
-                    zstdPath = (0,external_node_path_.join)(dir, n);
-                    break;
-                }
-                catch {
-                    // not here
-                }
-            }
-            if (zstdPath)
-                break;
-        }
-    }
-    return zstdPath ?? undefined;
-}
-/** Whether tar+zstd layers can be written here (Node ≥ 22.15 zlib, or the zstd program). */
-function zstdAvailable() {
-    return nodeZstd() !== undefined || findZstdProgram() !== undefined;
-}
-function zstdViaCli(program, input, what) {
-    const child = (0,external_node_child_process_namespaceObject.spawn)(program, ZSTD_CLI_ARGS, { stdio: ['pipe', 'pipe', 'pipe'], shell: false });
-    const out = new external_node_stream_.PassThrough({ highWaterMark: 1 << 20 });
-    let stderr = '';
-    let failed = false;
-    const fail = (err) => {
-        if (failed)
-            return;
-        failed = true;
-        child.kill();
-        input.destroy();
-        out.destroy(err);
-    };
-    child.stderr.on('data', (d) => {
-        if (stderr.length < 4096)
-            stderr += d.toString();
-    });
-    child.on('error', (e) => fail(new errors_ModelshipError('USAGE', `cannot run ${program}: ${e.message}`, { cause: e })));
-    child.stdout.pipe(out, { end: false });
-    child.on('close', (code, signal) => {
-        if (code === 0)
-            out.end();
-        else
-            fail(new errors_ModelshipError('INTERNAL', `zstd failed on ${what} (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
-    });
-    (0,external_node_stream_promises_namespaceObject.pipeline)(input, child.stdin).catch((e) => fail(e instanceof Error ? e : new Error(String(e))));
-    out.on('close', () => {
-        if (!out.writableFinished && !failed) {
-            // The consumer gave up early: stop the work behind us.
-            failed = true;
-            child.kill();
-            input.destroy();
-        }
-    });
-    return out;
-}
-function compressed(input, compressor) {
-    const out = new external_node_stream_.PassThrough({ highWaterMark: 1 << 20 });
-    (0,external_node_stream_promises_namespaceObject.pipeline)(input, compressor, out).catch(() => {
-        // pipeline has destroyed `out` with the error; the consumer sees it there
-    });
-    return out;
-}
 /** A stream of the layer blob for one file. */
 function createLayerStream(file, encoding) {
     const tarSize = layerTarSize(file);
@@ -98307,22 +98347,7 @@ function createLayerStream(file, encoding) {
         return make(out);
     }
     if (encoding === 'tar+zstd') {
-        const factory = nodeZstd();
-        if (factory) {
-            const params = {};
-            const c = external_node_zlib_.constants;
-            if (c['ZSTD_c_compressionLevel'] !== undefined)
-                params[c['ZSTD_c_compressionLevel']] = ZSTD_LEVEL;
-            if (c['ZSTD_c_checksumFlag'] !== undefined)
-                params[c['ZSTD_c_checksumFlag']] = 0;
-            return make(compressed(source(), factory({ params })));
-        }
-        const program = findZstdProgram();
-        if (!program)
-            throw new errors_ModelshipError('USAGE', 'tar+zstd layers need Node.js >= 22.15 or the zstd program on PATH', {
-                hint: 'install zstd (e.g. apt-get install zstd), upgrade Node.js, or use tar+gzip / tar / raw layers',
-            });
-        return make(zstdViaCli(program, source(), file.path));
+        return make(zstdCompress(source(), file.path));
     }
     throw new errors_ModelshipError('USAGE', `no layer stream for encoding "${String(encoding)}"`, {
         hint: 'raw layers are the file itself; stream encodings are tar, tar+gzip and tar+zstd',
@@ -101323,7 +101348,6 @@ var tar_stream = __nccwpck_require__(56118);
 
 
 
-
 /**
  * Resolves a path taken from an artifact (annotation or tar entry) under `root`, refusing
  * absolute paths, `..` segments, backslashes and NULs: a hostile manifest must not write
@@ -101358,45 +101382,13 @@ function modeFromAnnotations(annotations) {
         return 0o644;
     }
 }
-/** A decompressor for tar+gzip / tar+zstd (node:zlib zstd on Node >= 22.15, else the zstd program). */
-function decompressor(encoding) {
+/** The uncompressed tar stream of a tar / tar+gzip / tar+zstd layer. */
+function decompressed(content, encoding, what) {
     if (encoding === 'tar+gzip')
-        return zlib.createGunzip();
-    if (encoding === 'tar+zstd') {
-        const z = zlib;
-        if (typeof z.createZstdDecompress === 'function')
-            return z.createZstdDecompress();
-        return spawnFilter('zstd', ['-d', '-q', '-c']);
-    }
-    return new PassThrough();
-}
-/** Runs a filter program (stdin -> stdout) as a stream; no shell. Fails on a non-zero exit. */
-function spawnFilter(program, args) {
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr = (stderr + d.toString()).slice(-2000)));
-    // stdout only ends after the program exits, so a failed exit is seen before 'end'.
-    const out = new PassThrough();
-    child.stdout.pipe(out, { end: false });
-    child.on('close', (code) => {
-        if (code === 0)
-            out.end();
-        else
-            out.destroy(new ModelshipError('INVALID', `${program} exited with ${code}: ${stderr.trim()}`));
-    });
-    const duplex = Duplex.from({ writable: child.stdin, readable: out });
-    child.on('error', (e) => {
-        duplex.destroy(e.code === 'ENOENT'
-            ? new ModelshipError('USAGE', `${program} is not installed`, {
-                hint: `install ${program} (Debian: apt-get install ${program}) or use Node >= 22.15`,
-            })
-            : e);
-    });
-    duplex.on('close', () => {
-        if (child.exitCode === null)
-            child.kill();
-    });
-    return duplex;
+        return gunzip(content);
+    if (encoding === 'tar+zstd')
+        return zstdDecompress(content, what);
+    return content;
 }
 async function writeAtomically(target, source, mode) {
     await mkdir(dirname(target), { recursive: true });
@@ -101462,7 +101454,7 @@ async function extract_extractLayer(root, desc, content, limits = {}) {
         extract.destroy(e);
         throw e;
     });
-    await Promise.all([pipeline(content, decompressor(encoding), counter, extract), done]);
+    await Promise.all([pipeline(decompressed(content, encoding, `layer ${desc.digest}`), counter, extract), done]);
     return written;
 }
 //# sourceMappingURL=extract.js.map
@@ -101754,6 +101746,7 @@ async function cachedHashFiles(files, cache, opts = {}) {
 }
 //# sourceMappingURL=digest-cache.js.map
 ;// CONCATENATED MODULE: ./packages/core/lib/index.js
+
 
 
 

@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { Duplex, PassThrough, Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as zlib from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import tarStream from 'tar-stream';
+import { gunzip, zstdDecompress } from './compression.js';
 import { ModelshipError } from './errors.js';
 import { parseLayerMediaType, layerFilepath, type LayerEncoding } from './mediatypes.js';
 import type { Descriptor } from './oci.js';
@@ -45,43 +44,11 @@ export function modeFromAnnotations(annotations: Record<string, string> | undefi
   }
 }
 
-/** A decompressor for tar+gzip / tar+zstd (node:zlib zstd on Node >= 22.15, else the zstd program). */
-export function decompressor(encoding: LayerEncoding): Duplex {
-  if (encoding === 'tar+gzip') return zlib.createGunzip();
-  if (encoding === 'tar+zstd') {
-    const z = zlib as unknown as { createZstdDecompress?: () => Transform };
-    if (typeof z.createZstdDecompress === 'function') return z.createZstdDecompress();
-    return spawnFilter('zstd', ['-d', '-q', '-c']);
-  }
-  return new PassThrough();
-}
-
-/** Runs a filter program (stdin -> stdout) as a stream; no shell. Fails on a non-zero exit. */
-export function spawnFilter(program: string, args: string[]): Duplex {
-  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  // stdout only ends after the program exits, so a failed exit is seen before 'end'.
-  const out = new PassThrough();
-  child.stdout.pipe(out, { end: false });
-  child.on('close', (code) => {
-    if (code === 0) out.end();
-    else out.destroy(new ModelshipError('INVALID', `${program} exited with ${code}: ${stderr.trim()}`));
-  });
-  const duplex = Duplex.from({ writable: child.stdin, readable: out });
-  child.on('error', (e: NodeJS.ErrnoException) => {
-    duplex.destroy(
-      e.code === 'ENOENT'
-        ? new ModelshipError('USAGE', `${program} is not installed`, {
-            hint: `install ${program} (Debian: apt-get install ${program}) or use Node >= 22.15`,
-          })
-        : e,
-    );
-  });
-  duplex.on('close', () => {
-    if (child.exitCode === null) child.kill();
-  });
-  return duplex;
+/** The uncompressed tar stream of a tar / tar+gzip / tar+zstd layer. */
+export function decompressed(content: Readable, encoding: LayerEncoding, what: string): Readable {
+  if (encoding === 'tar+gzip') return gunzip(content);
+  if (encoding === 'tar+zstd') return zstdDecompress(content, what);
+  return content;
 }
 
 async function writeAtomically(target: string, source: Readable, mode: number): Promise<void> {
@@ -163,6 +130,6 @@ export async function extractLayer(
     extract.destroy(e as Error);
     throw e;
   });
-  await Promise.all([pipeline(content, decompressor(encoding), counter, extract), done]);
+  await Promise.all([pipeline(decompressed(content, encoding, `layer ${desc.digest}`), counter, extract), done]);
   return written;
 }

@@ -16,3 +16,4 @@ export * from './registry/index.js';
 export * from './layout.js';
 export * from './modelpack/index.js';
 export * from './streams.js';
+export * from './compression.js';

@@ -13,9 +13,9 @@ import {
   layerTarSize,
   scanModelDir,
   tarHeaderBytes,
-  zstdAvailable,
   type ModelFile,
 } from '../src/index.js';
+import { zstdAvailable } from '../src/compression.js';
 import { tempDir, writeTree } from './modelpack-fixtures.js';
 
 let tmp: { dir: string; cleanup: () => void };

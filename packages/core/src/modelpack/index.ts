@@ -23,17 +23,7 @@ export {
 export { inferFormat, inferModelMetadata, mergeOverrides, type InferOptions } from './metadata.js';
 export { buildModelConfig, serializeConfig, validateModelConfig } from './config.js';
 export { fileMetadata, layerAnnotations, normalizedMode, type FileMetadata } from './annotations.js';
-export {
-  createLayerStream,
-  diffIdNeeded,
-  GZIP_LEVEL,
-  layerTarSize,
-  type LayerStream,
-  tarHeaderBytes,
-  ZSTD_CLI_ARGS,
-  ZSTD_LEVEL,
-  zstdAvailable,
-} from './tar.js';
+export { createLayerStream, diffIdNeeded, layerTarSize, type LayerStream, tarHeaderBytes } from './tar.js';
 export { readSafetensorsHeader, type SafetensorsSummary } from './safetensors.js';
 export { ggufFileTypeName, readGgufHeader, type GgufScalar, type GgufSummary } from './gguf.js';
 export { parseModelCard, type ModelCard } from './modelcard.js';

@@ -7,7 +7,7 @@ import { readHfConfig } from './hfconfig.js';
 import { detectLicenseText, licensesToSpdx } from './license.js';
 import { capabilitiesFromPipeline, parseModelCard } from './modelcard.js';
 import { readSafetensorsHeader, type SafetensorsSummary } from './safetensors.js';
-import type { ModelFile, ModelMetadata, ModelMetadataOverrides } from './types.js';
+import { METADATA_STRING_FIELDS, type ModelFile, type ModelMetadata, type ModelMetadataOverrides } from './types.js';
 import { resolveModelDir } from './walk.js';
 import {
   formatParamSize,
@@ -24,24 +24,6 @@ export interface InferOptions {
   /** Default true: read .git for sourceURL/revision. */
   useGit?: boolean;
 }
-
-const STRING_FIELDS: readonly (keyof ModelMetadataOverrides)[] = [
-  'name',
-  'version',
-  'family',
-  'description',
-  'title',
-  'vendor',
-  'docURL',
-  'sourceURL',
-  'revision',
-  'architecture',
-  'format',
-  'paramSize',
-  'precision',
-  'quantization',
-  'createdAt',
-];
 
 /** Merges override layers, earlier ones winning field by field (e.g. flags, then the spec file). */
 export function mergeOverrides(...layers: (Partial<ModelMetadataOverrides> | undefined)[]): ModelMetadataOverrides {
@@ -204,7 +186,7 @@ export async function inferModelMetadata(
   const rootFile = (re: RegExp): ModelFile | undefined => files.find((f) => !f.path.includes('/') && re.test(f.path));
 
   const o = checkOverrides(overrides);
-  for (const field of STRING_FIELDS) set(field, o[field] as string | undefined, 'override');
+  for (const field of METADATA_STRING_FIELDS) set(field, o[field] as string | undefined, 'override');
   set('authors', o.authors, 'override');
   set('licenses', o.licenses, 'override');
 

@@ -5,7 +5,13 @@ import { ModelshipError } from '../errors.js';
 import type { LayerKind } from '../mediatypes.js';
 import { normalizePattern } from './glob.js';
 import { licensesToSpdx } from './license.js';
-import type { ModelMetadataOverrides, ModelSpec, SpecEntry, SpecFormat } from './types.js';
+import {
+  METADATA_STRING_FIELDS,
+  type ModelMetadataOverrides,
+  type ModelSpec,
+  type SpecEntry,
+  type SpecFormat,
+} from './types.js';
 import { normalizeParamSize, normalizePrecision, PARAM_SIZE_HINT } from './values.js';
 import { YamlReader } from './yamlnodes.js';
 
@@ -231,28 +237,10 @@ const YAML_KIND_KEYS: Record<string, LayerKind> = {
   docs: 'doc',
 };
 
-const YAML_STRING_FIELDS: readonly (keyof ModelMetadataOverrides)[] = [
-  'name',
-  'version',
-  'family',
-  'description',
-  'title',
-  'vendor',
-  'docURL',
-  'sourceURL',
-  'revision',
-  'architecture',
-  'format',
-  'paramSize',
-  'precision',
-  'quantization',
-  'createdAt',
-];
-
 export function parseYamlSpec(text: string, source = 'modelship.yaml'): ModelSpec {
   const y = new YamlReader(text, source, YAML_SPEC_HINT);
   if (isScalar(y.root) && y.root.value === null) return { format: 'yaml', source, entries: [], metadata: {} };
-  const allowed = [...Object.keys(YAML_KIND_KEYS), ...YAML_STRING_FIELDS, 'authors', 'licenses', 'license'];
+  const allowed = [...Object.keys(YAML_KIND_KEYS), ...METADATA_STRING_FIELDS, 'authors', 'licenses', 'license'];
   const top = y.map(y.root, 'the spec', allowed);
   const entries: SpecEntry[] = [];
   const metadata: Partial<ModelMetadataOverrides> = {};

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
-import { accessSync, constants as fsConstants, createReadStream } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
+import { GZIP_LEVEL, zstdCompress } from '../compression.js';
 import { ModelshipError } from '../errors.js';
 import type { LayerEncoding } from '../mediatypes.js';
 import { normalizedMode } from './annotations.js';
@@ -166,88 +165,6 @@ class GzipOsByte extends Transform {
   }
 }
 
-export const GZIP_LEVEL = 6;
-export const ZSTD_LEVEL = 3;
-/** Fixed flags: level 3, no content checksum (the OCI digest covers the blob), one thread. */
-export const ZSTD_CLI_ARGS = ['-q', '-c', `-${ZSTD_LEVEL}`, '--no-check', '--single-thread'];
-
-type ZstdFactory = (options: { params: Record<number, number> }) => Transform;
-
-function nodeZstd(): ZstdFactory | undefined {
-  const z = zlib as unknown as { createZstdCompress?: ZstdFactory };
-  return typeof z.createZstdCompress === 'function' ? z.createZstdCompress.bind(zlib) : undefined;
-}
-
-let zstdPath: string | null | undefined;
-
-/** The `zstd` program on PATH, if any (looked up once). */
-export function findZstdProgram(): string | undefined {
-  if (zstdPath === undefined) {
-    zstdPath = null;
-    const names = process.platform === 'win32' ? ['zstd.exe'] : ['zstd'];
-    for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-      if (!dir) continue;
-      for (const n of names) {
-        try {
-          accessSync(join(dir, n), fsConstants.X_OK);
-          zstdPath = join(dir, n);
-          break;
-        } catch {
-          // not here
-        }
-      }
-      if (zstdPath) break;
-    }
-  }
-  return zstdPath ?? undefined;
-}
-
-/** Whether tar+zstd layers can be written here (Node ≥ 22.15 zlib, or the zstd program). */
-export function zstdAvailable(): boolean {
-  return nodeZstd() !== undefined || findZstdProgram() !== undefined;
-}
-
-function zstdViaCli(program: string, input: Readable, what: string): Readable {
-  const child = spawn(program, ZSTD_CLI_ARGS, { stdio: ['pipe', 'pipe', 'pipe'], shell: false });
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  let stderr = '';
-  let failed = false;
-  const fail = (err: Error): void => {
-    if (failed) return;
-    failed = true;
-    child.kill();
-    input.destroy();
-    out.destroy(err);
-  };
-  child.stderr.on('data', (d: Buffer) => {
-    if (stderr.length < 4096) stderr += d.toString();
-  });
-  child.on('error', (e) => fail(new ModelshipError('USAGE', `cannot run ${program}: ${e.message}`, { cause: e })));
-  child.stdout.pipe(out, { end: false });
-  child.on('close', (code, signal) => {
-    if (code === 0) out.end();
-    else fail(new ModelshipError('INTERNAL', `zstd failed on ${what} (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
-  });
-  pipeline(input, child.stdin).catch((e: unknown) => fail(e instanceof Error ? e : new Error(String(e))));
-  out.on('close', () => {
-    if (!out.writableFinished && !failed) {
-      // The consumer gave up early: stop the work behind us.
-      failed = true;
-      child.kill();
-      input.destroy();
-    }
-  });
-  return out;
-}
-
-function compressed(input: Readable, compressor: Transform): Readable {
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  pipeline(input, compressor, out).catch(() => {
-    // pipeline has destroyed `out` with the error; the consumer sees it there
-  });
-  return out;
-}
-
 export interface LayerStream {
   /** The layer blob, produced as it is consumed (the file is never buffered whole). */
   stream: Readable;
@@ -292,20 +209,7 @@ export function createLayerStream(file: ModelFile, encoding: Exclude<LayerEncodi
     return make(out);
   }
   if (encoding === 'tar+zstd') {
-    const factory = nodeZstd();
-    if (factory) {
-      const params: Record<number, number> = {};
-      const c = zlib.constants as unknown as Record<string, number>;
-      if (c['ZSTD_c_compressionLevel'] !== undefined) params[c['ZSTD_c_compressionLevel']] = ZSTD_LEVEL;
-      if (c['ZSTD_c_checksumFlag'] !== undefined) params[c['ZSTD_c_checksumFlag']] = 0;
-      return make(compressed(source(), factory({ params })));
-    }
-    const program = findZstdProgram();
-    if (!program)
-      throw new ModelshipError('USAGE', 'tar+zstd layers need Node.js >= 22.15 or the zstd program on PATH', {
-        hint: 'install zstd (e.g. apt-get install zstd), upgrade Node.js, or use tar+gzip / tar / raw layers',
-      });
-    return make(zstdViaCli(program, source(), file.path));
+    return make(zstdCompress(source(), file.path));
   }
   throw new ModelshipError('USAGE', `no layer stream for encoding "${String(encoding)}"`, {
     hint: 'raw layers are the file itself; stream encodings are tar, tar+gzip and tar+zstd',

@@ -62,6 +62,25 @@ export interface ModelCapabilities {
 }
 
 /** Everything known about the model; `buildModelConfig` picks the ModelPack fields from it. */
+/** The single-string metadata fields, as flags, specs and overrides name them. */
+export const METADATA_STRING_FIELDS: readonly (keyof ModelMetadataOverrides)[] = [
+  'name',
+  'version',
+  'family',
+  'description',
+  'title',
+  'vendor',
+  'docURL',
+  'sourceURL',
+  'revision',
+  'architecture',
+  'format',
+  'paramSize',
+  'precision',
+  'quantization',
+  'createdAt',
+];
+
 export interface ModelMetadata extends ModelMetadataOverrides {
   name: string;
   capabilities?: ModelCapabilities;
