@@ -17,3 +17,4 @@ export * from './layout.js';
 export * from './modelpack/index.js';
 export * from './streams.js';
 export * from './compression.js';
+export * from './sign/index.js';

@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './statement.js';
+export * from './bundle.js';
