@@ -1,63 +1,28 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as core from '@actions/core';
+import { choiceInput, escapeHtml, linesInput, listInput, logProgress, registryInputs, runAction } from '@modelship/action-common';
 import {
   DigestCache,
+  ModelshipError,
   IDENTIFIER_FAMILIES,
   LAYER_ENCODINGS,
-  ModelshipError,
-  createProgress,
   digestHex,
   formatBytes,
-  isModelshipError,
   openTarget,
   pack,
-  toModelshipError,
   type IdentifierFamily,
   type LayerEncoding,
   type ModelMetadataOverrides,
-  type RegistryAccess,
 } from '@modelship/core';
 
-/** Multi-line or comma-separated list input; empty entries dropped. */
-export function listInput(name: string): string[] {
-  return core
-    .getInput(name)
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-function choice<T extends string>(name: string, allowed: readonly T[]): T {
-  const v = core.getInput(name);
-  if (!(allowed as readonly string[]).includes(v))
-    throw new ModelshipError('USAGE', `input ${name} "${v}" is not one of ${allowed.join(', ')}`);
-  return v as T;
-}
-
-export function registryInputs(): RegistryAccess {
-  const access: RegistryAccess = {};
-  const password = core.getInput('password');
-  if (password) core.setSecret(password);
-  const username = core.getInput('username');
-  if (core.getBooleanInput('plain-http')) access.plainHttp = true;
-  if (core.getBooleanInput('insecure')) access.insecure = true;
-  if (password && !username)
-    throw new ModelshipError('USAGE', 'input password is set but username is empty', { hint: 'set username too' });
-  if (username) {
-    access.username = username;
-    if (password) access.password = password;
-  }
-  return access;
-}
-
 export async function run(): Promise<void> {
-  try {
+  await runAction(async () => {
     const dir = resolve(core.getInput('path', { required: true }));
     const pushRef = core.getInput('push');
     const output = core.getInput('output') || './model-oci';
-    const layerFormat = choice<LayerEncoding>('layer-format', LAYER_ENCODINGS);
-    const family = choice<IdentifierFamily>('identifiers', IDENTIFIER_FAMILIES);
+    const layerFormat = choiceInput<LayerEncoding>('layer-format', LAYER_ENCODINGS);
+    const family = choiceInput<IdentifierFamily>('identifiers', IDENTIFIER_FAMILIES);
     const created = core.getInput('created');
     let createdAt: string | undefined;
     if (created === 'true') createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -83,11 +48,7 @@ export async function run(): Promise<void> {
     }
     const licenses = listInput('licenses');
     if (licenses.length) metadata.licenses = licenses;
-    const authors = core
-      .getInput('authors')
-      .split('\n')
-      .map((s) => s.trim())
-      .filter(Boolean);
+    const authors = linesInput('authors');
     if (authors.length) metadata.authors = authors;
 
     const target = await openTarget(pushRef || (output.startsWith('oci:') ? output : `oci:${output}`), {
@@ -115,7 +76,7 @@ export async function run(): Promise<void> {
         metadata,
         ...(createdAt ? { createdAt } : {}),
         cache: core.getBooleanInput('cache') ? await DigestCache.open() : null,
-        progress: createProgress('pack', { mode: 'lines', write: (t) => core.info(t.trimEnd()) }),
+        progress: logProgress('pack'),
         warn: (m) => core.warning(m),
       });
       const reference = `${target.base}:${tags[0]}`;
@@ -159,12 +120,5 @@ export async function run(): Promise<void> {
     } finally {
       await target.store.close();
     }
-  } catch (e) {
-    const err = isModelshipError(e) ? e : toModelshipError(e);
-    core.setFailed(`${err.code}: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`);
-  }
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  });
 }

@@ -4,6 +4,7 @@ import { processIO, type CliIO } from './io.js';
 import { VERSION } from './version.js';
 import { registerPack } from './commands/pack.js';
 import { registerPull, registerPush } from './commands/transfer.js';
+import { registerSign } from './commands/sign.js';
 
 export { VERSION };
 
@@ -17,6 +18,7 @@ export function buildProgram(io: CliIO): Command {
   registerPack(program, io);
   registerPush(program, io);
   registerPull(program, io);
+  registerSign(program, io);
   return program;
 }
 

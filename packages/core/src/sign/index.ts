@@ -1,3 +1,6 @@
 export * from './types.js';
 export * from './statement.js';
 export * from './bundle.js';
+export * from './referrer.js';
+export * from './sign.js';
+export * from './setup.js';

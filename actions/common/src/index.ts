@@ -1,0 +1,91 @@
+import * as core from '@actions/core';
+import {
+  ModelshipError,
+  createProgress,
+  isModelshipError,
+  toModelshipError,
+  type Progress,
+  type RegistryAccess,
+} from '@modelship/core';
+
+/** Multi-line or comma-separated list input; empty entries dropped. */
+export function listInput(name: string): string[] {
+  return core
+    .getInput(name)
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** One entry per line (values may contain commas). */
+export function linesInput(name: string): string[] {
+  return core
+    .getInput(name)
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function choiceInput<T extends string>(name: string, allowed: readonly T[]): T {
+  const v = core.getInput(name);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new ModelshipError('USAGE', `input ${name} "${v}" is not one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+/** `key=value` lines (annotations); a line without `=` is a usage error naming the input. */
+export function keyValueInput(name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of linesInput(name)) {
+    const i = line.indexOf('=');
+    if (i <= 0) throw new ModelshipError('USAGE', `input ${name}: "${line}" is not key=value`);
+    out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** A secret input, masked in the log before anything else can print it. */
+export function secretInput(name: string): string {
+  const v = core.getInput(name);
+  if (v) {
+    core.setSecret(v);
+    // Multi-line secrets (PEM keys) are masked line by line too: the runner masks per line.
+    for (const line of v.split(/\r?\n/)) if (line.trim().length >= 8) core.setSecret(line.trim());
+  }
+  return v;
+}
+
+/** The registry inputs every action shares: username, password (masked), plain-http, insecure. */
+export function registryInputs(): RegistryAccess {
+  const access: RegistryAccess = {};
+  const password = secretInput('password');
+  const username = core.getInput('username');
+  if (core.getBooleanInput('plain-http')) access.plainHttp = true;
+  if (core.getBooleanInput('insecure')) access.insecure = true;
+  if (password && !username)
+    throw new ModelshipError('USAGE', 'input password is set but username is empty', { hint: 'set username too' });
+  if (username) {
+    access.username = username;
+    if (password) access.password = password;
+  }
+  return access;
+}
+
+/** Periodic progress lines in the job log. */
+export function logProgress(label: string): Progress {
+  return createProgress(label, { mode: 'lines', write: (t) => core.info(t.trimEnd()) });
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+/** Runs an action body; any failure becomes `setFailed("CODE: message\nhint: ...")`. */
+export async function runAction(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    const err = isModelshipError(e) ? e : toModelshipError(e);
+    core.setFailed(`${err.code}: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`);
+  }
+}

@@ -1,0 +1,62 @@
+import { ModelshipError } from '../errors.js';
+import { keySetup, loadPrivateKey, type KeySource } from './keys.js';
+import { keylessSetup } from './keyless.js';
+import type { SigningSetup } from './types.js';
+
+/** Public-good instance defaults (what cosign and actions/attest use for public repositories). */
+export const DEFAULT_FULCIO_URL = 'https://fulcio.sigstore.dev';
+export const DEFAULT_REKOR_URL = 'https://rekor.sigstore.dev';
+
+export interface SigningOptions {
+  /** Sign with this key instead of keyless. */
+  key?: KeySource;
+  keyPassword?: string;
+  /** Explicit OIDC token for keyless signing outside GitHub Actions. */
+  identityToken?: string;
+  fulcioURL?: string;
+  rekorURL?: string;
+  tsaURL?: string;
+  /**
+   * Upload to the transparency log. Default: yes for keyless (public-good shape), no for keys
+   * (as the issue asks: "no transparency log unless asked").
+   */
+  tlog?: boolean;
+  rekorEntryType?: 'dsse' | 'intoto';
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Key-based when a key is given, keyless otherwise. */
+export async function signingSetup(options: SigningOptions): Promise<SigningSetup> {
+  if (options.key) {
+    const key = await loadPrivateKey(options.key, options.keyPassword);
+    return keySetup(key, {
+      ...(options.tlog ? { rekorURL: options.rekorURL ?? DEFAULT_REKOR_URL } : {}),
+      ...(options.tsaURL ? { tsaURL: options.tsaURL } : {}),
+      ...(options.rekorEntryType ? { rekorEntryType: options.rekorEntryType } : {}),
+    });
+  }
+  return keylessSetup({
+    fulcioURL: options.fulcioURL ?? DEFAULT_FULCIO_URL,
+    rekorURL: options.rekorURL ?? DEFAULT_REKOR_URL,
+    ...(options.tsaURL ? { tsaURL: options.tsaURL } : {}),
+    tlog: options.tlog ?? true,
+    ...(options.rekorEntryType ? { rekorEntryType: options.rekorEntryType } : {}),
+    ...(options.identityToken ? { identityToken: options.identityToken } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
+}
+
+/** `env://NAME` (cosign's spelling), PEM text, or a file path. */
+export function keySourceFrom(spec: string, env: NodeJS.ProcessEnv = process.env): KeySource {
+  if (spec.startsWith('env://')) {
+    const name = spec.slice('env://'.length);
+    const pem = env[name];
+    if (!pem)
+      throw new ModelshipError('INPUT', `environment variable ${name} (named by --key env://${name}) is empty`, {
+        hint: `export ${name} with the PEM private key, or pass --key PATH`,
+      });
+    return { pem, name: `env://${name}` };
+  }
+  if (spec.includes('-----BEGIN')) return { pem: spec, name: 'key input' };
+  return { path: spec };
+}
