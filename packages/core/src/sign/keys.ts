@@ -1,0 +1,270 @@
+import {
+  X509Certificate,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as cryptoSign,
+  type KeyObject,
+} from 'node:crypto';
+import { RekorWitness, TSAWitness, type Signer, type Witness } from '@sigstore/sign';
+import { ModelshipError } from '../errors.js';
+import { decryptCosignKey, encryptCosignKey, isCosignKeyLabel } from './cosign-key.js';
+import { pemBlocks, readKeySource, type KeySource, type PemBlock } from './pem.js';
+import type { SigningSetup } from './types.js';
+
+export type { KeySource } from './pem.js';
+export { writeKeyPair, type KeyPairPaths } from './key-files.js';
+export { COSIGN_PRIVATE_KEY_PEM_TYPE, SIGSTORE_PRIVATE_KEY_PEM_TYPE } from './cosign-key.js';
+
+export type KeyAlgorithm = 'ecdsa-p256' | 'ed25519';
+export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ecdsa-p256', 'ed25519'];
+
+export interface LoadedKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** SPKI `PUBLIC KEY` PEM, what the bundle's signer and Rekor get. */
+  publicKeyPem: string;
+  /** Hex SHA-256 of the DER SubjectPublicKeyInfo (RFC 6962 §3.2 key id); the bundle's publicKey.hint. */
+  hint: string;
+  algorithm: KeyAlgorithm;
+  /** The path, or "key from <name>": what messages call the key. */
+  name: string;
+}
+
+export interface LoadedPublicKey {
+  publicKey: KeyObject;
+  hint: string;
+  /** SPKI `PUBLIC KEY` PEM (re-encoded when the source was a certificate). */
+  pem: string;
+}
+
+export interface KeySetupOptions {
+  /** Upload to this Rekor (transparency log). Off unless asked: a key-signed entry is public. */
+  rekorURL?: string;
+  /** Add an RFC 3161 timestamp from this TSA. */
+  tsaURL?: string;
+  rekorEntryType?: 'dsse' | 'intoto';
+}
+
+export interface GeneratedKeyPair {
+  privateKeyPem: string;
+  publicKeyPem: string;
+  hint: string;
+  algorithm: KeyAlgorithm;
+  /** True when the private key is in cosign's password-encrypted format. */
+  encrypted: boolean;
+}
+
+const PASSWORD_HINT = 'pass the password with --password-stdin, MODELSHIP_KEY_PASSWORD or COSIGN_PASSWORD';
+const UNSUPPORTED_HINT =
+  'create a supported key with `modelship generate-key-pair` (or `cosign generate-key-pair`), ' +
+  'or `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`';
+
+/**
+ * Loads a signing key. Accepts PKCS#8 `PRIVATE KEY` (P-256, Ed25519), SEC1 `EC PRIVATE KEY`
+ * (also with OpenSSL's legacy Proc-Type encryption), encrypted PKCS#8 `ENCRYPTED PRIVATE KEY`
+ * and cosign's `ENCRYPTED SIGSTORE PRIVATE KEY` / `ENCRYPTED COSIGN PRIVATE KEY`. An empty or
+ * missing password is tried as "" first, because `cosign generate-key-pair` with an empty
+ * COSIGN_PASSWORD still writes an encrypted file.
+ */
+export async function loadPrivateKey(source: KeySource, password?: string): Promise<LoadedKey> {
+  const { text, name } = await readKeySource(source, 'private key');
+  const blocks = pemBlocks(text);
+  const block = blocks.find((b) => b.label.endsWith('PRIVATE KEY'));
+  if (!block) {
+    const other = blocks[0]?.label;
+    if (other === 'PUBLIC KEY' || other === 'CERTIFICATE')
+      throw new ModelshipError('INPUT', `${name} holds a ${other.toLowerCase()}, not a private key`, {
+        hint: 'sign with the private key (cosign.key); the .pub file is for verify',
+      });
+    throw new ModelshipError('INPUT', `${name} is not a PEM private key`, {
+      hint: 'expected -----BEGIN PRIVATE KEY-----, EC PRIVATE KEY, ENCRYPTED PRIVATE KEY or cosign ENCRYPTED SIGSTORE PRIVATE KEY',
+    });
+  }
+  const privateKey = await parsePrivateBlock(block, name, password);
+  const algorithm = signingAlgorithm(privateKey, name);
+  const publicKey = createPublicKey(privateKey);
+  return { privateKey, publicKey, publicKeyPem: spkiPem(publicKey), hint: keyHint(publicKey), algorithm, name };
+}
+
+async function parsePrivateBlock(block: PemBlock, name: string, password: string | undefined): Promise<KeyObject> {
+  if (block.label === 'OPENSSH PRIVATE KEY')
+    throw new ModelshipError('INPUT', `unsupported key type OpenSSH in ${name}; modelship reads PEM keys`, {
+      hint: 'convert it with `ssh-keygen -p -m PKCS8 -f KEY` (ECDSA P-256 or Ed25519 keys)',
+    });
+  const encrypted = isCosignKeyLabel(block.label) || block.label === 'ENCRYPTED PRIVATE KEY' || block.legacyEncrypted;
+  if (!encrypted) return parsePem(block, name);
+
+  const given = password !== undefined && password !== '';
+  const decrypt = async (pw: string): Promise<KeyObject> => {
+    if (isCosignKeyLabel(block.label)) return parseDer(await decryptCosignKey(block.body, pw, name), name);
+    try {
+      return createPrivateKey({ key: block.text, format: 'pem', passphrase: pw });
+    } catch (e) {
+      // A bad passphrase shows up as "bad decrypt" or, rarely, as garbage that fails to parse.
+      throw new ModelshipError('AUTH', `wrong password for ${name}`, { cause: e, hint: PASSWORD_HINT });
+    }
+  };
+  if (given) return decrypt(password);
+  try {
+    return await decrypt('');
+  } catch (e) {
+    if (e instanceof ModelshipError && e.code !== 'AUTH') throw e;
+    throw new ModelshipError('USAGE', `${name} is encrypted and no password was given`, { hint: PASSWORD_HINT });
+  }
+}
+
+function parsePem(block: PemBlock, name: string): KeyObject {
+  try {
+    return createPrivateKey({ key: block.text, format: 'pem' });
+  } catch (e) {
+    throw new ModelshipError('INPUT', `${name} is not a valid ${block.label} (${(e as Error).message})`, {
+      cause: e,
+      hint: UNSUPPORTED_HINT,
+    });
+  }
+}
+
+function parseDer(der: Buffer, name: string): KeyObject {
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } catch (e) {
+    throw new ModelshipError('INPUT', `${name} decrypted, but does not hold a PKCS#8 private key`, {
+      cause: e,
+      hint: UNSUPPORTED_HINT,
+    });
+  } finally {
+    der.fill(0);
+  }
+}
+
+/** The algorithm a key signs with, or INPUT for anything but P-256 and Ed25519. */
+function signingAlgorithm(key: KeyObject, name: string): KeyAlgorithm {
+  if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType === 'ec' && curve === 'prime256v1') return 'ecdsa-p256';
+  throw new ModelshipError(
+    'INPUT',
+    `unsupported key type ${describeKeyType(key)} in ${name}; modelship signs with ECDSA P-256 or Ed25519`,
+    { hint: UNSUPPORTED_HINT },
+  );
+}
+
+const CURVE_NAMES: Record<string, string> = { secp384r1: 'P-384', secp521r1: 'P-521', prime256v1: 'P-256' };
+
+function describeKeyType(key: KeyObject): string {
+  const type = key.asymmetricKeyType ?? 'unknown';
+  if (type === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve ?? 'unknown curve';
+    return `ECDSA ${CURVE_NAMES[curve] ?? curve}`;
+  }
+  if (type === 'rsa' || type === 'rsa-pss') {
+    const bits = key.asymmetricKeyDetails?.modulusLength;
+    return bits ? `RSA-${bits}` : 'RSA';
+  }
+  return type.toUpperCase();
+}
+
+export function keyHint(publicKey: KeyObject): string {
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
+}
+
+function spkiPem(publicKey: KeyObject): string {
+  return publicKey.export({ type: 'spki', format: 'pem' }).toString();
+}
+
+/**
+ * Loads a verification key: SPKI `PUBLIC KEY` PEM (cosign.pub) or a certificate, whose key is
+ * used. Any signing key type is accepted here, so signatures made by other tools still verify.
+ */
+export async function loadPublicKey(source: KeySource): Promise<LoadedPublicKey> {
+  const { text, name } = await readKeySource(source, 'public key');
+  const blocks = pemBlocks(text);
+  const block = blocks.find((b) => b.label === 'PUBLIC KEY' || b.label === 'CERTIFICATE');
+  if (!block) {
+    if (blocks.some((b) => b.label.endsWith('PRIVATE KEY')))
+      throw new ModelshipError('INPUT', `${name} holds a private key; verify needs the public key`, {
+        hint: 'pass the .pub file written next to the .key (never share the private key)',
+      });
+    throw new ModelshipError('INPUT', `${name} is not a PEM public key or certificate`, {
+      hint: 'expected -----BEGIN PUBLIC KEY----- (e.g. cosign.pub) or -----BEGIN CERTIFICATE-----',
+    });
+  }
+  let publicKey: KeyObject;
+  try {
+    publicKey =
+      block.label === 'CERTIFICATE'
+        ? new X509Certificate(block.body).publicKey
+        : createPublicKey({ key: block.body, format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new ModelshipError('INPUT', `${name} is not a valid ${block.label} (${(e as Error).message})`, { cause: e });
+  }
+  if (!['ec', 'ed25519', 'ed448', 'rsa', 'rsa-pss'].includes(publicKey.asymmetricKeyType ?? ''))
+    throw new ModelshipError('INPUT', `unsupported key type ${describeKeyType(publicKey)} in ${name}`, {
+      hint: 'a signature verification key is ECDSA, Ed25519 or RSA',
+    });
+  return { publicKey, hint: keyHint(publicKey), pem: spkiPem(publicKey) };
+}
+
+/**
+ * A signing setup for a loaded key: the bundle carries `publicKey.hint` (no certificate) and
+ * the DSSE keyid equals the hint. No transparency log or timestamp unless asked, so a private
+ * key's use is not published by default.
+ */
+export function keySetup(key: LoadedKey, options: KeySetupOptions = {}): SigningSetup {
+  // ECDSA signs SHA-256 of the PAE with a DER signature (what cosign and sigstore-go expect);
+  // Ed25519 is pure (the hash is part of the scheme).
+  const digest = key.algorithm === 'ed25519' ? null : 'sha256';
+  const signer: Signer = {
+    sign: async (data: Buffer) => ({
+      signature: cryptoSign(digest, data, key.privateKey),
+      key: { $case: 'publicKey', publicKey: key.publicKeyPem, hint: key.hint },
+    }),
+  };
+  const witnesses: Witness[] = [];
+  if (options.rekorURL)
+    witnesses.push(
+      new RekorWitness({
+        rekorBaseURL: options.rekorURL,
+        ...(options.rekorEntryType ? { entryType: options.rekorEntryType } : {}),
+      }),
+    );
+  if (options.tsaURL) witnesses.push(new TSAWitness({ tsaBaseURL: options.tsaURL }));
+  return {
+    signer,
+    witnesses,
+    describe: () => ({ kind: 'key', subject: `key:${key.hint}`, keyHint: key.hint }),
+  };
+}
+
+/**
+ * Creates a signing key pair. With a password the private key is in cosign's encrypted format
+ * (`ENCRYPTED SIGSTORE PRIVATE KEY`, scrypt + secretbox), so `cosign sign --key` reads it too;
+ * without one it is plain PKCS#8 `PRIVATE KEY` (openssl and modelship read it; cosign needs
+ * `cosign import-key-pair` first).
+ */
+export function generateKeyPair(options: { algorithm?: KeyAlgorithm; password?: string } = {}): GeneratedKeyPair {
+  const algorithm = options.algorithm ?? 'ecdsa-p256';
+  if (!KEY_ALGORITHMS.includes(algorithm))
+    throw new ModelshipError('USAGE', `unknown key algorithm "${String(algorithm)}"`, {
+      hint: `use one of ${KEY_ALGORITHMS.join(', ')}`,
+    });
+  const { privateKey, publicKey } =
+    algorithm === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const encrypted = options.password !== undefined && options.password !== '';
+  let privateKeyPem: string;
+  if (encrypted) {
+    const der = privateKey.export({ type: 'pkcs8', format: 'der' });
+    try {
+      privateKeyPem = encryptCosignKey(der, options.password!);
+    } finally {
+      der.fill(0);
+    }
+  } else {
+    privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  }
+  return { privateKeyPem, publicKeyPem: spkiPem(publicKey), hint: keyHint(publicKey), algorithm, encrypted };
+}
