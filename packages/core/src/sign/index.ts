@@ -4,3 +4,4 @@ export * from './bundle.js';
 export * from './referrer.js';
 export * from './sign.js';
 export * from './setup.js';
+export * from './keys.js';
