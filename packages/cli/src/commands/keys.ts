@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { KEY_ALGORITHMS, ModelshipError, generateKeyPair, writeKeyPair, type KeyAlgorithm } from '@modelship/core';
+import type { CliIO } from '../io.js';
+
+interface GenerateKeyPairFlags {
+  outputKeyPrefix: string;
+  algorithm: string;
+  force?: boolean;
+  passwordStdin?: boolean;
+  json?: boolean;
+}
+
+export function registerGenerateKeyPair(program: Command, io: CliIO): void {
+  program
+    .command('generate-key-pair')
+    .description('create a signing key pair: <prefix>.key (private, 0600) and <prefix>.pub, as cosign names them')
+    .option('--output-key-prefix <prefix>', 'path prefix of the two files', 'cosign')
+    .option('--algorithm <algorithm>', `key algorithm: ${KEY_ALGORITHMS.join(', ')}`, 'ecdsa-p256')
+    .option('--force', 'overwrite existing key files (the old key is lost)')
+    .option(
+      '--password-stdin',
+      'read the password from standard input (else MODELSHIP_KEY_PASSWORD or COSIGN_PASSWORD; empty = unencrypted)',
+    )
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: GenerateKeyPairFlags) => {
+      const r = await runGenerateKeyPair(flags, io);
+      io.out(flags.json ? JSON.stringify(r.json, null, 2) + '\n' : r.text);
+    });
+}
+
+async function runGenerateKeyPair(flags: GenerateKeyPairFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
+  if (!(KEY_ALGORITHMS as readonly string[]).includes(flags.algorithm))
+    throw new ModelshipError('USAGE', `--algorithm "${flags.algorithm}" is not one of ${KEY_ALGORITHMS.join(', ')}`);
+  const algorithm = flags.algorithm as KeyAlgorithm;
+  if (!flags.outputKeyPrefix) throw new ModelshipError('USAGE', '--output-key-prefix is empty');
+
+  const password = await keyPassword(flags, io);
+  if (password === '')
+    io.err('warning: empty password: the private key is written unencrypted; anyone who can read the file can sign\n');
+  const pair = generateKeyPair({ algorithm, ...(password ? { password } : {}) });
+  const paths = await writeKeyPair(flags.outputKeyPrefix, pair, { force: flags.force ?? false });
+  const text =
+    `private key: ${paths.privateKeyPath}${pair.encrypted ? ' (encrypted)' : ' (unencrypted)'}\n` +
+    `public key: ${paths.publicKeyPath}\n` +
+    `key hint: ${pair.hint}\n`;
+  const json = {
+    privateKeyPath: paths.privateKeyPath,
+    publicKeyPath: paths.publicKeyPath,
+    hint: pair.hint,
+    algorithm: pair.algorithm,
+    encrypted: pair.encrypted,
+  };
+  return { text, json };
+}
+
+/**
+ * Same sources and precedence as cosign (COSIGN_PASSWORD), ours first. No prompt: with no
+ * source at all we stop rather than silently write an unencrypted key.
+ */
+async function keyPassword(flags: GenerateKeyPairFlags, io: CliIO): Promise<string> {
+  if (flags.passwordStdin) return (await io.readStdin()).replace(/\r?\n$/, '');
+  const fromEnv = io.env.MODELSHIP_KEY_PASSWORD ?? io.env.COSIGN_PASSWORD;
+  if (fromEnv !== undefined) return fromEnv;
+  throw new ModelshipError('USAGE', 'no password for the new private key', {
+    hint:
+      'set MODELSHIP_KEY_PASSWORD (or COSIGN_PASSWORD), or pass --password-stdin; ' +
+      'set it to an empty string to write an unencrypted key',
+  });
+}
