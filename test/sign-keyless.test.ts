@@ -7,6 +7,8 @@
  * canonicalises them, so mocked dsse entries fail body verification. The default stays `dsse`
  * (what actions/attest writes to real Rekor); one test pins that down.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
@@ -301,6 +303,25 @@ describe('errors', () => {
     const e = await rejection(setupFor({ tlog: false }));
     expect(e.code).toBe('USAGE');
     expect(e.hint).toMatch(/--tsa-url/);
+  });
+
+  test('Fulcio refusing the token (HTTP 401, as real Fulcio does): AUTH naming Fulcio', async () => {
+    // The mock answers 400 for everything; this stand-in answers like real Fulcio.
+    const server = createServer((_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: 16, message: 'There was an error processing the identity token' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const fulcioURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const e = await rejection(sign({ fulcioURL, tlog: false, tsaURL: s.tsaURL }));
+      expect(e.code).toBe('AUTH');
+      expect(e.message).toContain(`Fulcio at ${fulcioURL}`);
+      noLeak(e, s.oidc.requestToken);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   describe('a service down', () => {
