@@ -68,7 +68,15 @@ describe('sign with a key, attach to a real docker-registry', () => {
     reg = await startRegistry();
     k = key();
     const model = copySample(tmp.dir);
-    const r = await runCli(['pack', model, '--push', `${reg.host}/acme/model:v1`, '--plain-http', '--json', '--no-cache']);
+    const r = await runCli([
+      'pack',
+      model,
+      '--push',
+      `${reg.host}/acme/model:v1`,
+      '--plain-http',
+      '--json',
+      '--no-cache',
+    ]);
     expect(r.status).toBe(0);
     digest = (JSON.parse(r.stdout) as { digest: string }).digest;
   });
@@ -145,9 +153,13 @@ describe('sign with a key, attach to a real docker-registry', () => {
     const before = await countReferrers(reg, digest);
     const runOne = (keyPath: string) =>
       new Promise<number | null>((resolve) => {
-        const c = spawn(process.execPath, [CLI, 'sign', `${reg.host}/acme/model@${digest}`, '--key', keyPath, '--plain-http'], {
-          stdio: 'ignore',
-        });
+        const c = spawn(
+          process.execPath,
+          [CLI, 'sign', `${reg.host}/acme/model@${digest}`, '--key', keyPath, '--plain-http'],
+          {
+            stdio: 'ignore',
+          },
+        );
         c.on('close', resolve);
       });
     const codes = await Promise.all([runOne(k3.path), runOne(k4.path), runOne(k3.path), runOne(k4.path)]);
@@ -162,7 +174,9 @@ describe('sign with a key, attach to a real docker-registry', () => {
     expect(r.stderr).toContain(missing);
     const store = new RegistryStore({ registry: reg.host, repository: 'acme/model', plainHttp: true });
     try {
-      expect(await store.exists({ mediaType: 'application/vnd.oci.image.index.v1+json', digest: missing, size: 0 })).toBe(false);
+      expect(
+        await store.exists({ mediaType: 'application/vnd.oci.image.index.v1+json', digest: missing, size: 0 }),
+      ).toBe(false);
       await expect(store.resolve(referrersFallbackTag(missing))).rejects.toMatchObject({ code: 'NOT_FOUND' });
     } finally {
       await store.close();
@@ -170,7 +184,13 @@ describe('sign with a key, attach to a real docker-registry', () => {
   });
 
   it('bad keys: missing file (3), unsupported type (3), wrong password (5)', async () => {
-    const missing = await runCli(['sign', `${reg.host}/acme/model:v1`, '--key', join(tmp.dir, 'nope.key'), '--plain-http']);
+    const missing = await runCli([
+      'sign',
+      `${reg.host}/acme/model:v1`,
+      '--key',
+      join(tmp.dir, 'nope.key'),
+      '--plain-http',
+    ]);
     expect(missing.status).toBe(3);
     expect(missing.stderr).toContain('nope.key');
 
@@ -192,9 +212,12 @@ describe('sign with a key, attach to a real docker-registry', () => {
     });
     expect(r2.status).toBe(5);
     expect(r2.stderr).not.toContain('wrong-password');
-    const r3 = await runCli(['sign', `${reg.host}/acme/model:v1`, '--key', join(tmp.dir, 'enc.key'), '--plain-http', '--json'], {
-      env: { COSIGN_PASSWORD: 'right-password' },
-    });
+    const r3 = await runCli(
+      ['sign', `${reg.host}/acme/model:v1`, '--key', join(tmp.dir, 'enc.key'), '--plain-http', '--json'],
+      {
+        env: { COSIGN_PASSWORD: 'right-password' },
+      },
+    );
     expect(r3.status).toBe(0);
   });
 });

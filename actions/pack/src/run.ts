@@ -1,7 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as core from '@actions/core';
-import { choiceInput, escapeHtml, linesInput, listInput, logProgress, registryInputs, runAction } from '@modelship/action-common';
+import {
+  choiceInput,
+  escapeHtml,
+  linesInput,
+  listInput,
+  logProgress,
+  registryInputs,
+  runAction,
+} from '@modelship/action-common';
 import {
   DigestCache,
   ModelshipError,

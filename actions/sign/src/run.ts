@@ -44,10 +44,20 @@ export async function run(): Promise<void> {
         ...(tlog !== undefined ? { tlog } : {}),
         ...(entryType ? { rekorEntryType: entryType as 'dsse' | 'intoto' } : {}),
       });
-      const r = await signArtifact({ store: target.store, reference: target.reference, name: target.base, setup, annotations });
+      const r = await signArtifact({
+        store: target.store,
+        reference: target.reference,
+        name: target.base,
+        setup,
+        annotations,
+      });
       const bundlePath =
         core.getInput('bundle-out') ||
-        join(process.env.RUNNER_TEMP || process.cwd(), 'modelship', `${digestHex(r.bundleDescriptor.digest)}.sigstore.json`);
+        join(
+          process.env.RUNNER_TEMP || process.cwd(),
+          'modelship',
+          `${digestHex(r.bundleDescriptor.digest)}.sigstore.json`,
+        );
       await mkdir(dirname(bundlePath), { recursive: true });
       await writeFile(bundlePath, r.bundleBytes);
 

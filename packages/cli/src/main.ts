@@ -5,6 +5,7 @@ import { VERSION } from './version.js';
 import { registerPack } from './commands/pack.js';
 import { registerPull, registerPush } from './commands/transfer.js';
 import { registerSign } from './commands/sign.js';
+import { registerGenerateKeyPair } from './commands/keys.js';
 
 export { VERSION };
 
@@ -19,6 +20,7 @@ export function buildProgram(io: CliIO): Command {
   registerPush(program, io);
   registerPull(program, io);
   registerSign(program, io);
+  registerGenerateKeyPair(program, io);
   return program;
 }
 

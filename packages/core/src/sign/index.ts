@@ -4,4 +4,5 @@ export * from './bundle.js';
 export * from './referrer.js';
 export * from './sign.js';
 export * from './setup.js';
+export * from './keyless.js';
 export * from './keys.js';

@@ -61,5 +61,9 @@ export async function attachBundle(
   const bytes = Buffer.from(JSON.stringify(manifest), 'utf8');
   const referrer: Descriptor = { mediaType: OCI_MANIFEST, digest: sha256Digest(bytes), size: bytes.length };
   await store.push(referrer, bytes);
-  return { referrer: { ...referrer, artifactType: mediaType, annotations: manifest.annotations! }, bundle, bundleBytes };
+  return {
+    referrer: { ...referrer, artifactType: mediaType, annotations: manifest.annotations! },
+    bundle,
+    bundleBytes,
+  };
 }

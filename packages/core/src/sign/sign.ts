@@ -75,8 +75,6 @@ export function tlogEntries(bundle: SerializedBundleJson): TlogEntrySummary[] {
 }
 
 function timestampCount(bundle: SerializedBundleJson): number {
-  const tvd = bundle.verificationMaterial['timestampVerificationData'] as
-    | { rfc3161Timestamps?: unknown[] }
-    | undefined;
+  const tvd = bundle.verificationMaterial['timestampVerificationData'] as { rfc3161Timestamps?: unknown[] } | undefined;
   return tvd?.rfc3161Timestamps?.length ?? 0;
 }
