@@ -21,14 +21,18 @@ describe('actions/sign through dist/sign/index.js', () => {
     digest = (JSON.parse(r.stdout) as { digest: string }).digest;
   });
 
-  it('signs with a key given as secret text: outputs, summary, bundle file, key masked', () => {
+  it('signs with a key given as secret text: outputs, summary, bundle file, key masked', async () => {
     const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
       type: 'pkcs8',
       format: 'pem',
       cipher: 'aes-256-cbc',
       passphrase: 'pw-for-the-key',
     }) as string;
-    const r = runAction('sign', { reference: `oci:${layout}:v1`, key: pem, 'key-password': 'pw-for-the-key' }, tmp.dir);
+    const r = await runAction(
+      'sign',
+      { reference: `oci:${layout}:v1`, key: pem, 'key-password': 'pw-for-the-key' },
+      tmp.dir,
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.outputs.digest).toBe(digest);
@@ -56,7 +60,7 @@ describe('actions/sign through dist/sign/index.js', () => {
   it('keyless without `permissions: id-token: write` fails with the fix and attaches nothing', async () => {
     const store = await OciLayoutStore.open(layout);
     const before = (await store.referrers(await store.resolve(digest))).length;
-    const r = runAction('sign', { reference: `oci:${layout}:v1` }, tmp.dir, {
+    const r = await runAction('sign', { reference: `oci:${layout}:v1` }, tmp.dir, {
       ACTIONS_ID_TOKEN_REQUEST_URL: '',
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: '',
       SIGSTORE_ID_TOKEN: '',
@@ -67,8 +71,8 @@ describe('actions/sign through dist/sign/index.js', () => {
     expect((await again.referrers(await again.resolve(digest))).length).toBe(before);
   });
 
-  it('a malformed tlog input is a usage error', () => {
-    const r = runAction('sign', { reference: `oci:${layout}:v1`, tlog: 'maybe' }, tmp.dir);
+  it('a malformed tlog input is a usage error', async () => {
+    const r = await runAction('sign', { reference: `oci:${layout}:v1`, tlog: 'maybe' }, tmp.dir);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/::error::USAGE: input tlog "maybe"/);
   });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -35,12 +35,12 @@ export function parseOutputFile(text: string): Record<string, string> {
  * Runs `dist/<name>/index.js` as the runner does: action.yml defaults and the given inputs as
  * INPUT_* variables, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_ENV / GITHUB_PATH files.
  */
-export function runAction(
+export async function runAction(
   name: string,
   inputs: Record<string, string>,
   workDir: string,
   env: NodeJS.ProcessEnv = {},
-): ActionRun {
+): Promise<ActionRun> {
   const meta = parse(readFileSync(join(REPO_ROOT, 'actions', name, 'action.yml'), 'utf8')) as {
     inputs: Record<string, { default?: string }>;
     runs: { using: string; main: string };
@@ -64,18 +64,30 @@ export function runAction(
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('GITHUB_')),
   );
-  const r = spawnSync(process.execPath, [main], {
-    cwd: workDir,
-    env: {
-      ...clean,
-      RUNNER_TEMP: workDir,
-      GITHUB_ACTIONS: 'true',
-      MODELSHIP_CACHE_DIR: join(workDir, 'cache'),
-      ...vars,
-      ...env,
-    },
-    encoding: 'utf8',
-    timeout: 120_000,
+  // Async, not spawnSync: tests serve stand-ins (OIDC, Fulcio, ...) from this very process.
+  const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [main], {
+      cwd: workDir,
+      env: {
+        ...clean,
+        RUNNER_TEMP: workDir,
+        GITHUB_ACTIONS: 'true',
+        MODELSHIP_CACHE_DIR: join(workDir, 'cache'),
+        ...vars,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill(), 120_000);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
   });
   return {
     status: r.status,

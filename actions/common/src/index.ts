@@ -50,7 +50,8 @@ export function secretInput(name: string): string {
   if (v) {
     core.setSecret(v);
     // Multi-line secrets (PEM keys) are masked line by line too: the runner masks per line.
-    for (const line of v.split(/\r?\n/)) if (line.trim().length >= 8) core.setSecret(line.trim());
+    const lines = v.split(/\r?\n/).map((l) => l.trim());
+    if (lines.length > 1) for (const line of lines) if (line.length >= 8) core.setSecret(line);
   }
   return v;
 }
