@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE_V03_MEDIA_TYPE, OciLayoutStore } from '@modelship/core';
 import { runAction } from './helpers/action.js';
-import { runCli } from './helpers/cli.js';
-import { copySample, tempDir } from './helpers/tmp.js';
+import { packSample } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -14,11 +14,8 @@ describe('actions/sign through dist/sign/index.js', () => {
   let layout: string;
   let digest: string;
   beforeAll(async () => {
-    const model = copySample(tmp.dir);
     layout = join(tmp.dir, 'oci');
-    const r = await runCli(['pack', model, '--output', `${layout}:v1`, '--json', '--no-cache']);
-    expect(r.status).toBe(0);
-    digest = (JSON.parse(r.stdout) as { digest: string }).digest;
+    digest = await packSample(tmp.dir, `oci:${layout}:v1`);
   });
 
   it('signs with a key given as secret text: outputs, summary, bundle file, key masked', async () => {

@@ -19,7 +19,7 @@ import {
   type Manifest,
   type SerializedBundleJson,
 } from '@modelship/core';
-import { runCli } from './helpers/cli.js';
+import { packSample, runCli } from './helpers/cli.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { CLI, copySample, tempDir } from './helpers/tmp.js';
 
@@ -67,18 +67,7 @@ describe('sign with a key, attach to a real docker-registry', () => {
   beforeAll(async () => {
     reg = await startRegistry();
     k = key();
-    const model = copySample(tmp.dir);
-    const r = await runCli([
-      'pack',
-      model,
-      '--push',
-      `${reg.host}/acme/model:v1`,
-      '--plain-http',
-      '--json',
-      '--no-cache',
-    ]);
-    expect(r.status).toBe(0);
-    digest = (JSON.parse(r.stdout) as { digest: string }).digest;
+    digest = await packSample(tmp.dir, `${reg.host}/acme/model:v1`);
   });
   afterAll(async () => reg?.cleanup());
 

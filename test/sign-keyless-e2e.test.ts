@@ -4,7 +4,7 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import { BUNDLE_V03_MEDIA_TYPE, RegistryStore, type Manifest, type SerializedBundleJson } from '@modelship/core';
 import { runAction } from './helpers/action.js';
-import { runCli } from './helpers/cli.js';
+import { packSample, runCli } from './helpers/cli.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import {
   GITHUB_ACTIONS_ISSUER,
@@ -12,7 +12,7 @@ import {
   startSigstoreStandins,
   type SigstoreStandins,
 } from './helpers/sigstore.js';
-import { copySample, tempDir } from './helpers/tmp.js';
+import { tempDir } from './helpers/tmp.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -34,18 +34,7 @@ describe('keyless sign: CLI and action against stand-ins and a real docker-regis
   let actionsEnv: Record<string, string>;
   beforeAll(async () => {
     [reg, si] = await Promise.all([startRegistry(), startSigstoreStandins()]);
-    const model = copySample(tmp.dir);
-    const r = await runCli([
-      'pack',
-      model,
-      '--push',
-      `${reg.host}/acme/model:v1`,
-      '--plain-http',
-      '--json',
-      '--no-cache',
-    ]);
-    expect(r.status).toBe(0);
-    digest = (JSON.parse(r.stdout) as { digest: string }).digest;
+    digest = await packSample(tmp.dir, `${reg.host}/acme/model:v1`);
     actionsEnv = {
       GITHUB_ACTIONS: 'true',
       ACTIONS_ID_TOKEN_REQUEST_URL: si.oidc.requestURL,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { CLI, REPO_ROOT } from './tmp.js';
+import { CLI, REPO_ROOT, copySample } from './tmp.js';
 
 export interface CliRun {
   status: number | null;
@@ -30,4 +30,16 @@ export function runCli(
     child.on('close', (status) => resolve({ status, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * Packs a private copy of the sample model into `target` (`--push` for a registry reference,
+ * `--output` for `oci:DIR:TAG`) and returns the manifest digest; throws with the CLI's stderr.
+ */
+export async function packSample(workDir: string, target: string, extra: string[] = []): Promise<string> {
+  const model = copySample(workDir, `sample-${Math.random().toString(36).slice(2, 8)}`);
+  const where = target.startsWith('oci:') ? ['--output', target.slice(4)] : ['--push', target, '--plain-http'];
+  const r = await runCli(['pack', model, ...where, '--json', '--no-cache', ...extra]);
+  if (r.status !== 0) throw new Error(`pack ${target} failed (${r.status}): ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { digest: string }).digest;
 }

@@ -12,6 +12,16 @@ export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
+async function writeTemp(tmp: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<void> {
+  const fh = await fsp.open(tmp, 'wx');
+  try {
+    await fh.writeFile(data);
+    if (options.fsync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Replaces `path` with `data` via a temp file in the same directory and a rename, so readers
  * (other processes included) see either the old content or the new, never a mix.
@@ -23,13 +33,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const tmp = tempSibling(path);
   try {
-    const fh = await fsp.open(tmp, 'wx');
-    try {
-      await fh.writeFile(data);
-      if (options.fsync) await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeTemp(tmp, data, options);
     await fsp.rename(tmp, path);
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => {});
@@ -49,13 +53,7 @@ export async function createFileAtomic(
 ): Promise<boolean> {
   const tmp = tempSibling(path);
   try {
-    const fh = await fsp.open(tmp, 'wx');
-    try {
-      await fh.writeFile(data);
-      if (options.fsync) await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeTemp(tmp, data, options);
     try {
       await fsp.link(tmp, path);
       return true;
