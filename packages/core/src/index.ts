@@ -18,3 +18,4 @@ export * from './modelpack/index.js';
 export * from './streams.js';
 export * from './compression.js';
 export * from './sign/index.js';
+export * from './attest/index.js';

@@ -1,0 +1,72 @@
+import { parseManifest } from '../copy.js';
+import { ModelshipError } from '../errors.js';
+import { isModelConfigMediaType, layerFilepath, parseLayerMediaType, type LayerKind } from '../mediatypes.js';
+import type { Descriptor, Manifest } from '../oci.js';
+import type { ContentStore } from '../store.js';
+
+export interface ArtifactLayer {
+  path: string;
+  kind: LayerKind | 'unknown';
+  mediaType: string;
+  digest: string;
+  size: number;
+  /** true for `.raw` layers: the layer digest is the file's sha256. */
+  raw: boolean;
+}
+
+/**
+ * What attestations know about an artifact, read from the store without touching weights:
+ * the manifest, the ModelPack config, the layer list, and the bytes of small text layers
+ * (model card, licences, config.json, ...) that the MOF and provenance builders read.
+ */
+export interface ArtifactFacts {
+  name: string;
+  descriptor: Descriptor;
+  manifest: Manifest;
+  /** The ModelPack config JSON (descriptor / config / modelfs). */
+  config: Record<string, unknown>;
+  layers: ArtifactLayer[];
+  /** path -> bytes, for raw non-weight layers up to SMALL_FILE_LIMIT (README.md, LICENSE, config.json, ...). */
+  smallFiles: Map<string, Buffer>;
+}
+
+export const SMALL_FILE_LIMIT = 1024 * 1024;
+
+/** Reads the facts of `descriptor` in `store`; refuses what is not a ModelPack manifest. */
+export async function collectArtifactFacts(
+  store: ContentStore,
+  descriptor: Descriptor,
+  name: string,
+): Promise<ArtifactFacts> {
+  const doc = parseManifest(await store.fetchBytes(descriptor), descriptor);
+  if ('manifests' in doc)
+    throw new ModelshipError('INVALID', `${descriptor.digest} is an index, not a model manifest`, {
+      hint: 'attest one manifest by digest',
+    });
+  if (!isModelConfigMediaType(doc.config.mediaType))
+    throw new ModelshipError('INVALID', `${descriptor.digest} is not a ModelPack artifact (config ${doc.config.mediaType})`);
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse((await store.fetchBytes(doc.config)).toString('utf8')) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof ModelshipError) throw e;
+    throw new ModelshipError('INVALID', `config blob ${doc.config.digest} is not JSON`, { cause: e });
+  }
+  const layers: ArtifactLayer[] = doc.layers.map((l) => {
+    const parsed = parseLayerMediaType(l.mediaType);
+    return {
+      path: layerFilepath(l.annotations) ?? '',
+      kind: parsed?.kind ?? 'unknown',
+      mediaType: l.mediaType,
+      digest: l.digest,
+      size: l.size,
+      raw: parsed?.encoding === 'raw',
+    };
+  });
+  const smallFiles = new Map<string, Buffer>();
+  for (const [i, l] of layers.entries()) {
+    if (l.raw && l.kind !== 'weight' && l.path && l.size <= SMALL_FILE_LIMIT)
+      smallFiles.set(l.path, await store.fetchBytes(doc.layers[i]!, SMALL_FILE_LIMIT));
+  }
+  return { name, descriptor, manifest: doc, config, layers, smallFiles };
+}
