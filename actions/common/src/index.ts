@@ -2,6 +2,8 @@ import * as core from '@actions/core';
 import {
   ModelshipError,
   createProgress,
+  keySourceFrom,
+  type SigningOptions,
   isModelshipError,
   toModelshipError,
   type Progress,
@@ -89,4 +91,36 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
     const err = isModelshipError(e) ? e : toModelshipError(e);
     core.setFailed(`${err.code}: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`);
   }
+}
+
+function tlogInput(): boolean | undefined {
+  const v = core.getInput('tlog').trim().toLowerCase();
+  if (v === '') return undefined;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new ModelshipError('USAGE', `input tlog "${v}" must be true, false or empty`);
+}
+
+/** The signing inputs shared by sign, attest and the release action; secrets masked first. */
+export function signingInputs(): SigningOptions {
+  const key = secretInput('key');
+  const keyPassword = secretInput('key-password');
+  const identityToken = secretInput('identity-token');
+  const entryType = core.getInput('rekor-entry-type');
+  if (entryType && entryType !== 'dsse' && entryType !== 'intoto')
+    throw new ModelshipError('USAGE', `input rekor-entry-type "${entryType}" is not dsse or intoto`);
+  const tlog = tlogInput();
+  const fulcioURL = core.getInput('fulcio-url');
+  const rekorURL = core.getInput('rekor-url');
+  const tsaURL = core.getInput('tsa-url');
+  return {
+    ...(key ? { key: keySourceFrom(key) } : {}),
+    ...(keyPassword ? { keyPassword } : {}),
+    ...(identityToken ? { identityToken } : {}),
+    ...(fulcioURL ? { fulcioURL } : {}),
+    ...(rekorURL ? { rekorURL } : {}),
+    ...(tsaURL ? { tsaURL } : {}),
+    ...(tlog !== undefined ? { tlog } : {}),
+    ...(entryType ? { rekorEntryType: entryType as 'dsse' | 'intoto' } : {}),
+  };
 }

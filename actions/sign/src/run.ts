@@ -1,29 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as core from '@actions/core';
-import { escapeHtml, keyValueInput, registryInputs, runAction, secretInput } from '@modelship/action-common';
-import { ModelshipError, digestHex, keySourceFrom, openTarget, signArtifact, signingSetup } from '@modelship/core';
-
-function tlogInput(): boolean | undefined {
-  const v = core.getInput('tlog').trim().toLowerCase();
-  if (v === '') return undefined;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  throw new ModelshipError('USAGE', `input tlog "${v}" must be true, false or empty`);
-}
+import { escapeHtml, keyValueInput, registryInputs, runAction, signingInputs } from '@modelship/action-common';
+import { ModelshipError, digestHex, openTarget, signArtifact, signingSetup } from '@modelship/core';
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    // Mask every secret before anything can print it.
-    const key = secretInput('key');
-    const keyPassword = secretInput('key-password');
-    const identityToken = secretInput('identity-token');
+    // Secrets are masked inside signingInputs before anything can print them.
+    const signing = signingInputs();
     const reference = core.getInput('reference', { required: true });
-    const entryType = core.getInput('rekor-entry-type');
-    if (entryType && entryType !== 'dsse' && entryType !== 'intoto')
-      throw new ModelshipError('USAGE', `input rekor-entry-type "${entryType}" is not dsse or intoto`);
     const annotations = keyValueInput('annotations');
-    const tlog = tlogInput();
 
     const target = await openTarget(reference, { registry: registryInputs() });
     try {
@@ -31,19 +17,7 @@ export async function run(): Promise<void> {
         throw new ModelshipError('USAGE', `input reference "${reference}" names no tag or digest`, {
           hint: 'use HOST/REPO@sha256:... (e.g. the digest output of the pack step)',
         });
-      const fulcioURL = core.getInput('fulcio-url');
-      const rekorURL = core.getInput('rekor-url');
-      const tsaURL = core.getInput('tsa-url');
-      const setup = await signingSetup({
-        ...(key ? { key: keySourceFrom(key) } : {}),
-        ...(keyPassword ? { keyPassword } : {}),
-        ...(identityToken ? { identityToken } : {}),
-        ...(fulcioURL ? { fulcioURL } : {}),
-        ...(rekorURL ? { rekorURL } : {}),
-        ...(tsaURL ? { tsaURL } : {}),
-        ...(tlog !== undefined ? { tlog } : {}),
-        ...(entryType ? { rekorEntryType: entryType as 'dsse' | 'intoto' } : {}),
-      });
+      const setup = await signingSetup(signing);
       const r = await signArtifact({
         store: target.store,
         reference: target.reference,

@@ -6,6 +6,7 @@ import { registerPack } from './commands/pack.js';
 import { registerPull, registerPush } from './commands/transfer.js';
 import { registerSign } from './commands/sign.js';
 import { registerGenerateKeyPair } from './commands/keys.js';
+import { registerAttest } from './commands/attest.js';
 
 export { VERSION };
 
@@ -21,6 +22,7 @@ export function buildProgram(io: CliIO): Command {
   registerPull(program, io);
   registerSign(program, io);
   registerGenerateKeyPair(program, io);
+  registerAttest(program, io);
   return program;
 }
 

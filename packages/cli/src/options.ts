@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { ModelshipError, type RegistryAccess } from '@modelship/core';
+import { ModelshipError, keySourceFrom, signingSetup, type RegistryAccess, type SigningSetup } from '@modelship/core';
 import type { CliIO } from './io.js';
 
 export interface RegistryFlags {
@@ -43,4 +43,46 @@ export async function registryAccess(flags: RegistryFlags, io: CliIO): Promise<R
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+export interface SigningFlags {
+  key?: string;
+  identityToken?: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
+  tsaUrl?: string;
+  tlog?: boolean;
+  rekorEntryType?: string;
+}
+
+/** The signing flags shared by sign and attest (cosign's names where cosign has one). */
+export function addSigningOptions(cmd: Command): Command {
+  return cmd
+    .option('--key <key>', 'PEM private key: a file, or env://VAR (ECDSA P-256 or Ed25519); keyless without it')
+    .option('--identity-token <token>', 'OIDC token for keyless signing (else Actions OIDC or SIGSTORE_ID_TOKEN)')
+    .option('--fulcio-url <url>', 'Fulcio (certificate authority) URL')
+    .option('--rekor-url <url>', 'Rekor (transparency log) URL')
+    .option('--tsa-url <url>', 'RFC 3161 timestamp authority URL')
+    .option('--tlog', 'upload to the transparency log (default for keyless)')
+    .option('--no-tlog', 'do not upload to the transparency log (default with --key)')
+    .option('--rekor-entry-type <type>', 'dsse (default) or intoto');
+}
+
+/** Key from --key, password from MODELSHIP_KEY_PASSWORD / COSIGN_PASSWORD, token from --identity-token / SIGSTORE_ID_TOKEN. */
+export async function signingSetupFromFlags(flags: SigningFlags, io: CliIO): Promise<SigningSetup> {
+  if (flags.rekorEntryType && flags.rekorEntryType !== 'dsse' && flags.rekorEntryType !== 'intoto')
+    throw new ModelshipError('USAGE', `--rekor-entry-type "${flags.rekorEntryType}" is not dsse or intoto`);
+  const password = io.env.MODELSHIP_KEY_PASSWORD ?? io.env.COSIGN_PASSWORD;
+  const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
+  return signingSetup({
+    ...(flags.key ? { key: keySourceFrom(flags.key, io.env) } : {}),
+    ...(password ? { keyPassword: password } : {}),
+    ...(identityToken ? { identityToken } : {}),
+    ...(flags.fulcioUrl ? { fulcioURL: flags.fulcioUrl } : {}),
+    ...(flags.rekorUrl ? { rekorURL: flags.rekorUrl } : {}),
+    ...(flags.tsaUrl ? { tsaURL: flags.tsaUrl } : {}),
+    ...(flags.tlog !== undefined ? { tlog: flags.tlog } : {}),
+    ...(flags.rekorEntryType ? { rekorEntryType: flags.rekorEntryType as 'dsse' | 'intoto' } : {}),
+    env: io.env,
+  });
 }

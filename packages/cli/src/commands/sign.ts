@@ -1,25 +1,18 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import {
-  ModelshipError,
-  isDigest,
-  keySourceFrom,
-  openTarget,
-  signArtifact,
-  signingSetup,
-  type SignResult,
-} from '@modelship/core';
+import { ModelshipError, isDigest, openTarget, signArtifact, type SignResult } from '@modelship/core';
 import type { CliIO } from '../io.js';
-import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
+import {
+  addRegistryOptions,
+  addSigningOptions,
+  collect,
+  registryAccess,
+  signingSetupFromFlags,
+  type RegistryFlags,
+  type SigningFlags,
+} from '../options.js';
 
-interface SignFlags extends RegistryFlags {
-  key?: string;
-  identityToken?: string;
-  fulcioUrl?: string;
-  rekorUrl?: string;
-  tsaUrl?: string;
-  tlog?: boolean;
-  rekorEntryType?: string;
+interface SignFlags extends RegistryFlags, SigningFlags {
   annotation?: string[];
   bundleOut?: string;
   json?: boolean;
@@ -40,26 +33,16 @@ export function registerSign(program: Command, io: CliIO): void {
     .command('sign')
     .description('sign an artifact with Sigstore (keyless via OIDC, or --key) and attach the bundle as an OCI referrer')
     .argument('<reference>', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST')
-    .option('--key <key>', 'PEM private key: a file, or env://VAR (ECDSA P-256 or Ed25519); keyless without it')
-    .option('--identity-token <token>', 'OIDC token for keyless signing (else Actions OIDC or SIGSTORE_ID_TOKEN)')
-    .option('--fulcio-url <url>', 'Fulcio (certificate authority) URL', undefined)
-    .option('--rekor-url <url>', 'Rekor (transparency log) URL')
-    .option('--tsa-url <url>', 'RFC 3161 timestamp authority URL')
-    .option('--tlog', 'upload to the transparency log (default for keyless)')
-    .option('--no-tlog', 'do not upload to the transparency log (default with --key)')
-    .option('--rekor-entry-type <type>', 'dsse (default) or intoto')
     .option('-a, --annotation <key=value>', 'annotation on the signed subject (repeatable)', collect)
     .option('--bundle-out <file>', 'also write the bundle to FILE (.sigstore.json)')
     .option('--json', 'print the result as JSON');
-  addRegistryOptions(cmd).action(async (reference: string, flags: SignFlags) => {
+  addRegistryOptions(addSigningOptions(cmd)).action(async (reference: string, flags: SignFlags) => {
     const r = await runSign(reference, flags, io);
     io.out(flags.json ? JSON.stringify(r.json, null, 2) + '\n' : r.text);
   });
 }
 
 async function runSign(reference: string, flags: SignFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
-  if (flags.rekorEntryType && flags.rekorEntryType !== 'dsse' && flags.rekorEntryType !== 'intoto')
-    throw new ModelshipError('USAGE', `--rekor-entry-type "${flags.rekorEntryType}" is not dsse or intoto`);
   const annotations = parseAnnotations(flags.annotation);
   const target = await openTarget(reference, { registry: await registryAccess(flags, io) });
   try {
@@ -67,19 +50,7 @@ async function runSign(reference: string, flags: SignFlags, io: CliIO): Promise<
       throw new ModelshipError('USAGE', `"${reference}" names no tag or digest to sign`, {
         hint: 'sign HOST/REPO@sha256:... (or :TAG) so it is clear what was signed',
       });
-    const password = io.env.MODELSHIP_KEY_PASSWORD ?? io.env.COSIGN_PASSWORD;
-    const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
-    const setup = await signingSetup({
-      ...(flags.key ? { key: keySourceFrom(flags.key, io.env) } : {}),
-      ...(password ? { keyPassword: password } : {}),
-      ...(identityToken ? { identityToken } : {}),
-      ...(flags.fulcioUrl ? { fulcioURL: flags.fulcioUrl } : {}),
-      ...(flags.rekorUrl ? { rekorURL: flags.rekorUrl } : {}),
-      ...(flags.tsaUrl ? { tsaURL: flags.tsaUrl } : {}),
-      ...(flags.tlog !== undefined ? { tlog: flags.tlog } : {}),
-      ...(flags.rekorEntryType ? { rekorEntryType: flags.rekorEntryType as 'dsse' | 'intoto' } : {}),
-      env: io.env,
-    });
+    const setup = await signingSetupFromFlags(flags, io);
     const result = await signArtifact({
       store: target.store,
       reference: target.reference,

@@ -1,1 +1,2 @@
 export * from './facts.js';
+export * from './attest.js';

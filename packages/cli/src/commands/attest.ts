@@ -1,0 +1,116 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import {
+  ATTESTATION_KINDS,
+  ModelshipError,
+  attestArtifact,
+  openTarget,
+  type AttestationKind,
+  type AttestResult,
+  type CustomPredicate,
+} from '@modelship/core';
+import type { CliIO } from '../io.js';
+import {
+  addRegistryOptions,
+  addSigningOptions,
+  registryAccess,
+  signingSetupFromFlags,
+  type RegistryFlags,
+  type SigningFlags,
+} from '../options.js';
+
+interface AttestFlags extends RegistryFlags, SigningFlags {
+  type: string;
+  predicateType?: string;
+  predicate?: string;
+  mofOverrides?: string;
+  modelDir?: string;
+  json?: boolean;
+}
+
+export function parseKinds(value: string): AttestationKind[] {
+  const kinds = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const k of kinds)
+    if (!(ATTESTATION_KINDS as readonly string[]).includes(k))
+      throw new ModelshipError('USAGE', `--type "${k}" is not one of ${ATTESTATION_KINDS.join(', ')}`);
+  return [...new Set(kinds)] as AttestationKind[];
+}
+
+export function registerAttest(program: Command, io: CliIO): void {
+  const cmd = program
+    .command('attest')
+    .description(
+      'attach signed attestations (SLSA provenance, MOF openness, per-file digests, custom) as OCI referrers',
+    )
+    .argument('<reference>', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST')
+    .option('--type <types>', `comma-separated: ${ATTESTATION_KINDS.join(', ')}`, 'slsa,mof')
+    .option('--predicate-type <uri>', 'custom predicate type (with --predicate)')
+    .option('--predicate <file>', 'custom predicate JSON file (with --predicate-type)')
+    .option('--mof-overrides <file>', 'MOT-format YAML overriding the derived MOF components')
+    .option('--model-dir <dir>', 'the model directory (per-file digests of tar layers)')
+    .option('--json', 'print the result as JSON');
+  addRegistryOptions(addSigningOptions(cmd)).action(async (reference: string, flags: AttestFlags) => {
+    const r = await runAttest(reference, flags, io);
+    io.out(flags.json ? JSON.stringify(r.json, null, 2) + '\n' : r.text);
+  });
+}
+
+async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
+  if (!flags.predicateType !== !flags.predicate)
+    throw new ModelshipError('USAGE', '--predicate-type and --predicate go together');
+  const kinds = flags.type === '' || flags.type === 'none' ? [] : parseKinds(flags.type);
+  const custom: CustomPredicate[] =
+    flags.predicateType && flags.predicate ? [{ predicateType: flags.predicateType, path: flags.predicate }] : [];
+  const target = await openTarget(reference, { registry: await registryAccess(flags, io) });
+  try {
+    if (!target.reference) throw new ModelshipError('USAGE', `"${reference}" names no tag or digest to attest`);
+    const setup = await signingSetupFromFlags(flags, io);
+    const result = await attestArtifact({
+      store: target.store,
+      reference: target.reference,
+      name: target.base,
+      setup,
+      kinds,
+      custom,
+      ...(flags.mofOverrides ? { mofOverridesPath: flags.mofOverrides } : {}),
+      ...(flags.modelDir ? { modelDir: resolve(flags.modelDir) } : {}),
+      env: io.env,
+    });
+    return { text: render(result), json: toJson(result) };
+  } finally {
+    await target.store.close();
+  }
+}
+
+function mofClass(r: AttestResult): string | undefined {
+  const mof = r.attestations.find((a) => a.kind === 'mof');
+  const ev = mof?.predicate['evaluation'] as { label?: string; class?: number } | undefined;
+  return ev ? (ev.label ?? `class ${ev.class}`) : undefined;
+}
+
+function render(r: AttestResult): string {
+  const lines = [`attested ${r.facts.name}@${r.facts.descriptor.digest}`];
+  for (const a of r.attestations)
+    lines.push(`  ${a.predicateType}: referrer ${a.signed.referrer.digest} (signer ${a.signed.identity.subject})`);
+  const mof = mofClass(r);
+  if (mof) lines.push(`MOF: ${mof}`);
+  return lines.join('\n') + '\n';
+}
+
+function toJson(r: AttestResult): unknown {
+  return {
+    reference: `${r.facts.name}@${r.facts.descriptor.digest}`,
+    digest: r.facts.descriptor.digest,
+    attestations: r.attestations.map((a) => ({
+      kind: a.kind,
+      predicateType: a.predicateType,
+      referrerDigest: a.signed.referrer.digest,
+      bundleDigest: a.signed.bundleDescriptor.digest,
+      signer: a.signed.identity,
+      ...(a.kind === 'mof' ? { evaluation: a.predicate['evaluation'] } : {}),
+    })),
+  };
+}

@@ -1,0 +1,141 @@
+import { readFile } from 'node:fs/promises';
+import { ModelshipError } from '../errors.js';
+import { signArtifact, type SignResult } from '../sign/sign.js';
+import { buildStatement } from '../sign/statement.js';
+import type { SigningSetup } from '../sign/types.js';
+import type { ContentStore } from '../store.js';
+import { collectArtifactFacts, type ArtifactFacts } from './facts.js';
+import { FILES_PREDICATE_TYPE, buildFileManifestPredicate } from './files.js';
+import { MOF_PREDICATE_TYPE, buildMofPredicate, parseMofOverrides, type MofPredicate } from './mof/index.js';
+import { SLSA_PROVENANCE_V1, buildProvenancePredicate } from './provenance.js';
+
+export type AttestationKind = 'slsa' | 'mof' | 'files';
+export const ATTESTATION_KINDS: readonly AttestationKind[] = ['slsa', 'mof', 'files'];
+
+export interface CustomPredicate {
+  predicateType: string;
+  /** Path of a JSON file holding the predicate (SBOM, eval results, ...). */
+  path: string;
+}
+
+export interface AttestOptions {
+  store: ContentStore;
+  /** Tag or digest of the manifest, in `store`. */
+  reference: string;
+  /** Statement subject name: `host/repo` or `oci:DIR`. */
+  name: string;
+  setup: SigningSetup;
+  kinds: AttestationKind[];
+  custom?: CustomPredicate[];
+  /** MOT-format YAML overriding the derived MOF components. */
+  mofOverridesPath?: string;
+  /** The model directory, for per-file digests of tar layers. */
+  modelDir?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Attestation {
+  kind: AttestationKind | 'custom';
+  predicateType: string;
+  predicate: Record<string, unknown>;
+  signed: SignResult;
+}
+
+export interface AttestResult {
+  facts: ArtifactFacts;
+  attestations: Attestation[];
+}
+
+async function readJsonFile(path: string, what: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ModelshipError('INPUT', `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new ModelshipError('INPUT', `${what} ${path} is not a JSON object: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Builds every requested predicate about one artifact, then signs each as an in-toto statement
+ * and attaches it as a referrer whose `dev.sigstore.bundle.predicateType` names it. All
+ * predicates are built (and their inputs validated) before the first signature, so bad input
+ * leaves the store untouched.
+ */
+export async function attestArtifact(options: AttestOptions): Promise<AttestResult> {
+  if (!options.kinds.length && !options.custom?.length)
+    throw new ModelshipError('USAGE', 'nothing to attest', {
+      hint: `name --type ${ATTESTATION_KINDS.join(',')} or --predicate`,
+    });
+  const subject = await options.store.resolve(options.reference);
+  const facts = await collectArtifactFacts(options.store, subject, options.name);
+
+  const planned: Omit<Attestation, 'signed'>[] = [];
+  for (const kind of options.kinds) {
+    if (kind === 'slsa') {
+      const { predicate } = await buildProvenancePredicate(facts, options.env ? { env: options.env } : {});
+      planned.push({ kind, predicateType: SLSA_PROVENANCE_V1, predicate });
+    } else if (kind === 'mof') {
+      const overrides = options.mofOverridesPath
+        ? parseMofOverrides(await readText(options.mofOverridesPath, 'MOF overrides'), options.mofOverridesPath)
+        : undefined;
+      const predicate: MofPredicate = buildMofPredicate(
+        facts,
+        overrides ? { overrides, overridesSource: options.mofOverridesPath! } : {},
+      );
+      planned.push({
+        kind,
+        predicateType: MOF_PREDICATE_TYPE,
+        predicate: predicate as unknown as Record<string, unknown>,
+      });
+    } else if (kind === 'files') {
+      const predicate = await buildFileManifestPredicate(facts, options.modelDir ? { dir: options.modelDir } : {});
+      planned.push({ kind, predicateType: FILES_PREDICATE_TYPE, predicate });
+    } else {
+      throw new ModelshipError('USAGE', `unknown attestation type "${String(kind)}"`, {
+        hint: `use ${ATTESTATION_KINDS.join(', ')}, or --predicate-type with --predicate`,
+      });
+    }
+  }
+  for (const c of options.custom ?? []) {
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(c.predicateType))
+      throw new ModelshipError('USAGE', `predicate type "${c.predicateType}" is not a URI`, {
+        hint: 'e.g. https://spdx.dev/Document or https://cyclonedx.org/bom',
+      });
+    planned.push({
+      kind: 'custom',
+      predicateType: c.predicateType,
+      predicate: await readJsonFile(c.path, 'predicate'),
+    });
+  }
+
+  const attestations: Attestation[] = [];
+  for (const p of planned) {
+    const signed = await signArtifact({
+      store: options.store,
+      reference: subject.digest,
+      name: options.name,
+      setup: options.setup,
+      statement: (s) => buildStatement({ name: options.name, digest: s.digest }, p.predicateType, p.predicate),
+    });
+    attestations.push({ ...p, signed });
+  }
+  return { facts, attestations };
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ModelshipError('INPUT', `cannot read ${what} ${path}: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'check the path',
+    });
+  }
+}
