@@ -1,2 +1,3 @@
 export * from './facts.js';
 export * from './attest.js';
+export * from './provenance.js';
