@@ -1,3 +1,4 @@
 export * from './facts.js';
 export * from './attest.js';
 export * from './provenance.js';
+export * from './files.js';
