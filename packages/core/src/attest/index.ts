@@ -2,3 +2,4 @@ export * from './facts.js';
 export * from './attest.js';
 export * from './provenance.js';
 export * from './files.js';
+export * from './mof/index.js';
