@@ -27,14 +27,21 @@ export interface Derived {
 }
 
 const base = (p: string) => p.replace(/\/+$/, '').split('/').pop() ?? p;
-const stem = (p: string) => base(p).replace(/\.[^.]+$/, '').toLowerCase();
+const stem = (p: string) =>
+  base(p)
+    .replace(/\.[^.]+$/, '')
+    .toLowerCase();
 
-const INTERMEDIATE_RE = /(^|\/)(checkpoints?|intermediate|ckpts?|step[-_]?\d+|global_step\d+|checkpoint-\d+|iter[-_]?\d+)(\/|$)/i;
+const INTERMEDIATE_RE =
+  /(^|\/)(checkpoints?|intermediate|ckpts?|step[-_]?\d+|global_step\d+|checkpoint-\d+|iter[-_]?\d+)(\/|$)/i;
 
 /** Code file/dir names → component. Order matters: the first match wins. */
 const CODE_RULES: [RegExp, MofComponentName][] = [
   [/^(modeling|modelling|configuration)(_.+)?$|^(model|architecture|arch)$/, 'Model architecture'],
-  [/^(pre_?process(ing)?|prepare_?data|data_?prep(aration)?|process_?data|tokeni[sz]e_?data|build_?dataset)(_.+)?$/, 'Data preprocessing code'],
+  [
+    /^(pre_?process(ing)?|prepare_?data|data_?prep(aration)?|process_?data|tokeni[sz]e_?data|build_?dataset)(_.+)?$/,
+    'Data preprocessing code',
+  ],
   [/^(train(ing)?|pre_?train(ing)?|fine_?tun(e|ing)|sft|dpo)(_.+)?$/, 'Training code'],
   [/^(eval(uate|uation)?|benchmarks?)(_.+)?$/, 'Evaluation code'],
   [/^(infer(ence)?|generat(e|ion)|predict(ion)?|run_?inference|serve|chat|demo)(_.+)?$/, 'Inference code'],
@@ -95,7 +102,9 @@ function globalLicenses(facts: ArtifactFacts, card: ModelCard | undefined, notes
   let ids = licensesToSpdx(strs(descriptorOf(facts)['licenses']));
   let path: string | undefined;
   if (ids.length === 0 && card?.license) ids = licensesToSpdx(card.license, card.licenseName);
-  const licenseFile = facts.layers.find((l) => l.kind === 'doc' && /^(LICEN[CS]E|COPYING)(\.(md|txt))?$/i.test(base(l.path)));
+  const licenseFile = facts.layers.find(
+    (l) => l.kind === 'doc' && /^(LICEN[CS]E|COPYING)(\.(md|txt))?$/i.test(base(l.path)),
+  );
   if (licenseFile) path = licenseFile.path;
   if (ids.length === 0 && licenseFile) {
     const detected = detectLicenseText(text(facts, licenseFile.path) ?? '');
@@ -112,7 +121,11 @@ function globalLicenses(facts: ArtifactFacts, card: ModelCard | undefined, notes
   if (!allTyped) return { distribution: entry(ids.map((id) => (/\s/.test(id) ? `(${id})` : id)).join(' AND ')) };
   scopes.distribution = entry(ids[0]!);
   for (const t of ['code', 'data', 'document'] as const) {
-    const id = ids.find((i) => isTypeAppropriateId(i, t));
+    // The most specific licence wins: CC-BY-4.0 (document only) over Apache-2.0 (code, document).
+    const fits = ids.filter((i) => isTypeAppropriateId(i, t));
+    const breadth = (i: string) =>
+      (['code', 'data', 'document'] as const).filter((x) => isTypeAppropriateId(i, x)).length;
+    const id = fits.sort((a, b) => breadth(a) - breadth(b))[0];
     if (id && !scopes[t]) scopes[t] = entry(id);
   }
   return scopes;
@@ -146,16 +159,27 @@ export function deriveFromArtifact(facts: ArtifactFacts): Derived {
     const ev = (method: string): MofEvidence => ({ method, path: l.path });
     const s = stem(l.path);
     if (l.kind === 'weight') {
-      const name: MofComponentName = INTERMEDIATE_RE.test(l.path) ? 'Model parameters (Intermediate)' : 'Model parameters (Final)';
+      const name: MofComponentName = INTERMEDIATE_RE.test(l.path)
+        ? 'Model parameters (Intermediate)'
+        : 'Model parameters (Final)';
       add(comps, name, { status: 'included', location: l.path, layers: [l], evidence: [ev('layer-kind-weight')] });
     } else if (l.kind === 'weight.config') {
-      if (METADATA_RE.test(s)) add(comps, 'Model metadata', { status: 'included', location: l.path, layers: [l], evidence: [ev('layer-filename')] });
+      if (METADATA_RE.test(s))
+        add(comps, 'Model metadata', {
+          status: 'included',
+          location: l.path,
+          layers: [l],
+          evidence: [ev('layer-filename')],
+        });
     } else if (l.kind === 'code') {
       const rule = CODE_RULES.find(([re]) => re.test(s) || l.path.split('/').some((seg) => re.test(seg.toLowerCase())));
-      if (rule) add(comps, rule[1], { status: 'included', location: l.path, layers: [l], evidence: [ev('layer-filename')] });
+      if (rule)
+        add(comps, rule[1], { status: 'included', location: l.path, layers: [l], evidence: [ev('layer-filename')] });
       else notes.push(`code layer ${l.path} matches no MOF component by name; name it in overrides`);
     } else if (l.kind === 'dataset') {
-      const name: MofComponentName = /(^|[\/_.-])(eval(uation)?|test|valid(ation)?|benchmarks?|dev)([\/_.-]|$)/i.test(l.path)
+      const name: MofComponentName = /(^|[/_.-])(eval(uation)?|test|valid(ation)?|benchmarks?|dev)([/_.-]|$)/i.test(
+        l.path,
+      )
         ? 'Evaluation data'
         : 'Datasets';
       add(comps, name, { status: 'included', location: l.path, layers: [l], evidence: [ev('layer-kind-dataset')] });
@@ -165,7 +189,8 @@ export function deriveFromArtifact(facts: ArtifactFacts): Derived {
         continue;
       }
       const rule = DOC_RULES.find(([re]) => re.test(s));
-      if (rule) add(comps, rule[1], { status: 'included', location: l.path, layers: [l], evidence: [ev('layer-filename')] });
+      if (rule)
+        add(comps, rule[1], { status: 'included', location: l.path, layers: [l], evidence: [ev('layer-filename')] });
     }
   }
 
@@ -177,14 +202,18 @@ export function deriveFromArtifact(facts: ArtifactFacts): Derived {
         status: 'included',
         location: readmeLayer.path,
         layers: [readmeLayer],
-        evidence: [{ method: 'model-card-model-index', path: readmeLayer.path, note: 'results in the model card (model-index)' }],
+        evidence: [
+          { method: 'model-card-model-index', path: readmeLayer.path, note: 'results in the model card (model-index)' },
+        ],
       });
     if (/^#{1,4}\s*(training|pre-?training|fine-?tuning)?\s*(data|datasets?)\b/im.test(body) && !comps.has('Data card'))
       add(comps, 'Data card', {
         status: 'included',
         location: readmeLayer.path,
         layers: [readmeLayer],
-        evidence: [{ method: 'model-card-data-section', path: readmeLayer.path, note: 'data information in the model card' }],
+        evidence: [
+          { method: 'model-card-data-section', path: readmeLayer.path, note: 'data information in the model card' },
+        ],
       });
     const report = /\[([^\]]*technical report[^\]]*)\]\((https?:\/\/[^)\s]+)\)/i.exec(body);
     if (report && !comps.has('Technical report'))
@@ -203,7 +232,13 @@ export function deriveFromArtifact(facts: ArtifactFacts): Derived {
       status: 'referenced',
       location: uri,
       inherit: false,
-      evidence: [{ method: 'model-card-datasets', uri, note: 'mentioned only; availability, completeness and licence unverified' }],
+      evidence: [
+        {
+          method: 'model-card-datasets',
+          uri,
+          note: 'mentioned only; availability, completeness and licence unverified',
+        },
+      ],
     });
   }
   for (const tag of card?.tags ?? []) {
@@ -214,7 +249,13 @@ export function deriveFromArtifact(facts: ArtifactFacts): Derived {
       status: 'referenced',
       location: uri,
       inherit: false,
-      evidence: [{ method: 'model-card-arxiv-tag', uri, note: "licence unknown: arXiv's default licence is not open; set it in overrides" }],
+      evidence: [
+        {
+          method: 'model-card-arxiv-tag',
+          uri,
+          note: "licence unknown: arXiv's default licence is not open; set it in overrides",
+        },
+      ],
     });
   }
 
@@ -229,7 +270,8 @@ export function deriveFromArtifact(facts: ArtifactFacts): Derived {
       notes.push('config.json is not JSON; architecture not derived');
     }
     const arch = strs(cfg['architectures'])[0] ?? str(cfg['model_type']);
-    const viaTransformers = str(cfg['transformers_version']) !== undefined || str(frontMatter['library_name']) === 'transformers';
+    const viaTransformers =
+      str(cfg['transformers_version']) !== undefined || str(frontMatter['library_name']) === 'transformers';
     if (arch && viaTransformers && cfg['auto_map'] === undefined) {
       const tokenizers = facts.layers.filter((l) => l.kind === 'weight.config' && /tokeni[sz]er/i.test(l.path));
       add(comps, 'Model architecture', {
@@ -238,7 +280,11 @@ export function deriveFromArtifact(facts: ArtifactFacts): Derived {
         license: 'Apache-2.0',
         inherit: false,
         evidence: [
-          { method: 'hf-config-transformers', path: 'config.json', note: `${arch} implemented in the transformers library` },
+          {
+            method: 'hf-config-transformers',
+            path: 'config.json',
+            note: `${arch} implemented in the transformers library`,
+          },
           ...tokenizers.map((l) => ({ method: 'tokenizer', path: l.path })),
         ],
       });

@@ -124,13 +124,16 @@ export function evaluateMof(components: MofComponent[]): MofEvaluation {
     if (invalid.length > 0) parts.push(`licence not open: ${invalid.map((n) => `${n} (${lic(n)})`).join(', ')}`);
     const unlicensed = b.unlicensed.filter(counts);
     if (unlicensed.length > 0) parts.push(`no licence: ${unlicensed.join(', ')}`);
-    if (parts.length === 0 && progress[String(c) as ClassKey] < 100) parts.push(`Class ${ROMAN[(c + 1) as MofClassNumber]} is not met`);
+    if (parts.length === 0 && progress[String(c) as ClassKey] < 100)
+      parts.push(`Class ${ROMAN[(c + 1) as MofClassNumber]} is not met`);
     if (parts.length > 0) reasons.push(`Class ${ROMAN[c]} (${MOF_CLASS_LABELS[c]}) not met: ${parts.join('; ')}`);
   }
   if (paperSubstitutes) reasons.push('Research paper stands in for the Technical report');
   for (const n of notTypeAppropriate) {
     const def = mofComponent(n);
-    reasons.push(`warning: ${n} (${def.contentType}) has an open licence that is not type-appropriate (${byName.get(n)?.license})`);
+    reasons.push(
+      `warning: ${n} (${def.contentType}) has an open licence that is not type-appropriate (${byName.get(n)?.license})`,
+    );
   }
 
   return {

@@ -108,14 +108,22 @@ function normaliseLicense(r: Reader, node: Node, raw: string, where: string): st
   if (/^[a-z0-9][a-z0-9.+_-]*$/.test(raw)) {
     const mapped = toSpdx(raw);
     if (mapped === undefined)
-      r.fail(node, `${where} "${raw}" names no licence`, `write "${UNLICENSED}" or a LicenseRef-<name> for a custom licence`);
+      r.fail(
+        node,
+        `${where} "${raw}" names no licence`,
+        `write "${UNLICENSED}" or a LicenseRef-<name> for a custom licence`,
+      );
     candidate = mapped;
   }
   try {
     checkSpdxExpression(candidate);
   } catch (e) {
     const ref = `LicenseRef-${raw.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '')}`;
-    r.fail(node, `${where} "${raw}" is not a valid SPDX license expression (${(e as Error).message})`, `use an SPDX id such as Apache-2.0, "${ref}" for a licence without an SPDX id, or "${UNLICENSED}"`);
+    r.fail(
+      node,
+      `${where} "${raw}" is not a valid SPDX license expression (${(e as Error).message})`,
+      `use an SPDX id such as Apache-2.0, "${ref}" for a licence without an SPDX id, or "${UNLICENSED}"`,
+    );
   }
   return candidate;
 }
@@ -125,15 +133,24 @@ function parseGlobals(r: Reader, node: Node | null | undefined): MotRelease['lic
   if (node === undefined || node === null || (isScalar(node) && node.value === null)) return undefined;
   if (isSeq(node) && node.items.length === 0) return undefined;
   if (!isMap(node))
-    return r.fail(node, 'release.license must be a mapping of distribution/code/data/document', 'see MOT schema/sample_model.yml');
+    return r.fail(
+      node,
+      'release.license must be a mapping of distribution/code/data/document',
+      'see MOT schema/sample_model.yml',
+    );
   const out: Partial<Record<MotLicenseScope, MotGlobalLicense>> = {};
   for (const pair of node.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
     if (!(MOT_LICENSE_SCOPES as readonly string[]).includes(key))
-      r.fail(pair.key as Node, `release.license.${key} is not a licence scope`, `use one of ${MOT_LICENSE_SCOPES.join(', ')}`);
+      r.fail(
+        pair.key as Node,
+        `release.license.${key} is not a licence scope`,
+        `use one of ${MOT_LICENSE_SCOPES.join(', ')}`,
+      );
     const value = pair.value as Node | null;
     if (value === null || (isScalar(value) && value.value === null)) continue;
-    if (!isMap(value)) r.fail(value, `release.license.${key} must be {name, path}`, 'write name: <SPDX id> and optionally path: <URL>');
+    if (!isMap(value))
+      r.fail(value, `release.license.${key} must be {name, path}`, 'write name: <SPDX id> and optionally path: <URL>');
     const name = r.text(value, 'name', `release.license.${key}`);
     if (name === undefined) continue;
     const entry: MotGlobalLicense = {
@@ -159,7 +176,8 @@ function parseComponent(r: Reader, node: Node, i: number): MotComponent | undefi
     );
   const location = r.text(node, 'location', where);
   const legacyLicense = r.text(node, 'license_name', where);
-  if ((location && LEGACY_ABSENT.has(location)) || (legacyLicense && LEGACY_ABSENT.has(legacyLicense))) return undefined;
+  if ((location && LEGACY_ABSENT.has(location)) || (legacyLicense && LEGACY_ABSENT.has(legacyLicense)))
+    return undefined;
   const c: MotComponent = { name };
   const description = r.text(node, 'description', where);
   if (description !== undefined) c.description = description;
@@ -181,7 +199,7 @@ function parseComponent(r: Reader, node: Node, i: number): MotComponent | undefi
  */
 export function parseMofOverrides(text: string, source: string): MotModelFile {
   const r: Reader = new Reader(source);
-  const doc = parseDocument(text, { lineCounter: r.lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: r.lines, prettyErrors: true, uniqueKeys: true });
   const err = doc.errors[0];
   if (err) {
     const line = err.linePos?.[0]?.line ?? 1;
@@ -190,14 +208,19 @@ export function parseMofOverrides(text: string, source: string): MotModelFile {
     });
   }
   const root = doc.contents as Node | null;
-  if (!isMap(root)) return r.fail(root, 'expected a mapping with `release:`', 'pass an MOT model file (framework + release)');
+  if (!isMap(root))
+    return r.fail(root, 'expected a mapping with `release:`', 'pass an MOT model file (framework + release)');
   const out: MotModelFile = { release: {} };
   const fw = root.get('framework', true) as Node | undefined;
   if (fw !== undefined && fw !== null) {
     if (!isMap(fw)) r.fail(fw, 'framework must be a mapping', 'write framework: {name, version, date}');
     const name = r.text(fw, 'name', 'framework');
     if (name !== undefined && name !== 'Model Openness Framework')
-      r.fail(fw.get('name', true) as Node, `framework.name "${name}" is not "Model Openness Framework"`, 'use the MOT framework block');
+      r.fail(
+        fw.get('name', true) as Node,
+        `framework.name "${name}" is not "Model Openness Framework"`,
+        'use the MOT framework block',
+      );
     out.framework = {
       name: name ?? 'Model Openness Framework',
       version: r.text(fw, 'version', 'framework') ?? '1.0',
@@ -205,7 +228,8 @@ export function parseMofOverrides(text: string, source: string): MotModelFile {
     };
   }
   const rel = root.get('release', true) as Node | undefined;
-  if (rel === undefined || rel === null) return r.fail(root, 'no `release:` block', 'MOT model files put everything under release:');
+  if (rel === undefined || rel === null)
+    return r.fail(root, 'no `release:` block', 'MOT model files put everything under release:');
   if (!isMap(rel)) return r.fail(rel, 'release must be a mapping', 'see MOT schema/sample_model.yml');
   for (const k of RELEASE_STRINGS) {
     const v = r.text(rel, k, 'release');
@@ -215,14 +239,19 @@ export function parseMofOverrides(text: string, source: string): MotModelFile {
   if (globals !== undefined) out.release.license = globals;
   const comps = rel.get('components', true) as Node | undefined;
   if (comps !== undefined && comps !== null) {
-    if (!isSeq(comps)) r.fail(comps, 'release.components must be a list', 'write each component as - name: <MOF component name>');
+    if (!isSeq(comps))
+      r.fail(comps, 'release.components must be a list', 'write each component as - name: <MOF component name>');
     const list: MotComponent[] = [];
     const seen = new Map<string, number>();
     comps.items.forEach((item, i) => {
       const c = parseComponent(r, item as Node, i);
       if (!c) return;
       if (seen.has(c.name))
-        r.fail(item as Node, `component "${c.name}" is listed twice (first at line ${seen.get(c.name)})`, 'merge the two entries');
+        r.fail(
+          item as Node,
+          `component "${c.name}" is listed twice (first at line ${seen.get(c.name)})`,
+          'merge the two entries',
+        );
       seen.set(c.name, r.line(item as Node));
       list.push(c);
     });

@@ -40,12 +40,19 @@ function resolveLicense(
   contentType: MofComponent['contentType'],
   globals: MotRelease['license'],
 ): { license?: string; licenseSource: MofLicenseSource; license_path?: string } {
-  if (own !== undefined) return own === UNLICENSED ? { licenseSource: 'component' } : { license: own, licenseSource: 'component' };
+  if (own !== undefined)
+    return own === UNLICENSED ? { licenseSource: 'component' } : { license: own, licenseSource: 'component' };
   if (!inherit) return { licenseSource: 'none' };
   const typed = globals?.[contentType];
-  if (typed) return { license: typed.name, licenseSource: `global-${contentType}`, ...(typed.path ? { license_path: typed.path } : {}) };
+  if (typed)
+    return {
+      license: typed.name,
+      licenseSource: `global-${contentType}`,
+      ...(typed.path ? { license_path: typed.path } : {}),
+    };
   const dist = globals?.distribution;
-  if (dist) return { license: dist.name, licenseSource: 'distribution', ...(dist.path ? { license_path: dist.path } : {}) };
+  if (dist)
+    return { license: dist.name, licenseSource: 'distribution', ...(dist.path ? { license_path: dist.path } : {}) };
   return { licenseSource: 'none' };
 }
 

@@ -3,7 +3,8 @@ import type { MofContentType } from './components.js';
 /** included: a layer of this artifact; referenced: lives elsewhere (URL); missing: not released. */
 export type MofComponentStatus = 'included' | 'referenced' | 'missing';
 
-export type MofLicenseSource = 'component' | 'global-code' | 'global-data' | 'global-document' | 'distribution' | 'none';
+export type MofLicenseSource =
+  'component' | 'global-code' | 'global-data' | 'global-document' | 'distribution' | 'none';
 
 export interface MofEvidence {
   /** How the component was recognised, e.g. `layer-filename`, `model-card-datasets`, `override`. */
