@@ -148,7 +148,7 @@ describe('attest on a real docker-registry', () => {
     expect(unreadable.status).toBe(3);
     expect(unreadable.stderr).toContain('nope.yml');
     const badYaml = join(tmp.dir, 'bad.yml');
-    writeFileSync(badYaml, 'components:\n  - name: Not A Real Component\n    license: MIT\n');
+    writeFileSync(badYaml, 'release:\n  components:\n    - name: Not A Real Component\n      license: MIT\n');
     const unknown = await runCli(['attest', ref, '--type', 'mof', '--mof-overrides', badYaml, ...base]);
     expect(unknown.status).toBe(3);
     expect(unknown.stderr).toMatch(/Not A Real Component/);

@@ -10,6 +10,7 @@ import {
   type CustomPredicate,
 } from '@modelship/core';
 import type { CliIO } from '../io.js';
+import { VERSION } from '../version.js';
 import {
   addRegistryOptions,
   addSigningOptions,
@@ -78,6 +79,7 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
       ...(flags.mofOverrides ? { mofOverridesPath: flags.mofOverrides } : {}),
       ...(flags.modelDir ? { modelDir: resolve(flags.modelDir) } : {}),
       env: io.env,
+      version: VERSION,
     });
     return { text: render(result), json: toJson(result) };
   } finally {

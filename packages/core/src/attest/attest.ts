@@ -32,6 +32,8 @@ export interface AttestOptions {
   /** The model directory, for per-file digests of tar layers. */
   modelDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** modelship version, recorded as builder.version in local provenance. */
+  version?: string;
 }
 
 export interface Attestation {
@@ -79,7 +81,10 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
   const planned: Omit<Attestation, 'signed'>[] = [];
   for (const kind of options.kinds) {
     if (kind === 'slsa') {
-      const { predicate } = await buildProvenancePredicate(facts, options.env ? { env: options.env } : {});
+      const { predicate } = await buildProvenancePredicate(facts, {
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.version ? { version: options.version } : {}),
+      });
       planned.push({ kind, predicateType: SLSA_PROVENANCE_V1, predicate });
     } else if (kind === 'mof') {
       const overrides = options.mofOverridesPath

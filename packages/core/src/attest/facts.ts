@@ -44,7 +44,10 @@ export async function collectArtifactFacts(
       hint: 'attest one manifest by digest',
     });
   if (!isModelConfigMediaType(doc.config.mediaType))
-    throw new ModelshipError('INVALID', `${descriptor.digest} is not a ModelPack artifact (config ${doc.config.mediaType})`);
+    throw new ModelshipError(
+      'INVALID',
+      `${descriptor.digest} is not a ModelPack artifact (config ${doc.config.mediaType})`,
+    );
   let config: Record<string, unknown>;
   try {
     config = JSON.parse((await store.fetchBytes(doc.config)).toString('utf8')) as Record<string, unknown>;
