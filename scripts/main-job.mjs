@@ -80,4 +80,39 @@ for (const f of readdirSync(join(root, 'examples', 'sample-model'))) {
   }
 }
 console.log(`all ${readdirSync(extracted).length} files identical`);
+
+step('generate a signing key pair (encrypted with a throwaway password)');
+const keyEnv = { ...process.env, MODELSHIP_KEY_PASSWORD: 'main-job-demo-password' };
+const keys = JSON.parse(
+  run(['generate-key-pair', '--output-key-prefix', join(work, 'cosign'), '--json'], { env: keyEnv }),
+);
+console.log(`private key: ${keys.privateKeyPath}\npublic key:  ${keys.publicKeyPath}\nkey hint:    ${keys.hint}`);
+
+step('attest: SLSA provenance (local build type), MOF openness, per-file digests');
+const att = JSON.parse(
+  run(['attest', `oci:${layout}@${first.digest}`, '--type', 'slsa,mof,files', '--key', keys.privateKeyPath, '--json'], {
+    env: keyEnv,
+  }),
+);
+for (const a of att.attestations) console.log(`${a.predicateType.padEnd(46)} referrer ${a.referrerDigest}`);
+const mof = att.attestations.find((a) => a.kind === 'mof');
+console.log(`MOF class: ${mof.evaluation.label}`);
+for (const r of mof.evaluation.reasons ?? []) console.log(`  - ${r}`);
+
+step('sign (cosign v3 layout: in-toto statement in a Sigstore bundle v0.3, attached as a referrer)');
+process.stdout.write(
+  run(
+    [
+      'sign',
+      `oci:${layout}@${first.digest}`,
+      '--key',
+      keys.privateKeyPath,
+      '--bundle-out',
+      join(work, 'model.sigstore.json'),
+    ],
+    {
+      env: keyEnv,
+    },
+  ),
+);
 console.log(`\nmain job done: oci:${layout}:v1@${first.digest}`);

@@ -194,3 +194,61 @@ describe('attest in an OCI layout and through dist/attest/index.js', () => {
     await findAttestation(store, digest, SLSA_PROVENANCE_V1);
   });
 });
+
+describe("upload to GitHub's attestations API (stand-in speaking POST /repos/{owner}/{repo}/attestations)", () => {
+  it('uploads each bundle with the token; a 403 is an AUTH error with the permissions hint', async () => {
+    const { createServer } = await import('node:http');
+    const received: { path: string; auth: string; body: { bundle?: { mediaType?: string } } }[] = [];
+    let status = 201;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', auth: req.headers.authorization ?? '', body: JSON.parse(body) });
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(status === 201 ? { id: 4242 } : { message: 'Resource not accessible by integration' }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const env = {
+      GITHUB_TOKEN: 'ghs_standin_token',
+      GITHUB_REPOSITORY: 'acme/models',
+      GITHUB_API_URL: `http://127.0.0.1:${port}`,
+    };
+    try {
+      const layout = join(tmp.dir, 'gh-oci');
+      await packSample(tmp.dir, `oci:${layout}:v1`);
+      const r = await runCli(
+        ['attest', `oci:${layout}:v1`, '--type', 'mof', '--key', keyPath, '--github-upload', '--json'],
+        { env },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(
+        (JSON.parse(r.stdout) as { attestations: { githubAttestationId: string }[] }).attestations[0]!
+          .githubAttestationId,
+      ).toBe('4242');
+      expect(received).toHaveLength(1);
+      expect(received[0]!.path).toBe('/repos/acme/models/attestations');
+      expect(received[0]!.auth).toBe('Bearer ghs_standin_token');
+      expect(received[0]!.body.bundle?.mediaType).toBe(BUNDLE_V03_MEDIA_TYPE);
+
+      status = 403;
+      const denied = await runCli(
+        ['attest', `oci:${layout}:v1`, '--type', 'mof', '--key', keyPath, '--github-upload'],
+        { env },
+      );
+      expect(denied.status).toBe(5);
+      expect(denied.stderr).toMatch(/attestations: write/);
+      expect(denied.stderr).not.toContain('ghs_standin_token');
+
+      const noRepo = await runCli(['attest', `oci:${layout}:v1`, '--key', keyPath, '--github-upload'], {
+        env: { GITHUB_TOKEN: 'x', GITHUB_REPOSITORY: '' },
+      });
+      expect(noRepo.status).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -1,9 +1,10 @@
 import * as core from '@actions/core';
-import { escapeHtml, listInput, registryInputs, runAction, signingInputs } from '@modelship/action-common';
+import { escapeHtml, listInput, registryInputs, runAction, secretInput, signingInputs } from '@modelship/action-common';
 import {
   ATTESTATION_KINDS,
   ModelshipError,
   attestArtifact,
+  gitHubTargetFromEnv,
   openTarget,
   signingSetup,
   type AttestationKind,
@@ -30,6 +31,10 @@ export async function run(): Promise<void> {
     const custom: CustomPredicate[] = predicateType ? [{ predicateType, path: predicatePath }] : [];
     const mofOverrides = core.getInput('mof-overrides');
     const modelDir = core.getInput('model-dir');
+    const githubToken = secretInput('github-token');
+    const github = core.getBooleanInput('github-upload') ? gitHubTargetFromEnv(process.env, githubToken) : undefined;
+    if (core.getBooleanInput('github-upload') && !github)
+      throw new ModelshipError('USAGE', 'github-upload needs a github-token and GITHUB_REPOSITORY');
 
     const target = await openTarget(reference, { registry: registryInputs() });
     try {
@@ -46,6 +51,7 @@ export async function run(): Promise<void> {
         custom,
         ...(mofOverrides ? { mofOverridesPath: mofOverrides } : {}),
         ...(modelDir ? { modelDir } : {}),
+        ...(github ? { github } : {}),
       });
       const list = result.attestations.map((a) => ({
         kind: a.kind,

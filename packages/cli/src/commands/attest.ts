@@ -4,6 +4,7 @@ import {
   ATTESTATION_KINDS,
   ModelshipError,
   attestArtifact,
+  gitHubTargetFromEnv,
   openTarget,
   type AttestationKind,
   type AttestResult,
@@ -26,6 +27,7 @@ interface AttestFlags extends RegistryFlags, SigningFlags {
   predicate?: string;
   mofOverrides?: string;
   modelDir?: string;
+  githubUpload?: boolean;
   json?: boolean;
 }
 
@@ -52,6 +54,10 @@ export function registerAttest(program: Command, io: CliIO): void {
     .option('--predicate <file>', 'custom predicate JSON file (with --predicate-type)')
     .option('--mof-overrides <file>', 'MOT-format YAML overriding the derived MOF components')
     .option('--model-dir <dir>', 'the model directory (per-file digests of tar layers)')
+    .option(
+      '--github-upload',
+      "also store each bundle with GitHub's attestations API (GITHUB_TOKEN or GH_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)",
+    )
     .option('--json', 'print the result as JSON');
   addRegistryOptions(addSigningOptions(cmd)).action(async (reference: string, flags: AttestFlags) => {
     const r = await runAttest(reference, flags, io);
@@ -65,6 +71,11 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
   const kinds = flags.type === '' || flags.type === 'none' ? [] : parseKinds(flags.type);
   const custom: CustomPredicate[] =
     flags.predicateType && flags.predicate ? [{ predicateType: flags.predicateType, path: flags.predicate }] : [];
+  const github = flags.githubUpload ? gitHubTargetFromEnv(io.env) : undefined;
+  if (flags.githubUpload && !github)
+    throw new ModelshipError('USAGE', '--github-upload needs GITHUB_TOKEN (or GH_TOKEN) and GITHUB_REPOSITORY', {
+      hint: 'in a workflow these come from the runner; locally export them',
+    });
   const target = await openTarget(reference, { registry: await registryAccess(flags, io) });
   try {
     if (!target.reference) throw new ModelshipError('USAGE', `"${reference}" names no tag or digest to attest`);
@@ -80,6 +91,7 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
       ...(flags.modelDir ? { modelDir: resolve(flags.modelDir) } : {}),
       env: io.env,
       version: VERSION,
+      ...(github ? { github } : {}),
     });
     return { text: render(result), json: toJson(result) };
   } finally {
@@ -112,6 +124,7 @@ function toJson(r: AttestResult): unknown {
       referrerDigest: a.signed.referrer.digest,
       bundleDigest: a.signed.bundleDescriptor.digest,
       signer: a.signed.identity,
+      ...(a.githubId !== undefined ? { githubAttestationId: a.githubId } : {}),
       ...(a.kind === 'mof' ? { evaluation: a.predicate['evaluation'] } : {}),
     })),
   };

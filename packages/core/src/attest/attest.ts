@@ -5,6 +5,7 @@ import { buildStatement } from '../sign/statement.js';
 import type { SigningSetup } from '../sign/types.js';
 import type { ContentStore } from '../store.js';
 import { collectArtifactFacts, type ArtifactFacts } from './facts.js';
+import { uploadAttestationToGitHub, type GitHubAttestationTarget } from './github.js';
 import { FILES_PREDICATE_TYPE, buildFileManifestPredicate } from './files.js';
 import { MOF_PREDICATE_TYPE, buildMofPredicate, parseMofOverrides, type MofPredicate } from './mof/index.js';
 import { SLSA_PROVENANCE_V1, buildProvenancePredicate } from './provenance.js';
@@ -32,6 +33,8 @@ export interface AttestOptions {
   /** The model directory, for per-file digests of tar layers. */
   modelDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** Also store each bundle with GitHub's attestations API. */
+  github?: GitHubAttestationTarget;
   /** modelship version, recorded as builder.version in local provenance. */
   version?: string;
 }
@@ -41,6 +44,8 @@ export interface Attestation {
   predicateType: string;
   predicate: Record<string, unknown>;
   signed: SignResult;
+  /** GitHub attestation id, when uploaded. */
+  githubId?: string;
 }
 
 export interface AttestResult {
@@ -129,7 +134,8 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
       setup: options.setup,
       statement: (s) => buildStatement({ name: options.name, digest: s.digest }, p.predicateType, p.predicate),
     });
-    attestations.push({ ...p, signed });
+    const githubId = options.github ? await uploadAttestationToGitHub(signed.bundle, options.github) : undefined;
+    attestations.push({ ...p, signed, ...(githubId !== undefined ? { githubId } : {}) });
   }
   return { facts, attestations };
 }

@@ -3,3 +3,4 @@ export * from './attest.js';
 export * from './provenance.js';
 export * from './files.js';
 export * from './mof/index.js';
+export * from './github.js';
