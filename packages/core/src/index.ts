@@ -19,3 +19,4 @@ export * from './streams.js';
 export * from './compression.js';
 export * from './sign/index.js';
 export * from './attest/index.js';
+export * from './verify/index.js';

@@ -1,0 +1,154 @@
+import { X509Certificate } from '@sigstore/core';
+import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import { PolicyError, VerificationError, Verifier, toSignedEntity, type VerifierOptions } from '@sigstore/verify';
+import { isModelshipError } from '../errors.js';
+import { digestHex, isDigest } from '../oci.js';
+import { certificateIdentity } from '../sign/certificate.js';
+import { parseStatement } from '../sign/statement.js';
+import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement } from '../sign/types.js';
+import type { VerificationTrust } from './trust.js';
+
+/** Fulcio's certificate extensions under 1.3.6.1.4.1.57264.1 (fulcio docs/oid-info.md), .9–.22. */
+export const FULCIO_EXTENSION_OIDS = {
+  buildSignerURI: '1.3.6.1.4.1.57264.1.9',
+  buildSignerDigest: '1.3.6.1.4.1.57264.1.10',
+  runnerEnvironment: '1.3.6.1.4.1.57264.1.11',
+  sourceRepositoryURI: '1.3.6.1.4.1.57264.1.12',
+  sourceRepositoryDigest: '1.3.6.1.4.1.57264.1.13',
+  sourceRepositoryRef: '1.3.6.1.4.1.57264.1.14',
+  sourceRepositoryIdentifier: '1.3.6.1.4.1.57264.1.15',
+  sourceRepositoryOwnerURI: '1.3.6.1.4.1.57264.1.16',
+  sourceRepositoryOwnerIdentifier: '1.3.6.1.4.1.57264.1.17',
+  buildConfigURI: '1.3.6.1.4.1.57264.1.18',
+  buildConfigDigest: '1.3.6.1.4.1.57264.1.19',
+  buildTrigger: '1.3.6.1.4.1.57264.1.20',
+  runInvocationURI: '1.3.6.1.4.1.57264.1.21',
+  sourceRepositoryVisibilityAtSigning: '1.3.6.1.4.1.57264.1.22',
+} as const;
+
+export type FulcioExtensionName = keyof typeof FULCIO_EXTENSION_OIDS;
+
+export interface VerifiedSigner {
+  kind: 'keyless' | 'key';
+  /** Certificate SAN (keyless) or `key:<hint>` (key-based). */
+  subject: string;
+  /** OIDC issuer (keyless). */
+  issuer?: string;
+  /** Public key hint (key-based). */
+  keyHint?: string;
+  /** Fulcio extensions .1.9–.1.22 present in the certificate, decoded (keyless; empty for keys). */
+  extensions: Partial<Record<FulcioExtensionName, string>>;
+}
+
+export type VerifiedBundle =
+  | { ok: true; signer: VerifiedSigner; statement: InTotoStatement; predicateType: string }
+  | { ok: false; reason: string };
+
+/**
+ * Cryptographically verifies one bundle (parsed JSON) against the trust material and checks the
+ * in-toto statement it carries is about `artifactDigest` (`sha256:<hex>`), which
+ * `@sigstore/verify` does not. No identity policy here: the signer is returned for the caller.
+ */
+export function verifyBundle(bundleJson: unknown, artifactDigest: string, trust: VerificationTrust): VerifiedBundle {
+  if (!isDigest(artifactDigest)) return { ok: false, reason: `not a sha256 artifact digest: ${artifactDigest}` };
+  let bundle: Bundle;
+  try {
+    bundle = bundleFromJSON(bundleJson);
+  } catch (e) {
+    return { ok: false, reason: `malformed bundle: ${short(e)}` };
+  }
+  if (bundle.content.$case !== 'dsseEnvelope')
+    return { ok: false, reason: 'not a DSSE bundle (a message signature carries no statement)' };
+  const envelope = bundle.content.dsseEnvelope;
+  const material = bundle.verificationMaterial.content;
+  const keyBased = material.$case === 'publicKey';
+  if (!keyBased && !trust.hasRoot)
+    return { ok: false, reason: 'keyless bundle, but no trusted root was given (only public keys)' };
+
+  const tlogs = bundle.verificationMaterial.tlogEntries.length;
+  const tsas = bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length ?? 0;
+  const options: VerifierOptions = keyBased
+    ? { tlogThreshold: 0, timestampThreshold: 0, ctlogThreshold: 0 }
+    : // GitHub's private instance: Fulcio + TSA, no transparency log.
+      { tlogThreshold: tlogs === 0 && tsas > 0 ? 0 : 1, timestampThreshold: 1, ctlogThreshold: 1 };
+  try {
+    new Verifier(trust.material, options).verify(toSignedEntity(bundle));
+  } catch (e) {
+    return { ok: false, reason: sigstoreReason(e) };
+  }
+
+  let signer: VerifiedSigner;
+  try {
+    if (material.$case === 'publicKey') {
+      const hint = material.publicKey.hint;
+      signer = { kind: 'key', subject: `key:${hint}`, keyHint: hint, extensions: {} };
+    } else {
+      const der =
+        material.$case === 'certificate'
+          ? material.certificate.rawBytes
+          : material.x509CertificateChain.certificates[0]!.rawBytes;
+      const id = certificateIdentity(der);
+      signer = {
+        kind: 'keyless',
+        subject: id.subject,
+        ...(id.issuer ? { issuer: id.issuer } : {}),
+        extensions: fulcioExtensions(der),
+      };
+    }
+  } catch (e) {
+    return { ok: false, reason: `unreadable signer: ${short(e)}` };
+  }
+
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    return { ok: false, reason: `payload type is ${envelope.payloadType || '(empty)'}, not an in-toto statement` };
+  let statement: InTotoStatement;
+  try {
+    statement = parseStatement(envelope.payload);
+  } catch (e) {
+    return { ok: false, reason: short(e) };
+  }
+  const hex = digestHex(artifactDigest);
+  const about = statement.subject.some(
+    (s) => s && typeof s === 'object' && s.digest && typeof s.digest === 'object' && s.digest['sha256'] === hex,
+  );
+  if (!about) return { ok: false, reason: 'statement is about another digest' };
+  return { ok: true, signer, statement, predicateType: statement.predicateType };
+}
+
+/** Decodes the Fulcio .1.9–.1.22 extensions (DER UTF8String values) of a certificate. */
+export function fulcioExtensions(der: Buffer): Partial<Record<FulcioExtensionName, string>> {
+  const cert = X509Certificate.parse(der as Buffer<ArrayBuffer>);
+  const out: Partial<Record<FulcioExtensionName, string>> = {};
+  for (const [name, oid] of Object.entries(FULCIO_EXTENSION_OIDS) as [FulcioExtensionName, string][]) {
+    const ext = cert.extension(oid);
+    if (!ext) continue;
+    const inner = ext.valueObj.subs[0]?.value ?? ext.value;
+    out[name] = inner.toString('utf8');
+  }
+  return out;
+}
+
+/** A short reason for what @sigstore/verify (or bundle parsing) threw. */
+function sigstoreReason(e: unknown): string {
+  if (e instanceof VerificationError || e instanceof PolicyError) {
+    const what: Record<string, string> = {
+      SIGNATURE_ERROR: 'signature does not verify',
+      PUBLIC_KEY_ERROR: 'no trusted public key for this bundle',
+      CERTIFICATE_ERROR: 'certificate does not chain to the trusted root',
+      TIMESTAMP_ERROR: 'no trusted timestamp',
+      TLOG_ERROR: 'transparency log entry not verified',
+      TLOG_INCLUSION_PROOF_ERROR: 'transparency log inclusion proof invalid',
+      TLOG_INCLUSION_PROMISE_ERROR: 'transparency log inclusion promise invalid',
+      TLOG_MISSING_INCLUSION_ERROR: 'transparency log entry has no inclusion proof or promise',
+      TLOG_BODY_ERROR: 'transparency log entry does not match the bundle',
+      UNTRUSTED_SIGNER_ERROR: 'untrusted signer',
+    };
+    return `${what[e.code] ?? e.code.toLowerCase()} (${e.code}: ${e.message})`;
+  }
+  return short(e);
+}
+
+function short(e: unknown): string {
+  if (isModelshipError(e)) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,100 @@
+import { ModelshipError, isModelshipError } from '../errors.js';
+import { MANIFEST_MEDIA_TYPES } from '../mediatypes.js';
+import type { Descriptor, Manifest } from '../oci.js';
+import type { ContentStore } from '../store.js';
+
+/** Layer media types of Sigstore bundles (v0.1 … v0.3, both spellings), as cosign selects them. */
+export const SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
+/** Largest bundle read from a store: real bundles are a few KiB. */
+export const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
+
+export interface DiscoveredBundle {
+  /** The referrer manifest, as listed (its annotations are not trusted; the manifest was re-read). */
+  referrer: Descriptor;
+  /** The bundle, parsed JSON, not yet validated or verified. */
+  bundle: unknown;
+  /** Digest of the bundle blob (the referrer's one layer). */
+  bundleDigest: string;
+}
+
+export interface RejectedReferrer {
+  referrer: Descriptor;
+  reason: string;
+}
+
+export interface DiscoveryResult {
+  bundles: DiscoveredBundle[];
+  /** Referrers that looked like bundles but cannot be used (wrong subject, unreadable, not JSON). */
+  rejected: RejectedReferrer[];
+}
+
+/**
+ * Every Sigstore bundle attached to `subject`, cosign v3 style: all referrers (no artifactType
+ * filter, since old fallback indexes carry wrong ones), each manifest re-read from the store,
+ * kept when its single layer is a bundle, the bundle fetched size-capped and digest-checked
+ * by the store, and the manifest's own `subject` required to be this artifact.
+ */
+export async function discoverReferrers(store: ContentStore, subject: Descriptor): Promise<DiscoveryResult> {
+  const listed = await store.referrers(subject);
+  const bundles: DiscoveredBundle[] = [];
+  const rejected: RejectedReferrer[] = [];
+  const seen = new Set<string>();
+  for (const referrer of listed) {
+    if (seen.has(referrer.digest)) continue;
+    seen.add(referrer.digest);
+    if (referrer.mediaType && !MANIFEST_MEDIA_TYPES.includes(referrer.mediaType)) continue;
+    let manifest: Manifest;
+    try {
+      const bytes = await store.fetchBytes(
+        { mediaType: referrer.mediaType, digest: referrer.digest, size: referrer.size },
+        MAX_BUNDLE_BYTES,
+      );
+      manifest = parseManifest(bytes);
+    } catch (e) {
+      if (isModelshipError(e) && e.code === 'NETWORK') throw e;
+      rejected.push({ referrer, reason: `unreadable referrer manifest: ${message(e)}` });
+      continue;
+    }
+    const layer = manifest.layers.length === 1 ? manifest.layers[0] : undefined;
+    if (!layer || typeof layer.mediaType !== 'string' || !layer.mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX))
+      continue; // another kind of referrer (SBOM, legacy signature image, …)
+    if (manifest.subject?.digest !== subject.digest) {
+      rejected.push({ referrer, reason: 'referrer for another digest' });
+      continue;
+    }
+    let bundle: unknown;
+    try {
+      if (layer.size > MAX_BUNDLE_BYTES) throw new ModelshipError('INVALID', `bundle is ${layer.size} bytes`);
+      const bytes = await store.fetchBytes(layer, MAX_BUNDLE_BYTES);
+      bundle = JSON.parse(bytes.toString('utf8'));
+    } catch (e) {
+      if (isModelshipError(e) && e.code === 'NETWORK') throw e;
+      rejected.push({ referrer, reason: `unreadable bundle: ${message(e)}` });
+      continue;
+    }
+    bundles.push({ referrer, bundle, bundleDigest: layer.digest });
+  }
+  return { bundles, rejected };
+}
+
+/** The bundles of `discoverReferrers`, without the rejected referrers. */
+export async function discoverBundles(store: ContentStore, subject: Descriptor): Promise<DiscoveredBundle[]> {
+  return (await discoverReferrers(store, subject)).bundles;
+}
+
+function parseManifest(bytes: Buffer): Manifest {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new ModelshipError('INVALID', 'not JSON', { cause: e });
+  }
+  const m = doc as Partial<Manifest> | null;
+  if (!m || typeof m !== 'object' || !Array.isArray(m.layers))
+    throw new ModelshipError('INVALID', 'not an image manifest (no layers)');
+  return m as Manifest;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,3 @@
+export * from './discover.js';
+export * from './trust.js';
+export * from './bundles.js';
