@@ -20,3 +20,4 @@ export * from './compression.js';
 export * from './sign/index.js';
 export * from './attest/index.js';
 export * from './verify/index.js';
+export * from './policy/index.js';

@@ -1,0 +1,107 @@
+import type { IdentifierFamily } from '../mediatypes.js';
+
+/** The GitHub Actions OIDC issuer that the `github` signer shorthand expands to. */
+export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
+
+/** The GitHub shorthand as written in the policy (kept on the expanded signer for reports and OID checks). */
+export interface GithubSignerSpec {
+  /** `owner/name`. */
+  repository: string;
+  /** Workflow path inside the repository, e.g. `.github/workflows/release.yml`. */
+  workflow: string;
+  /** A literal ref (`refs/heads/main`) or a ref regex (`refs/tags/v.+`); see docs/policy.md. */
+  ref: string;
+}
+
+/** A keyless (Fulcio certificate) signer: exact OIDC issuer plus an anchored SAN regex. */
+export interface KeylessSigner {
+  type: 'keyless';
+  /** Compared exactly with the certificate's issuer extension (OID 1.3.6.1.4.1.57264.1.8, fallback .1.1). */
+  issuer: string;
+  /** Anchored regular expression source (`^...$`) matched against the certificate SAN. */
+  identity: string;
+  /** Present when the signer was written with the `github` shorthand. */
+  github?: GithubSignerSpec;
+  /** Line of the signer entry in the policy file. */
+  line: number;
+}
+
+/** A public-key signer: exactly one of `path` (resolved against the policy's directory by loadPolicy) or `pem`. */
+export interface KeySigner {
+  type: 'key';
+  path?: string;
+  pem?: string;
+  line: number;
+}
+
+export type PolicySigner = KeylessSigner | KeySigner;
+
+export interface SlsaRequirement {
+  /** Anchored regex matched against `runDetails.builder.id`. */
+  builder?: string;
+  /** Workflow path, e.g. `.github/workflows/release.yml`, compared exactly. */
+  workflow?: string;
+  /** `owner/name` of the source repository, compared exactly (case-insensitive, as GitHub is). */
+  sourceRepository?: string;
+  /** Anchored regex matched against the source ref, e.g. `^refs/(heads/main|tags/v.+)$`. */
+  ref?: string;
+  /** Refuse provenance whose runner environment is `self-hosted`. Default false. */
+  forbidSelfHosted: boolean;
+}
+
+export interface MofRequirement {
+  /** 1 (Class I, strictest) .. 3 (Class III, least). The attested class must be this or better (numerically ≤). */
+  minClass: 1 | 2 | 3;
+}
+
+export interface LicenseRequirement {
+  /** SPDX identifiers that are acceptable; empty means "any not denied". */
+  allow: string[];
+  /** SPDX identifiers that are refused. */
+  deny: string[];
+}
+
+export interface ArtifactRequirement {
+  /** Accepted media-type families; empty means any. */
+  identifiers: IdentifierFamily[];
+  /** Largest accepted layer size in bytes; undefined means no limit. */
+  maxLayerBytes?: number;
+}
+
+export interface PolicyRequirements {
+  /**
+   * Predicate types that must each be carried by at least one verified attestation. Includes
+   * the SLSA / MOF predicate types implied by `slsa` / `mof`, de-duplicated, in order.
+   */
+  predicates: string[];
+  slsa?: SlsaRequirement;
+  mof?: MofRequirement;
+  licenses?: LicenseRequirement;
+  artifact?: ArtifactRequirement;
+}
+
+export interface PolicyTrust {
+  /** Pinned trusted_root.json (air-gapped); undefined means Sigstore's TUF repository. */
+  trustedRoot?: string;
+}
+
+/** A parsed, validated, defaulted policy (version 1). */
+export interface Policy {
+  version: 1;
+  /** Where the policy came from (file path or a label), as used in error messages. */
+  source: string;
+  /** `sha256:<hex>` of the policy bytes; promote records it. */
+  digest: string;
+  signers: PolicySigner[];
+  /** At least this many distinct signatures, each by one of `signers`, must verify. Default 1. */
+  minSignatures: number;
+  require: PolicyRequirements;
+  trust: PolicyTrust;
+  /** Reserved for promote; passed through untouched. */
+  promote: Record<string, unknown>;
+}
+
+export interface ParsePolicyOptions {
+  /** Directory that relative `key.path` and `trust.trustedRoot` are resolved against; unset keeps them as written. */
+  baseDir?: string;
+}

@@ -1,0 +1,325 @@
+import { describe, expect, it } from '@jest/globals';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GITHUB_ACTIONS_ISSUER,
+  githubIdentityRegex,
+  loadPolicy,
+  ModelshipError,
+  parsePolicy,
+  policyDigest,
+  type KeylessSigner,
+} from '../src/index.js';
+
+const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' });
+
+const FULL = `version: 1
+signers:
+  - github: { repository: acme/models, workflow: .github/workflows/release.yml, ref: refs/heads/main }
+  - github: { repository: acme/models, workflow: .github/workflows/release.yml, ref: 'refs/tags/v.+' }
+  - keyless: { issuer: https://accounts.google.com, identity: '^release@acme\\.com$' }
+  - key: { path: keys/release.pub }
+minSignatures: 2
+require:
+  predicates: [https://slsa.dev/provenance/v1, https://modelship.dev/attestations/mof/v0.1]
+  slsa: { builder: '^https://github.com/acme/.+$', sourceRepository: acme/models, ref: '^refs/(heads/main|tags/v.+)$', forbidSelfHosted: true }
+  mof: { minClass: 3 }
+  licenses: { allow: [Apache-2.0, MIT], deny: [CC-BY-NC-4.0] }
+  artifact: { identifiers: [cncf], maxLayerBytes: 10000000000 }
+trust:
+  trustedRoot: trusted_root.json
+promote: { anything: [1, 2] }
+`;
+
+/** The INPUT error parsePolicy throws for `text`. */
+function errorOf(text: string): ModelshipError {
+  try {
+    parsePolicy(text, 'policy.yaml');
+  } catch (e) {
+    expect(e).toBeInstanceOf(ModelshipError);
+    expect((e as ModelshipError).code).toBe('INPUT');
+    return e as ModelshipError;
+  }
+  throw new Error('expected parsePolicy to throw');
+}
+
+const MIN = `version: 1
+signers:
+  - keyless: { issuer: https://accounts.google.com, identity: '^a@b\\.com$' }
+`;
+
+describe('parsePolicy: a full valid policy', () => {
+  const p = parsePolicy(FULL, 'policy.yaml', { baseDir: '/etc/ms' });
+
+  it('expands the github shorthand into the Actions issuer and an anchored SAN regex', () => {
+    const [a, b] = p.signers as KeylessSigner[];
+    expect(a).toEqual({
+      type: 'keyless',
+      issuer: GITHUB_ACTIONS_ISSUER,
+      identity: '^https://github\\.com/acme/models/\\.github/workflows/release\\.yml@refs/heads/main$',
+      github: { repository: 'acme/models', workflow: '.github/workflows/release.yml', ref: 'refs/heads/main' },
+      line: 3,
+    });
+    const re = new RegExp(a!.identity);
+    expect(re.test('https://github.com/acme/models/.github/workflows/release.yml@refs/heads/main')).toBe(true);
+    expect(re.test('https://github.com/acme/models/.github/workflows/release.yml@refs/heads/mainx')).toBe(false);
+    expect(
+      re.test(
+        'https://github.com/evil-org/x/https://github.com/acme/models/.github/workflows/release.yml@refs/heads/main',
+      ),
+    ).toBe(false);
+    expect(re.test('https://githubXcom/acme/models/.github/workflows/release.yml@refs/heads/main')).toBe(false);
+    // a ref with regex metacharacters is a regex, grouped inside the anchors
+    expect(b!.identity.endsWith('@(?:refs/tags/v.+)$')).toBe(true);
+    const rb = new RegExp(b!.identity);
+    expect(rb.test('https://github.com/acme/models/.github/workflows/release.yml@refs/tags/v1.2.0')).toBe(true);
+    expect(rb.test('https://github.com/acme/models/.github/workflows/release.yml@refs/heads/main')).toBe(false);
+  });
+
+  it('keeps keyless and key signers, resolving key paths against baseDir', () => {
+    expect(p.signers[2]).toEqual({
+      type: 'keyless',
+      issuer: 'https://accounts.google.com',
+      identity: '^release@acme\\.com$',
+      line: 5,
+    });
+    expect(p.signers[3]).toEqual({ type: 'key', path: '/etc/ms/keys/release.pub', line: 6 });
+  });
+
+  it('carries requirements, trust, promote and the digest', () => {
+    expect(p.minSignatures).toBe(2);
+    expect(p.require).toEqual({
+      predicates: ['https://slsa.dev/provenance/v1', 'https://modelship.dev/attestations/mof/v0.1'],
+      slsa: {
+        builder: '^https://github.com/acme/.+$',
+        sourceRepository: 'acme/models',
+        ref: '^refs/(heads/main|tags/v.+)$',
+        forbidSelfHosted: true,
+      },
+      mof: { minClass: 3 },
+      licenses: { allow: ['Apache-2.0', 'MIT'], deny: ['CC-BY-NC-4.0'] },
+      artifact: { identifiers: ['cncf'], maxLayerBytes: 10000000000 },
+    });
+    expect(p.trust).toEqual({ trustedRoot: '/etc/ms/trusted_root.json' });
+    expect(p.promote).toEqual({ anything: [1, 2] });
+    expect(p.digest).toBe(`sha256:${createHash('sha256').update(FULL).digest('hex')}`);
+    expect(p.source).toBe('policy.yaml');
+  });
+
+  it('accepts an inline PEM key', () => {
+    const text = `version: 1\nsigners:\n  - key:\n      pem: |\n${String(PEM)
+      .trim()
+      .split('\n')
+      .map((l) => `        ${l}`)
+      .join('\n')}\n`;
+    const q = parsePolicy(text, 'p.yaml');
+    expect(q.signers[0]).toMatchObject({ type: 'key', line: 3 });
+    expect((q.signers[0] as { pem: string }).pem).toContain('BEGIN PUBLIC KEY');
+  });
+});
+
+describe('parsePolicy: defaults', () => {
+  it('fills minSignatures, require, trust and promote', () => {
+    const p = parsePolicy(MIN, 'policy.yaml');
+    expect(p.minSignatures).toBe(1);
+    expect(p.require).toEqual({ predicates: [] });
+    expect(p.trust).toEqual({});
+    expect(p.promote).toEqual({});
+    expect(p.version).toBe(1);
+  });
+
+  it('slsa and mof requirements imply their predicate types; forbidSelfHosted defaults to false', () => {
+    const p = parsePolicy(`${MIN}require:\n  slsa: { sourceRepository: acme/models }\n  mof: { minClass: 2 }\n`, 'x');
+    expect(p.require.predicates).toEqual([
+      'https://slsa.dev/provenance/v1',
+      'https://modelship.dev/attestations/mof/v0.1',
+    ]);
+    expect(p.require.slsa).toEqual({ sourceRepository: 'acme/models', forbidSelfHosted: false });
+    const q = parsePolicy(`${MIN}require:\n  licenses: { deny: [CC-BY-NC-4.0] }\n  artifact: {}\n`, 'x');
+    expect(q.require.licenses).toEqual({ allow: [], deny: ['CC-BY-NC-4.0'] });
+    expect(q.require.artifact).toEqual({ identifiers: [] });
+  });
+
+  it('keeps relative paths as written without baseDir', () => {
+    const p = parsePolicy(`${MIN}  - key: { path: k.pub }\ntrust: { trustedRoot: root.json }\n`, 'x');
+    expect(p.signers[1]).toEqual({ type: 'key', path: 'k.pub', line: 4 });
+    expect(p.trust.trustedRoot).toBe('root.json');
+  });
+});
+
+describe('parsePolicy: errors', () => {
+  it('YAML syntax error names the line', () => {
+    expect(errorOf('version: 1\nsigners:\n  - keyless: { issuer: x\n').message).toMatch(
+      /^policy\.yaml:\d+: invalid YAML: /,
+    );
+    expect(errorOf('version: 1\nversion: 1\nsigners: []\n').message).toMatch(
+      /^policy\.yaml:2: invalid YAML: .*unique/i,
+    );
+    expect(errorOf('a: b\n  c: d\n').message).toMatch(/^policy\.yaml:[12]: invalid YAML/);
+  });
+
+  it('an empty policy is refused', () => {
+    expect(errorOf('').message).toMatch(/policy\.yaml:1: the policy is empty/);
+  });
+
+  it('unknown keys are refused with the key name and its line', () => {
+    expect(errorOf(`${MIN}requires: {}\n`).message).toBe(
+      'policy.yaml:4: unknown key "requires" in the policy (allowed: version, signers, minSignatures, require, trust, promote)',
+    );
+    expect(errorOf(`${MIN}require:\n  slsa:\n    buildr: '^x$'\n`).message).toMatch(
+      /^policy\.yaml:6: unknown key "buildr" in require\.slsa \(allowed: builder, workflow/,
+    );
+    expect(
+      errorOf(
+        `version: 1\nsigners:\n  - github: { repository: a/b, workflow: .github/workflows/r.yml, ref: main, x: 1 }\n`,
+      ).message,
+    ).toMatch(/^policy\.yaml:3: unknown key "x" in signers\[0\]\.github/);
+  });
+
+  it('schema violations list each problem with its line', () => {
+    const e = errorOf(`version: 2
+signers:
+  - keyless: { issuer: https://accounts.google.com }
+  - github: { repository: nope, workflow: release.yml, ref: refs/heads/main }
+minSignatures: 0
+`);
+    expect(e.message).toMatch(/^invalid policy \(\d+ problems\):/);
+    expect(e.message).toContain('policy.yaml:1: version must be 1');
+    expect(e.message).toContain('policy.yaml:3: signers[0].keyless: missing required key "identity"');
+    expect(e.message).toContain('policy.yaml:4: signers[1].github.repository must be "owner/name"');
+    expect(e.message).toContain('policy.yaml:4: signers[1].github.workflow must be a workflow path');
+    expect(e.message).toContain('policy.yaml:5: minSignatures must be >= 1');
+  });
+
+  it('missing signers, empty signers, and a signer entry with two kinds', () => {
+    expect(errorOf('version: 1\n').message).toBe('policy.yaml:1: the policy: missing required key "signers"');
+    expect(errorOf('version: 1\nsigners: []\n').message).toBe(
+      'policy.yaml:2: signers must NOT have fewer than 1 items',
+    );
+    expect(
+      errorOf(
+        `version: 1\nsigners:\n  - key: { path: a.pub }\n    keyless: { issuer: https://x.example, identity: '^a$' }\n`,
+      ).message,
+    ).toBe('policy.yaml:3: signers[0] must have exactly one of: github, keyless, key');
+    expect(errorOf(`version: 1\nsigners:\n  - key: { path: a.pub, pem: x }\n`).message).toBe(
+      'policy.yaml:3: signers[0].key must have exactly one of: path, pem',
+    );
+  });
+
+  it('unanchored identity regexes are refused, naming the line', () => {
+    const at = (identity: string): string =>
+      errorOf(
+        `version: 1\nsigners:\n  - keyless:\n      issuer: https://accounts.google.com\n      identity: '${identity}'\n`,
+      ).message;
+    expect(at('release@acme\\.com$')).toBe(
+      'policy.yaml:5: signers[0].keyless.identity must be an anchored regex (^...$): "release@acme\\.com$" must start with ^',
+    );
+    expect(at('^release@acme\\.com')).toMatch(/^policy\.yaml:5: .*must end with \$/);
+    expect(at('^release@acme\\.com\\$')).toMatch(/^policy\.yaml:5: .*must end with \$/);
+    expect(at('^a@acme\\.com|b@acme\\.com$')).toMatch(/^policy\.yaml:5: .*top-level "\|"/);
+    // alternation inside a group or a class is fine
+    expect(() =>
+      parsePolicy(
+        `version: 1\nsigners:\n  - keyless: { issuer: https://x.example, identity: '^(?:a|b)[|]@x\\.com$' }\n`,
+        'p',
+      ),
+    ).not.toThrow();
+    expect(errorOf(`${MIN}require:\n  slsa: { builder: 'https://github.com/acme/.+' }\n`).message).toMatch(
+      /^policy\.yaml:5: require\.slsa\.builder must be an anchored regex/,
+    );
+  });
+
+  it('invalid regexes are refused, naming the line', () => {
+    expect(errorOf(`${MIN}require:\n  slsa:\n    ref: '^refs/(heads$'\n`).message).toMatch(
+      /^policy\.yaml:6: require\.slsa\.ref is not a valid regular expression: /,
+    );
+    expect(
+      errorOf(
+        `version: 1\nsigners:\n  - github: { repository: a/b, workflow: .github/workflows/r.yml, ref: 'refs/tags/(v' }\n`,
+      ).message,
+    ).toMatch(/^policy\.yaml:3: signers\[0\]\.github\.ref is not a valid regular expression/);
+    expect(
+      errorOf(
+        `version: 1\nsigners:\n  - github: { repository: a/b, workflow: .github/workflows/r.yml, ref: 'x)|(y' }\n`,
+      ).message,
+    ).toMatch(/^policy\.yaml:3: signers\[0\]\.github\.ref is not a valid regular expression: .*Unmatched/);
+  });
+
+  it('minClass out of range is refused, naming the line', () => {
+    for (const c of [0, 4, -1]) {
+      expect(errorOf(`${MIN}require:\n  mof:\n    minClass: ${c}\n`).message).toBe(
+        `policy.yaml:6: require.mof.minClass must be 1, 2 or 3 (1 = Class I, strictest; 3 = Class III), got ${c}`,
+      );
+    }
+    expect(errorOf(`${MIN}require:\n  mof:\n    minClass: 1.5\n`).message).toBe(
+      'policy.yaml:6: require.mof.minClass must be integer',
+    );
+  });
+
+  it('unknown identifier families are refused, naming the line', () => {
+    expect(errorOf(`${MIN}require:\n  artifact:\n    identifiers:\n      - cncf\n      - docker\n`).message).toBe(
+      'policy.yaml:8: unknown identifier family "docker" in require.artifact.identifiers (known: cncf, cnai)',
+    );
+  });
+
+  it('other semantic problems: licence in allow and deny, bad PEM, bad issuer', () => {
+    expect(errorOf(`${MIN}require:\n  licenses: { allow: [MIT], deny: [mit] }\n`).message).toMatch(
+      /^policy\.yaml:5: licence "MIT" is in both/,
+    );
+    expect(errorOf(`version: 1\nsigners:\n  - key: { pem: 'not a key' }\n`).message).toMatch(
+      /^policy\.yaml:3: signers\[0\]\.key\.pem is not a PEM public key/,
+    );
+    expect(
+      errorOf(`version: 1\nsigners:\n  - keyless: { issuer: accounts.google.com, identity: '^a$' }\n`).message,
+    ).toMatch(/policy\.yaml:3: signers\[0\]\.keyless\.issuer must be/);
+  });
+
+  it('errors carry a hint to docs/policy.md', () => {
+    expect(errorOf('version: 1\n').hint).toContain('docs/policy.md');
+  });
+});
+
+describe('githubIdentityRegex', () => {
+  it('escapes literal refs and groups regex refs, dropping their own anchors', () => {
+    const base = { repository: 'a/b.c', workflow: '.github/workflows/r.yml' };
+    expect(githubIdentityRegex({ ...base, ref: 'refs/tags/v1.0' })).toBe(
+      '^https://github\\.com/a/b\\.c/\\.github/workflows/r\\.yml@refs/tags/v1\\.0$',
+    );
+    expect(githubIdentityRegex({ ...base, ref: '^refs/(heads/main|tags/v.+)$' })).toBe(
+      '^https://github\\.com/a/b\\.c/\\.github/workflows/r\\.yml@(?:refs/(heads/main|tags/v.+))$',
+    );
+  });
+});
+
+describe('loadPolicy and policyDigest', () => {
+  it('loads a file, resolving paths against its directory, digest over the bytes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'policy-'));
+    const file = join(dir, 'policy.yaml');
+    await writeFile(file, FULL);
+    const p = await loadPolicy(file);
+    expect(p.source).toBe(file);
+    expect(p.signers[3]).toMatchObject({ type: 'key', path: join(dir, 'keys/release.pub') });
+    expect(p.trust.trustedRoot).toBe(join(dir, 'trusted_root.json'));
+    expect(p.digest).toBe(policyDigest(Buffer.from(FULL)));
+    expect(policyDigest(FULL)).toBe(policyDigest(Buffer.from(FULL)));
+  });
+
+  it('an unreadable file is INPUT', async () => {
+    await expect(loadPolicy('/nonexistent/policy.yaml')).rejects.toMatchObject({
+      code: 'INPUT',
+      message: expect.stringContaining('cannot read policy /nonexistent/policy.yaml'),
+    });
+  });
+
+  it('errors from a file name the file path and line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'policy-'));
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, `${MIN}extra: 1\n`);
+    await expect(loadPolicy(file)).rejects.toMatchObject({
+      code: 'INPUT',
+      message: expect.stringContaining(`${file}:4: unknown key "extra"`),
+    });
+  });
+});
