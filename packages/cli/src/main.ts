@@ -7,6 +7,7 @@ import { registerPull, registerPush } from './commands/transfer.js';
 import { registerSign } from './commands/sign.js';
 import { registerGenerateKeyPair } from './commands/keys.js';
 import { registerAttest } from './commands/attest.js';
+import { registerVerify } from './commands/verify.js';
 
 export { VERSION };
 
@@ -23,12 +24,13 @@ export function buildProgram(io: CliIO): Command {
   registerSign(program, io);
   registerGenerateKeyPair(program, io);
   registerAttest(program, io);
+  registerVerify(program, io);
   return program;
 }
 
 /**
  * Runs the CLI and returns the exit code (documented in docs/cli.md): 0 ok, 2 usage,
- * 3 input, 4 invalid content, 5 auth, 6 not found, 7 network, 8 conflict, 70 internal.
+ * 3 input, 4 invalid content, 5 auth, 6 not found, 7 network, 8 conflict, 9 policy failed, 70 internal.
  */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const program = buildProgram(io);

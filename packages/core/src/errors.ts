@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   NOT_FOUND: 6, // manifest, tag or blob absent in the store
   NETWORK: 7, // registry unreachable, retries exhausted, protocol violation
   CONFLICT: 8, // concurrent update lost, layout locked
+  POLICY: 9, // verification ran and the artifact does not meet the policy
   INTERNAL: 70,
 } as const;
 

@@ -1,3 +1,4 @@
 export * from './discover.js';
 export * from './trust.js';
 export * from './bundles.js';
+export * from './evaluate.js';

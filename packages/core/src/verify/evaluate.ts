@@ -1,0 +1,263 @@
+import { readFile } from 'node:fs/promises';
+import { collectArtifactFacts } from '../attest/facts.js';
+import { MOF_PREDICATE_TYPE, evaluateMof, type MofComponent } from '../attest/mof/index.js';
+import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
+import { ModelshipError } from '../errors.js';
+import { isModelManifestArtifactType } from '../mediatypes.js';
+import type { Descriptor } from '../oci.js';
+import type { Policy, PolicySigner } from '../policy/types.js';
+import { loadPublicKey } from '../sign/keys.js';
+import { COSIGN_SIGN_PREDICATE_TYPE, type InTotoStatement } from '../sign/types.js';
+import type { ContentStore } from '../store.js';
+import { verifyBundle, type VerifiedSigner } from './bundles.js';
+import { discoverReferrers } from './discover.js';
+import { trustMaterial } from './trust.js';
+
+export interface CheckResult {
+  /** The policy rule, e.g. `signers`, `require.predicates`, `require.mof.minClass`. */
+  rule: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface BundleReport {
+  referrer: string;
+  bundle: string;
+  predicateType?: string;
+  verified: boolean;
+  /** Verified and signed by a signer the policy trusts. */
+  trusted: boolean;
+  signer?: VerifiedSigner;
+  /** Which policy signer matched (its line in the policy file). */
+  matchedSignerLine?: number;
+  reason?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  subject: Descriptor;
+  policy: { source: string; digest: string };
+  bundles: BundleReport[];
+  checks: CheckResult[];
+}
+
+export interface VerifyOptions {
+  store: ContentStore;
+  reference: string;
+  policy: Policy;
+  /** Overrides `policy.trust.trustedRoot`. */
+  trustedRootPath?: string;
+  /** Extra public keys (PEM) besides the policy's key signers. */
+  publicKeys?: { pem: string; name?: string }[];
+}
+
+/** Whether a verified signer is one the policy names. Identity regexes are anchored by the policy parser. */
+export function matchSigner(
+  signer: VerifiedSigner,
+  signers: PolicySigner[],
+  keyHints: Map<number, string>,
+): PolicySigner | undefined {
+  return signers.find((s) => {
+    if (s.type === 'key')
+      return signer.kind === 'key' && signer.keyHint !== undefined && keyHints.get(s.line) === signer.keyHint;
+    return signer.kind === 'keyless' && signer.issuer === s.issuer && new RegExp(s.identity, 'u').test(signer.subject);
+  });
+}
+
+function licenseIds(expression: string): string[] {
+  return expression
+    .split(/\s+(?:AND|OR|WITH)\s+|[()]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Verifies every bundle attached to the artifact and evaluates the policy: trusted signers and
+ * their count, required predicates, SLSA constraints, MOF class (re-evaluated from the signed
+ * components, never taken from the claimed class), licences and artifact constraints. Reads
+ * manifests, config and small layers only: never weight blobs.
+ */
+export async function verifyArtifact(options: VerifyOptions): Promise<VerifyReport> {
+  const { policy, store } = options;
+  const subject = await store.resolve(options.reference);
+  const keySigners = policy.signers.filter((s) => s.type === 'key');
+  // Each key signer's policy line -> its key hint, for matching bundles to signers.
+  const hints = new Map<number, string>();
+  const publicKeys = [...(options.publicKeys ?? [])];
+  for (const s of keySigners) {
+    let pem = s.pem;
+    if (!pem && s.path) {
+      try {
+        pem = await readFile(s.path, 'utf8');
+      } catch (e) {
+        throw new ModelshipError('INPUT', `${policy.source}:${s.line}: cannot read public key ${s.path}`, { cause: e });
+      }
+    }
+    const name = s.path ?? `${policy.source}:${s.line}`;
+    publicKeys.push({ pem: pem!, name });
+    hints.set(s.line, (await loadPublicKey({ pem: pem!, name })).hint);
+  }
+  const rootPath = options.trustedRootPath ?? policy.trust.trustedRoot;
+  const trust = await trustMaterial({ ...(rootPath ? { trustedRootPath: rootPath } : {}), publicKeys });
+  const discovery = await discoverReferrers(store, subject);
+  const bundles: BundleReport[] = discovery.rejected.map((r) => ({
+    referrer: r.referrer.digest,
+    bundle: '',
+    verified: false,
+    trusted: false,
+    reason: r.reason,
+  }));
+  const trusted: { statement: InTotoStatement; predicateType: string }[] = [];
+  for (const d of discovery.bundles) {
+    const v = verifyBundle(d.bundle, subject.digest, trust);
+    if (!v.ok) {
+      bundles.push({
+        referrer: d.referrer.digest,
+        bundle: d.bundleDigest,
+        verified: false,
+        trusted: false,
+        reason: v.reason,
+      });
+      continue;
+    }
+    const match = matchSigner(v.signer, policy.signers, hints);
+    bundles.push({
+      referrer: d.referrer.digest,
+      bundle: d.bundleDigest,
+      predicateType: v.predicateType,
+      verified: true,
+      trusted: match !== undefined,
+      signer: v.signer,
+      ...(match
+        ? { matchedSignerLine: match.line }
+        : { reason: `signer ${v.signer.subject} is not trusted by the policy` }),
+    });
+    if (match) trusted.push({ statement: v.statement, predicateType: v.predicateType });
+  }
+
+  const checks: CheckResult[] = [];
+  const signatures = trusted.filter((t) => t.predicateType === COSIGN_SIGN_PREDICATE_TYPE).length;
+  checks.push({
+    rule: 'minSignatures',
+    ok: signatures >= policy.minSignatures,
+    detail: `${signatures} trusted signature(s), policy requires ${policy.minSignatures}`,
+  });
+  for (const p of policy.require.predicates) {
+    const n = trusted.filter((t) => t.predicateType === p).length;
+    checks.push({
+      rule: 'require.predicates',
+      ok: n > 0,
+      detail: n > 0 ? `${p}: ${n} trusted attestation(s)` : `${p}: no attestation from a trusted signer`,
+    });
+  }
+
+  const slsaReq = policy.require.slsa;
+  if (slsaReq) {
+    const provs = trusted.filter((t) => t.predicateType === SLSA_PROVENANCE_V1).map((t) => t.statement.predicate);
+    const fails: string[] = [];
+    const okOne = provs.some((p) => {
+      const problems: string[] = [];
+      const bd = (p['buildDefinition'] ?? {}) as {
+        externalParameters?: { workflow?: { ref?: string; repository?: string; path?: string } };
+        internalParameters?: { github?: { runner_environment?: string } };
+      };
+      const builder = ((p['runDetails'] ?? {}) as { builder?: { id?: string } }).builder?.id ?? '';
+      const wf = bd.externalParameters?.workflow ?? {};
+      if (slsaReq.builder && !new RegExp(slsaReq.builder, 'u').test(builder))
+        problems.push(`builder ${builder || '(none)'} does not match ${slsaReq.builder}`);
+      if (slsaReq.sourceRepository && !(wf.repository ?? '').endsWith(`/${slsaReq.sourceRepository}`))
+        problems.push(`source repository ${wf.repository ?? '(none)'} is not ${slsaReq.sourceRepository}`);
+      if (slsaReq.ref && !new RegExp(slsaReq.ref, 'u').test(wf.ref ?? ''))
+        problems.push(`ref ${wf.ref ?? '(none)'} does not match ${slsaReq.ref}`);
+      if (slsaReq.workflow && wf.path !== slsaReq.workflow)
+        problems.push(`workflow ${wf.path ?? '(none)'} is not ${slsaReq.workflow}`);
+      if (slsaReq.forbidSelfHosted && bd.internalParameters?.github?.runner_environment !== 'github-hosted')
+        problems.push(
+          `runner environment ${bd.internalParameters?.github?.runner_environment ?? '(unknown)'} is not github-hosted`,
+        );
+      fails.push(...problems);
+      return problems.length === 0;
+    });
+    checks.push({
+      rule: 'require.slsa',
+      ok: okOne,
+      detail: okOne
+        ? 'a trusted provenance meets every constraint'
+        : provs.length
+          ? fails.join('; ')
+          : 'no trusted SLSA provenance',
+    });
+  }
+
+  const mofReq = policy.require.mof;
+  if (mofReq) {
+    const mofs = trusted.filter((t) => t.predicateType === MOF_PREDICATE_TYPE);
+    // Re-evaluate from the signed components: the claimed class is a pointer, not proof.
+    const classes = mofs.map((m) => evaluateMof((m.statement.predicate['components'] ?? []) as MofComponent[]).class);
+    const best = classes.filter((c) => c !== 0).sort()[0];
+    const ok = best !== undefined && best <= mofReq.minClass;
+    checks.push({
+      rule: 'require.mof.minClass',
+      ok,
+      detail: mofs.length
+        ? `MOF class ${best ?? 'none'} (re-evaluated), policy requires class ${mofReq.minClass} or better`
+        : 'no trusted MOF attestation',
+    });
+  }
+
+  const licReq = policy.require.licenses;
+  const artReq = policy.require.artifact;
+  if (licReq || artReq) {
+    const facts = await collectArtifactFacts(store, subject, options.reference);
+    if (licReq) {
+      const licenses = (((facts.config['descriptor'] ?? {}) as { licenses?: string[] }).licenses ?? []).flatMap(
+        licenseIds,
+      );
+      const denied = licenses.filter((l) => licReq.deny.includes(l));
+      const notAllowed = licReq.allow.length ? licenses.filter((l) => !licReq.allow.includes(l)) : [];
+      const ok = denied.length === 0 && notAllowed.length === 0 && (licReq.allow.length === 0 || licenses.length > 0);
+      checks.push({
+        rule: 'require.licenses',
+        ok,
+        detail: ok
+          ? `licences ${licenses.join(', ') || '(none)'} allowed`
+          : [
+              denied.length ? `denied: ${denied.join(', ')}` : '',
+              notAllowed.length ? `not in allow list: ${notAllowed.join(', ')}` : '',
+              licenses.length ? '' : 'the artifact declares no licence',
+            ]
+              .filter(Boolean)
+              .join('; '),
+      });
+    }
+    if (artReq) {
+      const family = isModelManifestArtifactType(facts.manifest.artifactType)
+        ? facts.manifest.artifactType.split('.')[1]
+        : undefined;
+      if (artReq.identifiers.length)
+        checks.push({
+          rule: 'require.artifact.identifiers',
+          ok: family !== undefined && (artReq.identifiers as string[]).includes(family),
+          detail: `identifier family ${family ?? '(not a ModelPack manifest)'}; allowed ${artReq.identifiers.join(', ')}`,
+        });
+      if (artReq.maxLayerBytes !== undefined) {
+        const big = facts.layers.filter((l) => l.size > artReq.maxLayerBytes!);
+        checks.push({
+          rule: 'require.artifact.maxLayerBytes',
+          ok: big.length === 0,
+          detail: big.length
+            ? `layers over ${artReq.maxLayerBytes} bytes: ${big.map((l) => l.path).join(', ')}`
+            : `every layer ≤ ${artReq.maxLayerBytes} bytes`,
+        });
+      }
+    }
+  }
+
+  return {
+    ok: checks.every((c) => c.ok),
+    subject,
+    policy: { source: policy.source, digest: policy.digest },
+    bundles,
+    checks,
+  };
+}
