@@ -4,7 +4,7 @@
 // different mtimes and comparing digests. Later issues extend it to attest, sign, verify and
 // promote. Output goes under .modelship/main-job/ (deleted first).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync, utimesSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -115,4 +115,21 @@ process.stdout.write(
     },
   ),
 );
+step('verify against a policy (trusted key, required predicates, licence allow list)');
+const policyPath = join(work, 'policy.yaml');
+writeFileSync(
+  policyPath,
+  [
+    'version: 1',
+    'signers:',
+    `  - key: { path: ${keys.publicKeyPath} }`,
+    'require:',
+    '  predicates: [https://slsa.dev/provenance/v1, https://modelship.dev/attestations/mof/v0.1]',
+    '  licenses: { allow: [MIT, Apache-2.0] }',
+    '  artifact: { identifiers: [cncf], maxLayerBytes: 10000000000 }',
+    '',
+  ].join('\n'),
+);
+process.stdout.write(run(['verify', `oci:${layout}@${first.digest}`, '--policy', policyPath]));
+
 console.log(`\nmain job done: oci:${layout}:v1@${first.digest}`);
