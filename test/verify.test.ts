@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { matchSigner, parsePolicy, type VerifiedSigner } from '@modelship/core';
 import { packSample, runCli } from './helpers/cli.js';
@@ -84,6 +84,22 @@ describe('modelship verify against a policy (OCI layout, key-signed)', () => {
       expect(r.stdout).toMatch(expected);
       expect(r.stderr).toMatch(/error: .* does not meet/);
     }
+  });
+
+  it('--verify-files: an extracted copy passes; a modified, a missing and an extra file fail', async () => {
+    expect((await runCli(['attest', ref, '--type', 'files', '--key', good.key])).status).toBe(0);
+    const dir = join(tmp.dir, 'extracted');
+    expect((await runCli(['pull', ref, '--extract', dir])).status).toBe(0);
+    const p = policy('files', '');
+    const ok = await runCli(['verify', ref, '--policy', p, '--verify-files', dir]);
+    expect(ok.stdout).toMatch(/ok {3}verify-files/);
+    expect(ok.status).toBe(0);
+    writeFileSync(join(dir, 'config.json'), '{"tampered": true}');
+    rmSync(join(dir, 'LICENSE'));
+    writeFileSync(join(dir, 'backdoor.py'), 'print(1)');
+    const bad = await runCli(['verify', ref, '--policy', p, '--verify-files', dir]);
+    expect(bad.status).toBe(9);
+    expect(bad.stdout).toMatch(/FAIL verify-files: modified: config\.json; missing: LICENSE; not signed: backdoor\.py/);
   });
 
   it('refuses an invalid policy with the line (exit 3)', async () => {

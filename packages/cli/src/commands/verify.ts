@@ -8,6 +8,7 @@ interface VerifyFlags extends RegistryFlags {
   policy: string;
   trustedRoot?: string;
   key?: string[];
+  verifyFiles?: string;
   json?: boolean;
 }
 
@@ -19,6 +20,10 @@ export function registerVerify(program: Command, io: CliIO): void {
     .requiredOption('--policy <file>', 'policy YAML (docs/policy.md)')
     .option('--trusted-root <file>', 'pinned trusted_root.json (overrides the policy)')
     .option('--key <file>', 'extra public key PEM (repeatable)', collect)
+    .option(
+      '--verify-files <dir>',
+      'also check a directory (mounted or extracted model) against the signed per-file manifest',
+    )
     .option('--json', 'print the report as JSON');
   addRegistryOptions(cmd).action(async (reference: string, flags: VerifyFlags) => {
     const policy = await loadPolicy(flags.policy);
@@ -40,6 +45,7 @@ export function registerVerify(program: Command, io: CliIO): void {
         policy,
         ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
         publicKeys,
+        ...(flags.verifyFiles ? { verifyFilesDir: flags.verifyFiles } : {}),
       });
     } finally {
       await target.store.close();

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { collectArtifactFacts } from '../attest/facts.js';
 import { MOF_PREDICATE_TYPE, evaluateMof, type MofComponent } from '../attest/mof/index.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
+import { FILES_PREDICATE_TYPE, verifyFilesAgainstManifest } from '../attest/files.js';
 import { ModelshipError } from '../errors.js';
 import { isModelManifestArtifactType } from '../mediatypes.js';
 import type { Descriptor } from '../oci.js';
@@ -49,6 +50,8 @@ export interface VerifyOptions {
   trustedRootPath?: string;
   /** Extra public keys (PEM) besides the policy's key signers. */
   publicKeys?: { pem: string; name?: string }[];
+  /** Check this directory (what Kubernetes mounted, what pull extracted) against the signed per-file manifest. */
+  verifyFilesDir?: string;
 }
 
 /** Whether a verified signer is one the policy names. Identity regexes are anchored by the policy parser. */
@@ -250,6 +253,29 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
             : `every layer ≤ ${artReq.maxLayerBytes} bytes`,
         });
       }
+    }
+  }
+
+  if (options.verifyFilesDir) {
+    const manifests = trusted.filter((t) => t.predicateType === FILES_PREDICATE_TYPE);
+    if (!manifests.length) {
+      checks.push({
+        rule: 'verify-files',
+        ok: false,
+        detail: 'no trusted per-file manifest attestation to check against',
+      });
+    } else {
+      const v = await verifyFilesAgainstManifest(options.verifyFilesDir, manifests[0]!.statement.predicate);
+      const problems = [
+        v.mismatched.length ? `modified: ${v.mismatched.join(', ')}` : '',
+        v.missing.length ? `missing: ${v.missing.join(', ')}` : '',
+        v.extra.length ? `not signed: ${v.extra.join(', ')}` : '',
+      ].filter(Boolean);
+      checks.push({
+        rule: 'verify-files',
+        ok: v.ok,
+        detail: v.ok ? `every file in ${options.verifyFilesDir} matches the signed manifest` : problems.join('; '),
+      });
     }
   }
 
