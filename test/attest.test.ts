@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleFromJSON } from '@sigstore/bundle';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import {
   BUNDLE_V03_MEDIA_TYPE,
   FILES_PREDICATE_TYPE,
@@ -12,7 +9,6 @@ import {
   OciLayoutStore,
   RegistryStore,
   SLSA_PROVENANCE_V1,
-  parseStatement,
   type ContentStore,
   type Manifest,
   type SerializedBundleJson,
@@ -21,6 +17,7 @@ import { runAction } from './helpers/action.js';
 import { packSample, runCli } from './helpers/cli.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { tempDir } from './helpers/tmp.js';
+import { verifyWithKey } from './helpers/verify.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -37,21 +34,7 @@ async function findAttestation(store: ContentStore, digest: string, predicateTyp
   expect(hits.length).toBeGreaterThanOrEqual(1);
   const m = JSON.parse((await store.fetchBytes(hits[0]!)).toString()) as Manifest;
   const bundle = JSON.parse((await store.fetchBytes(m.layers[0]!)).toString()) as SerializedBundleJson;
-  const root = TrustedRoot.fromJSON({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot.v0.2+json',
-    tlogs: [],
-    certificateAuthorities: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
-  const tm = toTrustMaterial(root, () => ({
-    publicKey: createPublicKey(publicKey.export({ type: 'spki', format: 'pem' })),
-    validFor: () => true,
-  }));
-  new Verifier(tm, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(
-    toSignedEntity(bundleFromJSON(bundle)),
-  );
-  const statement = parseStatement(Buffer.from(bundle.dsseEnvelope!.payload, 'base64'));
+  const statement = verifyWithKey(bundle, publicKey.export({ type: 'spki', format: 'pem' }) as string);
   expect(statement.predicateType).toBe(predicateType);
   expect(`sha256:${statement.subject[0]!.digest['sha256']}`).toBe(digest);
   return statement;

@@ -3,16 +3,11 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleFromJSON } from '@sigstore/bundle';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
-import { createPublicKey } from 'node:crypto';
 import {
   BUNDLE_V03_MEDIA_TYPE,
   COSIGN_SIGN_PREDICATE_TYPE,
   OciLayoutStore,
   RegistryStore,
-  parseStatement,
   referrersFallbackTag,
   type Descriptor,
   type Index,
@@ -20,6 +15,7 @@ import {
   type SerializedBundleJson,
 } from '@modelship/core';
 import { packSample, runCli } from './helpers/cli.js';
+import { verifyWithKey } from './helpers/verify.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { CLI, copySample, tempDir } from './helpers/tmp.js';
 
@@ -31,23 +27,6 @@ function writeKey(name: string): { path: string; publicPem: string } {
   const path = join(tmp.dir, `${name}.key`);
   writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   return { path, publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string };
-}
-
-/** Verifies a key-signed bundle with @sigstore/verify and returns the statement it carries. */
-function verifyWithKey(bundleJson: SerializedBundleJson, publicPem: string) {
-  const key = createPublicKey(publicPem);
-  const root = TrustedRoot.fromJSON({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot.v0.2+json',
-    tlogs: [],
-    certificateAuthorities: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
-  const tm = toTrustMaterial(root, () => ({ publicKey: key, validFor: () => true }));
-  new Verifier(tm, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(
-    toSignedEntity(bundleFromJSON(bundleJson)),
-  );
-  return parseStatement(Buffer.from(bundleJson.dsseEnvelope!.payload, 'base64'));
 }
 
 interface SignJson {
