@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sha256Digest } from '../digest.js';
 import { ModelshipError } from '../errors.js';
 import { OCI_INDEX } from '../mediatypes.js';
-import { referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
+import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 
 /** A manifest as pushed: enough of it to describe it in a referrers list. */
 interface ManifestLike {
@@ -54,6 +54,7 @@ export function parseFallbackIndex(bytes: Buffer, subjectDigest: string, where: 
   } catch {
     throw bad('not JSON');
   }
+  if (!j || typeof j !== 'object' || Array.isArray(j)) throw bad('not a JSON object');
   if (j.mediaType !== OCI_INDEX) throw bad(`mediaType ${String(j.mediaType)}`);
   if (j.subject) throw bad('it has a subject');
   if (!Array.isArray(j.manifests)) throw bad('no manifests list');
@@ -122,6 +123,25 @@ export async function addToFallbackIndex(io: FallbackIndexIO, subjectDigest: str
 /** Keeps descriptors of one artifactType (what registries do server-side with `?artifactType=`). */
 export function filterByArtifactType(list: Descriptor[], artifactType: string | undefined): Descriptor[] {
   return artifactType ? list.filter((d) => d.artifactType === artifactType) : list;
+}
+
+/**
+ * The entries of a referrers list that can be followed. A registry or a fallback tag is
+ * untrusted input: an entry whose digest is not `sha256:<hex>` would otherwise end up in a
+ * request path or a file name.
+ */
+export function wellFormedReferrers(list: unknown): Descriptor[] {
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (d: unknown): d is Descriptor =>
+      !!d &&
+      typeof d === 'object' &&
+      typeof (d as Descriptor).mediaType === 'string' &&
+      typeof (d as Descriptor).digest === 'string' &&
+      isDigest((d as Descriptor).digest) &&
+      Number.isSafeInteger((d as Descriptor).size) &&
+      (d as Descriptor).size >= 0,
+  );
 }
 
 /** The `rel="next"` target of an RFC 5988 Link header. */

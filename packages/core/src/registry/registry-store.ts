@@ -23,6 +23,7 @@ import { HttpClient, createAgent, header, headerAll, type HttpRequest, type Http
 import {
   addToFallbackIndex,
   filterByArtifactType,
+  wellFormedReferrers,
   manifestSubject,
   nextLink,
   parseFallbackIndex,
@@ -515,7 +516,7 @@ export class RegistryStore implements ContentStore {
     } catch {
       return []; // spec: a tag that isn't a valid index means no referrers
     }
-    return filterByArtifactType(index.manifests, artifactType);
+    return filterByArtifactType(wellFormedReferrers(index.manifests), artifactType);
   }
 
   /** undefined when the registry has no referrers API (then the tag schema applies). */
@@ -542,14 +543,20 @@ export class RegistryStore implements ContentStore {
       if (res.status !== 200)
         throw await this.failure(res, `list referrers of ${digest} in ${this.location}`, this.pull);
       this.referrersApi = true;
-      const index = JSON.parse(
-        (await readCapped(res.body, MAX_MANIFEST, `referrers of ${digest}`)).toString('utf8'),
-      ) as Partial<Index>;
+      const body = await readCapped(res.body, MAX_MANIFEST, `referrers of ${digest}`);
+      let index: Partial<Index> | null;
+      try {
+        index = JSON.parse(body.toString('utf8')) as Partial<Index> | null;
+      } catch (e) {
+        throw new ModelshipError('INVALID', `the referrers list of ${digest} from ${this.location} is not JSON`, {
+          cause: e,
+        });
+      }
       const filtered = (header(res, 'oci-filters-applied') ?? '')
         .split(',')
         .map((s) => s.trim())
         .includes('artifactType');
-      const list = Array.isArray(index.manifests) ? index.manifests : [];
+      const list = wellFormedReferrers(index?.manifests);
       out.push(...(filtered ? list : filterByArtifactType(list, artifactType)));
       const next = nextLink(headerAll(res, 'link'));
       url = next ? new URL(next, res.url) : undefined;
