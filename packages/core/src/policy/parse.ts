@@ -235,7 +235,13 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
     throw new ModelshipError('INPUT', `${source}:${line}: invalid YAML: ${err.message.split('\n')[0]}`, { hint: HINT });
   }
   const problems = new Problems(doc, lines);
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // Unresolved aliases and alias bombs only surface when the document is materialised.
+    throw new ModelshipError('INPUT', `${source}: invalid YAML: ${(e as Error).message}`, { hint: HINT });
+  }
   if (raw === null || raw === undefined) {
     problems.add([], 'the policy is empty (expected at least "version: 1" and "signers")');
     fail(source, problems);
