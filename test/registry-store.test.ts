@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -14,6 +12,7 @@ import { referrersFallbackTag, type Descriptor, type Index, type Manifest } from
 import { parseReference } from '../packages/core/src/reference.js';
 import { RegistryStore, type RegistryStoreOptions } from '../packages/core/src/registry/index.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
+import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 
 const LAYER = 'application/vnd.cncf.model.weight.v1.raw';
 const MiB = 1024 * 1024;
@@ -527,92 +526,9 @@ describe('RegistryStore with token auth', () => {
   });
 });
 
-/**
- * A pass-through proxy in front of the real registry that injects faults and can stand in
- * for the referrers API that distribution 2.8.2 lacks.
- */
-interface Fault {
-  method: string;
-  path: RegExp;
-  /** `before`: answer without forwarding; `after`: forward, then answer `status` anyway (a commit that landed but whose answer was lost). */
-  when: 'before' | 'after';
-  status: number;
-  headers?: Record<string, string>;
-  times: number;
-}
-interface Proxy {
-  host: string;
-  faults: Fault[];
-  log: { method: string; url: string; status: number }[];
-  referrers?: (
-    repo: string,
-    digest: string,
-    url: URL,
-  ) => { status: number; headers: Record<string, string>; body: string } | undefined;
-  /** Answer manifest PUTs with this OCI-Subject (a registry with the referrers API). */
-  subjectHeader: string | undefined;
-  close(): Promise<void>;
-}
-
-async function startProxy(target: string): Promise<Proxy> {
-  const [thost, tport] = target.split(':') as [string, string];
-  const proxy: Proxy = { host: '', faults: [], log: [], subjectHeader: undefined, close: async () => undefined };
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://proxy');
-    const record = (status: number): void =>
-      void proxy.log.push({ method: req.method ?? '', url: req.url ?? '', status });
-    const ref = /^\/v2\/(.+)\/referrers\/(sha256:[a-f0-9]{64})$/.exec(url.pathname);
-    if (ref && proxy.referrers) {
-      const answer = proxy.referrers(ref[1]!, ref[2]!, url);
-      if (answer) {
-        record(answer.status);
-        res.writeHead(answer.status, answer.headers).end(answer.body);
-        return;
-      }
-    }
-    const fault = proxy.faults.find((f) => f.times > 0 && f.method === req.method && f.path.test(req.url ?? ''));
-    if (fault) fault.times--;
-    if (fault?.when === 'before') {
-      req.resume();
-      req.on('end', () => {
-        record(fault.status);
-        res.writeHead(fault.status, fault.headers ?? {}).end();
-      });
-      return;
-    }
-    const up = httpRequest(
-      { host: thost, port: Number(tport), method: req.method, path: req.url, headers: req.headers },
-      (ur) => {
-        if (fault) {
-          ur.resume();
-          record(fault.status);
-          res.writeHead(fault.status, fault.headers ?? {}).end();
-          return;
-        }
-        const headers = { ...ur.headers };
-        if (proxy.subjectHeader && req.method === 'PUT' && /\/manifests\//.test(url.pathname))
-          headers['oci-subject'] = proxy.subjectHeader;
-        record(ur.statusCode ?? 0);
-        res.writeHead(ur.statusCode ?? 502, headers);
-        ur.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  proxy.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  proxy.close = () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    });
-  return proxy;
-}
-
 describe('RegistryStore recovery and the referrers API (fault-injecting proxy)', () => {
   let reg: TestRegistry;
-  let proxy: Proxy;
+  let proxy: FaultProxy;
   const stores: RegistryStore[] = [];
   const open = (repository: string, o: Partial<RegistryStoreOptions> = {}): RegistryStore => {
     const s = new RegistryStore({
@@ -629,7 +545,7 @@ describe('RegistryStore recovery and the referrers API (fault-injecting proxy)',
   };
   beforeAll(async () => {
     reg = await startRegistry();
-    proxy = await startProxy(reg.host);
+    proxy = await startFaultProxy(reg.host);
   });
   afterAll(async () => {
     await Promise.all(stores.map((s) => s.close()));
@@ -641,7 +557,9 @@ describe('RegistryStore recovery and the referrers API (fault-injecting proxy)',
     const store = open('fault/a');
     const bytes = randomBytes(1 * MiB);
     proxy.log = [];
-    proxy.faults = [{ method: 'PUT', path: /\/blobs\/uploads\//, when: 'after', status: 500, times: 1 }];
+    proxy.faults = [
+      { method: 'PUT', path: /\/blobs\/uploads\//, times: 1, action: { kind: 'status', when: 'after', status: 500 } },
+    ];
     expect(await store.push(blob(bytes), streamed(bytes))).toEqual({ uploaded: true });
     expect(proxy.log.filter((e) => e.method === 'POST')).toHaveLength(1);
     expect(proxy.log.filter((e) => e.method === 'PUT')).toHaveLength(1);
@@ -652,7 +570,9 @@ describe('RegistryStore recovery and the referrers API (fault-injecting proxy)',
     const store = open('fault/b');
     const bytes = randomBytes(1 * MiB);
     proxy.log = [];
-    proxy.faults = [{ method: 'PUT', path: /\/blobs\/uploads\//, when: 'before', status: 502, times: 1 }];
+    proxy.faults = [
+      { method: 'PUT', path: /\/blobs\/uploads\//, times: 1, action: { kind: 'status', when: 'before', status: 502 } },
+    ];
     expect(await store.push(blob(bytes), streamed(bytes))).toEqual({ uploaded: true });
     expect(proxy.log.filter((e) => e.method === 'POST')).toHaveLength(2);
     const puts = proxy.log.filter((e) => e.method === 'PUT');
@@ -670,11 +590,18 @@ describe('RegistryStore recovery and the referrers API (fault-injecting proxy)',
     const d = blob(randomBytes(10));
     proxy.log = [];
     proxy.faults = [
-      { method: 'HEAD', path: /\/blobs\//, when: 'before', status: 429, headers: { 'retry-after': '0' }, times: 2 },
+      {
+        method: 'HEAD',
+        path: /\/blobs\//,
+        times: 2,
+        action: { kind: 'status', when: 'before', status: 429, headers: { 'retry-after': '0' } },
+      },
     ];
     expect(await store.exists(d)).toBe(false);
     expect(proxy.log.filter((e) => e.method === 'HEAD')).toHaveLength(3);
-    proxy.faults = [{ method: 'HEAD', path: /\/blobs\//, when: 'before', status: 503, times: 10 }];
+    proxy.faults = [
+      { method: 'HEAD', path: /\/blobs\//, times: 10, action: { kind: 'status', when: 'before', status: 503 } },
+    ];
     const err = await rejection(store.exists(d));
     expect(err.code).toBe('NETWORK');
     expect(err.message).toContain('503');

@@ -41,6 +41,8 @@ export interface HttpClientOptions {
   agent: Agent;
   /** Base backoff in ms (tests shorten it). */
   backoffMs?: number;
+  /** Header and body idle timeout in ms (default 300 000); a request's own headersTimeout wins. */
+  timeoutMs?: number;
 }
 
 const RETRY_STATUS = new Set([408, 429, 499, 500, 502, 503, 504, 522]);
@@ -145,8 +147,8 @@ export class HttpClient {
           method: req.method,
           headers,
           body: req.body ?? null,
-          headersTimeout: req.headersTimeout ?? 300_000,
-          bodyTimeout: 300_000,
+          headersTimeout: req.headersTimeout ?? this.opts.timeoutMs ?? 300_000,
+          bodyTimeout: this.opts.timeoutMs ?? 300_000,
         });
       } catch (e) {
         const code = errnoCode(e);

@@ -68,6 +68,8 @@ export interface RegistryStoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Base retry backoff in ms (default 500). */
   backoffMs?: number;
+  /** Longest wait for response headers, or between two pieces of a body, in ms (default 300 000). */
+  timeoutMs?: number;
 }
 
 const MANIFEST_ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST].join(', ');
@@ -163,6 +165,7 @@ export class RegistryStore implements ContentStore {
       userAgent,
       auth: this.auth,
       backoffMs: this.backoffMs,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
   }
 
