@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The main job on a laptop, no server and no network: pack the bundled sample model into a
 // local OCI layout, print what was made, then prove reproducibility by packing a copy with
-// different mtimes and comparing digests. Later issues extend it to attest, sign, verify and
-// promote. Output goes under .modelship/main-job/ (deleted first).
+// different mtimes and comparing digests, then attest, sign, verify and promote to a second
+// layout that is verified again. Output goes under .modelship/main-job/ (deleted first).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync, utimesSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -132,4 +132,33 @@ writeFileSync(
 );
 process.stdout.write(run(['verify', `oci:${layout}@${first.digest}`, '--policy', policyPath]));
 
-console.log(`\nmain job done: oci:${layout}:v1@${first.digest}`);
+step('promote to a second layout (verify, copy with every referrer, tag, signed promotion record)');
+const prod = join(work, 'prod-oci');
+const promoted = JSON.parse(
+  run(
+    ['promote', `oci:${layout}:v1`, `oci:${prod}:v1`, '--policy', policyPath, '--key', keys.privateKeyPath, '--json'],
+    { env: keyEnv },
+  ),
+);
+const s = promoted.stats;
+console.log(
+  `blobs:     ${s.blobsCopied} copied (${s.bytesCopied} bytes), ${s.blobsMounted} mounted, ${s.blobsSkipped} skipped`,
+);
+console.log(`referrers: ${s.referrersCopied} copied; promotion record ${promoted.record.referrerDigest}`);
+console.log(`reference: ${promoted.reference}`);
+if (promoted.digest !== first.digest) {
+  console.error(`FAIL: promoted digest ${promoted.digest} differs from ${first.digest}`);
+  process.exit(1);
+}
+
+step('verify the promoted copy with the same policy');
+const verified = JSON.parse(run(['verify', `oci:${prod}:v1`, '--policy', policyPath, '--json']));
+for (const c of verified.checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
+const record = verified.bundles.find((b) => b.predicateType === 'https://modelship.dev/attestations/promotion/v0.1');
+console.log(`promotion record bundle: ${record && record.trusted ? 'trusted' : 'MISSING'}`);
+if (!verified.ok || !record?.trusted) {
+  console.error('FAIL: the promoted copy does not verify');
+  process.exit(1);
+}
+
+console.log(`\nmain job done: oci:${prod}:v1@${verified.subject.digest} (verified)`);

@@ -8,6 +8,7 @@ import { registerSign } from './commands/sign.js';
 import { registerGenerateKeyPair } from './commands/keys.js';
 import { registerAttest } from './commands/attest.js';
 import { registerVerify } from './commands/verify.js';
+import { registerPromote } from './commands/promote.js';
 
 export { VERSION };
 
@@ -25,6 +26,7 @@ export function buildProgram(io: CliIO): Command {
   registerGenerateKeyPair(program, io);
   registerAttest(program, io);
   registerVerify(program, io);
+  registerPromote(program, io);
   return program;
 }
 

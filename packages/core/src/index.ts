@@ -21,3 +21,4 @@ export * from './sign/index.js';
 export * from './attest/index.js';
 export * from './verify/index.js';
 export * from './policy/index.js';
+export * from './promote.js';

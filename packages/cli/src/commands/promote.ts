@@ -1,0 +1,265 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import {
+  ModelshipError,
+  canSign,
+  formatBytes,
+  isDigest,
+  isLayoutSpec,
+  loadPolicy,
+  openTarget,
+  promoteArtifact,
+  splitLayoutSpec,
+  type ContentStore,
+  type PromoteResult,
+  type RegistryAccess,
+  type SigningSetup,
+  type VerifyReport,
+} from '@modelship/core';
+import { progressFor, type CliIO } from '../io.js';
+import { VERSION } from '../version.js';
+import {
+  addRegistryOptions,
+  addSigningOptions,
+  collect,
+  registryAccess,
+  signingSetupFromFlags,
+  type RegistryFlags,
+  type SigningFlags,
+} from '../options.js';
+
+interface PromoteFlags extends RegistryFlags, SigningFlags {
+  policy: string;
+  tag?: string[];
+  trustedRoot?: string;
+  publicKey?: string[];
+  record: boolean;
+  concurrency: string;
+  srcUsername?: string;
+  srcPasswordStdin?: boolean;
+  destUsername?: string;
+  destPasswordStdin?: boolean;
+  json?: boolean;
+  progress: boolean;
+}
+
+export function registerPromote(program: Command, io: CliIO): void {
+  const cmd = program
+    .command('promote')
+    .description(
+      'verify an artifact against a policy, then copy it with all its referrers to another registry, repository or layout, tag it and attach a signed promotion record (exit 9 when the policy fails; nothing is written then)',
+    )
+    .argument('<source>', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST')
+    .argument('<destination>', 'HOST/REPO[:TAG] or oci:DIR[:TAG]')
+    .requiredOption('--policy <file>', 'policy YAML the source must meet (docs/policy.md)')
+    .option('-t, --tag <tag>', 'tag to set in the destination (repeatable)', collect)
+    .option('--trusted-root <file>', 'pinned trusted_root.json for verification (overrides the policy)')
+    .option('--public-key <file>', 'extra public key PEM trusted for verification (repeatable)', collect)
+    .option('--no-record', 'do not attach a signed promotion record (then no signer is needed)')
+    .option('--concurrency <n>', 'blobs transferred at once', '4')
+    .option('--src-username <user>', 'source registry username (env MODELSHIP_SRC_USERNAME)')
+    .option(
+      '--src-password-stdin',
+      'read the source registry password from standard input (else env MODELSHIP_SRC_PASSWORD)',
+    )
+    .option('--dest-username <user>', 'destination registry username (env MODELSHIP_DEST_USERNAME)')
+    .option(
+      '--dest-password-stdin',
+      'read the destination registry password from standard input (else env MODELSHIP_DEST_PASSWORD)',
+    )
+    .option('--json', 'print the result as JSON')
+    .option('--no-progress', 'no progress output');
+  addRegistryOptions(addSigningOptions(cmd)).action(
+    async (source: string, destination: string, flags: PromoteFlags) => {
+      await runPromote(source, destination, flags, io);
+    },
+  );
+}
+
+function concurrencyOf(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new ModelshipError('USAGE', `--concurrency "${v}" must be an integer from 1 to 64`);
+  return n;
+}
+
+/**
+ * Per-side credentials: --src-/--dest- flags and MODELSHIP_SRC_/MODELSHIP_DEST_ variables win
+ * over the shared --username/MODELSHIP_REGISTRY_* ones; docker config.json is per host anyway.
+ * Passwords never come from argv; standard input can feed one of them.
+ */
+async function sideAccess(
+  shared: RegistryAccess,
+  side: 'src' | 'dest',
+  username: string | undefined,
+  passwordStdin: boolean | undefined,
+  stdin: () => Promise<string>,
+  env: NodeJS.ProcessEnv,
+): Promise<RegistryAccess> {
+  const prefix = side === 'src' ? 'MODELSHIP_SRC' : 'MODELSHIP_DEST';
+  const user = username ?? env[`${prefix}_USERNAME`];
+  const password = passwordStdin ? (await stdin()).replace(/\r?\n$/, '') : env[`${prefix}_PASSWORD`];
+  if (password && !user)
+    throw new ModelshipError(
+      'USAGE',
+      `a ${side === 'src' ? 'source' : 'destination'} password was given without a username`,
+      {
+        hint: `add --${side}-username USER (or ${prefix}_USERNAME)`,
+      },
+    );
+  if (!user) return shared;
+  const { username: _u, password: _p, ...rest } = shared;
+  void _u;
+  void _p;
+  return { ...rest, username: user, ...(password ? { password } : {}) };
+}
+
+async function runPromote(source: string, destination: string, flags: PromoteFlags, io: CliIO): Promise<void> {
+  const stdinUsers = [flags.passwordStdin, flags.srcPasswordStdin, flags.destPasswordStdin].filter(Boolean).length;
+  if (stdinUsers > 1)
+    throw new ModelshipError('USAGE', 'standard input can carry only one password', {
+      hint: 'pass the other one in MODELSHIP_SRC_PASSWORD / MODELSHIP_DEST_PASSWORD',
+    });
+  const concurrency = concurrencyOf(flags.concurrency);
+  const policy = await loadPolicy(flags.policy);
+  const publicKeys: { pem: string; name: string }[] = [];
+  for (const path of flags.publicKey ?? []) {
+    try {
+      publicKeys.push({ pem: await readFile(path, 'utf8'), name: path });
+    } catch (e) {
+      throw new ModelshipError('INPUT', `cannot read public key ${path}`, { cause: e });
+    }
+  }
+  const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
+  let setup: SigningSetup | undefined;
+  if (flags.record) {
+    if (
+      !canSign(
+        { ...(flags.key ? { key: { path: flags.key } } : {}), ...(identityToken ? { identityToken } : {}) },
+        io.env,
+      )
+    )
+      throw new ModelshipError('USAGE', 'promote signs a promotion record, and no signer is configured', {
+        hint: 'pass --key KEY (or an OIDC token: --identity-token / SIGSTORE_ID_TOKEN), or --no-record to promote without a record',
+      });
+    // Before any network work, so a bad key or password fails with nothing done.
+    setup = await signingSetupFromFlags(flags, io);
+  }
+
+  const shared = await registryAccess(flags, io);
+  const stdin = (): Promise<string> => io.readStdin();
+  const srcAccess = await sideAccess(shared, 'src', flags.srcUsername, flags.srcPasswordStdin, stdin, io.env);
+  const dstAccess = await sideAccess(shared, 'dest', flags.destUsername, flags.destPasswordStdin, stdin, io.env);
+
+  const src = await openTarget(source, { registry: srcAccess });
+  let dstRegistry: ContentStore | undefined;
+  try {
+    if (!src.reference)
+      throw new ModelshipError('USAGE', `"${source}" names no tag or digest to promote`, {
+        hint: 'e.g. host/repo:v1, host/repo@sha256:… or oci:DIR:v1',
+      });
+    const dst = await destinationTarget(destination, dstAccess);
+    if (typeof dst.store !== 'function') dstRegistry = dst.store;
+    if (dst.reference && isDigest(dst.reference))
+      throw new ModelshipError('USAGE', `destination "${destination}" names a digest`, {
+        hint: 'name the destination repository or layout, optionally with a tag: the digest is the source’s',
+      });
+    const tags = [...(dst.reference ? [dst.reference] : []), ...(flags.tag ?? [])];
+    // Promotion keeps the source's tag when the destination names none (as push does).
+    if (!tags.length && !isDigest(src.reference)) tags.push(src.reference);
+
+    const progress = progressFor(io, 'promote', flags.progress && !flags.json);
+    let failedReport: VerifyReport | undefined;
+    let result: PromoteResult;
+    try {
+      result = await promoteArtifact({
+        source: { store: src.store, reference: src.reference, name: src.base },
+        destination: { store: dst.store, name: dst.base },
+        tags,
+        policy,
+        ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
+        publicKeys,
+        ...(setup ? { recordSetup: setup } : {}),
+        version: VERSION,
+        env: io.env,
+        concurrency,
+        onVerified: (r) => {
+          if (!r.ok) failedReport = r;
+        },
+        onBytes: (n) => progress.update(n),
+      });
+    } catch (e) {
+      if (failedReport)
+        io.out(
+          flags.json
+            ? JSON.stringify({ ok: false, report: failedReport }, null, 2) + '\n'
+            : renderFailure(failedReport),
+        );
+      throw e;
+    } finally {
+      progress.finish();
+    }
+    io.out(flags.json ? JSON.stringify(toJson(result, src.display), null, 2) + '\n' : render(result, src.display));
+  } finally {
+    await dstRegistry?.close();
+    await src.store.close();
+  }
+}
+
+/**
+ * A registry destination is opened at once (opening writes nothing); a layout only after the
+ * policy passed, because opening with create makes the directory.
+ */
+async function destinationTarget(
+  spec: string,
+  access: RegistryAccess,
+): Promise<{ store: ContentStore | (() => Promise<ContentStore>); base: string; reference?: string }> {
+  if (isLayoutSpec(spec)) {
+    const { path, reference } = splitLayoutSpec(spec);
+    if (!path) throw new ModelshipError('USAGE', `"${spec}" names no layout directory`, { hint: 'use oci:PATH[:TAG]' });
+    return {
+      store: async () => (await openTarget(`oci:${path}`, { create: true })).store,
+      base: `oci:${path}`,
+      ...(reference ? { reference } : {}),
+    };
+  }
+  const t = await openTarget(spec, { registry: access });
+  return { store: t.store, base: t.base, ...(t.reference ? { reference: t.reference } : {}) };
+}
+
+function renderFailure(r: VerifyReport): string {
+  const lines = [`FAIL ${r.subject.digest} (policy ${r.policy.source} ${r.policy.digest.slice(0, 19)})`];
+  for (const c of r.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
+  lines.push('nothing was written to the destination');
+  return lines.join('\n') + '\n';
+}
+
+function render(r: PromoteResult, source: string): string {
+  const s = r.stats;
+  const lines = [
+    `verified ${source}@${r.descriptor.digest} against ${r.report.policy.source}: ${r.report.checks.length} checks passed`,
+    `${s.blobsCopied} blobs copied (${formatBytes(s.bytesCopied)}), ${s.blobsMounted} mounted, ${s.blobsSkipped} already present; ` +
+      `${s.manifestsCopied} manifests copied, ${s.referrersCopied} referrers`,
+  ];
+  if (r.record) lines.push(`promotion record: ${r.record.referrer} (signer ${r.record.signer.subject})`);
+  else lines.push('promotion record: none (--no-record)');
+  if (r.tags.length) lines.push(`tags: ${r.tags.join(', ')}`);
+  lines.push(`reference: ${r.reference}`, `digest: ${r.descriptor.digest}`);
+  return lines.join('\n') + '\n';
+}
+
+function toJson(r: PromoteResult, source: string): unknown {
+  return {
+    source: `${source}`,
+    reference: r.reference,
+    digest: r.descriptor.digest,
+    mediaType: r.descriptor.mediaType,
+    size: r.descriptor.size,
+    tags: r.tags,
+    stats: r.stats,
+    verify: { ok: r.report.ok, policy: r.report.policy, checks: r.report.checks },
+    record: r.record
+      ? { referrerDigest: r.record.referrer, bundleDigest: r.record.bundle, signer: r.record.signer }
+      : null,
+  };
+}

@@ -1,0 +1,303 @@
+import { userInfo } from 'node:os';
+import { copyGraph, type CopyStats } from './copy.js';
+import { ModelshipError } from './errors.js';
+import type { Descriptor } from './oci.js';
+import type { Policy } from './policy/types.js';
+import { isValidTag } from './reference.js';
+import { RegistryStore } from './registry/index.js';
+import { signArtifact } from './sign/sign.js';
+import { buildStatement } from './sign/statement.js';
+import type { SigningOptions } from './sign/setup.js';
+import type { InTotoStatement, SignerIdentity, SigningSetup } from './sign/types.js';
+import type { ContentStore } from './store.js';
+import { verifyArtifact, type VerifyReport } from './verify/evaluate.js';
+
+export const PROMOTION_PREDICATE_TYPE = 'https://modelship.dev/attestations/promotion/v0.1';
+
+export interface PromoteEndpoint {
+  /** `host/repo` or `oci:DIR`: the statement subject name and what reports print. */
+  name: string;
+}
+
+export interface PromoteSource extends PromoteEndpoint {
+  store: ContentStore;
+  /** Tag or digest in `store`; resolved to a digest once, and only that digest is verified and copied. */
+  reference: string;
+}
+
+export interface PromoteDestination extends PromoteEndpoint {
+  /**
+   * The destination store, or a function that opens it. A function is called only after the
+   * policy passed, so a refused promotion does not even create a layout directory; the store
+   * it returns is closed by promoteArtifact.
+   */
+  store: ContentStore | (() => Promise<ContentStore>);
+}
+
+export interface PromoteOptions {
+  source: PromoteSource;
+  destination: PromoteDestination;
+  /** Tags to set in the destination once everything (artifact, referrers, record) is there. */
+  tags?: string[];
+  policy: Policy;
+  /** Overrides `policy.trust.trustedRoot`. */
+  trustedRootPath?: string;
+  /** Extra public keys (PEM) besides the policy's key signers. */
+  publicKeys?: { pem: string; name?: string }[];
+  /** Signs the promotion record; without it no record is written (the caller decided --no-record). */
+  recordSetup?: SigningSetup;
+  /** Who promoted; default GITHUB_ACTOR, else the OS user. */
+  actor?: string;
+  /** modelship version, recorded in the promotion record. */
+  version?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Blob transfers in flight at once (default 4). */
+  concurrency?: number;
+  /**
+   * Repositories on the destination registry to try as mount sources. Default: the source
+   * repository when both sides are repositories of the same registry host.
+   */
+  mountFrom?: string[];
+  /** The verification report, before anything is copied (also when it failed). */
+  onVerified?: (report: VerifyReport) => void;
+  onBytes?: (bytes: number) => void;
+  onBlob?: (desc: Descriptor, outcome: 'copied' | 'mounted' | 'skipped') => void;
+  now?: () => Date;
+}
+
+export interface PromotionRecordSummary {
+  /** Digest of the referrer manifest that carries the bundle. */
+  referrer: string;
+  bundle: string;
+  signer: SignerIdentity;
+  statement: InTotoStatement;
+}
+
+export interface PromoteResult {
+  /** The promoted manifest (same digest as the source: manifests are copied byte for byte). */
+  descriptor: Descriptor;
+  /** `<destination name>@<digest>`. */
+  reference: string;
+  tags: string[];
+  report: VerifyReport;
+  stats: CopyStats;
+  record?: PromotionRecordSummary;
+}
+
+/** The predicate of a promotion record (docs/predicates.md). */
+export interface PromotionPredicate {
+  source: { name: string; reference: string; digest: string };
+  destination: { name: string; digest: string; tags: string[] };
+  policy: { source: string; digest: string };
+  verdict: {
+    ok: boolean;
+    checks: { rule: string; ok: boolean; detail: string }[];
+    trustedBundles: { predicateType: string; signer: string; issuer?: string }[];
+  };
+  promotedAt: string;
+  actor: string;
+  tool: { name: 'modelship'; version?: string };
+  /** The GitHub Actions run that promoted, when there is one. */
+  run?: { url: string; repository: string; workflowRef?: string };
+  [key: string]: unknown;
+}
+
+/** GITHUB_ACTOR in Actions, else the OS user name, else "unknown". */
+export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GITHUB_ACTOR) return env.GITHUB_ACTOR;
+  try {
+    return userInfo().username || env.USER || 'unknown';
+  } catch {
+    // userInfo throws for uids without a passwd entry (containers).
+    return env.USER || env.USERNAME || 'unknown';
+  }
+}
+
+/**
+ * Whether signing options can produce a signature without further input: a key, an explicit
+ * token, or an OIDC source in the environment. Lets promote say "--no-record or --key" up
+ * front instead of failing after the copy when the record cannot be signed.
+ */
+export function canSign(options: SigningOptions, env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(
+    options.key ||
+    options.identityToken ||
+    env.SIGSTORE_ID_TOKEN ||
+    env.ACTIONS_ID_TOKEN_REQUEST_URL ||
+    env.GITHUB_ACTIONS === 'true',
+  );
+}
+
+/** Refuses a destination the policy's `promote.destinations` (anchored regexes) does not allow. */
+export function checkDestinationAllowed(policy: Policy, destinationName: string): void {
+  const raw = policy.promote['destinations'];
+  if (raw === undefined) return;
+  if (!Array.isArray(raw) || raw.some((p) => typeof p !== 'string'))
+    throw new ModelshipError('INPUT', `${policy.source}: promote.destinations must be a list of regex strings`);
+  const patterns = raw as string[];
+  for (const p of patterns)
+    if (!p.startsWith('^') || !p.endsWith('$'))
+      throw new ModelshipError(
+        'INPUT',
+        `${policy.source}: promote.destinations entry "${p}" must be an anchored regex (^...$)`,
+      );
+  const ok = patterns.some((p) => {
+    try {
+      return new RegExp(p, 'u').test(destinationName);
+    } catch (e) {
+      throw new ModelshipError('INPUT', `${policy.source}: promote.destinations entry "${p}" is not a valid regex`, {
+        cause: e,
+      });
+    }
+  });
+  if (!ok)
+    throw new ModelshipError('POLICY', `${policy.source} does not allow promotion to ${destinationName}`, {
+      hint: `promote.destinations allows: ${patterns.join(', ')}`,
+    });
+}
+
+function githubRun(env: NodeJS.ProcessEnv): PromotionPredicate['run'] {
+  const server = env.GITHUB_SERVER_URL;
+  const repo = env.GITHUB_REPOSITORY;
+  const id = env.GITHUB_RUN_ID;
+  if (!server || !repo || !id) return undefined;
+  const attempt = env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : '';
+  return {
+    url: `${server}/${repo}/actions/runs/${id}${attempt}`,
+    repository: repo,
+    ...(env.GITHUB_WORKFLOW_REF ? { workflowRef: env.GITHUB_WORKFLOW_REF } : {}),
+  };
+}
+
+export function buildPromotionPredicate(input: {
+  source: { name: string; reference: string };
+  destinationName: string;
+  descriptor: Descriptor;
+  tags: string[];
+  report: VerifyReport;
+  actor: string;
+  version?: string;
+  now: Date;
+  env: NodeJS.ProcessEnv;
+}): PromotionPredicate {
+  const run = githubRun(input.env);
+  return {
+    source: { name: input.source.name, reference: input.source.reference, digest: input.descriptor.digest },
+    destination: { name: input.destinationName, digest: input.descriptor.digest, tags: input.tags },
+    policy: { source: input.report.policy.source, digest: input.report.policy.digest },
+    verdict: {
+      ok: input.report.ok,
+      checks: input.report.checks.map((c) => ({ rule: c.rule, ok: c.ok, detail: c.detail })),
+      trustedBundles: input.report.bundles
+        .filter((b) => b.trusted && b.signer)
+        .map((b) => ({
+          predicateType: b.predicateType ?? '',
+          signer: b.signer!.subject,
+          ...(b.signer!.issuer ? { issuer: b.signer!.issuer } : {}),
+        })),
+    },
+    promotedAt: input.now.toISOString(),
+    actor: input.actor,
+    tool: { name: 'modelship', ...(input.version ? { version: input.version } : {}) },
+    ...(run ? { run } : {}),
+  };
+}
+
+function sameRegistryMount(src: ContentStore, dst: ContentStore): string[] {
+  if (src instanceof RegistryStore && dst instanceof RegistryStore)
+    if (src.registry === dst.registry && src.repository !== dst.repository) return [src.repository];
+  return [];
+}
+
+/**
+ * Promotes one artifact: verify the source digest against the policy, copy it with every
+ * referrer (recursively) to the destination, tag it there, and attach a signed promotion
+ * record. The source reference is resolved once and everything after works on that digest,
+ * so a tag moved during the promotion cannot slip unverified content through. A failed
+ * policy throws POLICY before the destination is touched.
+ */
+export async function promoteArtifact(options: PromoteOptions): Promise<PromoteResult> {
+  const { source, destination, policy } = options;
+  const env = options.env ?? process.env;
+  const tags = [...new Set(options.tags ?? [])];
+  for (const t of tags)
+    if (!isValidTag(t))
+      throw new ModelshipError('USAGE', `invalid tag "${t}"`, {
+        hint: 'a tag matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}',
+      });
+  checkDestinationAllowed(policy, destination.name);
+
+  const root = await source.store.resolve(source.reference);
+  const report = await verifyArtifact({
+    store: source.store,
+    reference: root.digest,
+    policy,
+    ...(options.trustedRootPath ? { trustedRootPath: options.trustedRootPath } : {}),
+    ...(options.publicKeys ? { publicKeys: options.publicKeys } : {}),
+  });
+  options.onVerified?.(report);
+  if (!report.ok) {
+    const failed = report.checks.filter((c) => !c.ok);
+    throw new ModelshipError(
+      'POLICY',
+      `${source.name}@${root.digest} does not meet ${policy.source}; nothing was promoted: ${failed
+        .map((c) => `${c.rule} (${c.detail})`)
+        .join('; ')}`,
+      { hint: 'run `modelship verify` on the source for the full report', cause: report },
+    );
+  }
+
+  const opened = typeof destination.store === 'function';
+  const dst = typeof destination.store === 'function' ? await destination.store() : destination.store;
+  try {
+    const mountFrom = options.mountFrom ?? sameRegistryMount(source.store, dst);
+    const stats = await copyGraph(source.store, dst, root, {
+      concurrency: options.concurrency ?? 4,
+      referrers: true,
+      ...(mountFrom.length ? { mountFrom } : {}),
+      ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+      ...(options.onBlob ? { onBlob: options.onBlob } : {}),
+    });
+
+    let record: PromotionRecordSummary | undefined;
+    if (options.recordSetup) {
+      const predicate = buildPromotionPredicate({
+        source: { name: source.name, reference: source.reference },
+        destinationName: destination.name,
+        descriptor: root,
+        tags,
+        report,
+        actor: options.actor ?? defaultActor(env),
+        ...(options.version ? { version: options.version } : {}),
+        now: (options.now ?? (() => new Date()))(),
+        env,
+      });
+      const signed = await signArtifact({
+        store: dst,
+        reference: root.digest,
+        name: destination.name,
+        setup: options.recordSetup,
+        statement: (s) =>
+          buildStatement({ name: destination.name, digest: s.digest }, PROMOTION_PREDICATE_TYPE, predicate),
+      });
+      record = {
+        referrer: signed.referrer.digest,
+        bundle: signed.bundleDescriptor.digest,
+        signer: signed.identity,
+        statement: signed.statement,
+      };
+    }
+    // Tags last: whoever pulls by tag finds the artifact, its referrers and the record.
+    for (const t of tags) await dst.tag(root, t);
+    return {
+      descriptor: root,
+      reference: `${destination.name}@${root.digest}`,
+      tags,
+      report,
+      stats,
+      ...(record ? { record } : {}),
+    };
+  } finally {
+    if (opened) await dst.close();
+  }
+}
