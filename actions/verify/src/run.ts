@@ -3,10 +3,19 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import { escapeHtml, linesInput, registryInputs, runAction } from '@modelship/action-common';
 import { ModelshipError, digestHex, loadPolicy, openTarget, verifyArtifact } from '@modelship/core';
+import { verifyReferences } from './refs.js';
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const reference = core.getInput('reference', { required: true });
+    const reference = core.getInput('reference');
+    const referencesFile = core.getInput('references-file');
+    const manifests = linesInput('manifests');
+    if (reference && (referencesFile || manifests.length))
+      throw new ModelshipError('USAGE', 'input reference cannot be combined with references-file or manifests', {
+        hint: 'verify one reference with reference, or many with references-file and/or manifests',
+      });
+    if (!reference && !referencesFile && !manifests.length)
+      throw new ModelshipError('USAGE', 'nothing to verify: set reference, references-file or manifests');
     const policy = await loadPolicy(core.getInput('policy', { required: true }));
     const trustedRoot = core.getInput('trusted-root');
     const verifyFiles = core.getInput('verify-files');
@@ -17,6 +26,21 @@ export async function run(): Promise<void> {
       } catch (e) {
         throw new ModelshipError('INPUT', `cannot read public key ${path}`, { cause: e });
       }
+    }
+    if (!reference) {
+      if (verifyFiles)
+        throw new ModelshipError('USAGE', 'input verify-files checks one model: use it with reference, not with many');
+      await verifyReferences({
+        referencesFile,
+        manifests,
+        registry: registryInputs(),
+        verify: {
+          policy,
+          publicKeys,
+          ...(trustedRoot ? { trustedRootPath: trustedRoot } : {}),
+        },
+      });
+      return;
     }
     const target = await openTarget(reference, { registry: registryInputs() });
     try {
@@ -36,6 +60,8 @@ export async function run(): Promise<void> {
       core.setOutput('verified', String(report.ok));
       core.setOutput('digest', report.subject.digest);
       core.setOutput('report-path', reportPath);
+      core.setOutput('checked', '1');
+      core.setOutput('failed', report.ok ? '0' : '1');
       for (const c of report.checks) core.info(`${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
 
       await core.summary

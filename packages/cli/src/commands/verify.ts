@@ -1,6 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ModelshipError, loadPolicy, openTarget, verifyArtifact, type VerifyReport } from '@modelship/core';
+import {
+  findModelRefsInList,
+  findModelRefsInManifests,
+  githubAnnotation,
+  modelRefAnnotations,
+  verifyModelRefs,
+  type ModelRef,
+  type Policy,
+  type VerifyModelRefsOptions,
+} from '@modelship/core';
 import type { CliIO } from '../io.js';
 import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
 
@@ -10,13 +20,16 @@ interface VerifyFlags extends RegistryFlags {
   key?: string[];
   verifyFiles?: string;
   json?: boolean;
+  refsFile?: string;
+  k8sManifests?: string[];
+  annotations?: string;
 }
 
 export function registerVerify(program: Command, io: CliIO): void {
   const cmd = program
     .command('verify')
     .description('verify the signatures and attestations of an artifact against a policy (exit 9 when it fails)')
-    .argument('<reference>', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST')
+    .argument('[reference]', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST (or --refs-file / --k8s-manifests)')
     .requiredOption('--policy <file>', 'policy YAML (docs/policy.md)')
     .option('--trusted-root <file>', 'pinned trusted_root.json (overrides the policy)')
     .option('--key <file>', 'extra public key PEM (repeatable)', collect)
@@ -24,8 +37,14 @@ export function registerVerify(program: Command, io: CliIO): void {
       '--verify-files <dir>',
       'also check a directory (mounted or extracted model) against the signed per-file manifest',
     )
-    .option('--json', 'print the report as JSON');
-  addRegistryOptions(cmd).action(async (reference: string, flags: VerifyFlags) => {
+    .option('--json', 'print the report as JSON')
+    .option('--refs-file <file>', 'verify every model reference listed in FILE (one per line, # comments)')
+    .option(
+      '--k8s-manifests <files...>',
+      'verify the model references in Kubernetes manifests (ImageVolume volumes[].image.reference, KServe storageUri oci://)',
+    )
+    .option('--annotations <format>', 'with --refs-file/--k8s-manifests: "github" prints ::error workflow commands');
+  addRegistryOptions(cmd).action(async (reference: string | undefined, flags: VerifyFlags) => {
     const policy = await loadPolicy(flags.policy);
     const publicKeys: { pem: string; name: string }[] = [];
     for (const path of flags.key ?? []) {
@@ -35,6 +54,26 @@ export function registerVerify(program: Command, io: CliIO): void {
         throw new ModelshipError('INPUT', `cannot read public key ${path}`, { cause: e });
       }
     }
+    if (flags.refsFile || flags.k8sManifests) {
+      if (reference) throw new ModelshipError('USAGE', 'give a reference, or --refs-file / --k8s-manifests, not both');
+      if (flags.verifyFiles) throw new ModelshipError('USAGE', '--verify-files checks one model: give a reference');
+      await verifyMany(
+        flags,
+        {
+          policy,
+          publicKeys,
+          ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
+          registry: await registryAccess(flags, io),
+        },
+        io,
+      );
+      return;
+    }
+    if (!reference)
+      throw new ModelshipError('USAGE', 'nothing to verify', {
+        hint: 'give a reference, --refs-file FILE or --k8s-manifests FILE...',
+      });
+    if (flags.annotations) throw new ModelshipError('USAGE', '--annotations needs --refs-file or --k8s-manifests');
     const target = await openTarget(reference, { registry: await registryAccess(flags, io) });
     let report: VerifyReport;
     try {
@@ -72,4 +111,44 @@ function render(r: VerifyReport, base: string): string {
       `  ${b.trusted ? 'trusted ' : b.verified ? 'verified' : 'rejected'} ${b.predicateType ?? '?'} ${b.signer?.subject ?? ''} ${b.reason ? `(${b.reason})` : ''}`.trimEnd(),
     );
   return lines.join('\n') + '\n';
+}
+
+/** Many references from a list file and/or manifests: one line per reference, annotations on request. */
+async function verifyMany(
+  flags: VerifyFlags,
+  options: Omit<VerifyModelRefsOptions, 'refs'> & { policy: Policy },
+  io: CliIO,
+): Promise<void> {
+  if (flags.annotations !== undefined && flags.annotations !== 'github')
+    throw new ModelshipError('USAGE', `--annotations "${flags.annotations}" is not supported`, {
+      hint: 'use --annotations github',
+    });
+  const refs: ModelRef[] = [];
+  if (flags.refsFile) refs.push(...(await findModelRefsInList(flags.refsFile)));
+  if (flags.k8sManifests) refs.push(...(await findModelRefsInManifests(flags.k8sManifests)));
+  const result = await verifyModelRefs({ ...options, refs });
+  if (flags.json) io.out(JSON.stringify(result, null, 2) + '\n');
+  else {
+    const lines = result.results.map(
+      (r) =>
+        `${r.ok ? 'PASS' : 'FAIL'} ${r.reference} (${r.locations.map((l) => `${l.file}:${l.line}`).join(', ')})${r.ok ? '' : `\n  ${r.message}`}`,
+    );
+    if (!lines.length) lines.push('no model references found');
+    io.out(lines.join('\n') + '\n');
+  }
+  if (flags.annotations === 'github')
+    for (const a of modelRefAnnotations(result.results))
+      io.out(
+        githubAnnotation('error', a.message, {
+          file: a.location.file,
+          line: a.location.line,
+          col: a.location.column,
+          title: a.title,
+        }) + '\n',
+      );
+  if (!result.ok)
+    throw new ModelshipError(
+      'POLICY',
+      `${result.failed} of ${result.checked} model reference(s) failed verification against ${options.policy.source}`,
+    );
 }

@@ -1,0 +1,124 @@
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import * as core from '@actions/core';
+import * as glob from '@actions/glob';
+import { escapeHtml } from '@modelship/action-common';
+import {
+  ModelshipError,
+  findModelRefsInList,
+  findModelRefsInManifests,
+  modelRefAnnotations,
+  verifyModelRefs,
+  type ModelRef,
+  type RegistryAccess,
+  type VerifyModelRefsOptions,
+} from '@modelship/core';
+
+export interface VerifyReferencesInputs {
+  referencesFile: string;
+  /** Paths or globs, one per entry. */
+  manifests: string[];
+  registry: RegistryAccess;
+  verify: Omit<VerifyModelRefsOptions, 'refs' | 'registry'>;
+}
+
+const MANIFEST_EXT = /\.(ya?ml|json)$/i;
+
+/**
+ * Expands manifest paths and globs. A literal path must exist (a typo must not pass the check
+ * silently); files reached through a glob or a directory are kept only when they look like
+ * manifests (.yaml, .yml, .json), so `k8s/` does not scan READMEs.
+ */
+async function manifestFiles(patterns: string[]): Promise<string[]> {
+  const files = new Set<string>();
+  for (const p of patterns) {
+    if (p.startsWith('!') || /[*?[\]]/.test(p)) continue;
+    const st = await stat(p).catch(() => undefined);
+    if (!st)
+      throw new ModelshipError('INPUT', `manifest ${p} does not exist`, {
+        hint: 'fix the path in input manifests (paths are relative to the workspace)',
+      });
+    if (st.isFile()) files.add(resolve(p));
+  }
+  const globber = await glob.create(patterns.join('\n'), { matchDirectories: false, followSymbolicLinks: false });
+  let globbed = 0;
+  for await (const f of globber.globGenerator()) {
+    if (files.has(f) || !MANIFEST_EXT.test(f)) continue;
+    files.add(f);
+    globbed++;
+  }
+  if (files.size === 0) core.warning(`input manifests matched no files: ${patterns.join(', ')}`);
+  else core.info(`scanning ${files.size} manifest file(s) (${globbed} from globs or directories)`);
+  return [...files];
+}
+
+/** Repository-relative, as annotations need it to land on the file in a pull request. */
+function forAnnotation(file: string, workspace: string): string {
+  const abs = isAbsolute(file) ? file : resolve(file);
+  const rel = relative(workspace, abs);
+  return rel.startsWith('..') || isAbsolute(rel) ? file : rel.split('\\').join('/');
+}
+
+/** Verifies every model reference in a list file and/or Kubernetes manifests; annotates each failure on its line. */
+export async function verifyReferences(inputs: VerifyReferencesInputs): Promise<void> {
+  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  const refs: ModelRef[] = [];
+  if (inputs.referencesFile) refs.push(...(await findModelRefsInList(inputs.referencesFile)));
+  if (inputs.manifests.length) refs.push(...(await findModelRefsInManifests(await manifestFiles(inputs.manifests))));
+  for (const r of refs) r.file = forAnnotation(r.file, workspace);
+
+  const result = await verifyModelRefs({ ...inputs.verify, refs, registry: inputs.registry });
+  const dir = join(process.env.RUNNER_TEMP || process.cwd(), 'modelship');
+  await mkdir(dir, { recursive: true });
+  const reportPath = join(dir, 'verify-references.json');
+  await writeFile(reportPath, JSON.stringify(result, null, 2));
+  core.setOutput('verified', String(result.ok));
+  core.setOutput('report-path', reportPath);
+  core.setOutput('checked', String(result.checked));
+  core.setOutput('failed', String(result.failed));
+
+  for (const r of result.results)
+    core.info(
+      `${r.ok ? 'ok  ' : 'FAIL'} ${r.reference} (${r.locations.map((l) => `${l.file}:${l.line}`).join(', ')}): ${r.message}`,
+    );
+  for (const a of modelRefAnnotations(result.results))
+    core.error(a.message, {
+      title: a.title,
+      file: a.location.file,
+      startLine: a.location.line,
+      startColumn: a.location.column,
+    });
+
+  const policy = inputs.verify.policy;
+  const heading =
+    result.checked === 0
+      ? 'modelship verify: no model references found'
+      : `modelship verify: ${result.ok ? 'passed' : 'FAILED'} (${result.checked - result.failed} of ${result.checked} model references verified)`;
+  if (result.checked === 0) core.notice('no model references found in the given references file or manifests');
+  await core.summary
+    .addHeading(heading, 3)
+    .addRaw(`<p>against <code>${escapeHtml(policy.source)}</code> (${policy.digest})</p>`)
+    .addTable([
+      [
+        { data: 'Reference', header: true },
+        { data: 'Result', header: true },
+        { data: 'Where', header: true },
+        { data: 'Detail', header: true },
+      ],
+      ...result.results.map((r) => [
+        `<code>${escapeHtml(r.reference)}</code>`,
+        r.ok ? 'pass' : 'FAIL',
+        r.locations.map((l) => escapeHtml(`${l.file}:${l.line}`)).join('<br>'),
+        escapeHtml(r.message),
+      ]),
+    ])
+    .write();
+  if (!result.ok)
+    throw new ModelshipError(
+      'POLICY',
+      `${result.failed} of ${result.checked} model reference(s) failed verification against ${policy.source}: ${result.results
+        .filter((r) => !r.ok)
+        .map((r) => r.reference)
+        .join(', ')}`,
+    );
+}
