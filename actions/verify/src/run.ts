@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import { escapeHtml, linesInput, registryInputs, runAction } from '@modelship/action-common';
-import { ModelshipError, digestHex, loadPolicy, openTarget, verifyArtifact } from '@modelship/core';
+import { ModelshipError, digestHex, loadPolicy, openTarget, verifyArtifact, type TufOptions } from '@modelship/core';
 import { verifyReferences } from './refs.js';
 
 export async function run(): Promise<void> {
@@ -18,6 +18,7 @@ export async function run(): Promise<void> {
       throw new ModelshipError('USAGE', 'nothing to verify: set reference, references-file or manifests');
     const policy = await loadPolicy(core.getInput('policy', { required: true }));
     const trustedRoot = core.getInput('trusted-root');
+    const tuf = tufInputs();
     const verifyFiles = core.getInput('verify-files');
     const publicKeys: { pem: string; name: string }[] = [];
     for (const path of linesInput('public-keys')) {
@@ -38,6 +39,7 @@ export async function run(): Promise<void> {
           policy,
           publicKeys,
           ...(trustedRoot ? { trustedRootPath: trustedRoot } : {}),
+          tuf,
         },
       });
       return;
@@ -51,6 +53,7 @@ export async function run(): Promise<void> {
         policy,
         publicKeys,
         ...(trustedRoot ? { trustedRootPath: trustedRoot } : {}),
+        tuf,
         ...(verifyFiles ? { verifyFilesDir: verifyFiles } : {}),
       });
       const dir = join(process.env.RUNNER_TEMP || process.cwd(), 'modelship');
@@ -106,4 +109,16 @@ export async function run(): Promise<void> {
       await target.store.close();
     }
   });
+}
+
+function tufInputs(): TufOptions {
+  const mirrorURL = core.getInput('tuf-mirror');
+  const rootPath = core.getInput('tuf-root');
+  const cachePath = core.getInput('tuf-cache');
+  return {
+    ...(mirrorURL ? { mirrorURL } : {}),
+    ...(rootPath ? { rootPath } : {}),
+    ...(cachePath ? { cachePath } : {}),
+    ...(core.getBooleanInput('tuf-offline') ? { offline: true } : {}),
+  };
 }

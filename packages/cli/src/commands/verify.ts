@@ -9,6 +9,7 @@ import {
   verifyModelRefs,
   type ModelRef,
   type Policy,
+  type TufOptions,
   type VerifyModelRefsOptions,
 } from '@modelship/core';
 import type { CliIO } from '../io.js';
@@ -17,6 +18,10 @@ import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from 
 interface VerifyFlags extends RegistryFlags {
   policy: string;
   trustedRoot?: string;
+  tufMirror?: string;
+  tufRoot?: string;
+  tufCache?: string;
+  tufOffline?: boolean;
   key?: string[];
   verifyFiles?: string;
   json?: boolean;
@@ -32,6 +37,10 @@ export function registerVerify(program: Command, io: CliIO): void {
     .argument('[reference]', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST (or --refs-file / --k8s-manifests)')
     .requiredOption('--policy <file>', 'policy YAML (docs/policy.md)')
     .option('--trusted-root <file>', 'pinned trusted_root.json (overrides the policy)')
+    .option('--tuf-mirror <url>', 'TUF repository serving trusted_root.json (default Sigstore public-good)')
+    .option('--tuf-root <file>', 'initial root.json of --tuf-mirror (the public-good one is built in)')
+    .option('--tuf-cache <dir>', 'TUF cache directory (default $MODELSHIP_TUF_CACHE or ~/.cache/modelship/tuf)')
+    .option('--tuf-offline', 'use the cached TUF metadata without contacting the mirror while it is unexpired')
     .option('--key <file>', 'extra public key PEM (repeatable)', collect)
     .option(
       '--verify-files <dir>',
@@ -63,6 +72,7 @@ export function registerVerify(program: Command, io: CliIO): void {
           policy,
           publicKeys,
           ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
+          tuf: tufOptions(flags),
           registry: await registryAccess(flags, io),
         },
         io,
@@ -83,6 +93,7 @@ export function registerVerify(program: Command, io: CliIO): void {
         reference: target.reference,
         policy,
         ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
+        tuf: tufOptions(flags),
         publicKeys,
         ...(flags.verifyFiles ? { verifyFilesDir: flags.verifyFiles } : {}),
       });
@@ -98,6 +109,15 @@ export function registerVerify(program: Command, io: CliIO): void {
       );
     }
   });
+}
+
+function tufOptions(flags: VerifyFlags): TufOptions {
+  return {
+    ...(flags.tufMirror ? { mirrorURL: flags.tufMirror } : {}),
+    ...(flags.tufRoot ? { rootPath: flags.tufRoot } : {}),
+    ...(flags.tufCache ? { cachePath: flags.tufCache } : {}),
+    ...(flags.tufOffline ? { offline: true } : {}),
+  };
 }
 
 function render(r: VerifyReport, base: string): string {

@@ -119,7 +119,8 @@ function describeAjv(e: ErrorObject): { path: Segment[]; key?: string; message: 
         return { path, message: `${where} must be "owner/name"` };
       if (path[path.length - 1] === 'workflow')
         return { path, message: `${where} must be a workflow path like ".github/workflows/release.yml"` };
-      if (path[path.length - 1] === 'issuer') return { path, message: `${where} must be an http(s) URL` };
+      if (path[path.length - 1] === 'issuer' || path[path.length - 1] === 'tufMirror')
+        return { path, message: `${where} must be an http(s) URL` };
       return { path, message: `${where} has an invalid value (must match ${String(p['pattern'])})` };
     case 'format':
       return { path, message: `${where} must be a ${String(p['format'])}` };
@@ -218,7 +219,7 @@ interface RawPolicy {
     licenses?: { allow?: string[]; deny?: string[] };
     artifact?: { identifiers?: string[]; maxLayerBytes?: number };
   };
-  trust?: { trustedRoot?: string };
+  trust?: { trustedRoot?: string; tufMirror?: string; tufRoot?: string };
   promote?: Record<string, unknown>;
 }
 
@@ -338,10 +339,21 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
     require.artifact = { identifiers: ids as IdentifierFamily[] };
     if (r.artifact.maxLayerBytes !== undefined) require.artifact.maxLayerBytes = r.artifact.maxLayerBytes;
   }
+  const t = p.trust ?? {};
+  if (t.trustedRoot !== undefined)
+    // A pinned root never touches the network, so TUF settings beside it would be silently dead.
+    for (const k of ['tufMirror', 'tufRoot'] as const)
+      if (t[k] !== undefined)
+        problems.add(
+          ['trust', k],
+          `trust.${k} has no effect with trust.trustedRoot (a pinned root is used as is): keep one of them`,
+        );
   if (problems.list.length > 0) fail(source, problems);
 
   const trust: Policy['trust'] = {};
-  if (p.trust?.trustedRoot !== undefined) trust.trustedRoot = resolvePath(p.trust.trustedRoot);
+  if (t.trustedRoot !== undefined) trust.trustedRoot = resolvePath(t.trustedRoot);
+  if (t.tufMirror !== undefined) trust.tufMirror = t.tufMirror.replace(/\/+$/, '');
+  if (t.tufRoot !== undefined) trust.tufRoot = resolvePath(t.tufRoot);
   return {
     version: 1,
     source,
@@ -355,7 +367,7 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
 }
 
 /**
- * Reads and parses a policy file. Relative `key.path` / `trust.trustedRoot` are resolved
+ * Reads and parses a policy file. Relative `key.path` / `trust.trustedRoot` / `trust.tufRoot` are resolved
  * against the policy file's directory; `digest` is over the file's bytes.
  */
 export async function loadPolicy(path: string): Promise<Policy> {

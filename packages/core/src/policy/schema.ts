@@ -99,6 +99,8 @@ export const POLICY_SCHEMA = {
       additionalProperties: false,
       properties: {
         trustedRoot: { type: 'string', minLength: 1 },
+        tufMirror: { type: 'string', pattern: '^https?://[^\\s/]+' },
+        tufRoot: { type: 'string', minLength: 1 },
       },
     },
     promote: { type: 'object' },

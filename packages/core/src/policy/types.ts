@@ -81,8 +81,12 @@ export interface PolicyRequirements {
 }
 
 export interface PolicyTrust {
-  /** Pinned trusted_root.json (air-gapped); undefined means Sigstore's TUF repository. */
+  /** Pinned trusted_root.json (air-gapped); undefined means a TUF repository (Sigstore's by default). */
   trustedRoot?: string;
+  /** Base URL of the TUF repository serving `trusted_root.json`; undefined means Sigstore public-good. */
+  tufMirror?: string;
+  /** Initial root.json for `tufMirror` (resolved like `trustedRoot`); the public-good root is built in. */
+  tufRoot?: string;
 }
 
 /** A parsed, validated, defaulted policy (version 1). */
@@ -102,6 +106,6 @@ export interface Policy {
 }
 
 export interface ParsePolicyOptions {
-  /** Directory that relative `key.path` and `trust.trustedRoot` are resolved against; unset keeps them as written. */
+  /** Directory that relative `key.path`, `trust.trustedRoot` and `trust.tufRoot` are resolved against; unset keeps them as written. */
   baseDir?: string;
 }

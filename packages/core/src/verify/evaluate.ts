@@ -12,7 +12,7 @@ import { COSIGN_SIGN_PREDICATE_TYPE, type InTotoStatement } from '../sign/types.
 import type { ContentStore } from '../store.js';
 import { verifyBundle, type VerifiedSigner } from './bundles.js';
 import { discoverReferrers } from './discover.js';
-import { trustMaterial } from './trust.js';
+import { policyTrustSource, trustMaterial, type TufOptions } from './trust.js';
 
 export interface CheckResult {
   /** The policy rule, e.g. `signers`, `require.predicates`, `require.mof.minClass`. */
@@ -48,6 +48,8 @@ export interface VerifyOptions {
   policy: Policy;
   /** Overrides `policy.trust.trustedRoot`. */
   trustedRootPath?: string;
+  /** TUF mirror / initial root (over the policy's `trust.tufMirror` / `trust.tufRoot`), cache, offline. */
+  tuf?: TufOptions;
   /** Extra public keys (PEM) besides the policy's key signers. */
   publicKeys?: { pem: string; name?: string }[];
   /** Check this directory (what Kubernetes mounted, what pull extracted) against the signed per-file manifest. */
@@ -100,8 +102,7 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
     publicKeys.push({ pem: pem!, name });
     hints.set(s.line, (await loadPublicKey({ pem: pem!, name })).hint);
   }
-  const rootPath = options.trustedRootPath ?? policy.trust.trustedRoot;
-  const trust = await trustMaterial({ ...(rootPath ? { trustedRootPath: rootPath } : {}), publicKeys });
+  const trust = await trustMaterial({ ...policyTrustSource(policy, options), publicKeys });
   const discovery = await discoverReferrers(store, subject);
   const bundles: BundleReport[] = discovery.rejected.map((r) => ({
     referrer: r.referrer.digest,

@@ -2,7 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { VerificationError, toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { ModelshipError } from '../errors.js';
+import type { PolicyTrust } from '../policy/types.js';
 import { loadPublicKey, type LoadedPublicKey } from '../sign/keys.js';
+import { SIGSTORE_TUF_MIRROR, fetchTrustedRoot, type TufOptions } from './tuf.js';
+
+export { SIGSTORE_TUF_MIRROR, defaultTufCacheDir, fetchTrustedRoot, type TufOptions } from './tuf.js';
 
 export interface TrustOptions {
   /** A pinned `trusted_root.json` (Sigstore TrustedRoot, protobuf JSON) on disk. */
@@ -11,7 +15,14 @@ export interface TrustOptions {
   trustedRoot?: object;
   /** Public keys (SPKI PEM or certificate PEM) for key-signed bundles, found by hint. */
   publicKeys?: { pem: string; name?: string }[];
+  /**
+   * Fetch the trusted root from a TUF repository (`{}` = Sigstore public-good) when none is
+   * pinned. Absent: no network, so only key-signed bundles can verify.
+   */
+  tuf?: TufOptions;
 }
+
+export type TrustRootSource = { kind: 'pinned'; path?: string } | { kind: 'tuf'; mirrorURL: string } | { kind: 'none' };
 
 export interface VerificationTrust {
   /** What `@sigstore/verify`'s Verifier takes. */
@@ -20,6 +31,8 @@ export interface VerificationTrust {
   keys: ReadonlyMap<string, LoadedPublicKey>;
   /** A trusted root (CAs, logs, TSAs) was given, so keyless bundles can verify. */
   hasRoot: boolean;
+  /** Where the trusted root came from. */
+  root: TrustRootSource;
 }
 
 const EMPTY_ROOT = {
@@ -30,9 +43,24 @@ const EMPTY_ROOT = {
   timestampAuthorities: [],
 };
 
+async function readPinnedRoot(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ModelshipError('INPUT', `cannot read trusted root ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ModelshipError('INPUT', `trusted root ${path} is not JSON`, { cause: e });
+  }
+}
+
 /**
- * Trust material for verification: a pinned trusted root and/or public keys (looked up by the
- * bundle's `publicKey.hint`). The Sigstore TUF default is not wired yet.
+ * Trust material for verification: a pinned trusted root, else one from a TUF repository when
+ * `tuf` is given, plus public keys (looked up by the bundle's `publicKey.hint`). A pinned root
+ * wins over TUF, so air-gapped use never touches the network.
  */
 export async function trustMaterial(options: TrustOptions): Promise<VerificationTrust> {
   const keys = new Map<string, LoadedPublicKey>();
@@ -40,36 +68,34 @@ export async function trustMaterial(options: TrustOptions): Promise<Verification
     const loaded = await loadPublicKey({ pem: k.pem, name: k.name ?? `public key ${i + 1}` });
     keys.set(loaded.hint, loaded);
   }
+  let root: TrustedRoot | undefined;
+  let source: TrustRootSource = { kind: 'none' };
   let rootJson: unknown;
-  if (options.trustedRoot) rootJson = options.trustedRoot;
-  else if (options.trustedRootPath) {
-    let text: string;
-    try {
-      text = await readFile(options.trustedRootPath, 'utf8');
-    } catch (e) {
-      throw new ModelshipError(
-        'INPUT',
-        `cannot read trusted root ${options.trustedRootPath}: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
-      );
-    }
-    try {
-      rootJson = JSON.parse(text);
-    } catch (e) {
-      throw new ModelshipError('INPUT', `trusted root ${options.trustedRootPath} is not JSON`, { cause: e });
-    }
+  if (options.trustedRoot) {
+    rootJson = options.trustedRoot;
+    source = { kind: 'pinned' };
+  } else if (options.trustedRootPath) {
+    rootJson = await readPinnedRoot(options.trustedRootPath);
+    source = { kind: 'pinned', path: options.trustedRootPath };
+  } else if (options.tuf) {
+    // Already protobuf-decoded by @sigstore/tuf (and validated by its TUF target hash).
+    root = await fetchTrustedRoot(options.tuf);
+    source = { kind: 'tuf', mirrorURL: (options.tuf.mirrorURL ?? SIGSTORE_TUF_MIRROR).replace(/\/+$/, '') };
   }
-  if (rootJson === undefined && keys.size === 0)
-    throw new ModelshipError('USAGE', 'verification needs a pinned trusted_root.json or a public key for now', {
-      hint: 'pass a trusted root (e.g. from `cosign trusted-root create` or sigstore TUF) or the signer’s public key; the Sigstore TUF default comes next',
-    });
-  let root: TrustedRoot;
-  try {
-    root = TrustedRoot.fromJSON(rootJson ?? EMPTY_ROOT);
-  } catch (e) {
-    throw new ModelshipError('INPUT', `not a Sigstore trusted root: ${(e as Error).message}`, { cause: e });
+  if (source.kind === 'none' && keys.size === 0)
+    throw new ModelshipError(
+      'USAGE',
+      'verification needs a pinned trusted_root.json or a public key, or a TUF source',
+      {
+        hint: 'pass a trusted root (e.g. from `cosign trusted-root create`), the signer’s public key, or TUF options (`tuf: {}` = Sigstore public-good)',
+      },
+    );
+  if (!root) {
+    try {
+      root = TrustedRoot.fromJSON(rootJson ?? EMPTY_ROOT);
+    } catch (e) {
+      throw new ModelshipError('INPUT', `not a Sigstore trusted root: ${(e as Error).message}`, { cause: e });
+    }
   }
   const finder = (hint: string) => {
     const key = keys.get(hint);
@@ -80,7 +106,49 @@ export async function trustMaterial(options: TrustOptions): Promise<Verification
   try {
     material = toTrustMaterial(root, finder);
   } catch (e) {
-    throw new ModelshipError('INPUT', `unusable trusted root: ${(e as Error).message}`, { cause: e });
+    const what = source.kind === 'tuf' ? `trusted root from TUF ${source.mirrorURL}` : 'trusted root';
+    throw new ModelshipError(source.kind === 'tuf' ? 'INVALID' : 'INPUT', `unusable ${what}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
-  return { material, keys, hasRoot: rootJson !== undefined };
+  return { material, keys, hasRoot: source.kind !== 'none', root: source };
+}
+
+/**
+ * Where the trusted root for a policy comes from: `--trusted-root` over the policy's pinned
+ * `trust.trustedRoot`, else TUF (flags over `trust.tufMirror` / `trust.tufRoot`) but only when
+ * the policy names a keyless signer: a key-only policy cannot be satisfied by a keyless bundle,
+ * so it never needs Sigstore's root and never touches the network.
+ */
+export function policyTrustSource(
+  policy: { source: string; signers: readonly { type: string }[]; trust: PolicyTrust },
+  overrides: { trustedRootPath?: string; tuf?: TufOptions } = {},
+): Pick<TrustOptions, 'trustedRootPath' | 'tuf'> {
+  const tuf = overrides.tuf ?? {};
+  const tufFlags = [tuf.mirrorURL ? '--tuf-mirror' : '', tuf.rootPath ? '--tuf-root' : ''].filter(Boolean);
+  const pinned = overrides.trustedRootPath ?? policy.trust.trustedRoot;
+  if (pinned) {
+    if (tufFlags.length > 0)
+      throw new ModelshipError(
+        'USAGE',
+        `${tufFlags.join(' and ')} cannot apply: the trusted root is pinned (${overrides.trustedRootPath ? '--trusted-root' : `trust.trustedRoot in ${policy.source}`})`,
+        { hint: 'use either a pinned trusted_root.json or a TUF repository, not both' },
+      );
+    return { trustedRootPath: pinned };
+  }
+  if (!policy.signers.some((s) => s.type === 'keyless')) return {};
+  const out: TufOptions = { ...tuf };
+  if (tuf.mirrorURL) {
+    // The policy's initial root belongs to the policy's mirror, not to one given on the command line.
+    if (!tuf.rootPath && policy.trust.tufRoot && sameMirror(tuf.mirrorURL, policy.trust.tufMirror))
+      out.rootPath = policy.trust.tufRoot;
+  } else {
+    if (policy.trust.tufMirror) out.mirrorURL = policy.trust.tufMirror;
+    if (!tuf.rootPath && policy.trust.tufRoot) out.rootPath = policy.trust.tufRoot;
+  }
+  return { tuf: out };
+}
+
+function sameMirror(a: string, b: string | undefined): boolean {
+  return b !== undefined && a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 }
