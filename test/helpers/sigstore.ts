@@ -33,6 +33,13 @@ export interface SigstoreStandinOptions {
   tsa?: boolean;
   /** `iss` of issued tokens (default the GitHub Actions issuer). */
   issuer?: string;
+  /**
+   * The Fulcio stand-in issues every certificate as if it were this time (10 minutes of
+   * validity from it, as real Fulcio), while Rekor and the TSA keep the real clock: a date
+   * well in the past (or future) gives certificates that were not valid when the log or the
+   * TSA saw the signature. Default: now.
+   */
+  certificateTime?: Date;
 }
 
 export interface OidcStandin {
@@ -249,7 +256,7 @@ export async function startSigstoreStandins(opts: SigstoreStandinOptions = {}): 
   const servers: (() => Promise<void>)[] = [];
 
   const ctlog = await initializeCTLog(ecKeyPair());
-  const ca = await initializeCA(ecKeyPair(), ctlog);
+  const ca = await initializeCA(ecKeyPair(), ctlog, opts.certificateTime);
   const fulcio = fulcioHandler(ca, { subjectClaim: SAN_CLAIM });
   const f = await listen(handlerRoute([{ path: fulcio.path, fn: (body) => fulcio.fn(withGithubSan(body)) }]));
   const stopFulcio = closer(f.server);
