@@ -124,3 +124,8 @@ export function signingInputs(): SigningOptions {
     ...(entryType ? { rekorEntryType: entryType as 'dsse' | 'intoto' } : {}),
   };
 }
+
+// Input parsing, outputs and summaries shared by pack/attest/sign and the release action.
+export * from './pack.js';
+export * from './attest.js';
+export * from './sign.js';

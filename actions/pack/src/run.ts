@@ -1,130 +1,33 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import * as core from '@actions/core';
 import {
-  choiceInput,
-  escapeHtml,
-  linesInput,
-  listInput,
-  logProgress,
+  addPackSummary,
+  packInputs,
+  packRuntime,
   registryInputs,
   runAction,
+  setPackOutputs,
 } from '@modelship/action-common';
-import {
-  DigestCache,
-  ModelshipError,
-  IDENTIFIER_FAMILIES,
-  LAYER_ENCODINGS,
-  digestHex,
-  formatBytes,
-  openTarget,
-  pack,
-  type IdentifierFamily,
-  type LayerEncoding,
-  type ModelMetadataOverrides,
-} from '@modelship/core';
+import { openTarget, pack } from '@modelship/core';
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const dir = resolve(core.getInput('path', { required: true }));
-    const pushRef = core.getInput('push');
-    const output = core.getInput('output') || './model-oci';
-    const layerFormat = choiceInput<LayerEncoding>('layer-format', LAYER_ENCODINGS);
-    const family = choiceInput<IdentifierFamily>('identifiers', IDENTIFIER_FAMILIES);
-    const created = core.getInput('created');
-    let createdAt: string | undefined;
-    if (created === 'true') createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    else if (created && created !== 'false') {
-      if (Number.isNaN(Date.parse(created)))
-        throw new ModelshipError('USAGE', `input created "${created}" is not an RFC 3339 time`);
-      createdAt = created;
-    }
-    const metadata: ModelMetadataOverrides = {};
-    const text: [keyof ModelMetadataOverrides, string][] = [
-      ['name', 'name'],
-      ['version', 'model-version'],
-      ['family', 'family'],
-      ['architecture', 'architecture'],
-      ['format', 'format'],
-      ['paramSize', 'param-size'],
-      ['precision', 'precision'],
-      ['quantization', 'quantization'],
-    ];
-    for (const [key, input] of text) {
-      const v = core.getInput(input);
-      if (v) (metadata as Record<string, string>)[key] = v;
-    }
-    const licenses = listInput('licenses');
-    if (licenses.length) metadata.licenses = licenses;
-    const authors = linesInput('authors');
-    if (authors.length) metadata.authors = authors;
-
-    const target = await openTarget(pushRef || (output.startsWith('oci:') ? output : `oci:${output}`), {
-      create: true,
-      registry: registryInputs(),
-    });
+    const inputs = packInputs();
+    const target = await openTarget(inputs.target, { create: true, registry: registryInputs() });
     try {
-      const tagsInput = listInput('tags');
-      const tags = tagsInput.length ? tagsInput : [target.reference ?? 'latest'];
-      const include = listInput('include');
-      const exclude = listInput('exclude');
-      const spec = core.getInput('spec');
+      const tags = inputs.tags.length ? inputs.tags : [target.reference ?? 'latest'];
       const result = await pack({
-        dir,
+        dir: inputs.dir,
         target: target.store,
         tags,
-        family,
-        layerFormat,
-        scan: {
-          ...(include.length ? { include } : {}),
-          ...(exclude.length ? { exclude } : {}),
-          ...(spec ? { spec } : {}),
-          useDirSpec: core.getBooleanInput('dir-spec'),
-        },
-        metadata,
-        ...(createdAt ? { createdAt } : {}),
-        cache: core.getBooleanInput('cache') ? await DigestCache.open() : null,
-        progress: logProgress('pack'),
-        warn: (m) => core.warning(m),
+        ...inputs.options,
+        ...(await packRuntime(inputs)),
       });
       const reference = `${target.base}:${tags[0]}`;
-      let manifestPath: string;
-      if (target.kind === 'oci-layout') {
-        manifestPath = join(target.store.location, 'blobs', 'sha256', digestHex(result.descriptor.digest));
-      } else {
-        const tmp = join(process.env.RUNNER_TEMP || process.cwd(), 'modelship');
-        await mkdir(tmp, { recursive: true });
-        manifestPath = join(tmp, `manifest-${digestHex(result.descriptor.digest)}.json`);
-        await writeFile(manifestPath, result.manifestBytes);
-      }
-      core.setOutput('digest', result.descriptor.digest);
-      core.setOutput('reference', reference);
-      core.setOutput('manifest-path', manifestPath);
-      core.setOutput('layout-path', target.kind === 'oci-layout' ? target.store.location : '');
-      core.setOutput('size', String(result.size));
-      core.info(`packed ${dir} -> ${reference}`);
+      await setPackOutputs(target, result, reference);
+      core.info(`packed ${inputs.dir} -> ${reference}`);
       core.info(`digest: ${result.descriptor.digest}`);
-
-      await core.summary
-        .addHeading('modelship pack', 3)
-        .addRaw(
-          `<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)</p>`,
-        )
-        .addTable([
-          [
-            { data: 'File', header: true },
-            { data: 'Kind', header: true },
-            { data: 'Size', header: true },
-            { data: 'Digest', header: true },
-          ],
-          ...result.layers.map((l) => [
-            escapeHtml(l.path),
-            l.kind,
-            formatBytes(l.descriptor.size),
-            `<code>${l.descriptor.digest}</code>`,
-          ]),
-        ])
-        .write();
+      addPackSummary(result, reference);
+      await core.summary.write();
     } finally {
       await target.store.close();
     }

@@ -1,0 +1,142 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as core from '@actions/core';
+import { escapeHtml, runAction, secretInput } from '@modelship/action-common';
+import { ModelshipError, defaultCacheDir } from '@modelship/core';
+import { bundledCliDir, installCli } from './cli.js';
+import { restoreDigestCache, saveDigestCache } from './digest-cache.js';
+import { parseLogins, registryHost, writeDockerConfig, type RegistryLogin } from './logins.js';
+import { installTool, parseTools, type InstalledTool } from './tools.js';
+
+const STATE = {
+  post: 'isPost',
+  cacheDir: 'digestCacheDir',
+  restoredKey: 'digestCacheKey',
+  dockerConfig: 'dockerConfigDir',
+} as const;
+
+function runnerDir(name: 'RUNNER_TEMP' | 'RUNNER_TOOL_CACHE'): string {
+  const v = process.env[name];
+  if (!v)
+    throw new ModelshipError('USAGE', `${name} is not set: setup runs only as a GitHub Actions step`, {
+      hint: 'outside Actions, install the CLI with npm or run dist/cli/index.js with node',
+    });
+  return v;
+}
+
+/** Secrets first: every password is masked before anything else can print it. */
+function loginInputs(): RegistryLogin[] {
+  const password = secretInput('password');
+  const logins = core.getInput('logins');
+  const parsed = parseLogins(logins);
+  for (const l of parsed) core.setSecret(l.password);
+  const registry = core.getInput('registry');
+  const username = core.getInput('username');
+  if (registry || username || password) {
+    if (!registry || !username || !password)
+      throw new ModelshipError('USAGE', 'inputs registry, username and password go together', {
+        hint: 'set all three for one login, or use logins for several registries',
+      });
+    parsed.unshift({ registry: registryHost(registry, 'input registry'), username, password });
+  }
+  const hosts = new Set<string>();
+  for (const l of parsed) {
+    if (hosts.has(l.registry))
+      throw new ModelshipError('USAGE', `registry ${l.registry} has two logins`, { hint: 'keep one per registry' });
+    hosts.add(l.registry);
+  }
+  return parsed;
+}
+
+export async function run(): Promise<void> {
+  await runAction(async () => {
+    core.saveState(STATE.post, 'true');
+    const logins = loginInputs();
+    const tools = parseTools(core.getInput('tools'));
+    const useCache = core.getBooleanInput('cache');
+    const temp = runnerDir('RUNNER_TEMP');
+    runnerDir('RUNNER_TOOL_CACHE');
+
+    const cli = await installCli(bundledCliDir(), temp);
+    core.addPath(cli.path);
+    core.setOutput('version', cli.version);
+    core.setOutput('path', cli.path);
+    core.info(`modelship ${cli.version} ${cli.reused ? 'found in' : 'installed into'} the tool cache: ${cli.path}`);
+
+    let dockerConfig = '';
+    if (logins.length) {
+      dockerConfig = join(temp, 'modelship-docker-config');
+      await writeDockerConfig(dockerConfig, logins);
+      core.exportVariable('DOCKER_CONFIG', dockerConfig);
+      core.saveState(STATE.dockerConfig, dockerConfig);
+      core.info(
+        `registry logins written to ${join(dockerConfig, 'config.json')}: ${logins.map((l) => l.registry).join(', ')}`,
+      );
+    }
+    core.setOutput('docker-config', dockerConfig);
+
+    const installed: InstalledTool[] = [];
+    for (const tool of tools) {
+      const t = await installTool(tool, temp);
+      core.addPath(t.path);
+      installed.push(t);
+      core.info(`${t.name} ${t.version} ${t.reused ? 'found in' : 'installed into'} the tool cache: ${t.path}`);
+    }
+    core.setOutput('tools', JSON.stringify(Object.fromEntries(installed.map((t) => [t.name, t.path]))));
+
+    // Later steps and the CLI must agree on where the digest cache is for the post step to save it.
+    const cacheDir = defaultCacheDir();
+    core.exportVariable('MODELSHIP_CACHE_DIR', cacheDir);
+    let cacheNote = 'off';
+    core.setOutput('cache-hit', 'false');
+    if (useCache) {
+      core.saveState(STATE.cacheDir, cacheDir);
+      const r = await restoreDigestCache(cacheDir);
+      if (r.status === 'restored') {
+        core.saveState(STATE.restoredKey, r.key);
+        core.setOutput('cache-hit', 'true');
+        cacheNote = `restored (${r.key})`;
+      } else if (r.status === 'miss') cacheNote = 'nothing saved yet';
+      else {
+        core.warning(`digest cache not restored: ${r.why}; files are hashed afresh`);
+        cacheNote = 'cache service unavailable';
+      }
+      core.info(`digest cache ${cacheDir}: ${cacheNote}`);
+    }
+
+    await core.summary
+      .addHeading('modelship setup', 3)
+      .addTable([
+        [
+          { data: 'Tool', header: true },
+          { data: 'Version', header: true },
+          { data: 'Path', header: true },
+        ],
+        ['modelship', escapeHtml(cli.version), `<code>${escapeHtml(cli.path)}</code>`],
+        ...installed.map((t) => [escapeHtml(t.name), escapeHtml(t.version), `<code>${escapeHtml(t.path)}</code>`]),
+      ])
+      .addRaw(
+        `<p>Registry logins: ${logins.length ? logins.map((l) => `<code>${escapeHtml(l.registry)}</code>`).join(', ') : 'none'}. Digest cache: ${escapeHtml(cacheNote)}.</p>`,
+      )
+      .write();
+  });
+}
+
+/** Post step: save the digest cache when it changed, and remove the written credentials. */
+export async function post(): Promise<void> {
+  await runAction(async () => {
+    const cacheDir = core.getState(STATE.cacheDir);
+    if (cacheDir) {
+      const r = await saveDigestCache(cacheDir, core.getState(STATE.restoredKey));
+      if (r.status === 'saved') core.info(`digest cache saved as ${r.key}`);
+      else if (r.status === 'unavailable') core.warning(`digest cache not saved: ${r.why}`);
+      else core.info(`digest cache not saved: ${r.status === 'empty' ? 'nothing was hashed' : 'unchanged'}`);
+    }
+    const dockerConfig = core.getState(STATE.dockerConfig);
+    if (dockerConfig) await rm(dockerConfig, { recursive: true, force: true });
+  });
+}
+
+export function isPost(): boolean {
+  return core.getState(STATE.post) === 'true';
+}
