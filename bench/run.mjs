@@ -144,24 +144,10 @@ async function main() {
     line('push', 'skipped: docker-registry not installed (apt-get install docker-registry)');
     return;
   }
-  const port = await freePort();
-  const regDir = join(work, 'registry');
-  mkdirSync(regDir, { recursive: true });
-  writeFileSync(
-    join(regDir, 'config.yml'),
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${regDir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
-  );
-  const reg = spawn('/usr/bin/docker-registry', ['serve', join(regDir, 'config.yml')], { stdio: 'ignore' });
+  const first = await startBenchRegistry('registry');
+  const reg = first.proc;
   try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/v2/`);
-        if (r.ok) break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    const host = `127.0.0.1:${port}`;
+    const host = first.host;
     // curl baseline: monolithic POST + PUT -T of each file, 4 at a time like modelship.
     // Disk writeback makes single runs noisy: alternate the two, best of `rounds` each.
     const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -221,8 +207,149 @@ async function main() {
       'push layout -> registry (new repo)',
       `${(push3.ms / 1000).toFixed(2)} s, ${fmt(total, push3.ms)}, RSS ${(push3.maxRssKiB / 1024).toFixed(0)} MB`,
     );
+    await promoteBench(host, layout, total, rounds, cacheP);
   } finally {
     reg.kill();
+  }
+}
+
+async function startBenchRegistry(name) {
+  const port = await freePort();
+  const regDir = join(work, name);
+  mkdirSync(regDir, { recursive: true });
+  writeFileSync(
+    join(regDir, 'config.yml'),
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${regDir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
+  const proc = spawn('/usr/bin/docker-registry', ['serve', join(regDir, 'config.yml')], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/v2/`);
+      if (r.ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { host: `127.0.0.1:${port}`, proc };
+}
+
+/**
+ * 4. Promote: registry -> registry on another host (verify + copy with referrers + signed
+ * record) vs `skopeo copy` of the same artifact (which copies no referrers), alternating, best
+ * of `rounds`; then same-registry promote, where every blob is a cross-repo mount.
+ */
+async function promoteBench(host, layout, total, rounds, cacheDir) {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const key = join(work, 'promote.key');
+  const pub = join(work, 'promote.pub');
+  writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+  const policy = join(work, 'promote-policy.yaml');
+  writeFileSync(policy, `version: 1\nsigners:\n  - key: { path: ${pub} }\n`);
+  runCli(['sign', `oci:${layout}:v1`, '--key', key, '--json'], cacheDir);
+  runCli(['attest', `oci:${layout}:v1`, '--type', 'slsa,mof', '--key', key, '--json'], cacheDir);
+  runCli(['push', `oci:${layout}:v1`, `${host}/staging/model:v1`, '--plain-http', '--json', '--no-progress'], cacheDir);
+  const src = `${host}/staging/model:v1`;
+  const second = await startBenchRegistry('registry-prod');
+  try {
+    const skopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' });
+    const haveSkopeo = skopeo.status === 0;
+    const promoteTimes = [];
+    const skopeoTimes = [];
+    let best;
+    let skopeoError;
+    const promoteOnce = (i) => {
+      const r = runCli(
+        [
+          'promote',
+          src,
+          `${second.host}/prod/model${i}:v1`,
+          '--policy',
+          policy,
+          '--key',
+          key,
+          '--plain-http',
+          '--json',
+          '--no-progress',
+        ],
+        cacheDir,
+      );
+      promoteTimes.push(r.ms);
+      if (!best || r.ms < best.ms) best = r;
+    };
+    const skopeoOnce = (i) => {
+      if (!haveSkopeo || skopeoError) return;
+      settle();
+      const t = now();
+      const r = spawnSync(
+        'skopeo',
+        [
+          'copy',
+          '--src-tls-verify=false',
+          '--dest-tls-verify=false',
+          `docker://${src}`,
+          `docker://${second.host}/skopeo/model${i}:v1`,
+        ],
+        { encoding: 'utf8' },
+      );
+      if (r.status !== 0) skopeoError = (r.stderr || r.stdout).trim().split('\n').pop();
+      else skopeoTimes.push(now() - t);
+    };
+    for (let i = 0; i < rounds; i++) {
+      if (i % 2 === 0) {
+        skopeoOnce(i);
+        promoteOnce(i);
+      } else {
+        promoteOnce(i);
+        skopeoOnce(i);
+      }
+    }
+    const secs = (xs) => xs.map((x) => (x / 1000).toFixed(1)).join(', ');
+    const s = best.json.stats;
+    line(
+      `promote registry -> registry x${rounds}`,
+      `${secs(promoteTimes)} s; best ${fmt(total, best.ms)}; RSS ${(best.maxRssKiB / 1024).toFixed(0)} MB`,
+    );
+    line(
+      '  copied',
+      `${s.blobsCopied} blobs, ${s.referrersCopied} referrers, record ${best.json.record ? 'signed' : 'none'}`,
+    );
+    if (!haveSkopeo) line('skopeo copy', 'skipped: skopeo not installed (apt-get install skopeo)');
+    else if (skopeoError) line('skopeo copy', `failed: ${skopeoError}`);
+    else {
+      const version = skopeo.stdout.trim().replace(/^skopeo version /, '');
+      line(
+        `skopeo ${version} copy (no referrers) x${rounds}`,
+        `${secs(skopeoTimes)} s; best ${fmt(total, Math.min(...skopeoTimes))}`,
+      );
+      line('  ratio promote / skopeo, best', (best.ms / Math.min(...skopeoTimes)).toFixed(2));
+    }
+
+    const mounts = [0, 1, 2].map((i) =>
+      runCli(
+        [
+          'promote',
+          src,
+          `${host}/prod/mounted${i}:v1`,
+          '--policy',
+          policy,
+          '--key',
+          key,
+          '--plain-http',
+          '--json',
+          '--no-progress',
+        ],
+        cacheDir,
+      ),
+    );
+    const m = mounts[0].json.stats;
+    line(
+      `promote same registry (mount) x3, ${(total / 2 ** 30).toFixed(1)} GiB`,
+      `${secs(mounts.map((r) => r.ms))} s; ${m.blobsMounted} blobs mounted, ${m.bytesCopied} bytes copied`,
+    );
+  } finally {
+    second.proc.kill();
   }
 }
 
