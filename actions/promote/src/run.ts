@@ -25,6 +25,7 @@ import {
   type ContentStore,
   type RegistryAccess,
   type SigningSetup,
+  type TufOptions,
   type VerifyReport,
 } from '@modelship/core';
 
@@ -49,6 +50,18 @@ function sideInputs(side: 'source' | 'destination'): RegistryAccess {
   return access;
 }
 
+function tufInputs(): TufOptions {
+  const mirrorURL = core.getInput('tuf-mirror');
+  const rootPath = core.getInput('tuf-root');
+  const cachePath = core.getInput('tuf-cache');
+  return {
+    ...(mirrorURL ? { mirrorURL } : {}),
+    ...(rootPath ? { rootPath } : {}),
+    ...(cachePath ? { cachePath } : {}),
+    ...(core.getInput('tuf-offline') && core.getBooleanInput('tuf-offline') ? { offline: true } : {}),
+  };
+}
+
 function concurrencyInput(): number {
   const v = core.getInput('concurrency') || '4';
   const n = Number(v);
@@ -68,6 +81,7 @@ export async function run(): Promise<void> {
     const policy = await loadPolicy(core.getInput('policy', { required: true }));
     const record = core.getInput('record') === '' ? true : core.getBooleanInput('record');
     const trustedRoot = core.getInput('trusted-root');
+    const tuf = tufInputs();
     const concurrency = concurrencyInput();
     const publicKeys: { pem: string; name: string }[] = [];
     for (const path of linesInput('public-keys')) {
@@ -129,6 +143,7 @@ export async function run(): Promise<void> {
           tags,
           policy,
           ...(trustedRoot ? { trustedRootPath: trustedRoot } : {}),
+          tuf,
           publicKeys,
           ...(setup ? { recordSetup: setup } : {}),
           version: VERSION,

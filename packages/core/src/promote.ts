@@ -11,6 +11,7 @@ import type { SigningOptions } from './sign/setup.js';
 import type { InTotoStatement, SignerIdentity, SigningSetup } from './sign/types.js';
 import type { ContentStore } from './store.js';
 import { verifyArtifact, type VerifyReport } from './verify/evaluate.js';
+import type { TufOptions } from './verify/tuf.js';
 
 export const PROMOTION_PREDICATE_TYPE = 'https://modelship.dev/attestations/promotion/v0.1';
 
@@ -42,6 +43,8 @@ export interface PromoteOptions {
   policy: Policy;
   /** Overrides `policy.trust.trustedRoot`. */
   trustedRootPath?: string;
+  /** TUF mirror / initial root / cache / offline for keyless policies (as verify). */
+  tuf?: TufOptions;
   /** Extra public keys (PEM) besides the policy's key signers. */
   publicKeys?: { pem: string; name?: string }[];
   /** Signs the promotion record; without it no record is written (the caller decided --no-record). */
@@ -233,6 +236,7 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
     reference: root.digest,
     policy,
     ...(options.trustedRootPath ? { trustedRootPath: options.trustedRootPath } : {}),
+    ...(options.tuf ? { tuf: options.tuf } : {}),
     ...(options.publicKeys ? { publicKeys: options.publicKeys } : {}),
   });
   options.onVerified?.(report);

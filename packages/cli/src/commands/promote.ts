@@ -14,6 +14,7 @@ import {
   type PromoteResult,
   type RegistryAccess,
   type SigningSetup,
+  type TufOptions,
   type VerifyReport,
 } from '@modelship/core';
 import { progressFor, type CliIO } from '../io.js';
@@ -33,6 +34,10 @@ interface PromoteFlags extends RegistryFlags, SigningFlags {
   tag?: string[];
   trustedRoot?: string;
   publicKey?: string[];
+  tufMirror?: string;
+  tufRoot?: string;
+  tufCache?: string;
+  tufOffline?: boolean;
   record: boolean;
   concurrency: string;
   srcUsername?: string;
@@ -55,6 +60,10 @@ export function registerPromote(program: Command, io: CliIO): void {
     .option('-t, --tag <tag>', 'tag to set in the destination (repeatable)', collect)
     .option('--trusted-root <file>', 'pinned trusted_root.json for verification (overrides the policy)')
     .option('--public-key <file>', 'extra public key PEM trusted for verification (repeatable)', collect)
+    .option('--tuf-mirror <url>', 'TUF repository serving trusted_root.json (default Sigstore public-good)')
+    .option('--tuf-root <file>', 'initial root.json of --tuf-mirror (the public-good one is built in)')
+    .option('--tuf-cache <dir>', 'TUF cache directory (default $MODELSHIP_TUF_CACHE or ~/.cache/modelship/tuf)')
+    .option('--tuf-offline', 'use the cached TUF metadata without contacting the mirror while it is unexpired')
     .option('--no-record', 'do not attach a signed promotion record (then no signer is needed)')
     .option('--concurrency <n>', 'blobs transferred at once', '4')
     .option('--src-username <user>', 'source registry username (env MODELSHIP_SRC_USERNAME)')
@@ -74,6 +83,15 @@ export function registerPromote(program: Command, io: CliIO): void {
       await runPromote(source, destination, flags, io);
     },
   );
+}
+
+function tufOptions(flags: PromoteFlags): TufOptions {
+  return {
+    ...(flags.tufMirror ? { mirrorURL: flags.tufMirror } : {}),
+    ...(flags.tufRoot ? { rootPath: flags.tufRoot } : {}),
+    ...(flags.tufCache ? { cachePath: flags.tufCache } : {}),
+    ...(flags.tufOffline ? { offline: true } : {}),
+  };
 }
 
 function concurrencyOf(v: string): number {
@@ -178,6 +196,7 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
         tags,
         policy,
         ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
+        tuf: tufOptions(flags),
         publicKeys,
         ...(setup ? { recordSetup: setup } : {}),
         version: VERSION,
