@@ -294,7 +294,7 @@ describe('fault injection: push with referrers through a misbehaving network', (
           fn: async () => {
             await reg.stop();
             // Back after a while: some runs outlast the retries (clear failure + re-run), some don't.
-            restarted = sleep(Math.floor(r() * 600)).then(() => reg.restart());
+            restarted = sleep(Math.floor(r() * 2500)).then(() => reg.restart());
           },
         },
       },

@@ -52,11 +52,29 @@ export interface UploadContext {
 
 /** Hashes, counts and reports progress of what flows to the registry. */
 class ProgressHashingStream extends HashingStream {
+  flushed = false;
+  private settle!: { resolve: () => void; reject: (e: Error) => void };
+  /**
+   * Settles once every byte written has been hashed. Not 'finish': undici destroys a request
+   * body right after its readable 'end', which can pre-empt 'finish' for good.
+   */
+  readonly hashed = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
+
   constructor(
     private readonly onProgress: ((bytes: number) => void) | undefined,
     private readonly base = 0,
   ) {
     super();
+    this.hashed.catch(() => undefined);
+    this.once('close', () => {
+      if (!this.flushed) this.settle.reject(new Error(`upload body closed after ${this.bytes} bytes`));
+    });
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.flushed = true;
+    this.settle.resolve();
+    cb();
   }
   override _transform(chunk: Buffer, enc: BufferEncoding, cb: TransformCallback): void {
     super._transform(chunk, enc, cb);
@@ -309,7 +327,17 @@ export async function streamPatch(
   const nl = nextLocation(res, s.location);
   await expectStatus(ctx, res, [202, 201], `${what}: upload`);
   s.location = nl;
-  if (!hasher.writableFinished) await new Promise<void>((r) => hasher.once('finish', () => r()));
+  if (!hasher.flushed) {
+    // The registry can answer once Content-Length bytes arrived, before the source reported
+    // its end. Waiting for 'finish' here hung for good whenever undici destroyed the body
+    // first (the process then exited mid-push with code 13). Drain what is left ourselves;
+    // if the body was closed early, the bytes hashed are exactly the bytes sent only when
+    // they add up to the declared size.
+    hasher.resume();
+    await hasher.hashed.catch((e: unknown) => {
+      if (size === undefined || hasher.bytes !== size) throw e;
+    });
+  }
   return { digest: hasher.digest(), size: hasher.bytes };
 }
 

@@ -134,7 +134,7 @@ function sigstoreReason(e: unknown): string {
     const what: Record<string, string> = {
       SIGNATURE_ERROR: 'signature does not verify',
       PUBLIC_KEY_ERROR: 'no trusted public key for this bundle',
-      CERTIFICATE_ERROR: 'certificate does not chain to the trusted root',
+      CERTIFICATE_ERROR: 'certificate not valid for the trusted root at signing time',
       TIMESTAMP_ERROR: 'no trusted timestamp',
       TLOG_ERROR: 'transparency log entry not verified',
       TLOG_INCLUSION_PROOF_ERROR: 'transparency log inclusion proof invalid',
@@ -143,7 +143,10 @@ function sigstoreReason(e: unknown): string {
       TLOG_BODY_ERROR: 'transparency log entry does not match the bundle',
       UNTRUSTED_SIGNER_ERROR: 'untrusted signer',
     };
-    return `${what[e.code] ?? e.code.toLowerCase()} (${e.code}: ${e.message})`;
+    // The library's message is generic ("Failed to verify certificate chain"); the cause says
+    // which (expired at the log's time, unknown CA, …).
+    const cause = e.cause instanceof Error && e.cause.message !== e.message ? `: ${e.cause.message}` : '';
+    return `${what[e.code] ?? e.code.toLowerCase()} (${e.code}: ${e.message}${cause})`;
   }
   return short(e);
 }
