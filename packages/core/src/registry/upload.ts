@@ -336,6 +336,8 @@ export async function streamPatch(
     hasher.resume();
     await hasher.hashed.catch((e: unknown) => {
       if (size === undefined || hasher.bytes !== size) throw e;
+      // The body was cut at the declared size: release the source (a file descriptor).
+      source.destroy();
     });
   }
   return { digest: hasher.digest(), size: hasher.bytes };
