@@ -95,6 +95,22 @@ describe('actions/setup through dist/setup/index.js: the CLI on PATH', () => {
     expect(onPath([first], 'modelship', ['--version']).stdout.trim()).toBe(CLI_VERSION);
   });
 
+  it('the post step saves the digest cache only through the cache service: here it warns and succeeds', async () => {
+    const j = job('post-cache');
+    const cacheDir = join(j.workDir, 'digests');
+    mkdirSync(cacheDir);
+    const state = { STATE_isPost: 'true', STATE_digestCacheDir: cacheDir };
+    const empty = await j.run({}, state);
+    expect(empty.status).toBe(0);
+    expect(empty.stdout).toContain('digest cache not saved: nothing was hashed');
+    writeFileSync(join(cacheDir, 'digests.json'), '{"version":1,"entries":{}}');
+    const r = await j.run({}, state);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/::warning::digest cache not saved: the Actions cache service is not available/);
+    // post does not install anything
+    expect(readdirSync(j.toolCache)).toEqual([]);
+  });
+
   it('outside a runner (no RUNNER_TOOL_CACHE) it fails naming the variable', async () => {
     const r = await job('no-runner').run({ cache: 'false' }, { RUNNER_TOOL_CACHE: '' });
     expect(r.status).toBe(1);
