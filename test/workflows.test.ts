@@ -118,6 +118,43 @@ beforeAll(async () => {
   lint = await createLinter();
 });
 
+/**
+ * Security review, least privilege: every workflow sets top-level `permissions` (reusable ones
+ * `{}`), never `write-all`; a job may write only id-token, packages or attestations, each with a
+ * comment saying why; no `pull_request_target`; `run:` scripts never expand inputs or event
+ * fields inline (they arrive through `env:`).
+ */
+function permissionProblems(text: string, file: string): string[] {
+  const problems: string[] = [];
+  const doc = parse(text) as {
+    on?: unknown;
+    permissions?: unknown;
+    jobs?: Record<string, { permissions?: unknown; steps?: { run?: string }[] }>;
+  };
+  const triggers = typeof doc.on === 'string' ? [doc.on] : Object.keys((doc.on as object | undefined) ?? {});
+  if (triggers.includes('pull_request_target')) problems.push(`${file}: pull_request_target runs PR code with secrets`);
+  if (doc.permissions === undefined) problems.push(`${file}: no top-level permissions (the default token may write)`);
+  const WRITABLE = new Set(['id-token', 'packages', 'attestations']);
+  const check = (perms: unknown, where: string): void => {
+    if (perms === 'write-all') problems.push(`${where}: write-all`);
+    else if (perms && typeof perms === 'object')
+      for (const [scope, level] of Object.entries(perms as Record<string, string>))
+        if (level === 'write' && !WRITABLE.has(scope)) problems.push(`${where}: ${scope}: write`);
+  };
+  check(doc.permissions, `${file} permissions`);
+  for (const [name, job] of Object.entries(doc.jobs ?? {})) {
+    check(job.permissions, `${file} jobs.${name}.permissions`);
+    for (const [i, step] of (job.steps ?? []).entries())
+      if (step.run && /\$\{\{\s*(inputs|github\.event|github\.head_ref)\b/.test(step.run))
+        problems.push(`${file} jobs.${name}.steps[${i}]: run script expands an input or event field inline`);
+  }
+  text.split('\n').forEach((line, i) => {
+    if (/^\s+[a-z-]+:\s*write\b/.test(line) && !line.includes('#'))
+      problems.push(`${file}:${i + 1}: a write permission without a comment saying why`);
+  });
+  return problems;
+}
+
 describe('GitHub workflow files', () => {
   it('the linter is live: it reports a script injection and an undefined input', () => {
     const bad = [
@@ -136,6 +173,32 @@ describe('GitHub workflow files', () => {
     ].join('\n');
     const kinds = lint(bad, 'bad.yml').map((f) => f.kind);
     expect(kinds).toEqual(['expression', 'expression']);
+  });
+
+  it.each(workflowFiles)('%s: least-privilege permissions and no inline expansion in scripts', (file) => {
+    expect(permissionProblems(readFileSync(join(WORKFLOWS, file), 'utf8'), file)).toEqual([]);
+  });
+
+  it('the permissions check catches write-all, contents: write, uncommented writes and inline inputs', () => {
+    const wf = `on:
+  pull_request_target:
+permissions: write-all
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    permissions:
+      contents: write # needed?
+      id-token: write
+    steps:
+      - run: echo "\${{ inputs.x }}"
+`;
+    expect(permissionProblems(wf, 'wf.yml')).toEqual([
+      'wf.yml: pull_request_target runs PR code with secrets',
+      'wf.yml permissions: write-all',
+      'wf.yml jobs.a.permissions: contents: write',
+      'wf.yml jobs.a.steps[0]: run script expands an input or event field inline',
+      'wf.yml:9: a write permission without a comment saying why',
+    ]);
   });
 
   it('there are workflow files, verify-models.yml among them', () => {
