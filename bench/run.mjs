@@ -251,20 +251,29 @@ async function promoteBench(host, layout, total, rounds, cacheDir) {
   runCli(['attest', `oci:${layout}:v1`, '--type', 'slsa,mof', '--key', key, '--json'], cacheDir);
   runCli(['push', `oci:${layout}:v1`, `${host}/staging/model:v1`, '--plain-http', '--json', '--no-progress'], cacheDir);
   const src = `${host}/staging/model:v1`;
-  const second = await startBenchRegistry('registry-prod');
-  try {
-    const skopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' });
-    const haveSkopeo = skopeo.status === 0;
-    const promoteTimes = [];
-    const skopeoTimes = [];
-    let best;
-    let skopeoError;
-    const promoteOnce = (i) => {
+  const haveSkopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' });
+  const promoteTimes = [];
+  const skopeoTimes = [];
+  let best;
+  let skopeoError;
+  // Each copy goes to a registry of its own: skopeo's blob-info cache would otherwise mount
+  // blobs it saw in an earlier round's destination, and a run's writeback would tax the next.
+  const fresh = async (name, fn) => {
+    const reg = await startBenchRegistry(name);
+    try {
+      return fn(reg.host);
+    } finally {
+      reg.proc.kill();
+      rmSync(join(work, name), { recursive: true, force: true });
+    }
+  };
+  const promoteOnce = (i) =>
+    fresh(`registry-promote-${i}`, (dst) => {
       const r = runCli(
         [
           'promote',
           src,
-          `${second.host}/prod/model${i}:v1`,
+          `${dst}/prod/model:v1`,
           '--policy',
           policy,
           '--key',
@@ -277,9 +286,10 @@ async function promoteBench(host, layout, total, rounds, cacheDir) {
       );
       promoteTimes.push(r.ms);
       if (!best || r.ms < best.ms) best = r;
-    };
-    const skopeoOnce = (i) => {
-      if (!haveSkopeo || skopeoError) return;
+    });
+  const skopeoOnce = (i) =>
+    fresh(`registry-skopeo-${i}`, (dst) => {
+      if (haveSkopeo.status !== 0 || skopeoError) return;
       settle();
       const t = now();
       const r = spawnSync(
@@ -289,68 +299,70 @@ async function promoteBench(host, layout, total, rounds, cacheDir) {
           '--src-tls-verify=false',
           '--dest-tls-verify=false',
           `docker://${src}`,
-          `docker://${second.host}/skopeo/model${i}:v1`,
+          `docker://${dst}/skopeo/model:v1`,
         ],
         { encoding: 'utf8' },
       );
       if (r.status !== 0) skopeoError = (r.stderr || r.stdout).trim().split('\n').pop();
       else skopeoTimes.push(now() - t);
-    };
-    for (let i = 0; i < rounds; i++) {
-      if (i % 2 === 0) {
-        skopeoOnce(i);
-        promoteOnce(i);
-      } else {
-        promoteOnce(i);
-        skopeoOnce(i);
-      }
+    });
+  for (let i = 0; i < rounds; i++) {
+    if (i % 2 === 0) {
+      await skopeoOnce(i);
+      await promoteOnce(i);
+    } else {
+      await promoteOnce(i);
+      await skopeoOnce(i);
     }
-    const secs = (xs) => xs.map((x) => (x / 1000).toFixed(1)).join(', ');
-    const s = best.json.stats;
-    line(
-      `promote registry -> registry x${rounds}`,
-      `${secs(promoteTimes)} s; best ${fmt(total, best.ms)}; RSS ${(best.maxRssKiB / 1024).toFixed(0)} MB`,
-    );
-    line(
-      '  copied',
-      `${s.blobsCopied} blobs, ${s.referrersCopied} referrers, record ${best.json.record ? 'signed' : 'none'}`,
-    );
-    if (!haveSkopeo) line('skopeo copy', 'skipped: skopeo not installed (apt-get install skopeo)');
-    else if (skopeoError) line('skopeo copy', `failed: ${skopeoError}`);
-    else {
-      const version = skopeo.stdout.trim().replace(/^skopeo version /, '');
-      line(
-        `skopeo ${version} copy (no referrers) x${rounds}`,
-        `${secs(skopeoTimes)} s; best ${fmt(total, Math.min(...skopeoTimes))}`,
-      );
-      line('  ratio promote / skopeo, best', (best.ms / Math.min(...skopeoTimes)).toFixed(2));
-    }
-
-    const mounts = [0, 1, 2].map((i) =>
-      runCli(
-        [
-          'promote',
-          src,
-          `${host}/prod/mounted${i}:v1`,
-          '--policy',
-          policy,
-          '--key',
-          key,
-          '--plain-http',
-          '--json',
-          '--no-progress',
-        ],
-        cacheDir,
-      ),
-    );
-    const m = mounts[0].json.stats;
-    line(
-      `promote same registry (mount) x3, ${(total / 2 ** 30).toFixed(1)} GiB`,
-      `${secs(mounts.map((r) => r.ms))} s; ${m.blobsMounted} blobs mounted, ${m.bytesCopied} bytes copied`,
-    );
-  } finally {
-    second.proc.kill();
   }
+  const secs = (xs) => xs.map((x) => (x / 1000).toFixed(1)).join(', ');
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const s = best.json.stats;
+  line(
+    `promote registry -> registry x${rounds}`,
+    `${secs(promoteTimes)} s; best ${fmt(total, best.ms)}; RSS ${(best.maxRssKiB / 1024).toFixed(0)} MB`,
+  );
+  line(
+    '  copied',
+    `${s.blobsCopied} blobs, ${s.referrersCopied} referrers, record ${best.json.record ? 'signed' : 'none'}`,
+  );
+  if (haveSkopeo.status !== 0) line('skopeo copy', 'skipped: skopeo not installed (apt-get install skopeo)');
+  else if (skopeoError) line('skopeo copy', `failed: ${skopeoError}`);
+  else {
+    const version = haveSkopeo.stdout.trim().replace(/^skopeo version /, '');
+    line(
+      `skopeo ${version} copy (no referrers) x${rounds}`,
+      `${secs(skopeoTimes)} s; best ${fmt(total, Math.min(...skopeoTimes))}`,
+    );
+    line(
+      '  ratio promote / skopeo: best, median',
+      `${(best.ms / Math.min(...skopeoTimes)).toFixed(2)}, ${(median(promoteTimes) / median(skopeoTimes)).toFixed(2)}`,
+    );
+  }
+
+  // Same registry, another repository: every blob is a cross-repo mount.
+  const mounts = [0, 1, 2].map((i) =>
+    runCli(
+      [
+        'promote',
+        src,
+        `${host}/prod/mounted${i}:v1`,
+        '--policy',
+        policy,
+        '--key',
+        key,
+        '--plain-http',
+        '--json',
+        '--no-progress',
+      ],
+      cacheDir,
+    ),
+  );
+  const m = mounts[0].json.stats;
+  line(
+    `promote same registry (mount) x3, ${(total / 2 ** 30).toFixed(1)} GiB`,
+    `${secs(mounts.map((r) => r.ms))} s; ${m.blobsMounted} blobs mounted, ${m.bytesCopied} bytes copied`,
+  );
 }
 
 async function curlUpload(host, repo, files) {
