@@ -2,6 +2,7 @@ import { ModelshipError, isModelshipError } from '../errors.js';
 import { MANIFEST_MEDIA_TYPES } from '../mediatypes.js';
 import type { Descriptor, Manifest } from '../oci.js';
 import type { ContentStore } from '../store.js';
+import { wellFormedReferrers } from '../registry/referrers.js';
 
 /** Layer media types of Sigstore bundles (v0.1 … v0.3, both spellings), as cosign selects them. */
 export const SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
@@ -35,7 +36,8 @@ export interface DiscoveryResult {
  * by the store, and the manifest's own `subject` required to be this artifact.
  */
 export async function discoverReferrers(store: ContentStore, subject: Descriptor): Promise<DiscoveryResult> {
-  const listed = await store.referrers(subject);
+  // Whatever the store hands back is untrusted: entries that are not descriptors are dropped.
+  const listed = wellFormedReferrers(await store.referrers(subject));
   const bundles: DiscoveredBundle[] = [];
   const rejected: RejectedReferrer[] = [];
   const seen = new Set<string>();
