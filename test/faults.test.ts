@@ -193,6 +193,8 @@ describe('fault injection: push with referrers through a misbehaving network', (
     i: number,
     faults: Fault[],
     o: Partial<RegistryStoreOptions> = {},
+    /** Awaited after the faulty attempt, before checking (a killed registry coming back). */
+    settle: () => Promise<void> = () => Promise.resolve(),
   ): Promise<void> {
     const stat = record(scenario);
     stat.runs++;
@@ -212,6 +214,7 @@ describe('fault injection: push with referrers through a misbehaving network', (
       if (stat.errors.length < 5) stat.errors.push(`${e.code}: ${e.message.slice(0, 200)}`);
     } finally {
       proxy.faults = [];
+      await settle();
     }
     // A scenario whose fault never fired would test nothing.
     expect(Object.values(proxy.fired).reduce((a, b) => a + b, 0)).toBeGreaterThan(firedBefore);
@@ -284,23 +287,27 @@ describe('fault injection: push with referrers through a misbehaving network', (
   it.each(Array.from({ length: RUNS }, (_, i) => i))('registry killed and restarted mid-push (run %i)', async (i) => {
     const r = rng(3000 + i);
     let restarted: Promise<void> = Promise.resolve();
-    await runScenario('registry-restart', i, [
-      {
-        method: r() < 0.5 ? 'PUT' : 'PATCH',
-        path: UPLOAD,
-        times: 1,
-        action: {
-          kind: 'call',
-          fn: async () => {
-            await reg.stop();
-            // Back after a while: some runs outlast the retries (clear failure + re-run), some don't.
-            restarted = sleep(Math.floor(r() * 2500)).then(() => reg.restart());
+    await runScenario(
+      'registry-restart',
+      i,
+      [
+        {
+          method: r() < 0.5 ? 'PUT' : 'PATCH',
+          path: UPLOAD,
+          times: 1,
+          action: {
+            kind: 'call',
+            fn: async () => {
+              await reg.stop();
+              // Back after a while: some runs outlast the retries (clear failure + re-run), some don't.
+              restarted = sleep(Math.floor(r() * 2500)).then(() => reg.restart());
+            },
           },
         },
-      },
-    ]).finally(async () => {
-      await restarted;
-    });
+      ],
+      {},
+      () => restarted,
+    );
   });
 });
 
@@ -396,4 +403,55 @@ describe('fault injection: disk full in an OCI layout', () => {
     },
     60_000,
   );
+});
+
+describe('hostile token service', () => {
+  it('an endless token answer is cut at 1 MiB with INVALID, not buffered', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/v2/')) {
+        const { port } = server.address() as { port: number };
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="hostile"`,
+        });
+        res.end();
+        return;
+      }
+      // 64 MiB of JSON-looking bytes, streamed: the client must stop long before the end.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let sent = 0;
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const pump = (): void => {
+        while (sent < 64 * MiB) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      res.on('close', () => (sent = Infinity));
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as { port: number };
+    const store = new RegistryStore({
+      registry: `127.0.0.1:${port}`,
+      repository: 'x/y',
+      plainHttp: true,
+      retries: 0,
+      dockerConfig: '/nonexistent',
+    });
+    try {
+      const e = await store.exists({ mediaType: 'application/octet-stream', digest: sha256Digest('x'), size: 1 }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(ModelshipError);
+      expect((e as ModelshipError).code).toBe('INVALID');
+      expect((e as ModelshipError).message).toMatch(/token answer from .* is larger than 1048576 bytes/);
+    } finally {
+      await store.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
 });

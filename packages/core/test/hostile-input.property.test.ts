@@ -12,6 +12,8 @@ import { manifestSubject, parseFallbackIndex, wellFormedReferrers } from '../src
 import { isDigest } from '../src/oci.js';
 import { parseStatement } from '../src/sign/statement.js';
 import { safeJoin } from '../src/extract.js';
+import { readCapped } from '../src/streams.js';
+import { Readable } from 'node:stream';
 import { OCI_INDEX, OCI_MANIFEST } from '../src/mediatypes.js';
 
 const RUNS = { numRuns: 300 };
@@ -263,6 +265,32 @@ describe('paths from artifacts (filepath annotations, tar entries)', () => {
         }
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe('untrusted bodies are capped before parsing', () => {
+  it('readCapped returns exactly the bytes up to the cap and refuses one byte more (INVALID)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }),
+        fc.nat(3000),
+        async (chunks, max) => {
+          const all = Buffer.concat(chunks.map((c) => Buffer.from(c)));
+          const read = readCapped(Readable.from(chunks.map((c) => Buffer.from(c))), max, 'answer');
+          if (all.length <= max) expect((await read).equals(all)).toBe(true);
+          else {
+            const e = await read.then(
+              () => undefined,
+              (x: unknown) => x,
+            );
+            expect(e).toBeInstanceOf(ModelshipError);
+            expect((e as ModelshipError).code).toBe('INVALID');
+            expect((e as ModelshipError).message).toContain(`answer is larger than ${max} bytes`);
+          }
+        },
+      ),
+      RUNS,
     );
   });
 });

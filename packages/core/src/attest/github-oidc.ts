@@ -2,6 +2,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } 
 import { request } from 'undici';
 import { ModelshipError } from '../errors.js';
 import { identitySource } from '../sign/oidc.js';
+import { MAX_API_BODY, readCapped } from '../streams.js';
 
 export const DEFAULT_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
 
@@ -121,8 +122,9 @@ async function discoverJwksURL(issuer: string, timeoutMs: number): Promise<strin
       bodyTimeout: timeoutMs,
     });
     status = res.statusCode;
-    text = await res.body.text();
+    text = (await readCapped(res.body, MAX_API_BODY, `OIDC configuration from ${configURL}`)).toString('utf8');
   } catch (e) {
+    if (e instanceof ModelshipError) throw e;
     const code = (e as { code?: string }).code;
     throw new ModelshipError('NETWORK', `cannot reach the OIDC issuer ${configURL}${code ? ` (${code})` : ''}`, {
       cause: e,

@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { ModelshipError } from '../errors.js';
 import type { SerializedBundleJson } from '../sign/types.js';
+import { MAX_API_BODY, readCapped } from '../streams.js';
 
 export interface GitHubAttestationTarget {
   /** REST API root, e.g. https://api.github.com ($GITHUB_API_URL). */
@@ -54,7 +55,7 @@ export async function uploadAttestationToGitHub(
       },
     );
   }
-  const text = await res.body.text();
+  const text = (await readCapped(res.body, MAX_API_BODY, `GitHub attestations API answer`)).toString('utf8');
   if (res.statusCode === 401 || res.statusCode === 403)
     throw new ModelshipError(
       'AUTH',

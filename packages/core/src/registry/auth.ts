@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import { ModelshipError } from '../errors.js';
+import { MAX_API_BODY, readCapped } from '../streams.js';
 
 /** One `WWW-Authenticate` challenge; `scheme` is lower-cased, parameter names too. */
 export interface Challenge {
@@ -288,7 +289,7 @@ export class Authorizer {
         { cause: e },
       );
     }
-    const text = await res.body.text();
+    const text = (await readCapped(res.body, MAX_API_BODY, `token answer from ${realm.origin}`)).toString('utf8');
     if (res.statusCode === 401 || res.statusCode === 403)
       throw new ModelshipError(
         'AUTH',

@@ -40,6 +40,7 @@ import {
   type UploadContext,
   type UploadStrategy,
 } from './upload.js';
+import { MAX_API_BODY, readCapped } from '../streams.js';
 
 export interface RegistryStoreOptions {
   /** `host[:port]`; `docker.io` means Docker Hub. */
@@ -81,22 +82,6 @@ function isManifest(mediaType: string): boolean {
 
 function baseMediaType(ct: string | undefined): string | undefined {
   return ct?.split(';')[0]?.trim() || undefined;
-}
-
-async function readCapped(stream: Readable, max: number, what: string): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of stream) {
-    n += (chunk as Buffer).length;
-    if (n > max) {
-      stream.destroy();
-      throw new ModelshipError('INVALID', `${what} is larger than ${max} bytes`, {
-        hint: 'manifests and configs are small; this content is not one',
-      });
-    }
-    parts.push(chunk as Buffer);
-  }
-  return Buffer.concat(parts);
 }
 
 /** A repository on an OCI distribution v1.1 registry. */
@@ -537,7 +522,12 @@ export class RegistryStore implements ContentStore {
       });
       const ct = baseMediaType(header(res, 'content-type'));
       if (res.status === 404 || (res.status === 200 && ct !== OCI_INDEX && page === 0)) {
-        const body = res.status === 404 ? (await res.body.text()).slice(0, 4096) : (await res.body.dump(), '');
+        const body =
+          res.status === 404
+            ? (await readCapped(res.body, MAX_API_BODY, `referrers answer of ${this.location}`))
+                .toString('utf8')
+                .slice(0, 4096)
+            : (await res.body.dump(), '');
         // NAME_UNKNOWN: the repository is missing, which says nothing about the API.
         if (/NAME_UNKNOWN/.test(body)) return [];
         this.referrersApi = false;

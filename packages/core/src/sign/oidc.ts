@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { ModelshipError } from '../errors.js';
+import { MAX_API_BODY, readCapped } from '../streams.js';
 
 /**
  * Where a keyless signature's OIDC identity token comes from. Resolved once (so a missing
@@ -93,8 +94,9 @@ async function fetchActionsToken(
         bodyTimeout: options.timeoutMs,
       });
       status = res.statusCode;
-      text = await res.body.text();
+      text = (await readCapped(res.body, MAX_API_BODY, `OIDC token answer from ${host}`)).toString('utf8');
     } catch (e) {
+      if (e instanceof ModelshipError) throw e; // an oversized answer is not worth a retry
       if (!last) {
         await sleep(250 * 2 ** attempt);
         continue;
