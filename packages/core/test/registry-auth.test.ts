@@ -285,6 +285,19 @@ esac
 
     await config({ credHelpers: { 'x.test': 'missing-helper' } });
     expect(await lookupDockerCredential('x.test', { env: env() })).toBeUndefined();
+
+    // An empty helper for a host means "use auths", skipping credsStore (docker's rule; the
+    // setup action relies on it so a stale stored login cannot win over the fresh one).
+    await config({
+      credsStore: 'fake',
+      credHelpers: { 'fresh.test': '' },
+      auths: { 'fresh.test': { auth: b64('fresh:login') } },
+    });
+    expect(await lookupDockerCredential('fresh.test', { env: env() })).toEqual({
+      username: 'fresh',
+      password: 'login',
+    });
+    expect(await lookupDockerCredential('tok.test', { env: env() })).toEqual({ identityToken: 'refresh' });
   });
 
   it('honours an explicit config path and lets explicit options win', async () => {

@@ -152,9 +152,13 @@ export async function lookupDockerCredential(
   const config = await readConfig(path);
   if (!config) return undefined;
   const key = credentialKey(registry);
-  const helper = config.credHelpers?.[key] ?? config.credHelpers?.[registry];
+  const helpers = config.credHelpers ?? {};
+  const named = Object.hasOwn(helpers, key) ? key : Object.hasOwn(helpers, registry) ? registry : undefined;
+  const helper = named === undefined ? undefined : helpers[named];
   if (helper) return runCredentialHelper(helper, key, env);
-  if (config.credsStore) {
+  // As docker does: a host listed with an empty helper uses the plain `auths` entry, never
+  // credsStore (setup writes that for the hosts it logs into).
+  if (named === undefined && config.credsStore) {
     const c = await runCredentialHelper(config.credsStore, key, env);
     if (c) return c;
   }
