@@ -64,6 +64,7 @@ describe('promotion record predicate', () => {
           kind: 'keyless',
           subject: 'https://github.com/acme/m/.github/workflows/r.yml@refs/heads/main',
           issuer: 'https://token.actions.githubusercontent.com',
+          extensions: {},
         },
       },
       { referrer: 'r2', bundle: 'b2', verified: false, trusted: false, reason: 'bad signature' },
