@@ -37,6 +37,8 @@ export async function collectArtifactFacts(
   store: ContentStore,
   descriptor: Descriptor,
   name: string,
+  /** false: manifest and config only (verify reads no model file, not even a README). */
+  options: { smallFiles?: boolean } = {},
 ): Promise<ArtifactFacts> {
   const doc = parseManifest(await store.fetchBytes(descriptor), descriptor);
   if ('manifests' in doc)
@@ -68,6 +70,7 @@ export async function collectArtifactFacts(
   });
   const smallFiles = new Map<string, Buffer>();
   for (const [i, l] of layers.entries()) {
+    if (options.smallFiles === false) break;
     if (l.raw && l.kind !== 'weight' && l.path && l.size <= SMALL_FILE_LIMIT)
       smallFiles.set(l.path, await store.fetchBytes(doc.layers[i]!, SMALL_FILE_LIMIT));
   }

@@ -212,7 +212,7 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
   const licReq = policy.require.licenses;
   const artReq = policy.require.artifact;
   if (licReq || artReq) {
-    const facts = await collectArtifactFacts(store, subject, options.reference);
+    const facts = await collectArtifactFacts(store, subject, options.reference, { smallFiles: false });
     if (licReq) {
       const licenses = (((facts.config['descriptor'] ?? {}) as { licenses?: string[] }).licenses ?? []).flatMap(
         licenseIds,
