@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packSample, runCli } from './helpers/cli.js';
+import { keylessCli } from './helpers/keyless.js';
 import { startSigstoreStandins, type SigstoreStandins } from './helpers/sigstore.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -19,27 +20,7 @@ describe('verify keyless signatures: identity, issuer and trusted root', () => {
     writeFileSync(root, JSON.stringify(si.trustedRoot));
     const layout = join(tmp.dir, 'oci');
     ref = `oci:${layout}@${await packSample(tmp.dir, `oci:${layout}:v1`)}`;
-    const r = await runCli(
-      [
-        'sign',
-        ref,
-        '--fulcio-url',
-        si.fulcioURL,
-        '--rekor-url',
-        si.rekorURL,
-        '--tsa-url',
-        si.tsaURL,
-        '--rekor-entry-type',
-        'intoto',
-      ],
-      {
-        env: {
-          GITHUB_ACTIONS: 'true',
-          ACTIONS_ID_TOKEN_REQUEST_URL: si.oidc.requestURL,
-          ACTIONS_ID_TOKEN_REQUEST_TOKEN: si.oidc.requestToken,
-        },
-      },
-    );
+    const r = await keylessCli(si, ['sign', ref], { via: 'actions' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });

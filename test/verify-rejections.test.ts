@@ -25,6 +25,7 @@ import {
   type SerializedBundleJson,
 } from '@modelship/core';
 import { packSample, runCli, type CliRun } from './helpers/cli.js';
+import { keylessCli } from './helpers/keyless.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { startSigstoreStandins, type SigstoreStandins } from './helpers/sigstore.js';
 import { tempDir } from './helpers/tmp.js';
@@ -64,28 +65,14 @@ async function pushModel(repo: string, packArgs: string[] = []): Promise<string>
 }
 
 /** Keyless `sign` or `attest` through the CLI with a stand-in token (no Actions environment). */
-async function keyless(
+function keyless(
   args: string[],
   opts: { standins?: SigstoreStandins; claims?: Record<string, unknown> } = {},
 ): Promise<CliRun> {
-  const s = opts.standins ?? si;
-  return runCli(
-    [
-      ...args,
-      '--identity-token',
-      s.oidc.issueToken(opts.claims),
-      '--fulcio-url',
-      s.fulcioURL,
-      '--rekor-url',
-      s.rekorURL,
-      '--tsa-url',
-      s.tsaURL,
-      '--rekor-entry-type',
-      'intoto',
-      '--plain-http',
-    ],
-    { env: { GITHUB_ACTIONS: '' } },
-  );
+  return keylessCli(opts.standins ?? si, args, {
+    ...(opts.claims ? { claims: opts.claims } : {}),
+    extra: ['--plain-http'],
+  });
 }
 
 async function mustSucceed(run: Promise<CliRun>): Promise<void> {

@@ -13,6 +13,7 @@ import {
 } from '@modelship/core';
 import { runAction } from './helpers/action.js';
 import { packSample, runCli } from './helpers/cli.js';
+import { keylessCli } from './helpers/keyless.js';
 import { startSigstoreStandins, type SigstoreStandins } from './helpers/sigstore.js';
 import { tempDir } from './helpers/tmp.js';
 import { startTufRepo, type TufRepoStandin } from './helpers/tuf.js';
@@ -50,27 +51,7 @@ describe('verify with the trusted root from a TUF repository', () => {
 
     const layout = join(tmp.dir, 'oci');
     ref = `oci:${layout}@${await packSample(tmp.dir, `oci:${layout}:v1`)}`;
-    const keyless = await runCli(
-      [
-        'sign',
-        ref,
-        '--fulcio-url',
-        si.fulcioURL,
-        '--rekor-url',
-        si.rekorURL,
-        '--tsa-url',
-        si.tsaURL,
-        '--rekor-entry-type',
-        'intoto',
-      ],
-      {
-        env: {
-          GITHUB_ACTIONS: 'true',
-          ACTIONS_ID_TOKEN_REQUEST_URL: si.oidc.requestURL,
-          ACTIONS_ID_TOKEN_REQUEST_TOKEN: si.oidc.requestToken,
-        },
-      },
-    );
+    const keyless = await keylessCli(si, ['sign', ref], { via: 'actions' });
     expect(keyless.stderr).toBe('');
     expect(keyless.status).toBe(0);
 
