@@ -65,7 +65,7 @@ afterAll(async () => {
 describe('key-signed bundles on an OCI layout', () => {
   let signed: Awaited<ReturnType<typeof signArtifact>>;
   beforeAll(async () => {
-    signed = await signArtifact({ store, reference: 'v1', name: NAME, setup: keySetup(key) });
+    signed = await signArtifact({ store, reference: 'v1', name: NAME, setup: await keySetup(key) });
   });
 
   test('discovery finds the bundle and it verifies with the public key', async () => {
@@ -121,7 +121,7 @@ describe('key-signed bundles on an OCI layout', () => {
   });
 
   test('a validly signed bundle about another digest, attached to this subject, is "another digest"', async () => {
-    const bundle = await signStatement(signatureStatement(NAME, OTHER_DIGEST), keySetup(key));
+    const bundle = await signStatement(signatureStatement(NAME, OTHER_DIGEST), await keySetup(key));
     const att = await attachBundle(store, subject, bundle, COSIGN_SIGN_PREDICATE_TYPE);
     const found = (await discoverBundles(store, subject)).find((b) => b.bundleDigest === att.bundle.digest);
     expect(found).toBeDefined();
@@ -134,7 +134,7 @@ describe('key-signed bundles on an OCI layout', () => {
   test('a referrer manifest for another subject, listed among this subject’s referrers, is rejected', async () => {
     // A bad fallback index (or a lying registry) lists a referrer whose manifest names another subject.
     const other: Descriptor = { mediaType: subject.mediaType, digest: OTHER_DIGEST, size: 123 };
-    const bundle = await signStatement(signatureStatement(NAME, OTHER_DIGEST), keySetup(key));
+    const bundle = await signStatement(signatureStatement(NAME, OTHER_DIGEST), await keySetup(key));
     const att = await attachBundle(store, other, bundle, COSIGN_SIGN_PREDICATE_TYPE);
     // Index entries carry the wrong artifactType / annotations: discovery must not trust them.
     const listed: Descriptor = { ...att.referrer, artifactType: 'application/vnd.oci.empty.v1+json', annotations: {} };

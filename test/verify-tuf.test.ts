@@ -8,6 +8,7 @@ import {
   defaultTufCacheDir,
   fetchTrustedRoot,
   parsePolicy,
+  SIGSTORE_TUF_MIRROR,
   policyTrustSource,
   trustMaterial,
 } from '@modelship/core';
@@ -492,5 +493,11 @@ describe('defaultTufCacheDir', () => {
     expect(defaultTufCacheDir({ MODELSHIP_CACHE_DIR: '/m', XDG_CACHE_HOME: '/xdg' })).toBe('/m/tuf');
     expect(defaultTufCacheDir({ XDG_CACHE_HOME: '/xdg' })).toBe('/xdg/modelship/tuf');
     expect(defaultTufCacheDir({})).toBe(join(homedir(), '.cache', 'modelship', 'tuf'));
+  });
+});
+
+describe('SIGSTORE_TUF_MIRROR', () => {
+  it('is the library default (kept as a literal so @sigstore/tuf loads only when used)', async () => {
+    expect(SIGSTORE_TUF_MIRROR).toBe((await import('@sigstore/tuf')).DEFAULT_MIRROR_URL);
   });
 });

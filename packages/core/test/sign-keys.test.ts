@@ -299,7 +299,7 @@ describe('keySetup + signStatement → bundle verified by @sigstore/verify', () 
     it(`${algorithm}: publicKey.hint bundle verifies; a flipped byte or another key fails`, async () => {
       const pair = generateKeyPair({ algorithm });
       const key = await loadPrivateKey({ pem: pair.privateKeyPem });
-      const setup = keySetup(key);
+      const setup = await keySetup(key);
       expect(setup.witnesses).toHaveLength(0);
       const bundle = await signStatement(statement, setup);
       expect(bundle.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
@@ -328,9 +328,11 @@ describe('keySetup + signStatement → bundle verified by @sigstore/verify', () 
 
   it('witnesses only when asked', async () => {
     const key: LoadedKey = await loadPrivateKey({ pem: generateKeyPair().privateKeyPem });
-    const setup = keySetup(key, { rekorURL: 'http://127.0.0.1:1', tsaURL: 'http://127.0.0.1:1' });
+    const setup = await keySetup(key, { rekorURL: 'http://127.0.0.1:1', tsaURL: 'http://127.0.0.1:1' });
     expect(setup.witnesses.map((w) => w.constructor)).toEqual([RekorWitness, TSAWitness]);
-    expect(keySetup(key, { tsaURL: 'http://127.0.0.1:1' }).witnesses.map((w) => w.constructor)).toEqual([TSAWitness]);
+    expect((await keySetup(key, { tsaURL: 'http://127.0.0.1:1' })).witnesses.map((w) => w.constructor)).toEqual([
+      TSAWitness,
+    ]);
   });
 });
 

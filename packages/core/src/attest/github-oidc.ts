@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { request } from 'undici';
 import { ModelshipError } from '../errors.js';
 import { identitySource } from '../sign/oidc.js';
@@ -98,6 +98,8 @@ export async function verifiedActionsClaims(options: ActionsClaimsOptions): Prom
   const token = await source.getToken();
   const jwksURL = options.jwksURL ?? (await discoverJwksURL(issuer, options.timeoutMs ?? 10_000));
   let payload: JWTPayload;
+  // jose (~25 ms to import) is only needed here, in GitHub Actions provenance.
+  const { createRemoteJWKSet, errors: joseErrors, jwtVerify } = await import('jose');
   try {
     const jwks = createRemoteJWKSet(new URL(jwksURL), { timeoutDuration: options.timeoutMs ?? 10_000 });
     ({ payload } = await jwtVerify(token, jwks, {
@@ -106,7 +108,7 @@ export async function verifiedActionsClaims(options: ActionsClaimsOptions): Prom
       ...(options.now ? { currentDate: options.now() } : {}),
     }));
   } catch (e) {
-    throw verifyError(e, issuer, jwksURL);
+    throw verifyError(e, issuer, jwksURL, joseErrors);
   }
   return assertGitHubClaims(payload);
 }
@@ -148,7 +150,12 @@ async function discoverJwksURL(issuer: string, timeoutMs: number): Promise<strin
   return jwksURI;
 }
 
-function verifyError(e: unknown, issuer: string, jwksURL: string): ModelshipError {
+function verifyError(
+  e: unknown,
+  issuer: string,
+  jwksURL: string,
+  joseErrors: typeof import('jose').errors,
+): ModelshipError {
   if (e instanceof joseErrors.JWTExpired)
     return new ModelshipError('AUTH', 'the GitHub Actions OIDC token for the provenance has expired', {
       cause: e,

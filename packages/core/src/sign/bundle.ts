@@ -1,6 +1,6 @@
 import { bundleToJSON } from '@sigstore/bundle';
-import { DSSEBundleBuilder } from '@sigstore/sign';
 import { ModelshipError } from '../errors.js';
+import { loadSigstoreSign } from './sigstore-sign.js';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SerializedBundleJson, type SigningSetup } from './types.js';
 
 /**
@@ -8,6 +8,7 @@ import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SerializedBundleJson, 
  * the signer or witnesses (Fulcio, Rekor, TSA) surface as ModelshipErrors naming the service.
  */
 export async function signStatement(statement: InTotoStatement, setup: SigningSetup): Promise<SerializedBundleJson> {
+  const { DSSEBundleBuilder } = await loadSigstoreSign();
   const builder = new DSSEBundleBuilder({ signer: setup.signer, witnesses: setup.witnesses });
   try {
     const bundle = await builder.create({

@@ -1,4 +1,5 @@
-import { FulcioSigner, RekorWitness, TSAWitness, type Signer, type Witness } from '@sigstore/sign';
+import type { Signer, Witness } from '@sigstore/sign';
+import { loadSigstoreSign } from './sigstore-sign.js';
 import { ModelshipError } from '../errors.js';
 import { sigstoreError } from './bundle.js';
 import { bundleCertificate, certificateIdentity } from './certificate.js';
@@ -56,6 +57,7 @@ export async function keylessSetup(options: KeylessOptions = {}): Promise<Signin
     retries,
   });
 
+  const { FulcioSigner, RekorWitness, TSAWitness } = await loadSigstoreSign();
   const fulcio = new FulcioSigner({
     identityProvider: source,
     fulcioBaseURL: fulcioURL,

@@ -7,7 +7,8 @@ import {
   sign as cryptoSign,
   type KeyObject,
 } from 'node:crypto';
-import { RekorWitness, TSAWitness, type Signer, type Witness } from '@sigstore/sign';
+import type { Signer, Witness } from '@sigstore/sign';
+import { loadSigstoreSign } from './sigstore-sign.js';
 import { ModelshipError } from '../errors.js';
 import { decryptCosignKey, encryptCosignKey, isCosignKeyLabel } from './cosign-key.js';
 import { pemBlocks, readKeySource, type KeySource, type PemBlock } from './pem.js';
@@ -214,7 +215,7 @@ export async function loadPublicKey(source: KeySource): Promise<LoadedPublicKey>
  * the DSSE keyid equals the hint. No transparency log or timestamp unless asked, so a private
  * key's use is not published by default.
  */
-export function keySetup(key: LoadedKey, options: KeySetupOptions = {}): SigningSetup {
+export async function keySetup(key: LoadedKey, options: KeySetupOptions = {}): Promise<SigningSetup> {
   // ECDSA signs SHA-256 of the PAE with a DER signature (what cosign and sigstore-go expect);
   // Ed25519 is pure (the hash is part of the scheme).
   const digest = key.algorithm === 'ed25519' ? null : 'sha256';
@@ -225,14 +226,16 @@ export function keySetup(key: LoadedKey, options: KeySetupOptions = {}): Signing
     }),
   };
   const witnesses: Witness[] = [];
-  if (options.rekorURL)
+  const { RekorWitness, TSAWitness } =
+    options.rekorURL || options.tsaURL ? await loadSigstoreSign() : ({} as Partial<typeof import('@sigstore/sign')>);
+  if (options.rekorURL && RekorWitness)
     witnesses.push(
       new RekorWitness({
         rekorBaseURL: options.rekorURL,
         ...(options.rekorEntryType ? { entryType: options.rekorEntryType } : {}),
       }),
     );
-  if (options.tsaURL) witnesses.push(new TSAWitness({ tsaBaseURL: options.tsaURL }));
+  if (options.tsaURL && TSAWitness) witnesses.push(new TSAWitness({ tsaBaseURL: options.tsaURL }));
   return {
     signer,
     witnesses,

@@ -29,7 +29,7 @@ export interface SigningOptions {
 export async function signingSetup(options: SigningOptions): Promise<SigningSetup> {
   if (options.key) {
     const key = await loadPrivateKey(options.key, options.keyPassword);
-    return keySetup(key, {
+    return await keySetup(key, {
       ...(options.tlog ? { rekorURL: options.rekorURL ?? DEFAULT_REKOR_URL } : {}),
       ...(options.tsaURL ? { tsaURL: options.tsaURL } : {}),
       ...(options.rekorEntryType ? { rekorEntryType: options.rekorEntryType } : {}),

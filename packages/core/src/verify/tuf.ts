@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
-import { DEFAULT_MIRROR_URL, TUFError, getTrustedRoot } from '@sigstore/tuf';
 import { defaultCacheDir } from '../digest-cache.js';
 import { ModelshipError } from '../errors.js';
 
 /** Sigstore's public-good TUF repository; its initial root ships inside @sigstore/tuf. */
-export const SIGSTORE_TUF_MIRROR: string = DEFAULT_MIRROR_URL;
+// @sigstore/tuf's DEFAULT_MIRROR_URL (a test keeps them equal); the library itself is loaded
+// only when a trusted root is fetched, so commands that never verify keyless don't pay for it.
+export const SIGSTORE_TUF_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
 
 export interface TufOptions {
   /** Base URL of the TUF repository. Default: Sigstore's public-good mirror. */
@@ -124,6 +125,7 @@ export async function fetchTrustedRoot(options: TufOptions = {}): Promise<Truste
 const inFlight = new Map<string, Promise<TrustedRoot>>();
 
 async function refresh(mirrorURL: string, cachePath: string, options: TufOptions): Promise<TrustedRoot> {
+  const { getTrustedRoot, TUFError } = await import('@sigstore/tuf');
   try {
     return await getTrustedRoot({
       mirrorURL,
@@ -134,11 +136,17 @@ async function refresh(mirrorURL: string, cachePath: string, options: TufOptions
       ...(options.rootPath ? { rootPath: options.rootPath } : {}),
     });
   } catch (e) {
-    throw tufError(e, mirrorURL, cachePath, options);
+    throw tufError(e, mirrorURL, cachePath, options, TUFError);
   }
 }
 
-function tufError(e: unknown, mirrorURL: string, cachePath: string, options: TufOptions): ModelshipError {
+function tufError(
+  e: unknown,
+  mirrorURL: string,
+  cachePath: string,
+  options: TufOptions,
+  TUFError: typeof import('@sigstore/tuf').TUFError,
+): ModelshipError {
   if (e instanceof ModelshipError) return e;
   const chain = causes(e);
   const detail = rootCauseMessage(e);
