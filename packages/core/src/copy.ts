@@ -81,6 +81,8 @@ export async function copyGraph(
   const limit = pLimit(options.concurrency ?? 4);
   const blobs = new Map<string, Promise<void>>();
   const manifests = new Map<string, Promise<void>>();
+  const copiedManifests = new Set<string>();
+  const countedReferrers = new Set<string>();
   let bytesDone = 0;
 
   const copyBlob = (desc: Descriptor): Promise<void> => {
@@ -139,14 +141,21 @@ export async function copyGraph(
           }
           await dst.push(desc, bytes);
           stats.manifestsCopied++;
+          copiedManifests.add(desc.digest);
         }
         if (options.referrers !== false) {
+          // In parallel: on a registry without the referrers API their fallback-index entries
+          // then share one read-modify-write instead of one each.
           const refs = await src.referrers(desc);
-          for (const r of refs) {
-            const before = stats.manifestsCopied;
-            await copyNode({ mediaType: r.mediaType, digest: r.digest, size: r.size }, depth + 1);
-            if (stats.manifestsCopied > before) stats.referrersCopied++;
-          }
+          await Promise.all(
+            refs.map(async (r) => {
+              await copyNode({ mediaType: r.mediaType, digest: r.digest, size: r.size }, depth + 1);
+              if (copiedManifests.has(r.digest) && !countedReferrers.has(r.digest)) {
+                countedReferrers.add(r.digest);
+                stats.referrersCopied++;
+              }
+            }),
+          );
         }
       })();
       manifests.set(desc.digest, p);

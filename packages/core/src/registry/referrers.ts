@@ -87,37 +87,69 @@ function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
 
 const MAX_ROUNDS = 5;
 
+/** Entries waiting for the next write of one fallback index, and that write. */
+const batches = new Map<string, { entries: Descriptor[]; done: Promise<void> }>();
+
 /**
  * Adds `entry` to the fallback index of `subjectDigest` (distribution-spec 1.1 "Pushing
  * Manifests with Subject" steps 1–6), keeping every existing entry, then re-reads to make
- * sure another writer didn't overwrite us in between and re-applies if it did.
+ * sure another writer didn't overwrite us in between and re-applies if it did. Entries that
+ * arrive while a write of the same index is in flight are written together in the next one:
+ * each write ends with a pause to let another process's write show, so one write for several
+ * referrers (sign + attest + a promotion copying them in parallel) saves those pauses.
  */
-export async function addToFallbackIndex(io: FallbackIndexIO, subjectDigest: string, entry: Descriptor): Promise<void> {
+export function addToFallbackIndex(io: FallbackIndexIO, subjectDigest: string, entry: Descriptor): Promise<void> {
+  const key = `${io.location}@${subjectDigest}`;
+  let batch = batches.get(key);
+  if (!batch) {
+    const entries: Descriptor[] = [];
+    const done = serialized(key, () =>
+      writeEntries(io, subjectDigest, entries, () => {
+        // From the first write on, newcomers start the next batch (queued behind this one).
+        if (batches.get(key)?.entries === entries) batches.delete(key);
+      }),
+    );
+    batch = { entries, done };
+    batches.set(key, batch);
+  }
+  if (!batch.entries.some((e) => e.digest === entry.digest)) batch.entries.push(entry);
+  return batch.done;
+}
+
+async function writeEntries(
+  io: FallbackIndexIO,
+  subjectDigest: string,
+  /** Still growing until `close` is called: entries that arrive during the first read join. */
+  entries: Descriptor[],
+  close: () => void,
+): Promise<void> {
   const tag = referrersFallbackTag(subjectDigest);
   const where = `${io.location}:${tag}`;
-  const read = async (): Promise<Index> => {
+  let missing: Descriptor[] = entries;
+  for (let round = 0; round <= MAX_ROUNDS; round++) {
+    // Present on the first read: pushed before (idempotent re-run). Later: our write survived.
     const bytes = await io.get(tag);
-    return bytes ? parseFallbackIndex(bytes, subjectDigest, where) : emptyReferrersIndex();
-  };
-  await serialized(`${io.location}@${subjectDigest}`, async () => {
-    for (let round = 0; round <= MAX_ROUNDS; round++) {
-      // Present on the first read: pushed before (idempotent re-run). Later: our write survived.
-      const index = await read();
-      if (index.manifests.some((m) => m.digest === entry.digest)) return;
-      if (round === MAX_ROUNDS) break;
-      index.manifests.push(entry);
-      await io.put(tag, Buffer.from(JSON.stringify(index)), OCI_INDEX);
-      // Give a concurrent writer in another process the chance to show up before we re-check.
-      await sleep(50 + Math.random() * 150);
+    const index = bytes ? parseFallbackIndex(bytes, subjectDigest, where) : emptyReferrersIndex();
+    const listed = new Set(index.manifests.map((m) => (m as Partial<Descriptor> | null)?.digest));
+    missing = entries.filter((e) => !listed.has(e.digest));
+    if (missing.length === 0) {
+      close();
+      return;
     }
-    throw new ModelshipError(
-      'CONFLICT',
-      `could not add ${entry.digest} to the referrers index ${where}: other writers kept replacing it`,
-      {
-        hint: 'serialize pushes of referrers to the same subject (e.g. a CI concurrency group) and re-run',
-      },
-    );
-  });
+    if (round === MAX_ROUNDS) break;
+    close();
+    index.manifests.push(...missing);
+    await io.put(tag, Buffer.from(JSON.stringify(index)), OCI_INDEX);
+    // Give a concurrent writer in another process the chance to show up before we re-check.
+    await sleep(50 + Math.random() * 150);
+  }
+  throw new ModelshipError(
+    'CONFLICT',
+    `could not add ${missing.map((m) => m.digest).join(', ')} to the referrers index ${where}: other writers kept replacing it`,
+    {
+      hint: 'serialize pushes of referrers to the same subject (e.g. a CI concurrency group) and re-run',
+    },
+  );
 }
 
 /** Keeps descriptors of one artifactType (what registries do server-side with `?artifactType=`). */

@@ -64,7 +64,7 @@ export async function responseFailure(res: HttpResponse, what: string, ctx: Fail
     if (insufficient && ctx.hasCredentials)
       return new ModelshipError(
         'AUTH',
-        `${what}: access denied by ${ctx.host}: the credentials lack ${insufficient.params['scope'] ?? ctx.scopes.join(' ')}`,
+        `${what}: access denied by ${ctx.host}: the credentials lack ${normalizeScope(insufficient.params['scope'] ?? ctx.scopes.join(' '))}`,
         {
           hint: `grant the account ${ctx.scopes.some((x) => x.endsWith('push')) ? 'push (write)' : 'pull (read)'} access to ${ctx.location}, or use other credentials`,
         },
@@ -121,4 +121,24 @@ export async function responseFailure(res: HttpResponse, what: string, ctx: Fail
       hint: 'drop --plain-http for this registry',
     });
   return new ModelshipError('NETWORK', `${what}: unexpected HTTP ${s} from ${ctx.host}${detail}`);
+}
+
+/**
+ * `repository:x:push,pull` → `repository:x:pull,push`: distribution lists a scope's actions in
+ * Go map order, which changes from one answer to the next; messages should not.
+ */
+function normalizeScope(scope: string): string {
+  return scope
+    .split(' ')
+    .map((one) => {
+      const i = one.lastIndexOf(':');
+      return i < 0
+        ? one
+        : `${one.slice(0, i)}:${one
+            .slice(i + 1)
+            .split(',')
+            .sort()
+            .join(',')}`;
+    })
+    .join(' ');
 }
