@@ -6,7 +6,8 @@ const tsJest = [
   'ts-jest',
   {
     useESM: true,
-    isolatedModules: true,
+    // isolatedModules in the tsconfig below makes ts-jest transpile only (no type checking;
+    // tsc -b does that), without its deprecated top-level option.
     tsconfig: {
       module: 'NodeNext',
       moduleResolution: 'NodeNext',

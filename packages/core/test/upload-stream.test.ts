@@ -72,10 +72,13 @@ describe('streamPatch', () => {
       const session = { location: new URL('http://127.0.0.1:1/v2/x/blobs/uploads/1'), minChunk: 0 };
       const done = streamPatch(ctx, session, lateEnding(chunks), all.length, undefined, 'test');
       // Fails by timing out (the old code never settled), not by hanging the suite.
+      let timer: NodeJS.Timeout | undefined;
       const result = await Promise.race([
         done,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('streamPatch never settled')), 2000)),
-      ]);
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('streamPatch never settled')), 2000);
+        }),
+      ]).finally(() => clearTimeout(timer));
       expect(result).toEqual({ digest: `sha256:${createHash('sha256').update(all).digest('hex')}`, size: all.length });
       expect(Buffer.concat(received).equals(all)).toBe(true);
       expect(session.location.pathname).toBe('/v2/x/blobs/uploads/next');
