@@ -32,6 +32,11 @@ import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
 import { countBytes } from './streams.js';
 
+/** modctl's manifest annotation holding the Modelfile text (`org.cnai.` in modctl 0.1.x/0.2.2). */
+export const ANNOTATION_MODCTL_MODELFILE = 'org.cncf.modctl.modelfile';
+export const ANNOTATION_MODCTL_MODELFILE_CNAI = 'org.cnai.modctl.modelfile';
+const MODELFILE_ANNOTATION_MAX = 64 * 1024;
+
 /** Registries that cap a layer near 10 GB (GHCR, Google, ECR Public); see reference §11. */
 export const LARGE_LAYER_WARNING_BYTES = 10 * 1000 * 1000 * 1000;
 
@@ -129,7 +134,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     options.warn?.(m);
   };
 
-  const { files, specMetadata } = await scanModelDir(options.dir, options.scan);
+  const { files, specMetadata, specFormat, specText } = await scanModelDir(options.dir, options.scan);
   const metadata = await inferModelMetadata(options.dir, files, { ...specMetadata, ...(options.metadata ?? {}) });
   const createdAt = options.createdAt;
   // Validate everything but the digests before the first byte is written.
@@ -267,7 +272,12 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   };
   await store.push(configDescriptor, configBytes, { mountFrom: options.mountFrom });
 
-  const annotations = { ...(options.manifestAnnotations ?? {}) };
+  const annotations: Record<string, string> = {};
+  // What modctl writes when it builds from a Modelfile, so `modctl` tooling sees the same
+  // manifest; small ones only, the manifest must stay far below registries' 4 MiB limit.
+  if (specFormat === 'modelfile' && specText !== undefined && Buffer.byteLength(specText) <= MODELFILE_ANNOTATION_MAX)
+    annotations[family === 'cnai' ? ANNOTATION_MODCTL_MODELFILE_CNAI : ANNOTATION_MODCTL_MODELFILE] = specText;
+  Object.assign(annotations, options.manifestAnnotations ?? {});
   if (createdAt) annotations[ANNOTATION_CREATED] = createdAt;
   const manifest: Manifest = {
     schemaVersion: 2,
