@@ -86,9 +86,12 @@ export function packInputs(): PackInputs {
 }
 
 /** The pack options that come from the runner rather than from inputs. */
-export async function packRuntime(inputs: PackInputs): Promise<Pick<PackOptions, 'cache' | 'progress' | 'warn'>> {
+export async function packRuntime(
+  inputs: PackInputs,
+): Promise<Pick<PackOptions, 'cache' | 'gitLfs' | 'progress' | 'warn'>> {
   return {
     cache: inputs.cache ? await DigestCache.open() : null,
+    gitLfs: inputs.cache,
     progress: logProgress('pack'),
     warn: (m) => core.warning(m),
   };

@@ -357,7 +357,8 @@ export class OciLayoutStore implements ContentStore {
         if (options.onProgress) transforms.push(new ProgressCounter(options.onProgress));
         const tmp = await this.writeTemp(await source.open(), transforms, what);
         await this.commit(tmp, blobPath, what);
-      } else options.onProgress?.(desc.size);
+      }
+      // A hard link moves no bytes, so it reports no progress: pack counts progress as bytes read.
       uploaded = true;
     }
     if (isManifestType(desc.mediaType)) await this.addToIndex(desc, Buffer.isBuffer(source) ? source : undefined);

@@ -4,6 +4,7 @@ import pLimit from 'p-limit';
 import { sha256Digest } from './digest.js';
 import type { DigestCache } from './digest-cache.js';
 import { ModelshipError } from './errors.js';
+import { gitLfsDigests } from './modelpack/git-lfs.js';
 import { hashFiles } from './hash-pool.js';
 import {
   ANNOTATION_CREATED,
@@ -57,6 +58,11 @@ export interface PackOptions {
   manifestAnnotations?: Record<string, string>;
   /** Digest cache; `null` disables. */
   cache?: DigestCache | null;
+  /**
+   * Take raw layers' digests from Git LFS pointers of files git reports unmodified (default
+   * true; see modelpack/git-lfs.ts). The CLI turns it off with --no-cache.
+   */
+  gitLfs?: boolean;
   /** Files transferred at once (default 4). */
   concurrency?: number;
   mountFrom?: string[];
@@ -93,6 +99,8 @@ export interface PackResult {
     mounted: number;
     skipped: number;
     bytesRead: number;
+    /** Files whose digest came from their Git LFS pointer (not read to hash them). */
+    gitLfs: number;
   };
 }
 
@@ -152,7 +160,16 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   }
 
   const cache = options.cache ?? null;
-  const stats = { files: files.length, hashed: 0, cacheHits: 0, uploaded: 0, mounted: 0, skipped: 0, bytesRead: 0 };
+  const stats = {
+    files: files.length,
+    hashed: 0,
+    cacheHits: 0,
+    uploaded: 0,
+    mounted: 0,
+    skipped: 0,
+    bytesRead: 0,
+    gitLfs: 0,
+  };
   const cached = new Map<ModelFile, LayerDigests>();
   if (cache) {
     for (const f of files) {
@@ -161,6 +178,15 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     }
   }
   stats.cacheHits = cached.size;
+  if (format === 'raw' && options.gitLfs !== false) {
+    const pending = files.filter((f) => !cached.has(f));
+    const lfs = await gitLfsDigests(options.dir, pending);
+    for (const f of pending) {
+      const d = lfs.get(f.absPath);
+      if (d) cached.set(f, { digest: d.digest, size: d.size, diffId: d.digest });
+    }
+    stats.gitLfs = lfs.size;
+  }
 
   const total = files.filter((f) => !cached.has(f)).reduce((a, f) => a + f.size, 0);
   progress.setTotal(total);

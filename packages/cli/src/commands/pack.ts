@@ -78,7 +78,7 @@ export function registerPack(program: Command, io: CliIO): void {
       'record a creation time (RFC 3339; default now); off by default for reproducible digests',
     )
     .option('--real-file-metadata', 'record on-disk mode/uid/gid/mtime in layer annotations (not reproducible)')
-    .option('--no-cache', 'do not use or update the digest cache')
+    .option('--no-cache', 'hash every file: no digest cache, no Git LFS pointer digests')
     .option('--concurrency <n>', 'files transferred at once', '4')
     .option('--mount-from <repo>', 'repository on the same registry to mount known blobs from (repeatable)', collect)
     .option('--json', 'print the result as JSON')
@@ -154,6 +154,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       ...(createdAt ? { createdAt } : {}),
       ...(flags.realFileMetadata ? { realFileMetadata: true } : {}),
       cache: flags.cache ? await DigestCache.open() : null,
+      gitLfs: flags.cache,
       concurrency,
       ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
       progress,
@@ -180,7 +181,7 @@ function render(r: PackResult, reference: string): string {
     table(rows) +
     `\n${r.layers.length} layers, ${formatBytes(r.size)}; ${up} written, ${r.stats.mounted} mounted, ` +
     `${r.stats.skipped} already present, ` +
-    `${r.stats.cacheHits} digests from cache\n` +
+    `${r.stats.cacheHits} digests from cache${r.stats.gitLfs ? `, ${r.stats.gitLfs} from Git LFS pointers` : ''}\n` +
     `reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
   );
 }
