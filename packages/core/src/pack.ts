@@ -5,6 +5,7 @@ import { sha256Digest } from './digest.js';
 import type { DigestCache } from './digest-cache.js';
 import { ModelshipError } from './errors.js';
 import { gitLfsDigests } from './modelpack/git-lfs.js';
+import { gitWorkTreeStatus, type GitStatusResult } from './modelpack/git.js';
 import { hashFiles } from './hash-pool.js';
 import {
   ANNOTATION_CREATED,
@@ -143,7 +144,15 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   };
 
   const { files, specMetadata, specFormat, specText } = await scanModelDir(options.dir, options.scan);
-  const metadata = await inferModelMetadata(options.dir, files, { ...specMetadata, ...(options.metadata ?? {}) });
+  // One `git status` for the dirty check and the Git LFS digests (see modelpack/git.ts).
+  let statusRun: Promise<GitStatusResult> | undefined;
+  const gitStatus = (): Promise<GitStatusResult> => (statusRun ??= gitWorkTreeStatus(options.dir));
+  const metadata = await inferModelMetadata(
+    options.dir,
+    files,
+    { ...specMetadata, ...(options.metadata ?? {}) },
+    { gitStatus },
+  );
   const createdAt = options.createdAt;
   // Validate everything but the digests before the first byte is written.
   validateModelConfig(
@@ -180,7 +189,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   stats.cacheHits = cached.size;
   if (format === 'raw' && options.gitLfs !== false) {
     const pending = files.filter((f) => !cached.has(f));
-    const lfs = await gitLfsDigests(options.dir, pending);
+    const lfs = await gitLfsDigests(options.dir, pending, gitStatus);
     for (const f of pending) {
       const d = lfs.get(f.absPath);
       if (d) cached.set(f, { digest: d.digest, size: d.size, diffId: d.digest });

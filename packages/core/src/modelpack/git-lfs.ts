@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
+import { gitWorkTreeStatus, type GitStatusResult } from './git.js';
 
 /**
  * Digests from Git LFS: the pointer git stores for an LFS file names the sha256 of the file's
@@ -9,8 +10,8 @@ import { isAbsolute, relative, sep } from 'node:path';
  * weights just to hash them.
  *
  * Trusted only when git itself vouches for the working file as git-lfs wrote it: a regular
- * file whose index entry is an LFS pointer, that `git diff-files` does not report as changed
- * (size, mtime, inode, and git's own racy-clean content check), and whose size is the
+ * file whose index entry is an LFS pointer, that `git status` does not report as changed (size,
+ * mtime, inode, and git's own racy-clean content check; not ctime), and whose size is the
  * pointer's size (a checkout without git-lfs leaves the pointer text there instead). That is
  * the same stat-based trust as the digest cache; registries check the digest of every upload,
  * and `--no-cache` turns both off.
@@ -70,6 +71,8 @@ function catBlobs(cwd: string, oids: string[]): Promise<Map<string, Buffer>> {
 export async function gitLfsDigests(
   dir: string,
   files: readonly { absPath: string; size: number }[],
+  /** A `git status` of `dir` to share (pack's dirty check ran one already). */
+  status: () => Promise<GitStatusResult> = () => gitWorkTreeStatus(dir),
 ): Promise<Map<string, LfsDigest>> {
   const found = new Map<string, LfsDigest>();
   if (files.length === 0) return found;
@@ -90,14 +93,16 @@ export async function gitLfsDigests(
   }
   if (wanted.size === 0) return found;
 
-  const [staged, changed] = await Promise.all([
-    git(top, ['ls-files', '-s', '-z']),
-    // ctime is ignored: packing into a layout hard-links the files, which changes their ctime
-    // and nothing else. Size, mtime and inode still count, as in the digest cache.
-    git(top, ['-c', 'core.trustctime=false', 'diff-files', '--name-only', '-z']),
-  ]);
-  if (staged === undefined || changed === undefined) return found;
-  const dirty = new Set(changed.split('\0').filter(Boolean));
+  // The status pack's dirty check runs anyway (shared for one pack): a file it lists
+  // differs from HEAD, or git could not vouch for it.
+  const [staged, worktree] = await Promise.all([git(top, ['ls-files', '-s', '-z']), status()]);
+  if (staged === undefined || typeof worktree !== 'object' || !('changed' in worktree)) return found;
+  const dirty = worktree.changed;
+  // Status only speaks for the model dir: files reached from outside it are not trusted.
+  const dirRel = relative(top, await realpath(dir).catch(() => dir))
+    .split(sep)
+    .join('/');
+  const inDir = (p: string): boolean => dirRel === '' || p === dirRel || p.startsWith(`${dirRel}/`);
   const candidates = new Map<string, string>(); // path -> blob oid
   for (const rec of staged.split('\0')) {
     const tab = rec.indexOf('\t');
@@ -106,7 +111,7 @@ export async function gitLfsDigests(
     const path = rec.slice(tab + 1);
     // Regular files at stage 0 only (no symlinks, submodules or merge conflicts).
     if ((mode !== '100644' && mode !== '100755') || stage !== '0' || !oid) continue;
-    if (wanted.has(path) && !dirty.has(path)) candidates.set(path, oid);
+    if (wanted.has(path) && inDir(path) && !dirty.has(path)) candidates.set(path, oid);
   }
   if (candidates.size === 0) return found;
 

@@ -100,25 +100,61 @@ export function stripUrlCredentials(url: string): string {
   }
 }
 
-function gitStatusDirty(cwd: string): Promise<boolean | 'no-git' | Error> {
+export interface WorkTreeStatus {
+  /** Paths (relative to the repository root, '/'-separated) under the dir that differ from HEAD or are untracked. */
+  changed: Set<string>;
+}
+
+export type GitStatusResult = WorkTreeStatus | 'no-git' | Error;
+
+/**
+ * `git status` of the work tree under `dir`. pack runs it once and shares it between the dirty
+ * check and the Git LFS digests: on a fresh clone git re-hashes racily-clean files (through the
+ * LFS clean filter: a full read) each time it is asked. ctime is ignored: packing into a layout
+ * hard-links the files, which changes only their ctime.
+ */
+export function gitWorkTreeStatus(dir: string): Promise<GitStatusResult> {
+  const key = resolve(dir);
   return new Promise((done) => {
     execFile(
       'git',
-      ['status', '--porcelain', '--untracked-files=normal', '--', '.'],
+      ['-c', 'core.trustctime=false', 'status', '--porcelain', '-z', '--untracked-files=normal', '--', '.'],
       // Optional locks off: never take index.lock in someone else's checkout.
-      { cwd, timeout: 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } },
+      {
+        cwd: key,
+        timeout: 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' },
+      },
       (err, stdout) => {
         if (err) {
           done((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no-git' : err);
           return;
         }
-        done(stdout.trim() !== '');
+        // -z records: "XY path", and for renames/copies one more record with the old path.
+        const changed = new Set<string>();
+        const recs = stdout.split('\0');
+        for (let i = 0; i < recs.length; i++) {
+          const r = recs[i]!;
+          if (r.length < 4) continue;
+          changed.add(r.slice(3));
+          if (r[0] === 'R' || r[0] === 'C') changed.add(recs[++i] ?? '');
+        }
+        done({ changed });
       },
     );
   });
 }
 
-export async function readGitInfo(dir: string, options: { checkDirty?: boolean } = {}): Promise<GitInfo> {
+async function gitStatusDirty(status: Promise<GitStatusResult>): Promise<boolean | 'no-git' | Error> {
+  const s = await status;
+  return typeof s === 'object' && 'changed' in s ? s.changed.size > 0 : s;
+}
+
+export async function readGitInfo(
+  dir: string,
+  options: { checkDirty?: boolean; status?: () => Promise<GitStatusResult> } = {},
+): Promise<GitInfo> {
   const info: GitInfo = { warnings: [] };
   const found = await findGitDir(dir);
   if (!found) return info;
@@ -138,7 +174,7 @@ export async function readGitInfo(dir: string, options: { checkDirty?: boolean }
     }
   }
   if (info.commit && options.checkDirty !== false) {
-    const dirty = await gitStatusDirty(dir);
+    const dirty = await gitStatusDirty(options.status ? options.status() : gitWorkTreeStatus(dir));
     if (dirty === true || dirty === false) {
       info.dirty = dirty;
       if (dirty) info.revision = `${info.commit}-dirty`;

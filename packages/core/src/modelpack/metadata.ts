@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { basename, dirname, posix } from 'node:path';
 import { ModelshipError } from '../errors.js';
-import { readGitInfo } from './git.js';
+import { readGitInfo, type GitStatusResult } from './git.js';
 import { ggufFileTypeName, ggufFileTypePrecision, readGgufHeader, type GgufSummary } from './gguf.js';
 import { readHfConfig } from './hfconfig.js';
 import { detectLicenseText, licensesToSpdx } from './license.js';
@@ -23,6 +23,8 @@ export interface InferOptions {
   checkGitDirty?: boolean;
   /** Default true: read .git for sourceURL/revision. */
   useGit?: boolean;
+  /** The `git status` run to use for the dirty check (pack shares one with the Git LFS digests). */
+  gitStatus?: () => Promise<GitStatusResult>;
 }
 
 /** Merges override layers, earlier ones winning field by field (e.g. flags, then the spec file). */
@@ -327,7 +329,10 @@ export async function inferModelMetadata(
   }
 
   if (options.useGit !== false) {
-    const git = await readGitInfo(root, { checkDirty: options.checkGitDirty !== false });
+    const git = await readGitInfo(root, {
+      checkDirty: options.checkGitDirty !== false,
+      ...(options.gitStatus ? { status: options.gitStatus } : {}),
+    });
     set('sourceURL', git.sourceURL, 'git remote');
     set('revision', git.revision, 'git HEAD');
     warnings.push(...git.warnings);
