@@ -8,6 +8,7 @@ import {
   toModelshipError,
   type Progress,
   type RegistryAccess,
+  type TufOptions,
 } from '@modelship/core';
 
 /** Multi-line or comma-separated list input; empty entries dropped. */
@@ -129,3 +130,16 @@ export function signingInputs(): SigningOptions {
 export * from './pack.js';
 export * from './attest.js';
 export * from './sign.js';
+
+/** The `tuf-*` inputs of verify and promote: where the Sigstore trusted root comes from. */
+export function tufInputs(): TufOptions {
+  const mirrorURL = core.getInput('tuf-mirror');
+  const rootPath = core.getInput('tuf-root');
+  const cachePath = core.getInput('tuf-cache');
+  return {
+    ...(mirrorURL ? { mirrorURL } : {}),
+    ...(rootPath ? { rootPath } : {}),
+    ...(cachePath ? { cachePath } : {}),
+    ...(core.getInput('tuf-offline') && core.getBooleanInput('tuf-offline') ? { offline: true } : {}),
+  };
+}

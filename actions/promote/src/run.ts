@@ -9,6 +9,7 @@ import {
   runAction,
   secretInput,
   signingInputs,
+  tufInputs,
 } from '@modelship/action-common';
 import {
   ModelshipError,
@@ -25,7 +26,6 @@ import {
   type ContentStore,
   type RegistryAccess,
   type SigningSetup,
-  type TufOptions,
   type VerifyReport,
 } from '@modelship/core';
 
@@ -48,18 +48,6 @@ function sideInputs(side: 'source' | 'destination'): RegistryAccess {
     if (password) access.password = password;
   }
   return access;
-}
-
-function tufInputs(): TufOptions {
-  const mirrorURL = core.getInput('tuf-mirror');
-  const rootPath = core.getInput('tuf-root');
-  const cachePath = core.getInput('tuf-cache');
-  return {
-    ...(mirrorURL ? { mirrorURL } : {}),
-    ...(rootPath ? { rootPath } : {}),
-    ...(cachePath ? { cachePath } : {}),
-    ...(core.getInput('tuf-offline') && core.getBooleanInput('tuf-offline') ? { offline: true } : {}),
-  };
 }
 
 function concurrencyInput(): number {

@@ -1,8 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { escapeHtml, linesInput, registryInputs, runAction } from '@modelship/action-common';
-import { ModelshipError, digestHex, loadPolicy, openTarget, verifyArtifact, type TufOptions } from '@modelship/core';
+import { escapeHtml, linesInput, registryInputs, runAction, tufInputs } from '@modelship/action-common';
+import { ModelshipError, digestHex, loadPolicy, openTarget, verifyArtifact } from '@modelship/core';
 import { verifyReferences } from './refs.js';
 
 export async function run(): Promise<void> {
@@ -109,16 +109,4 @@ export async function run(): Promise<void> {
       await target.store.close();
     }
   });
-}
-
-function tufInputs(): TufOptions {
-  const mirrorURL = core.getInput('tuf-mirror');
-  const rootPath = core.getInput('tuf-root');
-  const cachePath = core.getInput('tuf-cache');
-  return {
-    ...(mirrorURL ? { mirrorURL } : {}),
-    ...(rootPath ? { rootPath } : {}),
-    ...(cachePath ? { cachePath } : {}),
-    ...(core.getBooleanInput('tuf-offline') ? { offline: true } : {}),
-  };
 }
