@@ -372,3 +372,17 @@ describe('public-good message signature (v0.3, Rekor hashedrekord + public-good 
     );
   });
 });
+
+describe('old bundle shapes', () => {
+  it('a v0.1 bundle whose inclusion proof has no checkpoint is refused with a reason, not a TypeError', async () => {
+    const old = clone(PROVENANCE) as unknown as {
+      mediaType: string;
+      verificationMaterial: { tlogEntries: { inclusionProof: { checkpoint?: unknown } }[] };
+    };
+    old.mediaType = 'application/vnd.dev.sigstore.bundle+json;version=0.1';
+    delete old.verificationMaterial.tlogEntries[0]!.inclusionProof.checkpoint;
+    const r = verifyBundle(old, SOME_DIGEST, await trustMaterial({ trustedRootPath: ROOT_PATH }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/^bundle shape not supported by the verifier \(.*version=0\.1\).*re-sign/);
+  });
+});

@@ -74,6 +74,13 @@ export function verifyBundle(bundleJson: unknown, artifactDigest: string, trust:
   try {
     new Verifier(trust.material, options).verify(toSignedEntity(bundle));
   } catch (e) {
+    // @sigstore/verify 3.1 throws TypeErrors on some old shapes (a v0.1 inclusion proof
+    // without a checkpoint): say so instead of passing on "cannot read properties of undefined".
+    if (e instanceof TypeError)
+      return {
+        ok: false,
+        reason: `bundle shape not supported by the verifier (${bundle.mediaType}): ${e.message}; re-sign to get a v0.3 bundle`,
+      };
     return { ok: false, reason: sigstoreReason(e) };
   }
 
