@@ -1,5 +1,13 @@
 import { Option, type Command } from 'commander';
-import { ModelshipError, keySourceFrom, signingSetup, type RegistryAccess, type SigningSetup } from '@modelship/core';
+import { readFile } from 'node:fs/promises';
+import {
+  ModelshipError,
+  keySourceFrom,
+  signingSetup,
+  type RegistryAccess,
+  type SigningSetup,
+  type TufOptions,
+} from '@modelship/core';
 import type { CliIO } from './io.js';
 
 export interface RegistryFlags {
@@ -85,4 +93,42 @@ export async function signingSetupFromFlags(flags: SigningFlags, io: CliIO): Pro
     ...(flags.rekorEntryType ? { rekorEntryType: flags.rekorEntryType as 'dsse' | 'intoto' } : {}),
     env: io.env,
   });
+}
+
+export interface TufFlags {
+  tufMirror?: string;
+  tufRoot?: string;
+  tufCache?: string;
+  tufOffline?: boolean;
+}
+
+/** Where verify and promote get the Sigstore trusted root when none is pinned. */
+export function addTufOptions(cmd: Command): Command {
+  return cmd
+    .option('--tuf-mirror <url>', 'TUF repository serving trusted_root.json (default Sigstore public-good)')
+    .option('--tuf-root <file>', 'initial root.json of --tuf-mirror (the public-good one is built in)')
+    .option('--tuf-cache <dir>', 'TUF cache directory (default $MODELSHIP_TUF_CACHE or ~/.cache/modelship/tuf)')
+    .option('--tuf-offline', 'use the cached TUF metadata without contacting the mirror while it is unexpired');
+}
+
+export function tufOptions(flags: TufFlags): TufOptions {
+  return {
+    ...(flags.tufMirror ? { mirrorURL: flags.tufMirror } : {}),
+    ...(flags.tufRoot ? { rootPath: flags.tufRoot } : {}),
+    ...(flags.tufCache ? { cachePath: flags.tufCache } : {}),
+    ...(flags.tufOffline ? { offline: true } : {}),
+  };
+}
+
+/** Extra public keys given on the command line, for verification. */
+export async function readPublicKeys(paths: readonly string[] | undefined): Promise<{ pem: string; name: string }[]> {
+  const keys: { pem: string; name: string }[] = [];
+  for (const path of paths ?? []) {
+    try {
+      keys.push({ pem: await readFile(path, 'utf8'), name: path });
+    } catch (e) {
+      throw new ModelshipError('INPUT', `cannot read public key ${path}`, { cause: e });
+    }
+  }
+  return keys;
 }

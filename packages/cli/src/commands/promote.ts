@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
   ModelshipError,
@@ -14,7 +13,6 @@ import {
   type PromoteResult,
   type RegistryAccess,
   type SigningSetup,
-  type TufOptions,
   type VerifyReport,
 } from '@modelship/core';
 import { progressFor, type CliIO } from '../io.js';
@@ -27,17 +25,17 @@ import {
   signingSetupFromFlags,
   type RegistryFlags,
   type SigningFlags,
+  addTufOptions,
+  readPublicKeys,
+  tufOptions,
+  type TufFlags,
 } from '../options.js';
 
-interface PromoteFlags extends RegistryFlags, SigningFlags {
+interface PromoteFlags extends RegistryFlags, SigningFlags, TufFlags {
   policy: string;
   tag?: string[];
   trustedRoot?: string;
   publicKey?: string[];
-  tufMirror?: string;
-  tufRoot?: string;
-  tufCache?: string;
-  tufOffline?: boolean;
   record: boolean;
   concurrency: string;
   srcUsername?: string;
@@ -60,10 +58,6 @@ export function registerPromote(program: Command, io: CliIO): void {
     .option('-t, --tag <tag>', 'tag to set in the destination (repeatable)', collect)
     .option('--trusted-root <file>', 'pinned trusted_root.json for verification (overrides the policy)')
     .option('--public-key <file>', 'extra public key PEM trusted for verification (repeatable)', collect)
-    .option('--tuf-mirror <url>', 'TUF repository serving trusted_root.json (default Sigstore public-good)')
-    .option('--tuf-root <file>', 'initial root.json of --tuf-mirror (the public-good one is built in)')
-    .option('--tuf-cache <dir>', 'TUF cache directory (default $MODELSHIP_TUF_CACHE or ~/.cache/modelship/tuf)')
-    .option('--tuf-offline', 'use the cached TUF metadata without contacting the mirror while it is unexpired')
     .option('--no-record', 'do not attach a signed promotion record (then no signer is needed)')
     .option('--concurrency <n>', 'blobs transferred at once', '4')
     .option('--src-username <user>', 'source registry username (env MODELSHIP_SRC_USERNAME)')
@@ -78,20 +72,11 @@ export function registerPromote(program: Command, io: CliIO): void {
     )
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
-  addRegistryOptions(addSigningOptions(cmd)).action(
+  addRegistryOptions(addSigningOptions(addTufOptions(cmd))).action(
     async (source: string, destination: string, flags: PromoteFlags) => {
       await runPromote(source, destination, flags, io);
     },
   );
-}
-
-function tufOptions(flags: PromoteFlags): TufOptions {
-  return {
-    ...(flags.tufMirror ? { mirrorURL: flags.tufMirror } : {}),
-    ...(flags.tufRoot ? { rootPath: flags.tufRoot } : {}),
-    ...(flags.tufCache ? { cachePath: flags.tufCache } : {}),
-    ...(flags.tufOffline ? { offline: true } : {}),
-  };
 }
 
 function concurrencyOf(v: string): number {
@@ -140,14 +125,7 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
     });
   const concurrency = concurrencyOf(flags.concurrency);
   const policy = await loadPolicy(flags.policy);
-  const publicKeys: { pem: string; name: string }[] = [];
-  for (const path of flags.publicKey ?? []) {
-    try {
-      publicKeys.push({ pem: await readFile(path, 'utf8'), name: path });
-    } catch (e) {
-      throw new ModelshipError('INPUT', `cannot read public key ${path}`, { cause: e });
-    }
-  }
+  const publicKeys = await readPublicKeys(flags.publicKey);
   const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
   let setup: SigningSetup | undefined;
   if (flags.record) {

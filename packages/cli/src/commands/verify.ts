@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ModelshipError, loadPolicy, openTarget, verifyArtifact, type VerifyReport } from '@modelship/core';
 import {
@@ -9,19 +8,23 @@ import {
   verifyModelRefs,
   type ModelRef,
   type Policy,
-  type TufOptions,
   type VerifyModelRefsOptions,
 } from '@modelship/core';
 import type { CliIO } from '../io.js';
-import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
+import {
+  addRegistryOptions,
+  addTufOptions,
+  collect,
+  readPublicKeys,
+  registryAccess,
+  tufOptions,
+  type RegistryFlags,
+  type TufFlags,
+} from '../options.js';
 
-interface VerifyFlags extends RegistryFlags {
+interface VerifyFlags extends RegistryFlags, TufFlags {
   policy: string;
   trustedRoot?: string;
-  tufMirror?: string;
-  tufRoot?: string;
-  tufCache?: string;
-  tufOffline?: boolean;
   key?: string[];
   verifyFiles?: string;
   json?: boolean;
@@ -37,10 +40,6 @@ export function registerVerify(program: Command, io: CliIO): void {
     .argument('[reference]', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST (or --refs-file / --k8s-manifests)')
     .requiredOption('--policy <file>', 'policy YAML (docs/policy.md)')
     .option('--trusted-root <file>', 'pinned trusted_root.json (overrides the policy)')
-    .option('--tuf-mirror <url>', 'TUF repository serving trusted_root.json (default Sigstore public-good)')
-    .option('--tuf-root <file>', 'initial root.json of --tuf-mirror (the public-good one is built in)')
-    .option('--tuf-cache <dir>', 'TUF cache directory (default $MODELSHIP_TUF_CACHE or ~/.cache/modelship/tuf)')
-    .option('--tuf-offline', 'use the cached TUF metadata without contacting the mirror while it is unexpired')
     .option('--key <file>', 'extra public key PEM (repeatable)', collect)
     .option(
       '--verify-files <dir>',
@@ -53,16 +52,9 @@ export function registerVerify(program: Command, io: CliIO): void {
       'verify the model references in Kubernetes manifests (ImageVolume volumes[].image.reference, KServe storageUri oci://)',
     )
     .option('--annotations <format>', 'with --refs-file/--k8s-manifests: "github" prints ::error workflow commands');
-  addRegistryOptions(cmd).action(async (reference: string | undefined, flags: VerifyFlags) => {
+  addRegistryOptions(addTufOptions(cmd)).action(async (reference: string | undefined, flags: VerifyFlags) => {
     const policy = await loadPolicy(flags.policy);
-    const publicKeys: { pem: string; name: string }[] = [];
-    for (const path of flags.key ?? []) {
-      try {
-        publicKeys.push({ pem: await readFile(path, 'utf8'), name: path });
-      } catch (e) {
-        throw new ModelshipError('INPUT', `cannot read public key ${path}`, { cause: e });
-      }
-    }
+    const publicKeys = await readPublicKeys(flags.key);
     if (flags.refsFile || flags.k8sManifests) {
       if (reference) throw new ModelshipError('USAGE', 'give a reference, or --refs-file / --k8s-manifests, not both');
       if (flags.verifyFiles) throw new ModelshipError('USAGE', '--verify-files checks one model: give a reference');
@@ -109,15 +101,6 @@ export function registerVerify(program: Command, io: CliIO): void {
       );
     }
   });
-}
-
-function tufOptions(flags: VerifyFlags): TufOptions {
-  return {
-    ...(flags.tufMirror ? { mirrorURL: flags.tufMirror } : {}),
-    ...(flags.tufRoot ? { rootPath: flags.tufRoot } : {}),
-    ...(flags.tufCache ? { cachePath: flags.tufCache } : {}),
-    ...(flags.tufOffline ? { offline: true } : {}),
-  };
 }
 
 function render(r: VerifyReport, base: string): string {
