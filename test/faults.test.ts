@@ -291,13 +291,15 @@ describe('fault injection: push with referrers through a misbehaving network', (
     );
   });
 
-  it.each(Array.from({ length: RUNS }, (_, i) => i))('registry killed and restarted mid-push (run %i)', async (i) => {
-    const r = rng(3000 + i);
+  /**
+   * A fault that stops the registry during an upload and brings it back 0–2.5 s later: some
+   * runs outlast the retries (clear failure + re-run), some don't. `settle` waits for it.
+   */
+  function killDuringUpload(seed: number): { faults: Fault[]; settle: () => Promise<void> } {
+    const r = rng(seed);
     let restarted: Promise<void> = Promise.resolve();
-    await runScenario(
-      'registry-restart',
-      i,
-      [
+    return {
+      faults: [
         {
           method: r() < 0.5 ? 'PUT' : 'PATCH',
           path: UPLOAD,
@@ -306,51 +308,34 @@ describe('fault injection: push with referrers through a misbehaving network', (
             kind: 'call',
             fn: async () => {
               await reg.stop();
-              // Back after a while: some runs outlast the retries (clear failure + re-run), some don't.
               restarted = sleep(Math.floor(r() * 2500)).then(() => reg.restart());
             },
           },
         },
       ],
-      {},
-      () => restarted,
-    );
+      settle: () => restarted,
+    };
+  }
+
+  it.each(Array.from({ length: RUNS }, (_, i) => i))('registry killed and restarted mid-push (run %i)', async (i) => {
+    const kill = killDuringUpload(3000 + i);
+    await runScenario('registry-restart', i, kill.faults, {}, kill.settle);
   });
+
   it.each(Array.from({ length: RUNS }, (_, i) => i))(
     'registry killed and restarted mid-promote (run %i)',
     async (i) => {
-      const r = rng(4000 + i);
-      let restarted: Promise<void> = Promise.resolve();
+      const kill = killDuringUpload(4000 + i);
       let result: PromoteResult | undefined;
-      await runScenario(
-        'promote-registry-restart',
-        i,
-        [
-          {
-            method: r() < 0.5 ? 'PUT' : 'PATCH',
-            path: UPLOAD,
-            times: 1,
-            action: {
-              kind: 'call',
-              fn: async () => {
-                await reg.stop();
-                restarted = sleep(Math.floor(r() * 2500)).then(() => reg.restart());
-              },
-            },
-          },
-        ],
-        {},
-        () => restarted,
-        async (dst) => {
-          result = await promoteArtifact({
-            source: { name: 'oci:src-oci', store: source, reference: 'v1' },
-            destination: { name: `${proxy.host}/${dst.repository}`, store: dst },
-            tags: ['v1'],
-            policy,
-            recordSetup,
-          });
-        },
-      );
+      await runScenario('promote-registry-restart', i, kill.faults, {}, kill.settle, async (dst) => {
+        result = await promoteArtifact({
+          source: { name: 'oci:src-oci', store: source, reference: 'v1' },
+          destination: { name: `${proxy.host}/${dst.repository}`, store: dst },
+          tags: ['v1'],
+          policy,
+          recordSetup,
+        });
+      });
       // Promoted in the end, with its signed record, and it verifies at the destination.
       expect(result?.record).toBeDefined();
       const direct = open(reg.host, `faults/promote-registry-restart-${i}`);
