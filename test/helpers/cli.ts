@@ -13,14 +13,31 @@ export interface CliRun {
  */
 export function runCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; uid?: number; gid?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; honourFileModes?: boolean } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    // Root reads any file whatever its mode. To test a permission error as root, the CLI runs
+    // as root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH (util-linux setpriv), so mode bits
+    // apply. Switching to another uid instead fails wherever the checkout is not world-readable
+    // (a clone under `mktemp -d` is 0700): that user could not even load the CLI.
+    const dropDac = options.honourFileModes === true && process.getuid?.() === 0;
+    const [cmd, argv] = dropDac
+      ? [
+          'setpriv',
+          [
+            '--bounding-set=-dac_override,-dac_read_search',
+            '--inh-caps=-dac_override,-dac_read_search',
+            '--',
+            process.execPath,
+            CLI,
+            ...args,
+          ],
+        ]
+      : [process.execPath, [CLI, ...args]];
+    const child = spawn(cmd, argv, {
       cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, MODELSHIP_DEBUG: '', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
-      ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
     });
     let stdout = '';
     let stderr = '';
