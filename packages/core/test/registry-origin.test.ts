@@ -179,27 +179,30 @@ describe('upload Locations', () => {
     };
   }
 
-  function store(port: number, plainHttp: boolean): RegistryStore {
+  function store(port: number, plainHttp: boolean, retries = 0): RegistryStore {
     return new RegistryStore({
       registry: `127.0.0.1:${port}`,
       repository: 'x/y',
       plainHttp,
       insecure: true,
       token: 'secret-token',
-      retries: 0,
+      retries,
+      backoffMs: 1,
       dockerConfig: '/nonexistent',
     });
   }
 
   it('an upload Location that downgrades to plain HTTP is refused before any byte or credential is sent', async () => {
     const srv = await dualServer(uploadRegistry((port) => `http://127.0.0.1:${port}/upload/1?_state=s`));
-    const s = store(srv.port, false);
+    const s = store(srv.port, false, 2);
     try {
       await expect(s.push(desc, blob)).rejects.toMatchObject({
         code: 'NETWORK',
         message: expect.stringMatching(/plain HTTP/) as unknown as string,
       });
       expect(srv.seen.filter((x) => !x.tls)).toEqual([]);
+      // A refusal is final: no second session is opened to be refused again.
+      expect(srv.seen.filter((x) => x.method === 'POST')).toHaveLength(1);
     } finally {
       await s.close();
       await srv.close();
