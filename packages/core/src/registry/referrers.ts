@@ -164,8 +164,8 @@ export function filterByArtifactType(list: Descriptor[], artifactType: string | 
  * costs verification up to two fetches (the referrer manifest and its bundle), so without a cap
  * one 4 MiB page of ~20,000 tiny descriptors would have a hostile registry steer tens of
  * thousands of requests. Real subjects carry a handful (a signature per signer, a few
- * attestations); 1,000 is cosign's limit for the same job (signatures per artifact, `maxLayers`
- * in its pkg/oci/remote) and leaves two orders of magnitude of room.
+ * attestations); 1,000 is the limit cosign puts on signatures per artifact, and leaves two
+ * orders of magnitude of room (docs/reliability.md, "Referrers cap").
  */
 export const MAX_REFERRERS = 1000;
 /** Most pages of a paginated referrers listing: MAX_REFERRERS at the ORAS draft's default page size of 10. */
