@@ -10,6 +10,7 @@ import { ModelshipError, toModelshipError } from './errors.js';
 import { withFileLock } from './file-lock.js';
 import { ANNOTATION_REF_NAME, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST } from './mediatypes.js';
 import { digestHex, isDigest, referrersFallbackTag, type Descriptor, type Index } from './oci.js';
+import { checkReferrerCount } from './registry/referrers.js';
 import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from './store.js';
 
 export interface OciLayoutOpenOptions {
@@ -668,6 +669,8 @@ export class OciLayoutStore implements ContentStore {
       if (s.effectiveArtifactType) r.artifactType = s.effectiveArtifactType;
       if (s.annotations && Object.keys(s.annotations).length) r.annotations = s.annotations;
       out.push(r);
+      // A layout from elsewhere is as untrusted as a registry: the same cap, checked as found.
+      checkReferrerCount(out.length, `OCI layout ${this.location} (referrers of ${desc.digest})`);
     }
     return out;
   }

@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { request, type Dispatcher } from 'undici';
 import { ModelshipError } from '../errors.js';
 import { MAX_API_BODY, readCapped } from '../streams.js';
@@ -125,13 +126,48 @@ export interface AuthorizerOptions {
   credentials: CredentialProvider;
   dispatcher: Dispatcher;
   userAgent: string;
-  /** Allow credentials to a plain-http realm (only for plainHttp registries). */
+  /** The registry is used over plain HTTP: a plain-HTTP realm on the registry's own host is accepted. */
   allowHttpRealm: boolean;
   now?: () => number;
 }
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\./.test(hostname);
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * A loopback IP literal (127.0.0.0/8, ::1, IPv4-mapped forms of 127/8), as a URL's `hostname`
+ * spells it. Names never count, `localhost` included: whoever answers DNS (or /etc/hosts)
+ * decides where a name goes, and `127.0.0.1.evil.example` is an ordinary public name.
+ */
+export function isLoopbackIp(hostname: string): boolean {
+  const h = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const family = isIP(h);
+  return family !== 0 && LOOPBACK.check(h, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+function hostnameOf(host: string): string | undefined {
+  try {
+    return new URL(`http://${host}/`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why credentials may not go to `realm`, or undefined when they may. The realm is another
+ * origin by design (auth.docker.io for Docker Hub) and gets the registry's credentials, as
+ * docker and containerd send them, but never over plain HTTP unless the realm is a loopback IP
+ * literal, or the registry itself was named as plain HTTP and the realm is on that same host
+ * (Harbor serves its token service next to the registry): --plain-http consents to clear text
+ * with that host, not with any host the registry names.
+ */
+export function realmRefusal(realm: URL, registryHost: string, registryPlainHttp: boolean): string | undefined {
+  if (realm.protocol === 'https:') return undefined;
+  if (realm.protocol !== 'http:') return `a ${realm.protocol} token service`;
+  if (isLoopbackIp(realm.hostname)) return undefined;
+  if (registryPlainHttp && realm.hostname === hostnameOf(registryHost)) return undefined;
+  return `a plain-HTTP token service on another host (${realm.origin})`;
 }
 
 function basic(user: string, pass: string): string {
@@ -247,14 +283,11 @@ export class Authorizer {
     const realm = this.realm!;
     const cred = await this.credentials();
     const sendsSecret = !!(cred?.password || cred?.identityToken);
-    if (sendsSecret && realm.protocol !== 'https:' && !this.opts.allowHttpRealm && !isLoopback(realm.hostname))
-      throw new ModelshipError(
-        'AUTH',
-        `refusing to send credentials for ${this.opts.host} to a plain-HTTP token service ${realm.origin}`,
-        {
-          hint: 'the registry advertised an http:// realm; use a registry whose token service is https, or --plain-http for a test registry',
-        },
-      );
+    const refusal = sendsSecret ? realmRefusal(realm, this.opts.host, this.opts.allowHttpRealm) : undefined;
+    if (refusal)
+      throw new ModelshipError('AUTH', `refusing to send the credentials for ${this.opts.host} to ${refusal}`, {
+        hint: 'the registry advertised a token realm that is not HTTPS; serve the token service over HTTPS (plain HTTP is accepted only on a loopback IP, or on the host of a registry used over plain HTTP)',
+      });
     const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, accept: 'application/json' };
     const receivedAt = (this.opts.now ?? Date.now)();
     let res: Dispatcher.ResponseData;

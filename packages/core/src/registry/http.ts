@@ -31,7 +31,7 @@ export interface HttpResponse {
 }
 
 export interface HttpClientOptions {
-  /** API host[:port] of the registry: the only host that ever receives Authorization. */
+  /** API host[:port] of the registry: with the scheme, the only origin that ever receives Authorization. */
   host: string;
   plainHttp: boolean;
   insecure: boolean;
@@ -67,6 +67,30 @@ const TLS_CERT = new Set([
 ]);
 const MAX_REDIRECTS = 5;
 const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * What a request of this registry's client may do at `target`: carry credentials (`send`,
+ * the registry's exact origin: scheme, host and port), go without them (`withhold`, any
+ * other origin: object storage behind a blob redirect, an upload Location on another host),
+ * or not go at all (`refuse`): an HTTPS registry is never followed to plain HTTP, whether by
+ * a redirect, an upload Location or a `Link` page, because that exposes the request (and a
+ * signed object-storage URL) on the wire; and nothing but http(s) is ever fetched.
+ */
+export function originPolicy(base: URL, target: URL): 'send' | 'withhold' | 'refuse' {
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') return 'refuse';
+  if (base.protocol === 'https:' && target.protocol !== 'https:') return 'refuse';
+  return target.origin === base.origin ? 'send' : 'withhold';
+}
+
+const refusedTargets = new WeakSet<Error>();
+function markRefused(e: ModelshipError): ModelshipError {
+  refusedTargets.add(e);
+  return e;
+}
+/** A request refused by originPolicy: retrying it (or a new upload session) changes nothing. */
+export function isRefusedTarget(e: unknown): boolean {
+  return e instanceof Error && refusedTargets.has(e);
+}
 
 export function header(res: { headers: HttpResponse['headers'] }, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()];
@@ -134,9 +158,14 @@ export class HttpClient {
     let redirects = 0;
     let authRetried = false;
     for (;;) {
-      const sameHost = url.host === this.baseUrl.host;
+      // Checked for every hop: redirects, upload Locations and Link pages all come from the
+      // registry, and only its exact origin gets Authorization (undici is not asked to follow
+      // redirects; this loop does, so this is the one place that decides).
+      const policy = originPolicy(this.baseUrl, url);
+      if (policy === 'refuse') throw this.refused(req, url, redirects > 0);
+      const sameOrigin = policy === 'send';
       const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, ...req.headers };
-      if (sameHost) {
+      if (sameOrigin) {
         const auth = await this.opts.auth.header(req.scopes);
         if (auth) headers['authorization'] = auth;
       }
@@ -162,10 +191,10 @@ export class HttpClient {
         }
         throw this.networkError(e, url, req.method);
       }
-      if (sameHost) this.connectedOnce = true;
+      if (sameOrigin) this.connectedOnce = true;
       const r: HttpResponse = { status: res.statusCode, headers: res.headers, body: res.body, url };
 
-      if (r.status === 401 && sameHost && !authRetried) {
+      if (r.status === 401 && sameOrigin && !authRetried) {
         authRetried = true;
         const challenges = headerAll(r, 'www-authenticate');
         await r.body.dump();
@@ -181,8 +210,9 @@ export class HttpClient {
           throw new ModelshipError('NETWORK', `${req.method} ${redact(url)} answered ${r.status} without a Location`);
         if (++redirects > MAX_REDIRECTS)
           throw new ModelshipError('NETWORK', `too many redirects from ${redact(req.url)}`);
-        // A redirect may point at object storage on another host: Authorization stays behind (sameHost check above).
-        url = new URL(loc, url);
+        // A redirect may point at object storage on another origin: Authorization stays behind
+        // (originPolicy at the top of the loop), and a downgrade to plain HTTP is refused there.
+        url = resolveLocation(loc, url, `${req.method} ${redact(url)} redirected`);
         continue;
       }
       if (RETRY_STATUS.has(r.status) && replayable && attempt < this.opts.retries) {
@@ -193,6 +223,23 @@ export class HttpClient {
       }
       return r;
     }
+  }
+
+  private refused(req: HttpRequest, url: URL, redirected: boolean): ModelshipError {
+    const downgrade = url.protocol === 'http:';
+    const target = downgrade ? `plain HTTP (${redact(url)})` : `an unsupported ${url.protocol} URL`;
+    const what = redirected
+      ? `registry ${this.opts.host} redirected ${req.method} ${redact(req.url)} to ${target}`
+      : `registry ${this.opts.host} handed out ${target} for a ${req.method} (an upload Location or a next page)`;
+    return markRefused(
+      new ModelshipError(
+        'NETWORK',
+        `${what}: refused, ${downgrade ? 'the registry is served over HTTPS' : 'only http and https URLs are followed'}`,
+        {
+          hint: 'a registry on HTTPS must keep its redirects and upload Locations on HTTPS; fix the registry (or its proxy) configuration',
+        },
+      ),
+    );
   }
 
   private networkError(e: unknown, url: URL, method: string): ModelshipError {
@@ -236,6 +283,15 @@ export class HttpClient {
 
   async close(): Promise<void> {
     await this.agent.destroy();
+  }
+}
+
+/** A Location header against the URL that sent it; a malformed one is NETWORK, not a TypeError. */
+export function resolveLocation(location: string, base: URL, what: string): URL {
+  try {
+    return new URL(location, base);
+  } catch (e) {
+    throw new ModelshipError('NETWORK', `${what} to an invalid Location "${location.slice(0, 200)}"`, { cause: e });
   }
 }
 

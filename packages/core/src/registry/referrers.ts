@@ -138,6 +138,8 @@ async function writeEntries(
     }
     if (round === MAX_ROUNDS) break;
     close();
+    // An index over the cap would be refused by every later read: refuse to write it.
+    checkReferrerCount(index.manifests.length + missing.length, `the referrers index ${where}`);
     index.manifests.push(...missing);
     await io.put(tag, Buffer.from(JSON.stringify(index)), OCI_INDEX);
     // Give a concurrent writer in another process the chance to show up before we re-check.
@@ -158,12 +160,42 @@ export function filterByArtifactType(list: Descriptor[], artifactType: string | 
 }
 
 /**
+ * Most referrers read for one subject, in any store, across all pages of a listing. Each entry
+ * costs verification up to two fetches (the referrer manifest and its bundle), so without a cap
+ * one 4 MiB page of ~20,000 tiny descriptors would have a hostile registry steer tens of
+ * thousands of requests. Real subjects carry a handful (a signature per signer, a few
+ * attestations); 1,000 is the limit cosign puts on signatures per artifact, and leaves two
+ * orders of magnitude of room (docs/reliability.md, "Referrers cap").
+ */
+export const MAX_REFERRERS = 1000;
+/** Most pages of a paginated referrers listing: MAX_REFERRERS at the ORAS draft's default page size of 10. */
+export const MAX_REFERRER_PAGES = 100;
+
+function tooMany(where: string, what: string): ModelshipError {
+  return new ModelshipError('INVALID', `${where} ${what}`, {
+    hint: `an artifact with that many referrers is broken or hostile; remove stale referrers (old signatures, attestations) from the store`,
+  });
+}
+
+/** Refuses a referrers list of more than MAX_REFERRERS entries (INVALID). */
+export function checkReferrerCount(count: number, where: string): void {
+  if (count > MAX_REFERRERS) throw tooMany(where, `lists more than ${MAX_REFERRERS} referrers (${count} so far)`);
+}
+
+/** Refuses a paginated listing that goes on past MAX_REFERRER_PAGES pages (INVALID). */
+export function checkReferrerPages(pages: number, where: string): void {
+  if (pages > MAX_REFERRER_PAGES) throw tooMany(where, `goes on for more than ${MAX_REFERRER_PAGES} pages`);
+}
+
+/**
  * The entries of a referrers list that can be followed. A registry or a fallback tag is
  * untrusted input: an entry whose digest is not `sha256:<hex>` would otherwise end up in a
- * request path or a file name.
+ * request path or a file name. The list is counted (malformed entries too, and `before`, the
+ * entries of earlier pages) against MAX_REFERRERS before anything is looked at.
  */
-export function wellFormedReferrers(list: unknown): Descriptor[] {
+export function wellFormedReferrers(list: unknown, where = 'the referrers list', before = 0): Descriptor[] {
   if (!Array.isArray(list)) return [];
+  checkReferrerCount(before + list.length, where);
   return list.filter(
     (d: unknown): d is Descriptor =>
       !!d &&

@@ -19,11 +19,20 @@ import { isValidRepository, isValidTag, parseReference, registryApiHost } from '
 import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from '../store.js';
 import { Authorizer, repositoryScope } from './auth.js';
 import { explicitCredential, lookupDockerCredential } from './credentials.js';
-import { HttpClient, createAgent, header, headerAll, type HttpRequest, type HttpResponse } from './http.js';
+import {
+  HttpClient,
+  createAgent,
+  header,
+  headerAll,
+  resolveLocation,
+  type HttpRequest,
+  type HttpResponse,
+} from './http.js';
 import {
   addToFallbackIndex,
   filterByArtifactType,
   wellFormedReferrers,
+  checkReferrerPages,
   manifestSubject,
   nextLink,
   parseFallbackIndex,
@@ -504,7 +513,10 @@ export class RegistryStore implements ContentStore {
     } catch {
       return []; // spec: a tag that isn't a valid index means no referrers
     }
-    return filterByArtifactType(wellFormedReferrers(index.manifests), artifactType);
+    return filterByArtifactType(
+      wellFormedReferrers(index.manifests, `the referrers index ${this.location}:${tag}`),
+      artifactType,
+    );
   }
 
   /** undefined when the registry has no referrers API (then the tag schema applies). */
@@ -512,7 +524,10 @@ export class RegistryStore implements ContentStore {
     let url: URL | undefined = this.path('referrers', digest);
     if (artifactType) url.searchParams.set('artifactType', artifactType);
     const out: Descriptor[] = [];
-    for (let page = 0; url && page < 100; page++) {
+    const where = `the referrers list of ${digest} from ${this.location}`;
+    let listed = 0; // entries of all pages so far, malformed ones too: the cap is on what was sent
+    for (let page = 0; url; page++) {
+      checkReferrerPages(page + 1, where);
       const res: HttpResponse = await this.send({
         method: 'GET',
         url,
@@ -541,7 +556,7 @@ export class RegistryStore implements ContentStore {
       try {
         index = JSON.parse(body.toString('utf8')) as Partial<Index> | null;
       } catch (e) {
-        throw new ModelshipError('INVALID', `the referrers list of ${digest} from ${this.location} is not JSON`, {
+        throw new ModelshipError('INVALID', `${where} is not JSON`, {
           cause: e,
         });
       }
@@ -549,10 +564,11 @@ export class RegistryStore implements ContentStore {
         .split(',')
         .map((s) => s.trim())
         .includes('artifactType');
-      const list = wellFormedReferrers(index?.manifests);
+      const list = wellFormedReferrers(index?.manifests, where, listed);
+      if (Array.isArray(index?.manifests)) listed += index.manifests.length;
       out.push(...(filtered ? list : filterByArtifactType(list, artifactType)));
       const next = nextLink(headerAll(res, 'link'));
-      url = next ? new URL(next, res.url) : undefined;
+      url = next ? resolveLocation(next, res.url, `${where}: page ${page + 1} links`) : undefined;
     }
     return out;
   }

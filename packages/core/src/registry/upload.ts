@@ -6,7 +6,7 @@ import { ModelshipError } from '../errors.js';
 import type { Descriptor } from '../oci.js';
 import { isDockerHub } from '../reference.js';
 import type { PushResult } from '../store.js';
-import { backoffDelay, header, type HttpClient, type HttpResponse } from './http.js';
+import { backoffDelay, header, isRefusedTarget, resolveLocation, type HttpClient, type HttpResponse } from './http.js';
 
 export type UploadStrategy = 'auto' | 'monolithic' | 'chunked' | 'stream';
 
@@ -89,7 +89,8 @@ function markRestartable<E extends Error>(e: E): E {
   return e;
 }
 function isRestartable(e: unknown): boolean {
-  return e instanceof ModelshipError && (e.code === 'NETWORK' || restartable.has(e));
+  // A refused Location (HTTPS → plain HTTP) would only be refused again.
+  return e instanceof ModelshipError && ((e.code === 'NETWORK' && !isRefusedTarget(e)) || restartable.has(e));
 }
 
 function blobsPath(repository: string): string {
@@ -102,9 +103,14 @@ export function withDigest(location: URL, digest: string): URL {
   return new URL(`${href}${location.search ? '&' : '?'}digest=${encodeURIComponent(digest)}`);
 }
 
+/**
+ * The session's next URL. Any origin the registry names is taken (as containerd does), but
+ * HttpClient.send sends credentials to the registry's own origin only and refuses a switch
+ * from HTTPS to plain HTTP before a byte goes out.
+ */
 function nextLocation(res: HttpResponse, current: URL): URL {
   const loc = header(res, 'location');
-  return loc ? new URL(loc, res.url) : current;
+  return loc ? resolveLocation(loc, res.url, `registry ${res.url.host} moved the upload`) : current;
 }
 
 export interface Session {
@@ -129,7 +135,7 @@ async function startSession(ctx: UploadContext, what: string): Promise<Session> 
       `${what}: registry ${ctx.http.host} started an upload without a Location header`,
     );
   const min = Number(header(res, 'oci-chunk-min-length') ?? 0);
-  return { location: new URL(loc, res.url), minChunk: Number.isFinite(min) && min > 0 ? min : 0 };
+  return { location: nextLocation(res, res.url), minChunk: Number.isFinite(min) && min > 0 ? min : 0 };
 }
 
 /** Cancels an abandoned session; failures don't matter (the registry expires it anyway). */
@@ -444,6 +450,12 @@ export async function tryMount(ctx: UploadContext, digest: string, from: string)
   const loc = header(res, 'location');
   await res.body.dump();
   // 202 opened a session we won't use; Harbor says 401 for unknown sources: just upload.
-  if (res.status === 202 && loc) await cancelSession(ctx, new URL(loc, res.url));
+  if (res.status === 202 && loc) {
+    try {
+      await cancelSession(ctx, nextLocation(res, res.url));
+    } catch {
+      // a malformed Location: the registry expires the session anyway
+    }
+  }
   return false;
 }
