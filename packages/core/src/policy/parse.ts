@@ -8,6 +8,8 @@ import { ModelshipError } from '../errors.js';
 import { IDENTIFIER_FAMILIES, type IdentifierFamily } from '../mediatypes.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
 import { MOF_PREDICATE_TYPE } from '../attest/mof/predicate.js';
+import { formatSpdxTerm } from '../spdx.js';
+import { parsePolicyLicense } from './licenses.js';
 import { POLICY_SCHEMA } from './schema.js';
 import {
   GITHUB_ACTIONS_ISSUER,
@@ -320,10 +322,21 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
   if (r.licenses) {
     const allow = r.licenses.allow ?? [];
     const deny = r.licenses.deny ?? [];
-    const lower = new Set(deny.map((d) => d.toLowerCase()));
-    allow.forEach((a, i) => {
-      if (lower.has(a.toLowerCase()))
-        problems.add(['require', 'licenses', 'allow', i], `licence "${a}" is in both require.licenses.allow and deny`);
+    // Every entry must be an SPDX licence id (or LicenseRef-…), compared normalised and case-insensitively.
+    const normalised = (list: 'allow' | 'deny', entries: string[]): (string | undefined)[] =>
+      entries.map((e, i) => {
+        const t = parsePolicyLicense(e);
+        if (t.ok) return formatSpdxTerm(t.term).toLowerCase();
+        problems.add(['require', 'licenses', list, i], `require.licenses.${list}[${i}] "${e}": ${t.reason}`);
+        return undefined;
+      });
+    const denied = new Set(normalised('deny', deny));
+    normalised('allow', allow).forEach((a, i) => {
+      if (a !== undefined && denied.has(a))
+        problems.add(
+          ['require', 'licenses', 'allow', i],
+          `licence "${allow[i]}" is in both require.licenses.allow and deny`,
+        );
     });
     require.licenses = { allow, deny };
   }
