@@ -222,7 +222,7 @@ interface RawPolicy {
     artifact?: { identifiers?: string[]; maxLayerBytes?: number };
   };
   trust?: { trustedRoot?: string; tufMirror?: string; tufRoot?: string };
-  promote?: Record<string, unknown>;
+  promote?: { destinations?: string[] };
 }
 
 /**
@@ -361,6 +361,9 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
           ['trust', k],
           `trust.${k} has no effect with trust.trustedRoot (a pinned root is used as is): keep one of them`,
         );
+  const destinations = p.promote?.destinations;
+  // The same anchoring rule as signer identities: `^a|b$` would let any name ending in b through.
+  destinations?.forEach((d, i) => checkRegex(problems, ['promote', 'destinations', i], d, true));
   if (problems.list.length > 0) fail(source, problems);
 
   const trust: Policy['trust'] = {};
@@ -375,7 +378,7 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
     minSignatures: p.minSignatures ?? 1,
     require,
     trust,
-    promote: p.promote ?? {},
+    promote: destinations ? { destinations: [...destinations] } : {},
   };
 }
 
