@@ -1,9 +1,11 @@
+import { lstatSync, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { basename, dirname, join as joinPath, resolve as resolvePath } from 'node:path';
 import { copyGraph, type CopyStats } from './copy.js';
 import { ModelshipError } from './errors.js';
 import type { Descriptor } from './oci.js';
 import type { Policy } from './policy/types.js';
-import { isValidTag } from './reference.js';
+import { isValidTag, parseReference } from './reference.js';
 import { RegistryStore } from './registry/index.js';
 import { signArtifact } from './sign/sign.js';
 import { buildStatement } from './sign/statement.js';
@@ -131,32 +133,64 @@ export function canSign(options: SigningOptions, env: NodeJS.ProcessEnv = proces
   );
 }
 
-/** Refuses a destination the policy's `promote.destinations` (anchored regexes) does not allow. */
-export function checkDestinationAllowed(policy: Policy, destinationName: string): void {
-  const raw = policy.promote['destinations'];
-  if (raw === undefined) return;
-  if (!Array.isArray(raw) || raw.some((p) => typeof p !== 'string'))
-    throw new ModelshipError('INPUT', `${policy.source}: promote.destinations must be a list of regex strings`);
-  const patterns = raw as string[];
-  for (const p of patterns)
-    if (!p.startsWith('^') || !p.endsWith('$'))
-      throw new ModelshipError(
-        'INPUT',
-        `${policy.source}: promote.destinations entry "${p}" must be an anchored regex (^...$)`,
-      );
-  const ok = patterns.some((p) => {
-    try {
-      return new RegExp(p, 'u').test(destinationName);
-    } catch (e) {
-      throw new ModelshipError('INPUT', `${policy.source}: promote.destinations entry "${p}" is not a valid regex`, {
-        cause: e,
+/**
+ * The form `promote.destinations` is matched against, so that one place cannot be spelled in
+ * a way that slips past an anchored pattern: a registry `host/repo` gets the host lower-cased
+ * and Docker Hub's aliases folded into `docker.io/...` (parseReference); an `oci:` layout
+ * becomes `oci:` plus its absolute real path (symlinks resolved; a part that does not exist
+ * yet is appended as written). A `..` segment is refused outright: the kernel resolves it
+ * after symlinks, a string compare before them, and the two disagree.
+ */
+export function normalizeDestination(name: string): string {
+  if (name.startsWith('oci:')) {
+    const path = name.slice('oci:'.length);
+    if (path.split(/[/\\]/).includes('..'))
+      throw new ModelshipError('USAGE', `destination ${name} has a ".." path segment`, {
+        hint: 'name the layout directory by a path without ".." (an absolute path, for one)',
       });
+    let existing = resolvePath(path);
+    const rest: string[] = [];
+    for (;;) {
+      try {
+        existing = realpathSync.native(existing);
+        break;
+      } catch (e) {
+        const parent = dirname(existing);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === existing)
+          throw new ModelshipError('INPUT', `cannot resolve destination ${name}: ${(e as Error).message}`, {
+            cause: e,
+          });
+        // A dangling symlink would be followed when the layout is created: where it points is
+        // not known here, so it is refused rather than judged by its own name.
+        if (lstatSync(existing, { throwIfNoEntry: false }))
+          throw new ModelshipError('INPUT', `destination ${name} goes through a symlink that points nowhere`, {
+            hint: 'promote to the real directory, or fix the symlink',
+          });
+        rest.unshift(basename(existing));
+        existing = parent;
+      }
     }
-  });
-  if (!ok)
-    throw new ModelshipError('POLICY', `${policy.source} does not allow promotion to ${destinationName}`, {
-      hint: `promote.destinations allows: ${patterns.join(', ')}`,
-    });
+    return `oci:${joinPath(existing, ...rest)}`;
+  }
+  const ref = parseReference(name);
+  return `${ref.registry.toLowerCase()}/${ref.repository}`;
+}
+
+/**
+ * Refuses a destination that none of the policy's `promote.destinations` matches. The
+ * patterns were checked (anchored, valid) by the policy parser; the name is normalised first
+ * (normalizeDestination).
+ */
+export function checkDestinationAllowed(policy: Policy, destinationName: string): void {
+  const patterns = policy.promote.destinations;
+  if (patterns === undefined) return;
+  const name = normalizeDestination(destinationName);
+  if (!patterns.some((p) => new RegExp(p, 'u').test(name)))
+    throw new ModelshipError(
+      'POLICY',
+      `${policy.source} does not allow promotion to ${name === destinationName ? name : `${destinationName} (${name})`}`,
+      { hint: `promote.destinations allows: ${patterns.join(', ')}` },
+    );
 }
 
 function githubRun(env: NodeJS.ProcessEnv): PromotionPredicate['run'] {

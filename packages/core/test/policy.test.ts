@@ -30,7 +30,7 @@ require:
   artifact: { identifiers: [cncf], maxLayerBytes: 10000000000 }
 trust:
   trustedRoot: trusted_root.json
-promote: { anything: [1, 2] }
+promote: { destinations: ['^ghcr\\.io/acme/prod/.+$'] }
 `;
 
 /** The INPUT error parsePolicy throws for `text`. */
@@ -103,7 +103,7 @@ describe('parsePolicy: a full valid policy', () => {
       artifact: { identifiers: ['cncf'], maxLayerBytes: 10000000000 },
     });
     expect(p.trust).toEqual({ trustedRoot: '/etc/ms/trusted_root.json' });
-    expect(p.promote).toEqual({ anything: [1, 2] });
+    expect(p.promote).toEqual({ destinations: ['^ghcr\\.io/acme/prod/.+$'] });
     expect(p.digest).toBe(`sha256:${createHash('sha256').update(FULL).digest('hex')}`);
     expect(p.source).toBe('policy.yaml');
   });

@@ -1,10 +1,14 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   ModelshipError,
   buildPromotionPredicate,
   canSign,
   checkDestinationAllowed,
   defaultActor,
+  normalizeDestination,
   parsePolicy,
   type VerifyReport,
 } from '../src/index.js';
@@ -33,18 +37,85 @@ describe('promote.destinations', () => {
     expect(code(() => checkDestinationAllowed(p, 'evil.example/ghcr.io/acme/prod/llama'))).toBe('POLICY');
   });
 
-  it('refuses malformed entries as INPUT naming the policy', () => {
-    for (const bad of ["['ghcr.io/acme/.+']", "['^(unclosed$']", '[42]', "'^one-string$'"]) {
-      const p = policy(`promote:\n  destinations: ${bad}\n`);
+  it('refuses malformed entries when the policy is parsed, as INPUT naming the policy and line', () => {
+    for (const [bad, why] of [
+      ["['ghcr.io/acme/.+']", /must be an anchored regex .* must start with \^/],
+      ["['^(unclosed$']", /is not a valid regular expression/],
+      ['[42]', /must be string/],
+      ["'^one-string$'", /must be array/],
+      // A top-level | escapes the anchors: `^ghcr\.io/acme/prod/.+|.+$` allows everything.
+      ["['^ghcr\\.io/acme/prod/.+|.+$']", /has a top-level "\|"/],
+      ['[]', /must NOT have fewer than 1 items/],
+    ] as const) {
       let err: ModelshipError | undefined;
       try {
-        checkDestinationAllowed(p, 'ghcr.io/acme/x');
+        policy(`promote:\n  destinations: ${bad}\n`);
       } catch (e) {
         err = e as ModelshipError;
       }
-      expect(err?.code).toBe('INPUT');
-      expect(err?.message).toContain('p.yaml');
+      expect([bad, err?.code]).toEqual([bad, 'INPUT']);
+      expect(err?.message).toMatch(/^p\.yaml:5: promote\.destinations/);
+      expect(err?.message).toMatch(why);
     }
+  });
+
+  it('refuses unknown keys under promote, with the line', () => {
+    let err: ModelshipError | undefined;
+    try {
+      policy("promote:\n  destinations: ['^x/y$']\n  destinatons: ['^.*$']\n");
+    } catch (e) {
+      err = e as ModelshipError;
+    }
+    expect(err?.code).toBe('INPUT');
+    expect(err?.message).toBe('p.yaml:6: unknown key "destinatons" in promote (allowed: destinations)');
+  });
+});
+
+describe('promote.destinations: names are normalised before matching', () => {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'promote-dest-')));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const prod = join(root, 'srv', 'prod');
+  mkdirSync(prod, { recursive: true });
+  const esc = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+  const p = policy(`promote:\n  destinations: ['^oci:${esc(prod)}(?:/.+)?$', '^ghcr\\.io/acme/prod/.+$']\n`);
+
+  it('a ".." segment cannot sneak past an anchored layout pattern', () => {
+    // Matched as written, this name passes ^oci:<prod>(/.+)?$ but writes outside prod.
+    for (const name of [`oci:${prod}/../../etc`, `oci:${prod}/a/../../x`, 'oci:./a/../prod'])
+      expect([name, code(() => checkDestinationAllowed(p, name))]).toEqual([name, 'USAGE']);
+  });
+
+  it('relative layout paths are resolved; a symlink is judged by where it points', () => {
+    const cwd = process.cwd();
+    try {
+      process.chdir(join(root, 'srv'));
+      expect(normalizeDestination('oci:prod/models')).toBe(`oci:${prod}/models`);
+      expect(code(() => checkDestinationAllowed(p, 'oci:./prod'))).toBeUndefined();
+    } finally {
+      process.chdir(cwd);
+    }
+    const outside = join(root, 'elsewhere');
+    mkdirSync(outside);
+    symlinkSync(outside, join(prod, 'link'));
+    expect(normalizeDestination(`oci:${prod}/link/new`)).toBe(`oci:${outside}/new`);
+    expect(code(() => checkDestinationAllowed(p, `oci:${prod}/link/new`))).toBe('POLICY');
+    symlinkSync(join(root, 'nowhere'), join(prod, 'dangling'));
+    expect(code(() => checkDestinationAllowed(p, `oci:${prod}/dangling/m`))).toBe('INPUT');
+    symlinkSync(prod, join(root, 'to-prod'));
+    expect(code(() => checkDestinationAllowed(p, `oci:${join(root, 'to-prod')}`))).toBeUndefined();
+  });
+
+  it('registry hosts compare lower-cased; Docker Hub names take their canonical form', () => {
+    expect(normalizeDestination('GHCR.IO/acme/prod/llama')).toBe('ghcr.io/acme/prod/llama');
+    expect(normalizeDestination('Localhost:5000/m')).toBe('localhost:5000/m');
+    expect(normalizeDestination('index.docker.io/library/x')).toBe('docker.io/library/x');
+    expect(normalizeDestination('Docker.IO/x')).toBe('docker.io/library/x');
+    expect(code(() => checkDestinationAllowed(p, 'GHCR.IO/acme/prod/llama'))).toBeUndefined();
+    expect(code(() => checkDestinationAllowed(p, 'GHCR.IO/acme/staging/llama'))).toBe('POLICY');
+  });
+
+  it('without promote.destinations nothing is checked or resolved', () => {
+    expect(code(() => checkDestinationAllowed(policy(''), 'oci:./a/../b'))).toBeUndefined();
   });
 });
 

@@ -8,6 +8,8 @@ import { ModelshipError } from '../errors.js';
 import { IDENTIFIER_FAMILIES, type IdentifierFamily } from '../mediatypes.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
 import { MOF_PREDICATE_TYPE } from '../attest/mof/predicate.js';
+import { formatSpdxTerm } from '../spdx.js';
+import { parsePolicyLicense } from './licenses.js';
 import { POLICY_SCHEMA } from './schema.js';
 import {
   GITHUB_ACTIONS_ISSUER,
@@ -220,7 +222,7 @@ interface RawPolicy {
     artifact?: { identifiers?: string[]; maxLayerBytes?: number };
   };
   trust?: { trustedRoot?: string; tufMirror?: string; tufRoot?: string };
-  promote?: Record<string, unknown>;
+  promote?: { destinations?: string[] };
 }
 
 /**
@@ -320,10 +322,21 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
   if (r.licenses) {
     const allow = r.licenses.allow ?? [];
     const deny = r.licenses.deny ?? [];
-    const lower = new Set(deny.map((d) => d.toLowerCase()));
-    allow.forEach((a, i) => {
-      if (lower.has(a.toLowerCase()))
-        problems.add(['require', 'licenses', 'allow', i], `licence "${a}" is in both require.licenses.allow and deny`);
+    // Every entry must be an SPDX licence id (or LicenseRef-…), compared normalised and case-insensitively.
+    const normalised = (list: 'allow' | 'deny', entries: string[]): (string | undefined)[] =>
+      entries.map((e, i) => {
+        const t = parsePolicyLicense(e);
+        if (t.ok) return formatSpdxTerm(t.term).toLowerCase();
+        problems.add(['require', 'licenses', list, i], `require.licenses.${list}[${i}] "${e}": ${t.reason}`);
+        return undefined;
+      });
+    const denied = new Set(normalised('deny', deny));
+    normalised('allow', allow).forEach((a, i) => {
+      if (a !== undefined && denied.has(a))
+        problems.add(
+          ['require', 'licenses', 'allow', i],
+          `licence "${allow[i]}" is in both require.licenses.allow and deny`,
+        );
     });
     require.licenses = { allow, deny };
   }
@@ -348,6 +361,9 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
           ['trust', k],
           `trust.${k} has no effect with trust.trustedRoot (a pinned root is used as is): keep one of them`,
         );
+  const destinations = p.promote?.destinations;
+  // The same anchoring rule as signer identities: `^a|b$` would let any name ending in b through.
+  destinations?.forEach((d, i) => checkRegex(problems, ['promote', 'destinations', i], d, true));
   if (problems.list.length > 0) fail(source, problems);
 
   const trust: Policy['trust'] = {};
@@ -362,7 +378,7 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
     minSignatures: p.minSignatures ?? 1,
     require,
     trust,
-    promote: p.promote ?? {},
+    promote: destinations ? { destinations: [...destinations] } : {},
   };
 }
 

@@ -103,6 +103,12 @@ export const POLICY_SCHEMA = {
         tufRoot: { type: 'string', minLength: 1 },
       },
     },
-    promote: { type: 'object' },
+    promote: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        destinations: { type: 'array', minItems: 1, uniqueItems: true, items: ANCHORED_REGEX },
+      },
+    },
   },
 } as const;

@@ -89,6 +89,15 @@ export interface PolicyTrust {
   tufRoot?: string;
 }
 
+export interface PolicyPromote {
+  /**
+   * Anchored regexes (checked like signer identities) over the normalised destination:
+   * `host/repo` with the host lower-cased (Docker Hub as `docker.io/...`), or `oci:` plus the
+   * layout's absolute real path. Undefined means any destination.
+   */
+  destinations?: string[];
+}
+
 /** A parsed, validated, defaulted policy (version 1). */
 export interface Policy {
   version: 1;
@@ -101,8 +110,8 @@ export interface Policy {
   minSignatures: number;
   require: PolicyRequirements;
   trust: PolicyTrust;
-  /** Reserved for promote; passed through untouched. */
-  promote: Record<string, unknown>;
+  /** What `promote` demands beyond verification. */
+  promote: PolicyPromote;
 }
 
 export interface ParsePolicyOptions {

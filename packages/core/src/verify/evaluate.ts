@@ -6,6 +6,7 @@ import { FILES_PREDICATE_TYPE, verifyFilesAgainstManifest } from '../attest/file
 import { ModelshipError } from '../errors.js';
 import { isModelManifestArtifactType } from '../mediatypes.js';
 import type { Descriptor } from '../oci.js';
+import { evaluateLicenses } from '../policy/licenses.js';
 import type { Policy, PolicySigner } from '../policy/types.js';
 import { loadPublicKey } from '../sign/keys.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, type InTotoStatement } from '../sign/types.js';
@@ -67,13 +68,6 @@ export function matchSigner(
       return signer.kind === 'key' && signer.keyHint !== undefined && keyHints.get(s.line) === signer.keyHint;
     return signer.kind === 'keyless' && signer.issuer === s.issuer && new RegExp(s.identity, 'u').test(signer.subject);
   });
-}
-
-function licenseIds(expression: string): string[] {
-  return expression
-    .split(/\s+(?:AND|OR|WITH)\s+|[()]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
 }
 
 /**
@@ -214,25 +208,9 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
   if (licReq || artReq) {
     const facts = await collectArtifactFacts(store, subject, options.reference, { smallFiles: false });
     if (licReq) {
-      const licenses = (((facts.config['descriptor'] ?? {}) as { licenses?: string[] }).licenses ?? []).flatMap(
-        licenseIds,
-      );
-      const denied = licenses.filter((l) => licReq.deny.includes(l));
-      const notAllowed = licReq.allow.length ? licenses.filter((l) => !licReq.allow.includes(l)) : [];
-      const ok = denied.length === 0 && notAllowed.length === 0 && (licReq.allow.length === 0 || licenses.length > 0);
-      checks.push({
-        rule: 'require.licenses',
-        ok,
-        detail: ok
-          ? `licences ${licenses.join(', ') || '(none)'} allowed`
-          : [
-              denied.length ? `denied: ${denied.join(', ')}` : '',
-              notAllowed.length ? `not in allow list: ${notAllowed.join(', ')}` : '',
-              licenses.length ? '' : 'the artifact declares no licence',
-            ]
-              .filter(Boolean)
-              .join('; '),
-      });
+      // SPDX-aware, normalised, case-insensitive; an unparsable expression fails (policy/licenses.ts).
+      const declared = ((facts.config['descriptor'] ?? {}) as { licenses?: unknown }).licenses;
+      checks.push({ rule: 'require.licenses', ...evaluateLicenses(declared, licReq) });
     }
     if (artReq) {
       const family = isModelManifestArtifactType(facts.manifest.artifactType)
