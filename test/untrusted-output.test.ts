@@ -4,11 +4,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { runAction, type ActionRun } from './helpers/action.js';
 import { packSample, runCli } from './helpers/cli.js';
 import { keylessCli } from './helpers/keyless.js';
 import { startSigstoreStandins, type SigstoreStandins } from './helpers/sigstore.js';
 import { copySample, tempDir } from './helpers/tmp.js';
-import { INJECTION, workflowCommandLines } from './helpers/workflow-commands.js';
+import { HTML_INJECTION, INJECTION, workflowCommandLines } from './helpers/workflow-commands.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -29,7 +30,46 @@ function expectNoCommands(r: { stdout: string; stderr: string }): void {
   expect(workflowCommandLines(r.stderr)).toEqual([]);
 }
 
+/**
+ * An action's own commands are the annotations and masks @actions/core writes (their data
+ * escaped by it); none of the injected ones (set-output, stop-commands, a forged error, a
+ * mask of "modelship") may appear, and stderr has none at all.
+ */
+function expectOnlyOwnCommands(r: ActionRun): void {
+  const commands = workflowCommandLines(r.stdout);
+  expect(commands.filter((l) => !/^::(error|warning|notice|add-mask)::/.test(l))).toEqual([]);
+  expect(commands.filter((l) => /pwned|tok3n|forged|add-mask::modelship/.test(l))).toEqual([]);
+  expect(workflowCommandLines(r.stderr)).toEqual([]);
+}
+
+/** The job summary stays whole: one line per element, no tag from a value, no markdown after a blank line. */
+function expectSummaryIntact(summary: string): void {
+  expect(summary).not.toMatch(/<img|<\/?td>[^<]*<\/table>[^\n]*<td/);
+  expect(summary).not.toContain('\n\n');
+  for (const line of summary.split('\n').filter(Boolean)) {
+    expect(line).toMatch(/^<(h\d|p|table|ul)>/);
+    if (line.startsWith('<table>')) expect(line).toMatch(/<\/table>$/);
+  }
+}
+
 describe('text from an artifact, a bundle or a registry cannot start a workflow command (CLI)', () => {
+  it('the pack action: file names in its log and its summary table', async () => {
+    const model = copySample(tmp.dir, 'hostile-names-action');
+    writeFileSync(join(model, `weights${INJECTION}${HTML_INJECTION}.bin`), 'w');
+    const work = join(tmp.dir, 'pack-action');
+    mkdirSync(work, { recursive: true });
+    const r = await runAction(
+      'pack',
+      { path: model, output: join(work, 'oci'), cache: 'false' },
+      work,
+      {},
+      { from: 'lib' },
+    );
+    expectOnlyOwnCommands(r);
+    expectSummaryIntact(r.summary);
+    if (r.status === 0) expect(r.summary).toContain('weights\\n::set-output name=pwned::1');
+  });
+
   it('pack: file names from the model directory, in the table and in --json', async () => {
     const model = copySample(tmp.dir, 'hostile-names');
     writeFileSync(join(model, `weights${INJECTION}.bin`), 'w');
@@ -58,7 +98,8 @@ describe('text from an artifact, a bundle or a registry cannot start a workflow 
     let ref: string;
     let root: string;
     const signer = keyPair('attester');
-    const predicateType = `https://example.com/predicate${INJECTION}`;
+    const predicateType = `https://example.com/predicate${INJECTION}${HTML_INJECTION}`;
+    let policy: string;
     beforeAll(async () => {
       si = await startSigstoreStandins();
       root = join(tmp.dir, 'trusted_root.json');
@@ -88,17 +129,50 @@ describe('text from an artifact, a bundle or a registry cannot start a workflow 
       ]);
       expectNoCommands(a);
       expect(a.status).toBe(0);
-    });
-    afterAll(async () => si?.stop());
-
-    it('the text report, the JSON report and the error neither start nor hide a command', async () => {
-      const policy = join(tmp.dir, 'policy.yaml');
+      policy = join(tmp.dir, 'policy.yaml');
       writeFileSync(
         policy,
         `version: 1\nminSignatures: 2\nsigners:\n  - key: { path: ${signer.pub} }\n` +
           `  - github: { repository: acme/models, workflow: .github/workflows/release.yml, ref: refs/heads/main }\n` +
           `trust:\n  trustedRoot: ${root}\n`,
       );
+    });
+    afterAll(async () => si?.stop());
+
+    it('the verify action: its log has only its own commands, its summary tables stay whole', async () => {
+      const work = join(tmp.dir, 'verify-action');
+      mkdirSync(work, { recursive: true });
+      const r = await runAction('verify', { reference: ref, policy }, work, {}, { from: 'lib' });
+      expect(r.status).toBe(1);
+      expectOnlyOwnCommands(r);
+      expect(r.stdout).toMatch(/^::error::POLICY: /m);
+      expectSummaryIntact(r.summary);
+      expect(r.summary).toContain('release.yml\\n::set-output name=pwned::1');
+      expect(r.summary).toContain('https://example.com/predicate\\n::set-output name=pwned::1');
+      expect(r.summary).toContain('&lt;img src=x onerror=alert(1)&gt;\\n\\n&#124; a &#124;');
+    });
+
+    it('the attest action: the predicate type at the head of a log line, in its summary', async () => {
+      const work = join(tmp.dir, 'attest-action');
+      mkdirSync(work, { recursive: true });
+      const predicate = join(work, 'predicate.json');
+      writeFileSync(predicate, '{}');
+      const r = await runAction(
+        'attest',
+        { reference: ref, types: '', 'predicate-type': predicateType, predicate, key: signer.key },
+        work,
+        {},
+        { from: 'lib' },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expectOnlyOwnCommands(r);
+      expect(r.stdout).toMatch(/^https:\/\/example\.com\/predicate\\n::set-output name=pwned::1.*: referrer sha256:/m);
+      expectSummaryIntact(r.summary);
+      expect(JSON.parse(r.outputs.attestations!)).toEqual([expect.objectContaining({ predicateType })]);
+    });
+
+    it('the text report, the JSON report and the error neither start nor hide a command', async () => {
       const text = await runCli(['verify', ref, '--policy', policy]);
       expect(text.status).toBe(9);
       expectNoCommands(text);
@@ -205,5 +279,34 @@ describe('an inline --key value is never echoed (issue 11, item 13)', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expectNoPieceOf(b64, r.stdout);
+  });
+});
+
+describe('the setup action masks every login secret before it parses the logins input (item 13)', () => {
+  it('a malformed logins input: each secret is masked before the error, and printed nowhere else', async () => {
+    const secrets = ['s3cret-pass-one', 's3cret-token-two', 'ghp_s3cretInTheHostField', 's3cret pass three'];
+    const logins = [
+      `ghcr.io octocat ${secrets[0]}`,
+      // two fields: which one is the secret is unknown
+      `registry.example.com:5000 ${secrets[1]}`,
+      // the token where the host goes
+      `${secrets[2]} robot ${secrets[3]}`,
+    ].join('\n');
+    const work = join(tmp.dir, 'setup-action');
+    mkdirSync(work, { recursive: true });
+    const r = await runAction('setup', { logins }, work, { RUNNER_TOOL_CACHE: join(work, 'tools') }, { from: 'lib' });
+    expect(r.status).toBe(1);
+    const lines = r.stdout.split('\n');
+    const firstError = lines.findIndex((l) => l.startsWith('::error::'));
+    expect(firstError).toBeGreaterThan(0);
+    expect(lines[firstError]).toMatch(/^::error::USAGE: input logins, line 2: /);
+    for (const secret of secrets) {
+      const mask = lines.findIndex((l) => l === `::add-mask::${secret}`);
+      expect(mask).toBeGreaterThanOrEqual(0);
+      expect(mask).toBeLessThan(firstError);
+      // Nowhere but in its mask: not in the error, the summary or the outputs.
+      expect(lines.filter((l) => l.includes(secret) && !l.startsWith('::add-mask::'))).toEqual([]);
+      expect(r.stderr + r.summary + JSON.stringify(r.outputs)).not.toContain(secret);
+    }
   });
 });

@@ -17,3 +17,6 @@ export const INJECTIONS = [
   '\n  ::error file=README.md,line=1::forged\u001b[31m',
 ];
 export const INJECTION = INJECTIONS.join('');
+
+/** Attacker-chosen text for a job summary: a tag, a blank line, a markdown table row and image (no `/`: it goes into file names too). */
+export const HTML_INJECTION = '<img src=x onerror=alert(1)>\n\n| a | b |\n![t](https:evil.example)';
