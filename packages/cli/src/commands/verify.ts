@@ -10,7 +10,7 @@ import {
   type Policy,
   type VerifyModelRefsOptions,
 } from '@modelship/core';
-import { json, safe, type CliIO } from '../io.js';
+import { json, safe, untrustedText, type CliIO } from '../io.js';
 import {
   addRegistryOptions,
   addTufOptions,
@@ -143,7 +143,8 @@ async function verifyMany(
   if (flags.annotations === 'github')
     for (const a of modelRefAnnotations(result.results))
       io.out(
-        githubAnnotation('error', a.message, {
+        // githubAnnotation escapes the message's line breaks; control characters are made visible too.
+        githubAnnotation('error', untrustedText(a.message), {
           file: a.location.file,
           line: a.location.line,
           col: a.location.column,
