@@ -34,12 +34,15 @@ export function parseOutputFile(text: string): Record<string, string> {
 /**
  * Runs `dist/<name>/index.js` as the runner does: action.yml defaults and the given inputs as
  * INPUT_* variables, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_ENV / GITHUB_PATH files.
+ * `from: 'lib'` runs the action's `tsc -b` output (`actions/<name>/lib/index.js`) the same way
+ * instead, for tests of source changes that `npm run bundle` has not put into dist yet.
  */
 export async function runAction(
   name: string,
   inputs: Record<string, string>,
   workDir: string,
   env: NodeJS.ProcessEnv = {},
+  options: { from?: 'dist' | 'lib' } = {},
 ): Promise<ActionRun> {
   const meta = parse(readFileSync(join(REPO_ROOT, 'actions', name, 'action.yml'), 'utf8')) as {
     inputs: Record<string, { default?: string }>;
@@ -60,7 +63,10 @@ export async function runAction(
     vars[k] = join(workDir, `${name}-${f}.txt`);
     writeFileSync(vars[k]!, '');
   }
-  const main = join(REPO_ROOT, 'actions', name, meta.runs.main);
+  const main =
+    options.from === 'lib'
+      ? join(REPO_ROOT, 'actions', name, 'lib', 'index.js')
+      : join(REPO_ROOT, 'actions', name, meta.runs.main);
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('GITHUB_')),
   );

@@ -7,8 +7,11 @@ import {
   type AttestResult,
   type AttestationKind,
   type CustomPredicate,
+  safe,
+  safeHtml,
+  untrustedHtml,
 } from '@modelship/core';
-import { escapeHtml, listInput, secretInput } from './index.js';
+import { listInput, secretInput } from './index.js';
 
 /** What the attest inputs (types, predicate-type/predicate, mof-overrides, github-upload) ask for. */
 export type AttestInputs = Pick<AttestOptions, 'kinds' | 'custom' | 'mofOverridesPath' | 'github'>;
@@ -61,14 +64,14 @@ export function setAttestOutputs(result: Pick<AttestResult, 'attestations'>): vo
     'provenance-referrer-digest',
     result.attestations.find((a) => a.kind === 'slsa')?.signed.referrer.digest ?? '',
   );
-  for (const a of list) core.info(`${a.predicateType}: referrer ${a.referrerDigest}`);
+  for (const a of list) core.info(safe`${a.predicateType}: referrer ${a.referrerDigest}`);
 }
 
 /** Adds the attestation table and the MOF components to the job summary (the caller writes it). */
 export function addAttestSummary(result: AttestResult, base: string, heading = 'modelship attest'): void {
   const summary = core.summary
     .addHeading(heading, 3)
-    .addRaw(`<p>Subject <code>${escapeHtml(base)}@${result.facts.descriptor.digest}</code></p>`)
+    .addRaw(safeHtml`<p>Subject <code>${base}@${result.facts.descriptor.digest}</code></p>`)
     .addTable([
       [
         { data: 'Predicate type', header: true },
@@ -76,14 +79,14 @@ export function addAttestSummary(result: AttestResult, base: string, heading = '
         { data: 'Referrer', header: true },
       ],
       ...result.attestations.map((a) => [
-        escapeHtml(a.predicateType),
-        escapeHtml(a.signed.identity.subject),
-        `<code>${a.signed.referrer.digest}</code>`,
+        untrustedHtml(a.predicateType),
+        untrustedHtml(a.signed.identity.subject),
+        safeHtml`<code>${a.signed.referrer.digest}</code>`,
       ]),
     ]);
   const mof = mofOf(result);
   if (!mof) return;
-  summary.addHeading(`MOF: ${escapeHtml(mof.evaluation?.label ?? `class ${mof.evaluation?.class ?? '?'}`)}`, 4);
+  summary.addHeading(`MOF: ${untrustedHtml(mof.evaluation?.label ?? `class ${mof.evaluation?.class ?? '?'}`)}`, 4);
   summary.addTable([
     [
       { data: 'Component', header: true },
@@ -92,11 +95,11 @@ export function addAttestSummary(result: AttestResult, base: string, heading = '
       { data: 'Location', header: true },
     ],
     ...(mof.components ?? []).map((c) => [
-      escapeHtml(c.name),
-      escapeHtml(c.status ?? ''),
-      escapeHtml(c.license ?? ''),
-      escapeHtml(c.location ?? ''),
+      untrustedHtml(c.name),
+      untrustedHtml(c.status ?? ''),
+      untrustedHtml(c.license ?? ''),
+      untrustedHtml(c.location ?? ''),
     ]),
   ]);
-  if (mof.evaluation?.reasons?.length) summary.addList(mof.evaluation.reasons.map(escapeHtml));
+  if (mof.evaluation?.reasons?.length) summary.addList(mof.evaluation.reasons.map(untrustedHtml));
 }

@@ -9,6 +9,8 @@ import {
   type Progress,
   type RegistryAccess,
   type TufOptions,
+  untrustedLines,
+  untrustedText,
 } from '@modelship/core';
 
 /** Multi-line or comma-separated list input; empty entries dropped. */
@@ -47,14 +49,39 @@ export function keyValueInput(name: string): Record<string, string> {
   return out;
 }
 
+/**
+ * Every input of a modelship action that holds a secret. `runAction` masks them all before
+ * the action reads any input, so a parse error, a warning or a crash in between cannot print
+ * one unmasked (setup's `logins` is masked by setup itself, field by field, see
+ * actions/setup/src/logins.ts). An input the action does not have reads as empty.
+ */
+export const SECRET_INPUTS = [
+  'password',
+  'source-password',
+  'destination-password',
+  'key',
+  'key-password',
+  'identity-token',
+  'github-token',
+] as const;
+
+const masked = new Set<string>();
+
+/** Masks a value once (runAction masks every secret input up front; readers ask again). */
+export function maskSecret(value: string): void {
+  if (!value || masked.has(value)) return;
+  masked.add(value);
+  core.setSecret(value);
+}
+
 /** A secret input, masked in the log before anything else can print it. */
 export function secretInput(name: string): string {
   const v = core.getInput(name);
   if (v) {
-    core.setSecret(v);
+    maskSecret(v);
     // Multi-line secrets (PEM keys) are masked line by line too: the runner masks per line.
     const lines = v.split(/\r?\n/).map((l) => l.trim());
-    if (lines.length > 1) for (const line of lines) if (line.length >= 8) core.setSecret(line);
+    if (lines.length > 1) for (const line of lines) if (line.length >= 8) maskSecret(line);
   }
   return v;
 }
@@ -80,17 +107,29 @@ export function logProgress(label: string): Progress {
   return createProgress(label, { mode: 'lines', write: (t) => core.info(t.trimEnd()) });
 }
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+/**
+ * A warning annotation about untrusted text (a file name, a registry's answer). @actions/core
+ * escapes the line breaks of an annotation message itself; this also makes control characters
+ * (terminal escapes) visible, as everywhere else (packages/core/src/untrusted-text.ts).
+ */
+export function untrustedWarning(message: string): void {
+  core.warning(untrustedText(message));
 }
 
-/** Runs an action body; any failure becomes `setFailed("CODE: message\nhint: ...")`. */
+/**
+ * Runs an action body: every secret input is masked first, then any failure becomes
+ * `setFailed("CODE: message\nhint: ...")`, each line neutralised because messages quote
+ * registry bodies, tags and file names.
+ */
 export async function runAction(body: () => Promise<void>): Promise<void> {
   try {
+    for (const name of SECRET_INPUTS) secretInput(name);
     await body();
   } catch (e) {
     const err = isModelshipError(e) ? e : toModelshipError(e);
-    core.setFailed(`${err.code}: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`);
+    core.setFailed(
+      `${err.code}: ${untrustedLines(err.message)}${err.hint ? `\nhint: ${untrustedLines(err.hint)}` : ''}`,
+    );
   }
 }
 

@@ -14,8 +14,10 @@ import {
   type PackOptions,
   type PackResult,
   type OpenedTarget,
+  safeHtml,
+  untrustedHtml,
 } from '@modelship/core';
-import { choiceInput, escapeHtml, linesInput, listInput, logProgress } from './index.js';
+import { choiceInput, linesInput, listInput, logProgress, untrustedWarning } from './index.js';
 
 /** What the pack inputs (path, output/push, metadata, layer format, ...) ask for. */
 export interface PackInputs {
@@ -93,7 +95,7 @@ export async function packRuntime(
     cache: inputs.cache ? await DigestCache.open() : null,
     gitLfs: inputs.cache,
     progress: logProgress('pack'),
-    warn: (m) => core.warning(m),
+    warn: untrustedWarning,
   };
 }
 
@@ -123,7 +125,7 @@ export function addPackSummary(result: PackResult, reference: string, heading = 
   core.summary
     .addHeading(heading, 3)
     .addRaw(
-      `<p><code>${escapeHtml(reference)}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)</p>`,
+      safeHtml`<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)</p>`,
     )
     .addTable([
       [
@@ -133,10 +135,10 @@ export function addPackSummary(result: PackResult, reference: string, heading = 
         { data: 'Digest', header: true },
       ],
       ...result.layers.map((l) => [
-        escapeHtml(l.path),
-        l.kind,
+        untrustedHtml(l.path),
+        untrustedHtml(l.kind),
         formatBytes(l.descriptor.size),
-        `<code>${l.descriptor.digest}</code>`,
+        safeHtml`<code>${l.descriptor.digest}</code>`,
       ]),
     ]);
 }

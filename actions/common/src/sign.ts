@@ -1,8 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as core from '@actions/core';
-import { digestHex, type SignResult } from '@modelship/core';
-import { escapeHtml } from './index.js';
+import { digestHex, safe, safeHtml, untrustedHtml, type SignResult } from '@modelship/core';
 
 /**
  * Writes the bundle (to `bundle-out`, else under RUNNER_TEMP) and sets the sign outputs
@@ -22,13 +21,13 @@ export async function setSignOutputs(r: SignResult, base: string): Promise<void>
   core.setOutput('referrer-digest', r.referrer.digest);
   core.setOutput('signer-identity', r.identity.subject);
   core.setOutput('bundle-path', bundlePath);
-  core.info(`signed ${base}@${r.subject.digest} as ${r.identity.subject}`);
+  core.info(safe`signed ${base}@${r.subject.digest} as ${r.identity.subject}`);
 }
 
 /** Adds the signature table to the job summary (the caller writes it). */
 export function addSignSummary(r: SignResult, base: string, heading = 'modelship sign'): void {
   const log = r.tlogEntries.length
-    ? r.tlogEntries.map((e) => `Rekor log index ${escapeHtml(e.logIndex)}`).join(', ')
+    ? r.tlogEntries.map((e) => safeHtml`Rekor log index ${e.logIndex}`).join(', ')
     : 'none';
   core.summary.addHeading(heading, 3).addTable([
     [
@@ -40,12 +39,12 @@ export function addSignSummary(r: SignResult, base: string, heading = 'modelship
       { data: 'Referrer', header: true },
     ],
     [
-      `<code>${escapeHtml(base)}@${r.subject.digest}</code>`,
-      escapeHtml(r.identity.subject),
-      escapeHtml(r.identity.issuer ?? '(key)'),
+      safeHtml`<code>${base}@${r.subject.digest}</code>`,
+      untrustedHtml(r.identity.subject),
+      untrustedHtml(r.identity.issuer ?? '(key)'),
       log,
       String(r.timestamps),
-      `<code>${r.referrer.digest}</code>`,
+      safeHtml`<code>${r.referrer.digest}</code>`,
     ],
   ]);
 }

@@ -7,7 +7,7 @@ import {
   runAction,
   setPackOutputs,
 } from '@modelship/action-common';
-import { openTarget, pack } from '@modelship/core';
+import { openTarget, pack, safe } from '@modelship/core';
 
 export async function run(): Promise<void> {
   await runAction(async () => {
@@ -24,8 +24,8 @@ export async function run(): Promise<void> {
       });
       const reference = `${target.base}:${tags[0]}`;
       await setPackOutputs(target, result, reference);
-      core.info(`packed ${inputs.dir} -> ${reference}`);
-      core.info(`digest: ${result.descriptor.digest}`);
+      core.info(safe`packed ${inputs.dir} -> ${reference}`);
+      core.info(safe`digest: ${result.descriptor.digest}`);
       addPackSummary(result, reference);
       await core.summary.write();
     } finally {

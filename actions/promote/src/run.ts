@@ -2,7 +2,6 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import {
-  escapeHtml,
   linesInput,
   listInput,
   logProgress,
@@ -21,7 +20,10 @@ import {
   loadPolicy,
   openTarget,
   promoteArtifact,
+  safe,
+  safeHtml,
   signingSetup,
+  untrustedHtml,
   splitLayoutSpec,
   type ContentStore,
   type RegistryAccess,
@@ -138,7 +140,7 @@ export async function run(): Promise<void> {
           concurrency,
           onVerified: (report) => {
             verified = report;
-            for (const c of report.checks) core.info(`${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
+            for (const c of report.checks) core.info(safe`${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
           },
           onBytes: (n) => progress.update(n),
         });
@@ -153,20 +155,20 @@ export async function run(): Promise<void> {
         core.setOutput('bytes-copied', String(s.bytesCopied));
         core.setOutput('referrers-copied', String(s.referrersCopied));
         core.setOutput('record-digest', r.record?.referrer ?? '');
-        core.info(`promoted ${src.base}@${r.descriptor.digest} -> ${r.reference}`);
+        core.info(safe`promoted ${src.base}@${r.descriptor.digest} -> ${r.reference}`);
 
         await core.summary
           .addHeading('modelship promote', 3)
           .addRaw(
-            `<p><code>${escapeHtml(src.display)}</code> → <code>${escapeHtml(r.reference)}</code>, verified against <code>${escapeHtml(policy.source)}</code> (${policy.digest})</p>`,
+            safeHtml`<p><code>${src.display}</code> → <code>${r.reference}</code>, verified against <code>${policy.source}</code> (${policy.digest})</p>`,
           )
           .addTable([
             [
               { data: 'Item', header: true },
               { data: 'Value', header: true },
             ],
-            ['Digest', `<code>${r.descriptor.digest}</code>`],
-            ['Tags', escapeHtml(r.tags.join(', ') || '(none)')],
+            ['Digest', safeHtml`<code>${r.descriptor.digest}</code>`],
+            ['Tags', untrustedHtml(r.tags.join(', ') || '(none)')],
             ['Blobs copied', `${s.blobsCopied} (${formatBytes(s.bytesCopied)})`],
             ['Blobs mounted', String(s.blobsMounted)],
             ['Blobs already present', String(s.blobsSkipped)],
@@ -174,7 +176,7 @@ export async function run(): Promise<void> {
             [
               'Promotion record',
               r.record
-                ? `<code>${r.record.referrer}</code> signed by ${escapeHtml(r.record.signer.subject)}`
+                ? safeHtml`<code>${r.record.referrer}</code> signed by ${r.record.signer.subject}`
                 : 'none (record: false)',
             ],
           ])
@@ -184,7 +186,7 @@ export async function run(): Promise<void> {
               { data: 'Result', header: true },
               { data: 'Detail', header: true },
             ],
-            ...r.report.checks.map((c) => [escapeHtml(c.rule), c.ok ? 'pass' : 'FAIL', escapeHtml(c.detail)]),
+            ...r.report.checks.map((c) => [untrustedHtml(c.rule), c.ok ? 'pass' : 'FAIL', untrustedHtml(c.detail)]),
           ])
           .write();
       } catch (e) {
@@ -195,7 +197,7 @@ export async function run(): Promise<void> {
           await core.summary
             .addHeading('modelship promote: REFUSED', 3)
             .addRaw(
-              `<p><code>${escapeHtml(src.base)}@${report.subject.digest}</code> does not meet <code>${escapeHtml(policy.source)}</code>; nothing was written to <code>${escapeHtml(dstName)}</code>.</p>`,
+              safeHtml`<p><code>${src.base}@${report.subject.digest}</code> does not meet <code>${policy.source}</code>; nothing was written to <code>${dstName}</code>.</p>`,
             )
             .addTable([
               [
@@ -203,7 +205,7 @@ export async function run(): Promise<void> {
                 { data: 'Result', header: true },
                 { data: 'Detail', header: true },
               ],
-              ...report.checks.map((c) => [escapeHtml(c.rule), c.ok ? 'pass' : 'FAIL', escapeHtml(c.detail)]),
+              ...report.checks.map((c) => [untrustedHtml(c.rule), c.ok ? 'pass' : 'FAIL', untrustedHtml(c.detail)]),
             ])
             .write();
         }

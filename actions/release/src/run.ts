@@ -14,7 +14,7 @@ import {
   setSignOutputs,
   signingInputs,
 } from '@modelship/action-common';
-import { attestArtifact, openTarget, pack, signArtifact, signingSetup } from '@modelship/core';
+import { attestArtifact, openTarget, pack, safe, signArtifact, signingSetup } from '@modelship/core';
 
 export async function run(): Promise<void> {
   await runAction(async () => {
@@ -43,8 +43,8 @@ export async function run(): Promise<void> {
       const reference = `${target.base}:${tags[0]}`;
       await setPackOutputs(target, result, reference);
       core.setOutput('pinned-reference', `${target.base}@${digest}`);
-      core.info(`packed ${inputs.dir} -> ${reference}`);
-      core.info(`digest: ${digest}`);
+      core.info(safe`packed ${inputs.dir} -> ${reference}`);
+      core.info(safe`digest: ${digest}`);
       addPackSummary(result, reference, 'modelship release: pack');
 
       let signer = '';

@@ -25,11 +25,37 @@ interface DockerConfig {
 /** `https://ghcr.io/v2/` or `ghcr.io/` → `ghcr.io`; refuses what is not a host[:port]. */
 export function registryHost(value: string, what: string): string {
   const host = keyToHostname(value.trim());
-  if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(host) && !/^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host))
+  if (!isRegistryHost(host))
     throw new ModelshipError('USAGE', `${what}: "${value}" is not a registry host`, {
       hint: 'write the host (and port) only, e.g. ghcr.io or registry.example.com:5000',
     });
   return host;
+}
+
+const LOGIN_LINE = /^(\S+)\s+(\S+)\s+(.+)$/;
+
+function isRegistryHost(host: string): boolean {
+  return /^[A-Za-z0-9.-]+(:\d+)?$/.test(host) || /^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host);
+}
+
+/**
+ * What to mask in a `logins` input before anything parses it, read leniently and never
+ * throwing: the password (the rest of the line) of every line with three fields; for a line
+ * that is not well-formed, also the whole line and each of its fields, since which one is the
+ * secret is unknown (the action fails on that line anyway, so masking too much costs nothing).
+ */
+export function loginSecrets(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = LOGIN_LINE.exec(line);
+    if (m) out.push(m[3]!);
+    // Fields shorter than 4 characters alone would mask every such word in the log and make
+    // the error unreadable; the whole line is masked anyway, and no message quotes the line.
+    if (!m || !isRegistryHost(keyToHostname(m[1]!))) out.push(line, ...line.split(/\s+/).filter((f) => f.length >= 4));
+  }
+  return out;
 }
 
 /**
@@ -42,12 +68,17 @@ export function parseLogins(text: string): RegistryLogin[] {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (!line || line.startsWith('#')) continue;
-    const m = /^(\S+)\s+(\S+)\s+(.+)$/.exec(line);
+    const m = LOGIN_LINE.exec(line);
     if (!m)
       throw new ModelshipError('USAGE', `input logins, line ${i + 1}: expected "REGISTRY USERNAME PASSWORD"`, {
         hint: 'one registry per line, e.g. ghcr.io ${{ github.actor }} ${{ secrets.GITHUB_TOKEN }}',
       });
-    out.push({ registry: registryHost(m[1]!, `input logins, line ${i + 1}`), username: m[2]!, password: m[3]! });
+    const host = keyToHostname(m[1]!);
+    if (!isRegistryHost(host))
+      throw new ModelshipError('USAGE', `input logins, line ${i + 1}: the first field is not a registry host`, {
+        hint: 'write the host (and port) first, e.g. ghcr.io or registry.example.com:5000',
+      });
+    out.push({ registry: host, username: m[2]!, password: m[3]! });
   }
   return out;
 }

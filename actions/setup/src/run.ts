@@ -1,11 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { escapeHtml, runAction, secretInput } from '@modelship/action-common';
-import { ModelshipError, defaultCacheDir } from '@modelship/core';
+import { maskSecret, runAction, secretInput, untrustedWarning } from '@modelship/action-common';
+import { ModelshipError, defaultCacheDir, safe, untrustedHtml } from '@modelship/core';
 import { bundledCliDir, installCli } from './cli.js';
 import { restoreDigestCache, saveDigestCache } from './digest-cache.js';
-import { parseLogins, registryHost, writeDockerConfig, type RegistryLogin } from './logins.js';
+import { loginSecrets, parseLogins, registryHost, writeDockerConfig, type RegistryLogin } from './logins.js';
 import { installTool, parseTools, type InstalledTool } from './tools.js';
 
 const STATE = {
@@ -24,12 +24,15 @@ function runnerDir(name: 'RUNNER_TEMP' | 'RUNNER_TOOL_CACHE'): string {
   return v;
 }
 
-/** Secrets first: every password is masked before anything else can print it. */
+/**
+ * Secrets first: every password is masked before anything parses the input, so a malformed
+ * line cannot get a password printed unmasked (loginSecrets reads the text leniently).
+ */
 function loginInputs(): RegistryLogin[] {
   const password = secretInput('password');
   const logins = core.getInput('logins');
+  for (const secret of loginSecrets(logins)) maskSecret(secret);
   const parsed = parseLogins(logins);
-  for (const l of parsed) core.setSecret(l.password);
   const registry = core.getInput('registry');
   const username = core.getInput('username');
   if (registry || username || password) {
@@ -61,7 +64,7 @@ export async function run(): Promise<void> {
     core.addPath(cli.path);
     core.setOutput('version', cli.version);
     core.setOutput('path', cli.path);
-    core.info(`modelship ${cli.version} ${cli.reused ? 'found in' : 'installed into'} the tool cache: ${cli.path}`);
+    core.info(safe`modelship ${cli.version} ${cli.reused ? 'found in' : 'installed into'} the tool cache: ${cli.path}`);
 
     let dockerConfig = '';
     if (logins.length) {
@@ -80,7 +83,7 @@ export async function run(): Promise<void> {
       const t = await installTool(tool, temp);
       core.addPath(t.path);
       installed.push(t);
-      core.info(`${t.name} ${t.version} ${t.reused ? 'found in' : 'installed into'} the tool cache: ${t.path}`);
+      core.info(safe`${t.name} ${t.version} ${t.reused ? 'found in' : 'installed into'} the tool cache: ${t.path}`);
     }
     core.setOutput('tools', JSON.stringify(Object.fromEntries(installed.map((t) => [t.name, t.path]))));
 
@@ -98,10 +101,10 @@ export async function run(): Promise<void> {
         cacheNote = `restored (${r.key})`;
       } else if (r.status === 'miss') cacheNote = 'nothing saved yet';
       else {
-        core.warning(`digest cache not restored: ${r.why}; files are hashed afresh`);
+        untrustedWarning(`digest cache not restored: ${r.why}; files are hashed afresh`);
         cacheNote = 'cache service unavailable';
       }
-      core.info(`digest cache ${cacheDir}: ${cacheNote}`);
+      core.info(safe`digest cache ${cacheDir}: ${cacheNote}`);
     }
 
     await core.summary
@@ -112,11 +115,15 @@ export async function run(): Promise<void> {
           { data: 'Version', header: true },
           { data: 'Path', header: true },
         ],
-        ['modelship', escapeHtml(cli.version), `<code>${escapeHtml(cli.path)}</code>`],
-        ...installed.map((t) => [escapeHtml(t.name), escapeHtml(t.version), `<code>${escapeHtml(t.path)}</code>`]),
+        ['modelship', untrustedHtml(cli.version), `<code>${untrustedHtml(cli.path)}</code>`],
+        ...installed.map((t) => [
+          untrustedHtml(t.name),
+          untrustedHtml(t.version),
+          `<code>${untrustedHtml(t.path)}</code>`,
+        ]),
       ])
       .addRaw(
-        `<p>Registry logins: ${logins.length ? logins.map((l) => `<code>${escapeHtml(l.registry)}</code>`).join(', ') : 'none'}. Digest cache: ${escapeHtml(cacheNote)}.</p>`,
+        `<p>Registry logins: ${logins.length ? logins.map((l) => `<code>${untrustedHtml(l.registry)}</code>`).join(', ') : 'none'}. Digest cache: ${untrustedHtml(cacheNote)}.</p>`,
       )
       .write();
   });
@@ -128,8 +135,8 @@ export async function post(): Promise<void> {
     const cacheDir = core.getState(STATE.cacheDir);
     if (cacheDir) {
       const r = await saveDigestCache(cacheDir, core.getState(STATE.restoredKey));
-      if (r.status === 'saved') core.info(`digest cache saved as ${r.key}`);
-      else if (r.status === 'unavailable') core.warning(`digest cache not saved: ${r.why}`);
+      if (r.status === 'saved') core.info(safe`digest cache saved as ${r.key}`);
+      else if (r.status === 'unavailable') untrustedWarning(`digest cache not saved: ${r.why}`);
       else core.info(`digest cache not saved: ${r.status === 'empty' ? 'nothing was hashed' : 'unchanged'}`);
     }
     const dockerConfig = core.getState(STATE.dockerConfig);

@@ -2,9 +2,13 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import * as core from '@actions/core';
 import * as glob from '@actions/glob';
-import { escapeHtml } from '@modelship/action-common';
+import { untrustedWarning } from '@modelship/action-common';
 import {
   ModelshipError,
+  safe,
+  safeHtml,
+  untrustedHtml,
+  untrustedText,
   findModelRefsInList,
   findModelRefsInManifests,
   modelRefAnnotations,
@@ -47,7 +51,7 @@ async function manifestFiles(patterns: string[]): Promise<string[]> {
     files.add(f);
     globbed++;
   }
-  if (files.size === 0) core.warning(`input manifests matched no files: ${patterns.join(', ')}`);
+  if (files.size === 0) untrustedWarning(`input manifests matched no files: ${patterns.join(', ')}`);
   else core.info(`scanning ${files.size} manifest file(s) (${globbed} from globs or directories)`);
   return [...files];
 }
@@ -79,10 +83,13 @@ export async function verifyReferences(inputs: VerifyReferencesInputs): Promise<
 
   for (const r of result.results)
     core.info(
-      `${r.ok ? 'ok  ' : 'FAIL'} ${r.reference} (${r.locations.map((l) => `${l.file}:${l.line}`).join(', ')}): ${r.message}`,
+      safe`${r.ok ? 'ok  ' : 'FAIL'} ${r.reference} (${r.locations.map((l) => `${l.file}:${l.line}`).join(', ')}): ${r.message}`,
     );
+  // @actions/core escapes the message's line breaks and the properties' `:` and `,`; the
+  // message (a reference and a reason from the manifests and the registry) also gets its
+  // control characters made visible. The file stays as it is: it must name the real file.
   for (const a of modelRefAnnotations(result.results))
-    core.error(a.message, {
+    core.error(untrustedText(a.message), {
       title: a.title,
       file: a.location.file,
       startLine: a.location.line,
@@ -97,7 +104,7 @@ export async function verifyReferences(inputs: VerifyReferencesInputs): Promise<
   if (result.checked === 0) core.notice('no model references found in the given references file or manifests');
   await core.summary
     .addHeading(heading, 3)
-    .addRaw(`<p>against <code>${escapeHtml(policy.source)}</code> (${policy.digest})</p>`)
+    .addRaw(safeHtml`<p>against <code>${policy.source}</code> (${policy.digest})</p>`)
     .addTable([
       [
         { data: 'Reference', header: true },
@@ -106,10 +113,10 @@ export async function verifyReferences(inputs: VerifyReferencesInputs): Promise<
         { data: 'Detail', header: true },
       ],
       ...result.results.map((r) => [
-        `<code>${escapeHtml(r.reference)}</code>`,
+        safeHtml`<code>${r.reference}</code>`,
         r.ok ? 'pass' : 'FAIL',
-        r.locations.map((l) => escapeHtml(`${l.file}:${l.line}`)).join('<br>'),
-        escapeHtml(r.message),
+        r.locations.map((l) => untrustedHtml(`${l.file}:${l.line}`)).join('<br>'),
+        untrustedHtml(r.message),
       ]),
     ])
     .write();

@@ -1,8 +1,17 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { escapeHtml, linesInput, registryInputs, runAction, tufInputs } from '@modelship/action-common';
-import { ModelshipError, digestHex, loadPolicy, openTarget, verifyArtifact } from '@modelship/core';
+import { linesInput, registryInputs, runAction, tufInputs } from '@modelship/action-common';
+import {
+  ModelshipError,
+  digestHex,
+  loadPolicy,
+  openTarget,
+  safe,
+  safeHtml,
+  untrustedHtml,
+  verifyArtifact,
+} from '@modelship/core';
 import { verifyReferences } from './refs.js';
 
 export async function run(): Promise<void> {
@@ -65,12 +74,12 @@ export async function run(): Promise<void> {
       core.setOutput('report-path', reportPath);
       core.setOutput('checked', '1');
       core.setOutput('failed', report.ok ? '0' : '1');
-      for (const c of report.checks) core.info(`${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
+      for (const c of report.checks) core.info(safe`${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
 
       await core.summary
         .addHeading(`modelship verify: ${report.ok ? 'passed' : 'FAILED'}`, 3)
         .addRaw(
-          `<p><code>${escapeHtml(target.base)}@${report.subject.digest}</code> against <code>${escapeHtml(policy.source)}</code> (${policy.digest})</p>`,
+          safeHtml`<p><code>${target.base}@${report.subject.digest}</code> against <code>${policy.source}</code> (${policy.digest})</p>`,
         )
         .addTable([
           [
@@ -78,7 +87,7 @@ export async function run(): Promise<void> {
             { data: 'Result', header: true },
             { data: 'Detail', header: true },
           ],
-          ...report.checks.map((c) => [escapeHtml(c.rule), c.ok ? 'pass' : 'FAIL', escapeHtml(c.detail)]),
+          ...report.checks.map((c) => [untrustedHtml(c.rule), c.ok ? 'pass' : 'FAIL', untrustedHtml(c.detail)]),
         ])
         .addTable([
           [
@@ -88,10 +97,10 @@ export async function run(): Promise<void> {
             { data: 'Status', header: true },
           ],
           ...report.bundles.map((b) => [
-            `<code>${b.bundle || b.referrer}</code>`,
-            escapeHtml(b.predicateType ?? ''),
-            escapeHtml(b.signer?.subject ?? ''),
-            escapeHtml(
+            safeHtml`<code>${b.bundle || b.referrer}</code>`,
+            untrustedHtml(b.predicateType ?? ''),
+            untrustedHtml(b.signer?.subject ?? ''),
+            untrustedHtml(
               b.trusted ? 'trusted' : b.verified ? `verified, ${b.reason ?? ''}` : `rejected: ${b.reason ?? ''}`,
             ),
           ]),

@@ -1,4 +1,13 @@
-import { createProgress, formatBytes, type Progress, type ProgressMode } from '@modelship/core';
+import {
+  createProgress,
+  formatBytes,
+  safe,
+  untrustedJson,
+  untrustedLines,
+  untrustedText,
+  type Progress,
+  type ProgressMode,
+} from '@modelship/core';
 
 /** Where the CLI writes; swappable so tests can run commands in-process. */
 export interface CliIO {
@@ -27,7 +36,22 @@ export function progressFor(io: CliIO, label: string, enabled: boolean): Progres
   return createProgress(label, { mode, write: io.err });
 }
 
-export function table(rows: string[][]): string {
+/**
+ * Output of the CLI may be read by a GitHub Actions runner (a workflow step): text from an
+ * artifact, a bundle, a registry or a model directory goes through these so that it cannot
+ * start a workflow command (packages/core/src/untrusted-text.ts). Text output uses `safe`
+ * templates, `--json` output `json`, error messages `untrustedLines`.
+ */
+export { safe, untrustedLines, untrustedText };
+
+/** `--json` output: JSON that parses to the same value and cannot hold a workflow command. */
+export function json(value: unknown): string {
+  return untrustedJson(value, 2) + '\n';
+}
+
+/** Columns padded to the widest cell; every cell is untrusted text (file names, kinds). */
+export function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(untrustedText));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return (
     rows

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ERROR_CODES, isModelshipError, toModelshipError } from '@modelship/core';
-import { processIO, type CliIO } from './io.js';
+import { processIO, untrustedLines, type CliIO } from './io.js';
 import { VERSION } from './version.js';
 import { registerPack } from './commands/pack.js';
 import { registerPull, registerPush } from './commands/transfer.js';
@@ -17,7 +17,8 @@ export function buildProgram(io: CliIO): Command {
     .description('Release ML models the way you release containers (ModelPack OCI artifacts).')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run modelship --help for usage)')
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    // Usage errors quote the arguments, which a workflow may have built from untrusted text.
+    .configureOutput({ writeOut: io.out, writeErr: (t) => io.err(untrustedLines(t)) })
     .exitOverride();
   registerPack(program, io);
   registerPush(program, io);
@@ -45,9 +46,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       return ERROR_CODES.USAGE;
     }
     const err = isModelshipError(e) ? e : toModelshipError(e);
-    io.err(`error: ${err.message}\n`);
-    if (err.hint) io.err(`hint: ${err.hint}\n`);
-    if (io.env.MODELSHIP_DEBUG && err.stack) io.err(`${err.stack}\n`);
+    // Messages quote registry bodies, tags, file names: each line is neutralised, so none of
+    // them can start a workflow command on a runner; the message keeps its own line breaks.
+    io.err(`error: ${untrustedLines(err.message)}\n`);
+    if (err.hint) io.err(`hint: ${untrustedLines(err.hint)}\n`);
+    if (io.env.MODELSHIP_DEBUG && err.stack) io.err(`${untrustedLines(err.stack)}\n`);
     return err.exitCode;
   }
 }

@@ -66,7 +66,10 @@ export interface SigningFlags {
 /** The signing flags shared by sign and attest (cosign's names where cosign has one). */
 export function addSigningOptions(cmd: Command): Command {
   return cmd
-    .option('--key <key>', 'PEM private key: a file, or env://VAR (ECDSA P-256 or Ed25519); keyless without it')
+    .option(
+      '--key <key>',
+      'private key (ECDSA P-256 or Ed25519): a PEM file, env://VAR, or the PEM text, plain or base64; keyless without it',
+    )
     .option('--identity-token <token>', 'OIDC token for keyless signing (else Actions OIDC or SIGSTORE_ID_TOKEN)')
     .option('--fulcio-url <url>', 'Fulcio (certificate authority) URL')
     .option('--rekor-url <url>', 'Rekor (transparency log) URL')

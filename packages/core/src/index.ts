@@ -22,3 +22,4 @@ export * from './attest/index.js';
 export * from './verify/index.js';
 export * from './policy/index.js';
 export * from './promote.js';
+export * from './untrusted-text.js';

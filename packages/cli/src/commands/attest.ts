@@ -10,7 +10,7 @@ import {
   type AttestResult,
   type CustomPredicate,
 } from '@modelship/core';
-import type { CliIO } from '../io.js';
+import { json, safe, type CliIO } from '../io.js';
 import { VERSION } from '../version.js';
 import {
   addRegistryOptions,
@@ -61,7 +61,7 @@ export function registerAttest(program: Command, io: CliIO): void {
     .option('--json', 'print the result as JSON');
   addRegistryOptions(addSigningOptions(cmd)).action(async (reference: string, flags: AttestFlags) => {
     const r = await runAttest(reference, flags, io);
-    io.out(flags.json ? JSON.stringify(r.json, null, 2) + '\n' : r.text);
+    io.out(flags.json ? json(r.json) : r.text);
   });
 }
 
@@ -106,11 +106,11 @@ function mofClass(r: AttestResult): string | undefined {
 }
 
 function render(r: AttestResult): string {
-  const lines = [`attested ${r.facts.name}@${r.facts.descriptor.digest}`];
+  const lines = [safe`attested ${r.facts.name}@${r.facts.descriptor.digest}`];
   for (const a of r.attestations)
-    lines.push(`  ${a.predicateType}: referrer ${a.signed.referrer.digest} (signer ${a.signed.identity.subject})`);
+    lines.push(safe`  ${a.predicateType}: referrer ${a.signed.referrer.digest} (signer ${a.signed.identity.subject})`);
   const mof = mofClass(r);
-  if (mof) lines.push(`MOF: ${mof}`);
+  if (mof) lines.push(safe`MOF: ${mof}`);
   return lines.join('\n') + '\n';
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { KEY_ALGORITHMS, ModelshipError, generateKeyPair, writeKeyPair, type KeyAlgorithm } from '@modelship/core';
-import type { CliIO } from '../io.js';
+import { json, safe, type CliIO } from '../io.js';
 
 interface GenerateKeyPairFlags {
   outputKeyPrefix: string;
@@ -24,7 +24,7 @@ export function registerGenerateKeyPair(program: Command, io: CliIO): void {
     .option('--json', 'print the result as JSON')
     .action(async (flags: GenerateKeyPairFlags) => {
       const r = await runGenerateKeyPair(flags, io);
-      io.out(flags.json ? JSON.stringify(r.json, null, 2) + '\n' : r.text);
+      io.out(flags.json ? json(r.json) : r.text);
     });
 }
 
@@ -40,17 +40,17 @@ async function runGenerateKeyPair(flags: GenerateKeyPairFlags, io: CliIO): Promi
   const pair = generateKeyPair({ algorithm, ...(password ? { password } : {}) });
   const paths = await writeKeyPair(flags.outputKeyPrefix, pair, { force: flags.force ?? false });
   const text =
-    `private key: ${paths.privateKeyPath}${pair.encrypted ? ' (encrypted)' : ' (unencrypted)'}\n` +
-    `public key: ${paths.publicKeyPath}\n` +
-    `key hint: ${pair.hint}\n`;
-  const json = {
+    safe`private key: ${paths.privateKeyPath}` +
+    `${pair.encrypted ? ' (encrypted)' : ' (unencrypted)'}\n` +
+    safe`public key: ${paths.publicKeyPath}\nkey hint: ${pair.hint}\n`;
+  const result = {
     privateKeyPath: paths.privateKeyPath,
     publicKeyPath: paths.publicKeyPath,
     hint: pair.hint,
     algorithm: pair.algorithm,
     encrypted: pair.encrypted,
   };
-  return { text, json };
+  return { text, json: result };
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type ModelMetadataOverrides,
   type PackResult,
 } from '@modelship/core';
-import { formatBytes, progressFor, table, type CliIO } from '../io.js';
+import { formatBytes, json, progressFor, safe, table, type CliIO } from '../io.js';
 import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
 
 interface PackFlags extends RegistryFlags {
@@ -85,7 +85,7 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--no-progress', 'no progress output');
   addRegistryOptions(cmd).action(async (dir: string, flags: PackFlags) => {
     const result = await runPack(dir, flags, io);
-    io.out(flags.json ? JSON.stringify(result.json, null, 2) + '\n' : result.text);
+    io.out(flags.json ? json(result.json) : result.text);
   });
 }
 
@@ -158,7 +158,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       concurrency,
       ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
       progress,
-      warn: (m) => io.err(`warning: ${m}\n`),
+      warn: (m) => io.err(safe`warning: ${m}\n`),
     });
     const reference = `${target.base}:${tags[0]}`;
     return { text: render(result, reference), json: toJson(result, reference, target.kind, target.store.location) };
@@ -182,7 +182,7 @@ function render(r: PackResult, reference: string): string {
     `\n${r.layers.length} layers, ${formatBytes(r.size)}; ${up} written, ${r.stats.mounted} mounted, ` +
     `${r.stats.skipped} already present, ` +
     `${r.stats.cacheHits} digests from cache${r.stats.gitLfs ? `, ${r.stats.gitLfs} from Git LFS pointers` : ''}\n` +
-    `reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
+    safe`reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
   );
 }
 

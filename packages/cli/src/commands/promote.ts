@@ -15,7 +15,7 @@ import {
   type SigningSetup,
   type VerifyReport,
 } from '@modelship/core';
-import { progressFor, type CliIO } from '../io.js';
+import { json, progressFor, safe, type CliIO } from '../io.js';
 import { VERSION } from '../version.js';
 import {
   addRegistryOptions,
@@ -186,17 +186,12 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
         onBytes: (n) => progress.update(n),
       });
     } catch (e) {
-      if (failedReport)
-        io.out(
-          flags.json
-            ? JSON.stringify({ ok: false, report: failedReport }, null, 2) + '\n'
-            : renderFailure(failedReport),
-        );
+      if (failedReport) io.out(flags.json ? json({ ok: false, report: failedReport }) : renderFailure(failedReport));
       throw e;
     } finally {
       progress.finish();
     }
-    io.out(flags.json ? JSON.stringify(toJson(result, src.display), null, 2) + '\n' : render(result, src.display));
+    io.out(flags.json ? json(toJson(result, src.display)) : render(result, src.display));
   } finally {
     await dstRegistry?.close();
     await src.store.close();
@@ -225,8 +220,8 @@ async function destinationTarget(
 }
 
 function renderFailure(r: VerifyReport): string {
-  const lines = [`FAIL ${r.subject.digest} (policy ${r.policy.source} ${r.policy.digest.slice(0, 19)})`];
-  for (const c of r.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
+  const lines = [safe`FAIL ${r.subject.digest} (policy ${r.policy.source} ${r.policy.digest.slice(0, 19)})`];
+  for (const c of r.checks) lines.push(safe`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
   lines.push('nothing was written to the destination');
   return lines.join('\n') + '\n';
 }
@@ -234,14 +229,14 @@ function renderFailure(r: VerifyReport): string {
 function render(r: PromoteResult, source: string): string {
   const s = r.stats;
   const lines = [
-    `verified ${source}@${r.descriptor.digest} against ${r.report.policy.source}: ${r.report.checks.length} checks passed`,
+    safe`verified ${source}@${r.descriptor.digest} against ${r.report.policy.source}: ${r.report.checks.length} checks passed`,
     `${s.blobsCopied} blobs copied (${formatBytes(s.bytesCopied)}), ${s.blobsMounted} mounted, ${s.blobsSkipped} already present; ` +
       `${s.manifestsCopied} manifests copied, ${s.referrersCopied} referrers`,
   ];
-  if (r.record) lines.push(`promotion record: ${r.record.referrer} (signer ${r.record.signer.subject})`);
+  if (r.record) lines.push(safe`promotion record: ${r.record.referrer} (signer ${r.record.signer.subject})`);
   else lines.push('promotion record: none (--no-record)');
-  if (r.tags.length) lines.push(`tags: ${r.tags.join(', ')}`);
-  lines.push(`reference: ${r.reference}`, `digest: ${r.descriptor.digest}`);
+  if (r.tags.length) lines.push(safe`tags: ${r.tags.join(', ')}`);
+  lines.push(safe`reference: ${r.reference}`, safe`digest: ${r.descriptor.digest}`);
   return lines.join('\n') + '\n';
 }
 

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ModelshipError, isDigest, openTarget, signArtifact, type SignResult } from '@modelship/core';
-import type { CliIO } from '../io.js';
+import { json, safe, type CliIO } from '../io.js';
 import {
   addRegistryOptions,
   addSigningOptions,
@@ -38,7 +38,7 @@ export function registerSign(program: Command, io: CliIO): void {
     .option('--json', 'print the result as JSON');
   addRegistryOptions(addSigningOptions(cmd)).action(async (reference: string, flags: SignFlags) => {
     const r = await runSign(reference, flags, io);
-    io.out(flags.json ? JSON.stringify(r.json, null, 2) + '\n' : r.text);
+    io.out(flags.json ? json(r.json) : r.text);
   });
 }
 
@@ -68,14 +68,16 @@ async function runSign(reference: string, flags: SignFlags, io: CliIO): Promise<
 
 function render(r: SignResult, ref: string, bundleOut: string | undefined): string {
   const log = r.tlogEntries.length
-    ? r.tlogEntries.map((e) => `rekor log index ${e.logIndex}`).join(', ')
+    ? r.tlogEntries.map((e) => safe`rekor log index ${e.logIndex}`).join(', ')
     : 'no transparency log entry';
   return (
-    `signed ${ref}\n` +
-    `signer: ${r.identity.subject}${r.identity.issuer ? ` (issuer ${r.identity.issuer})` : ''}\n` +
-    `log: ${log}; ${r.timestamps} RFC 3161 timestamp(s)\n` +
-    `bundle: ${r.bundleDescriptor.digest}${bundleOut ? ` (written to ${bundleOut})` : ''}\n` +
-    `referrer: ${r.referrer.digest}\n`
+    safe`signed ${ref}\n` +
+    safe`signer: ${r.identity.subject}` +
+    (r.identity.issuer ? safe` (issuer ${r.identity.issuer})` : '') +
+    `\nlog: ${log}; ${r.timestamps} RFC 3161 timestamp(s)\n` +
+    safe`bundle: ${r.bundleDescriptor.digest}` +
+    (bundleOut ? safe` (written to ${bundleOut})` : '') +
+    safe`\nreferrer: ${r.referrer.digest}\n`
   );
 }
 

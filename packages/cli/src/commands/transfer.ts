@@ -10,7 +10,7 @@ import {
   transfer,
   type CopyStats,
 } from '@modelship/core';
-import { progressFor, type CliIO } from '../io.js';
+import { json, progressFor, safe, type CliIO } from '../io.js';
 import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
 
 interface TransferFlags extends RegistryFlags {
@@ -83,7 +83,7 @@ export function registerPull(program: Command, io: CliIO): void {
         progress.setTotal(0);
         const r = await extractArtifact(src.store, root, flags.extract!, { onBytes: (n) => progress.update(n) });
         progress.finish();
-        const json = {
+        const result = {
           reference: src.display,
           digest: root.digest,
           directory: flags.extract,
@@ -92,8 +92,8 @@ export function registerPull(program: Command, io: CliIO): void {
         };
         io.out(
           flags.json
-            ? JSON.stringify(json, null, 2) + '\n'
-            : `extracted ${r.files.length} files (${formatBytes(r.bytes)}) into ${flags.extract}\ndigest: ${root.digest}\n`,
+            ? json(result)
+            : safe`extracted ${r.files.length} files (${formatBytes(r.bytes)}) into ${flags.extract}\ndigest: ${root.digest}\n`,
         );
       } finally {
         await src.store.close();
@@ -135,12 +135,8 @@ async function runTransfer(
       const reference = tag ? `${dst.base}:${tag}` : `${dst.base}@${root.digest}`;
       io.out(
         flags.json
-          ? JSON.stringify(
-              { reference, digest: root.digest, mediaType: root.mediaType, size: root.size, stats },
-              null,
-              2,
-            ) + '\n'
-          : `${summary(stats)}\nreference: ${reference}\ndigest: ${root.digest}\n`,
+          ? json({ reference, digest: root.digest, mediaType: root.mediaType, size: root.size, stats })
+          : safe`${summary(stats)}\nreference: ${reference}\ndigest: ${root.digest}\n`,
       );
     } finally {
       await dst.store.close();

@@ -10,7 +10,7 @@ import {
   type Policy,
   type VerifyModelRefsOptions,
 } from '@modelship/core';
-import type { CliIO } from '../io.js';
+import { json, safe, untrustedText, type CliIO } from '../io.js';
 import {
   addRegistryOptions,
   addTufOptions,
@@ -92,7 +92,7 @@ export function registerVerify(program: Command, io: CliIO): void {
     } finally {
       await target.store.close();
     }
-    io.out(flags.json ? JSON.stringify(report, null, 2) + '\n' : render(report, target.base));
+    io.out(flags.json ? json(report) : render(report, target.base));
     if (!report.ok) {
       const failed = report.checks.filter((c) => !c.ok).map((c) => c.rule);
       throw new ModelshipError(
@@ -105,13 +105,13 @@ export function registerVerify(program: Command, io: CliIO): void {
 
 function render(r: VerifyReport, base: string): string {
   const lines = [
-    `${r.ok ? 'PASS' : 'FAIL'} ${base}@${r.subject.digest} (policy ${r.policy.source} ${r.policy.digest.slice(0, 19)})`,
+    safe`${r.ok ? 'PASS' : 'FAIL'} ${base}@${r.subject.digest} (policy ${r.policy.source} ${r.policy.digest.slice(0, 19)})`,
   ];
-  for (const c of r.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
+  for (const c of r.checks) lines.push(safe`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
   lines.push('bundles:');
   for (const b of r.bundles)
     lines.push(
-      `  ${b.trusted ? 'trusted ' : b.verified ? 'verified' : 'rejected'} ${b.predicateType ?? '?'} ${b.signer?.subject ?? ''} ${b.reason ? `(${b.reason})` : ''}`.trimEnd(),
+      safe`  ${b.trusted ? 'trusted ' : b.verified ? 'verified' : 'rejected'} ${b.predicateType ?? '?'} ${b.signer?.subject ?? ''} ${b.reason ? `(${b.reason})` : ''}`.trimEnd(),
     );
   return lines.join('\n') + '\n';
 }
@@ -130,11 +130,12 @@ async function verifyMany(
   if (flags.refsFile) refs.push(...(await findModelRefsInList(flags.refsFile)));
   if (flags.k8sManifests) refs.push(...(await findModelRefsInManifests(flags.k8sManifests)));
   const result = await verifyModelRefs({ ...options, refs });
-  if (flags.json) io.out(JSON.stringify(result, null, 2) + '\n');
+  if (flags.json) io.out(json(result));
   else {
     const lines = result.results.map(
       (r) =>
-        `${r.ok ? 'PASS' : 'FAIL'} ${r.reference} (${r.locations.map((l) => `${l.file}:${l.line}`).join(', ')})${r.ok ? '' : `\n  ${r.message}`}`,
+        safe`${r.ok ? 'PASS' : 'FAIL'} ${r.reference} (${r.locations.map((l) => `${l.file}:${l.line}`).join(', ')})` +
+        (r.ok ? '' : safe`\n  ${r.message}`),
     );
     if (!lines.length) lines.push('no model references found');
     io.out(lines.join('\n') + '\n');
@@ -142,7 +143,8 @@ async function verifyMany(
   if (flags.annotations === 'github')
     for (const a of modelRefAnnotations(result.results))
       io.out(
-        githubAnnotation('error', a.message, {
+        // githubAnnotation escapes the message's line breaks; control characters are made visible too.
+        githubAnnotation('error', untrustedText(a.message), {
           file: a.location.file,
           line: a.location.line,
           col: a.location.column,

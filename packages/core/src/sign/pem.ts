@@ -35,6 +35,21 @@ export async function readKeySource(source: KeySource, what: string): Promise<{ 
     return { text: unwrapBase64(await fsp.readFile(path, 'utf8')), name: path };
   } catch (e) {
     if (e instanceof ModelshipError) throw e;
+    // No file by that name. A key pasted where a path goes (a base64 CI secret, most often)
+    // is used as the key it is; anything else that may be key material is not echoed, since
+    // the message reaches logs that the secret store does not mask everywhere.
+    const inline = unwrapBase64(path);
+    if (inline !== path) return { text: inline, name: `${what} given as base64 text` };
+    if (mayBeKeyMaterial(path))
+      throw new ModelshipError(
+        'INPUT',
+        `the ${what} given (${path.length} characters) is not a readable file, nor PEM or base64-encoded PEM text; ` +
+          'the value is not shown, as it may be key material',
+        // No cause: the file system error quotes the value.
+        {
+          hint: 'pass the path of the key file, env://VAR naming a variable that holds the key, or the PEM text itself',
+        },
+      );
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
       throw new ModelshipError('INPUT', `${what} ${path} not found`, {
@@ -46,6 +61,18 @@ export async function readKeySource(source: KeySource, what: string): Promise<{ 
       hint: 'check the file permissions',
     });
   }
+}
+
+/**
+ * Whether a value that names no file could be a key rather than a mistyped path: PEM-ish text,
+ * or a long run without the `.` of a file extension (base64, hex), or a path-free blob with a
+ * dot (a JWT). Real key paths (`cosign.key`, `/run/secrets/signing.pem`) are printed as given.
+ */
+function mayBeKeyMaterial(value: string): boolean {
+  if (/[\r\n]/.test(value) || value.includes('-----')) return true;
+  if (value.length < 40) return false;
+  if (!value.includes('.')) return true;
+  return value.split(/[/\\]/).some((segment) => segment.length > 64);
 }
 
 /**
