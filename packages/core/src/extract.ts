@@ -189,6 +189,8 @@ export interface CommitOptions {
 
 const MAX_NAMED = 10;
 
+const noop = (): void => {};
+
 function listed(paths: string[]): string {
   const shown = paths.slice(0, MAX_NAMED).join(', ');
   return paths.length > MAX_NAMED ? `${shown} and ${paths.length - MAX_NAMED} more` : shown;
@@ -349,6 +351,9 @@ export class ExtractionStage {
    * stream (ContentStore.fetch): the layer counts as verified when it was read to the end.
    */
   async addLayer(desc: Descriptor, content: Readable, options: TarLayerOptions = {}): Promise<string[]> {
+    // A blob that fails verification while we still create directories errors before the
+    // pipeline listens; the pipeline sees the stream's errored state and rethrows it then.
+    content.on('error', noop);
     const what = `layer ${desc.digest}`;
     const encoding: LayerEncoding = parseLayerMediaType(desc.mediaType)?.encoding ?? 'raw';
     if (encoding === 'raw') {
@@ -514,6 +519,8 @@ export async function extractLayer(
   content: Readable,
   options: TarLayerOptions & CommitOptions = {},
 ): Promise<string[]> {
+  // An error before the stage exists must not crash the process: see addLayer.
+  content.on('error', noop);
   const stage = await ExtractionStage.open(root);
   let ok = false;
   try {
@@ -523,6 +530,7 @@ export async function extractLayer(
     return written;
   } finally {
     content.destroy();
+    content.off('error', noop);
     await stage.discard(!ok);
   }
 }
