@@ -395,7 +395,7 @@ export class ExtractionStage {
   private async compare(items: readonly { rel: string; digest: string; size: number }[]): Promise<Existing[]> {
     const states: Existing[] = [];
     const toHash: { i: number; abs: string }[] = [];
-    const blocked: string[] = [];
+    const blocked = new Set<string>();
     for (const [i, it] of items.entries()) {
       const abs = join(this.root, ...it.rel.split('/'));
       const parts = it.rel.split('/');
@@ -404,12 +404,12 @@ export class ExtractionStage {
         const st = await stat(join(this.root, ...parent.split('/'))).catch((e: unknown) =>
           errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR' ? undefined : Promise.reject(e),
         );
-        if (st && !st.isDirectory()) blocked.push(`${parent} (a file where the artifact has a directory)`);
+        if (st && !st.isDirectory()) blocked.add(`${parent} (a file where the artifact has a directory)`);
       }
       const st = await lstatOrUndefined(abs);
       if (!st) states.push('absent');
       else if (st.isDirectory()) {
-        blocked.push(`${it.rel} (a directory where the artifact has a file)`);
+        blocked.add(`${it.rel} (a directory where the artifact has a file)`);
         states.push('different');
       } else if (!st.isFile() || st.size !== it.size) states.push('different');
       else {
@@ -417,10 +417,10 @@ export class ExtractionStage {
         toHash.push({ i, abs });
       }
     }
-    if (blocked.length)
+    if (blocked.size)
       throw new ModelshipError(
         'CONFLICT',
-        `${this.directory} has paths in the way of the artifact: ${listed(blocked)}`,
+        `${this.directory} has paths in the way of the artifact: ${listed([...blocked])}`,
         {
           hint: 'move them away, or extract into an empty directory',
         },

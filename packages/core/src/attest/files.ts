@@ -181,7 +181,7 @@ async function checkModelDir(
     }
     // Not matched through the diffId: compare the layer's entries with the directory.
     const local = plan.kind === 'file' ? [plan.file] : plan.files;
-    for (const f of local) if (plan.kind === 'directory') listed.push(f.name);
+    if (plan.kind === 'directory') listed.push(...plan.files.map((f) => f.name));
     const entries = await tarEntryDigests(facts, plan.index, store, diffIds[plan.index]);
     const byName = new Map(local.map((f) => [f.name, digests[f.request]!]));
     const elsewhere: { name: string; abs: string }[] = [];
@@ -255,7 +255,10 @@ async function tarEntryDigests(
 ): Promise<Map<string, { digest: string; size: number }>> {
   const desc: Descriptor | undefined = facts.manifest.layers[index];
   if (!store || !desc)
-    throw new ModelshipError('INTERNAL', `cannot compare tar layer ${facts.layers[index]!.digest} without its store`);
+    throw new ModelshipError(
+      'USAGE',
+      `comparing tar layer ${facts.layers[index]!.digest} with the model directory needs the store that holds the artifact`,
+    );
   const entries = new Map<string, FileDigest>();
   const content = await store.fetch(desc);
   try {
