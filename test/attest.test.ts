@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BUNDLE_V03_MEDIA_TYPE,
+  sha256Hex,
   FILES_PREDICATE_TYPE,
   MOF_PREDICATE_TYPE,
   OciLayoutStore,
@@ -16,7 +17,7 @@ import {
 import { runAction } from './helpers/action.js';
 import { packSample, runCli } from './helpers/cli.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
-import { tempDir } from './helpers/tmp.js';
+import { copySample, tempDir } from './helpers/tmp.js';
 import { verifyWithKey } from './helpers/verify.js';
 
 const tmp = tempDir();
@@ -234,4 +235,42 @@ describe("upload to GitHub's attestations API (stand-in speaking POST /repos/{ow
       server.close();
     }
   });
+});
+
+describe('attest --type files --model-dir checks the directory against the artifact before signing', () => {
+  for (const format of ['raw', 'tar', 'tar+gzip'] as const) {
+    it(`${format} layers: a directory that is not the artifact is refused (INVALID naming the files), nothing attached; the right one is signed`, async () => {
+      const tag = format.replace('+', '-');
+      const model = copySample(tmp.dir, `files-model-${tag}`);
+      const layout = join(tmp.dir, `files-oci-${tag}`);
+      const packed = await runCli(
+        ['pack', model, '--output', `${layout}:v1`, '--layer-format', format, '--no-cache', '--json'],
+        {},
+      );
+      expect(packed.status).toBe(0);
+      const digest = (JSON.parse(packed.stdout) as { digest: string }).digest;
+      const ref = `oci:${layout}@${digest}`;
+      const store = await OciLayoutStore.open(layout);
+      const count = async () => (await store.referrers(await store.resolve(digest))).length;
+      const before = await count();
+
+      const wrong = copySample(tmp.dir, `files-wrong-${tag}`);
+      appendFileSync(join(wrong, 'README.md'), 'not what was packed\n');
+      unlinkSync(join(wrong, 'LICENSE'));
+      const refused = await runCli(['attest', ref, '--type', 'files', '--model-dir', wrong, '--key', keyPath]);
+      expect(refused.status).toBe(4);
+      expect(refused.stderr).toContain('README.md');
+      expect(refused.stderr).toContain('LICENSE');
+      expect(await count()).toBe(before);
+
+      const ok = await runCli(['attest', ref, '--type', 'files', '--model-dir', model, '--key', keyPath]);
+      expect(ok.stderr).toBe('');
+      expect(ok.status).toBe(0);
+      expect(await count()).toBe(before + 1);
+      const st = await findAttestation(store, digest, FILES_PREDICATE_TYPE);
+      const resources = st.predicate['resources'] as { name: string; digest: string }[];
+      expect(resources.map((r) => r.name).sort()).toEqual(readdirSync(model).sort());
+      for (const r of resources) expect(r.digest).toBe(sha256Hex(readFileSync(join(model, r.name))));
+    });
+  }
 });

@@ -59,4 +59,12 @@ describe('modelship CLI (in-process)', () => {
     expect(await main(['node', 'modelship', 'pull', 'localhost:1/x:y'], o)).toBe(2);
     expect(o.stderr).toContain('exactly one of --output');
   });
+
+  it('--overwrite goes with --extract only', async () => {
+    const o = io();
+    expect(await main(['node', 'modelship', 'pull', 'localhost:1/x:y', '--output', '/tmp/x', '--overwrite'], o)).toBe(
+      2,
+    );
+    expect(o.stderr).toContain('--overwrite goes with --extract');
+  });
 });

@@ -29,13 +29,17 @@ parentPort.on('message', (job) => {
   try {
     fd = fs.openSync(job.path, 'r');
     const hash = createHash('sha256');
+    const framed = job.head ? createHash('sha256') : undefined;
+    if (framed) framed.update(job.head);
     let size = 0;
     let pending = 0;
     let last = Date.now();
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
-      hash.update(n === buf.length ? buf : buf.subarray(0, n));
+      const chunk = n === buf.length ? buf : buf.subarray(0, n);
+      hash.update(chunk);
+      if (framed) framed.update(chunk);
       size += n;
       pending += n;
       if (Atomics.load(cancelled, 0) === job.id) {
@@ -49,7 +53,12 @@ parentPort.on('message', (job) => {
         last = now;
       }
     }
-    parentPort.postMessage({ id: job.id, digest: 'sha256:' + hash.digest('hex'), size, progress: pending });
+    let framedDigest;
+    if (framed) {
+      framed.update(Buffer.alloc(job.tailZeros));
+      framedDigest = 'sha256:' + framed.digest('hex');
+    }
+    parentPort.postMessage({ id: job.id, digest: 'sha256:' + hash.digest('hex'), size, framedDigest, progress: pending });
   } catch (e) {
     parentPort.postMessage({ id: job.id, error: { code: e && e.code, message: String(e && e.message) } });
   } finally {
@@ -61,6 +70,18 @@ parentPort.on('message', (job) => {
 export interface FileDigest {
   digest: string;
   size: number;
+  /** sha256 of `frame.head` + the file + `frame.tailZeros` zero bytes, when a frame was asked for. */
+  framedDigest?: string;
+}
+
+/**
+ * A file to hash, optionally also inside a frame: bytes before it and zero bytes after it,
+ * hashed in the same read. A one-file tar is such a frame (headers, the file, padding and the
+ * end blocks), so a tar layer's diffId and the file's own sha256 come from one read.
+ */
+export interface HashRequest {
+  path: string;
+  frame?: { head: Uint8Array; tailZeros: number };
 }
 
 export interface HashFilesOptions {
@@ -76,6 +97,7 @@ interface WorkerMessage {
   progress?: number;
   digest?: string;
   size?: number;
+  framedDigest?: string;
   cancelled?: boolean;
   error?: { code?: string; message: string };
 }
@@ -83,6 +105,7 @@ interface WorkerMessage {
 interface Job {
   id: number;
   path: string;
+  frame: HashRequest['frame'];
   onBytes: (n: number) => void;
   resolve: (r: FileDigest) => void;
   reject: (e: unknown) => void;
@@ -135,9 +158,16 @@ class HashPool {
     while (this.workers.length < size) this.spawn();
   }
 
-  run(path: string, onBytes: (n: number) => void, signal?: AbortSignal): Promise<FileDigest> {
+  run(request: HashRequest, onBytes: (n: number) => void, signal?: AbortSignal): Promise<FileDigest> {
     return new Promise<FileDigest>((resolvePromise, rejectPromise) => {
-      const job: Job = { id: this.nextId++, path, onBytes, resolve: resolvePromise, reject: rejectPromise };
+      const job: Job = {
+        id: this.nextId++,
+        path: request.path,
+        frame: request.frame,
+        onBytes,
+        resolve: resolvePromise,
+        reject: rejectPromise,
+      };
       if (signal) {
         if (signal.aborted) {
           rejectPromise(abortError(signal));
@@ -216,7 +246,12 @@ class HashPool {
     Atomics.store(pw.cancel, 0, 0);
     pw.worker.unref();
     if (m.error) job.reject(inputError(job.path, m.error));
-    else if (m.digest !== undefined && m.size !== undefined) job.resolve({ digest: m.digest, size: m.size });
+    else if (m.digest !== undefined && m.size !== undefined)
+      job.resolve(
+        m.framedDigest === undefined
+          ? { digest: m.digest, size: m.size }
+          : { digest: m.digest, size: m.size, framedDigest: m.framedDigest },
+      );
     this.dispatch();
   }
 
@@ -227,7 +262,11 @@ class HashPool {
       const job = this.queue.shift()!;
       pw.job = job;
       pw.worker.ref();
-      pw.worker.postMessage({ id: job.id, path: job.path });
+      pw.worker.postMessage(
+        job.frame
+          ? { id: job.id, path: job.path, head: job.frame.head, tailZeros: job.frame.tailZeros }
+          : { id: job.id, path: job.path },
+      );
     }
     // Workers died (and were dropped) while jobs were queued: replace them.
     if (this.queue.length > 0 && this.workers.length === 0) {
@@ -247,7 +286,10 @@ let pool: HashPool | undefined;
  * sha256 of each file, in the order given, hashing up to `concurrency` files at once on
  * worker threads. Unreadable files fail with code INPUT naming the file.
  */
-export async function hashFiles(paths: readonly string[], opts: HashFilesOptions = {}): Promise<FileDigest[]> {
+export async function hashFiles(
+  paths: readonly (string | HashRequest)[],
+  opts: HashFilesOptions = {},
+): Promise<FileDigest[]> {
   const concurrency = Math.max(1, Math.floor(opts.concurrency ?? availableParallelism()));
   if (paths.length === 0) return [];
   pool ??= new HashPool();
@@ -267,7 +309,9 @@ export async function hashFiles(paths: readonly string[], opts: HashFilesOptions
     while (!failed && next < paths.length) {
       const i = next++;
       try {
-        results[i] = await p.run(resolve(paths[i]!), onBytes, opts.signal);
+        const r = paths[i]!;
+        const request = typeof r === 'string' ? { path: resolve(r) } : { ...r, path: resolve(r.path) };
+        results[i] = await p.run(request, onBytes, opts.signal);
       } catch (e) {
         failed = true;
         throw e;

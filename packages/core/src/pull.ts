@@ -1,10 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { countBytes } from './streams.js';
 import { copyGraph, parseManifest, type CopyOptions, type CopyStats } from './copy.js';
 import { ModelshipError } from './errors.js';
-import { extractLayer } from './extract.js';
-import { isModelConfigMediaType } from './mediatypes.js';
-import type { Descriptor } from './oci.js';
+import { ExtractionStage, assertDistinctLayerPaths, safeJoin, type CommitOptions } from './extract.js';
+import { isModelConfigMediaType, layerFilepath, parseLayerMediaType } from './mediatypes.js';
+import { isDigest, type Descriptor, type Manifest } from './oci.js';
 import type { ContentStore } from './store.js';
 
 export interface ExtractResult {
@@ -32,15 +32,37 @@ export async function transfer(
   return copyGraph(src, dst, root, options);
 }
 
+export interface ExtractOptions extends CommitOptions {
+  onBytes?: (n: number) => void;
+}
+
+/** The config's diffIds, one per layer, when the config is a ModelPack config that lists them. */
+async function configDiffIds(store: ContentStore, doc: Manifest): Promise<(string | undefined)[] | undefined> {
+  if (!isModelConfigMediaType(doc.config.mediaType)) return undefined;
+  let config: unknown;
+  try {
+    config = JSON.parse((await store.fetchBytes(doc.config)).toString('utf8'));
+  } catch (e) {
+    if (e instanceof ModelshipError) throw e;
+    return undefined; // not JSON: no diffIds to check against
+  }
+  const ids = (config as { modelfs?: { diffIds?: unknown } } | null)?.modelfs?.diffIds;
+  if (!Array.isArray(ids) || ids.length !== doc.layers.length) return undefined;
+  return ids.map((d) => (typeof d === 'string' && isDigest(d) ? d : undefined));
+}
+
 /**
- * Writes the files of a ModelPack artifact into `dir`. Every byte is digest-verified as it is
- * read; paths from annotations and tar entries may not leave `dir`.
+ * Writes the files of a ModelPack artifact into `dir`. Every layer is staged inside `dir` and
+ * verified (blob digest, diffId) before anything is moved into place, so a tampered or
+ * truncated layer leaves `dir` as it was; paths from annotations and tar entries may not leave
+ * `dir`; files already there are kept when identical and refused when different unless
+ * `overwrite` (ExtractConflictError).
  */
 export async function extractArtifact(
   store: ContentStore,
   root: Descriptor,
   dir: string,
-  options: { onBytes?: (n: number) => void } = {},
+  options: ExtractOptions = {},
 ): Promise<ExtractResult> {
   const doc = parseManifest(await store.fetchBytes(root), root);
   if ('manifests' in doc)
@@ -49,15 +71,51 @@ export async function extractArtifact(
     });
   if (!isModelConfigMediaType(doc.config.mediaType) && doc.artifactType === undefined)
     throw new ModelshipError('INVALID', `${root.digest} is not a ModelPack artifact (config ${doc.config.mediaType})`);
-  await mkdir(dir, { recursive: true });
+  // Everything the manifest alone can refuse is refused before the first byte is written.
+  assertDistinctLayerPaths(
+    doc.layers.map((l) => ({ path: layerFilepath(l.annotations) ?? '', digest: l.digest })),
+    root.digest,
+  );
+  const raw = doc.layers.filter((l) => (parseLayerMediaType(l.mediaType)?.encoding ?? 'raw') === 'raw');
+  for (const l of raw) {
+    const fp = layerFilepath(l.annotations);
+    if (!fp)
+      throw new ModelshipError('INVALID', `layer ${l.digest} has no org.cncf.model.filepath annotation`, {
+        hint: 'cannot tell where to write this raw layer; pull into an OCI layout instead',
+      });
+    safeJoin(resolve(dir), fp, `layer ${l.digest}`);
+  }
+  const diffIds = await configDiffIds(store, doc);
+
+  const stage = await ExtractionStage.open(dir);
   const files: string[] = [];
   let bytes = 0;
-  for (const layer of doc.layers) {
-    const counted = countBytes(await store.fetch(layer), (_total, delta) => {
-      bytes += delta;
-      options.onBytes?.(bytes);
-    });
-    files.push(...(await extractLayer(dir, layer, counted)));
+  let ok = false;
+  try {
+    // Raw layers already in `dir` byte for byte are not downloaded again.
+    const present = await stage.precheck(raw, options);
+    for (const [i, layer] of doc.layers.entries()) {
+      if (present.has(layer)) {
+        files.push(stage.keep(layer));
+        continue;
+      }
+      const content = await store.fetch(layer);
+      const counted = countBytes(content, (_total, delta) => {
+        bytes += delta;
+        options.onBytes?.(bytes);
+      });
+      const diffId = diffIds?.[i];
+      try {
+        files.push(...(await stage.addLayer(layer, counted, diffId ? { diffId } : {})));
+      } finally {
+        counted.destroy();
+        content.destroy();
+      }
+    }
+    await stage.commit(options);
+    ok = true;
+  } finally {
+    await stage.discard(!ok);
   }
   return { descriptor: root, files, bytes };
 }

@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import type { ArtifactFacts, ArtifactLayer } from '../src/attest/facts.js';
+import tarStream from 'tar-stream';
+import { collectArtifactFacts, type ArtifactFacts, type ArtifactLayer } from '../src/attest/facts.js';
 import { buildFileManifestPredicate, FILES_PREDICATE_TYPE, verifyFilesAgainstManifest } from '../src/attest/files.js';
+import { sha256Digest } from '../src/digest.js';
 import { ModelshipError } from '../src/errors.js';
+import { OciLayoutStore } from '../src/layout.js';
+import { OCI_MANIFEST } from '../src/mediatypes.js';
+import type { Descriptor } from '../src/oci.js';
+import { pack } from '../src/pack.js';
+import type { ContentStore } from '../src/store.js';
 
 const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -50,6 +57,72 @@ async function rejection(p: Promise<unknown>): Promise<ModelshipError> {
   throw new Error('expected a rejection');
 }
 
+/** `dir` packed by modelship into a fresh layout, and the artifact's facts. */
+async function packed(
+  dir: string,
+  layerFormat: 'tar' | 'tar+gzip',
+): Promise<{ store: OciLayoutStore; facts: ArtifactFacts }> {
+  const store = await OciLayoutStore.open(mkdtempSync(join(tmpdir(), 'ms-attest-oci-')), { create: true });
+  const r = await pack({ dir, target: store, layerFormat, cache: null, gitLfs: false });
+  return { store, facts: await collectArtifactFacts(store, r.descriptor, 'oci:test') };
+}
+
+/** A ContentStore that counts layer fetches (streams), to prove a check read no blob. */
+function countFetches(store: ContentStore): { store: ContentStore; fetches: () => number } {
+  let n = 0;
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'fetch')
+        return (d: Descriptor) => {
+          n++;
+          return target.fetch(d);
+        };
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { store: proxy, fetches: () => n };
+}
+
+async function tarOf(files: [string, string][]): Promise<Buffer> {
+  const p = tarStream.pack();
+  for (const [name, body] of files)
+    p.entry({ name, size: Buffer.byteLength(body), mode: 0o644, mtime: new Date(1e12) }, body);
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of p) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Pushes a hand-made ModelPack manifest (another tool's layers) and returns its facts. */
+async function pushed(
+  store: OciLayoutStore,
+  layers: { path: string; mediaType: string; bytes: Buffer }[],
+): Promise<ArtifactFacts> {
+  const descs: Descriptor[] = [];
+  for (const l of layers) {
+    const d = {
+      mediaType: l.mediaType,
+      digest: sha256Digest(l.bytes),
+      size: l.bytes.length,
+      annotations: { 'org.cncf.model.filepath': l.path },
+    };
+    await store.push(d, l.bytes);
+    descs.push(d);
+  }
+  const config = Buffer.from(JSON.stringify({ modelfs: { type: 'layers', diffIds: descs.map((d) => d.digest) } }));
+  const cd = {
+    mediaType: 'application/vnd.cncf.model.config.v1+json',
+    digest: sha256Digest(config),
+    size: config.length,
+  };
+  await store.push(cd, config);
+  const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: cd, layers: descs }));
+  const root = { mediaType: OCI_MANIFEST, digest: sha256Digest(m), size: m.length };
+  await store.push(root, m);
+  return collectArtifactFacts(store, root, 'oci:other-tool');
+}
+
 const FILES: Record<string, string> = {
   'model.safetensors': 'weights weights weights',
   'README.md': '# tiny\n',
@@ -68,19 +141,35 @@ describe('buildFileManifestPredicate', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('maps raw layers to their layer digests without reading any file, sorted by name', async () => {
-    // Digests deliberately differ from the files on disk: a read would show.
+  it('without a model directory, maps raw layers to their layer digests without reading any file, sorted by name', async () => {
     const layers = [layer('z.safetensors', true, 'c'.repeat(64), 10), layer('A/readme.md', true, 'd'.repeat(64), 3)];
-    const expected = {
+    expect(await buildFileManifestPredicate(facts(layers))).toEqual({
       serialization: { method: 'files', hash_type: 'sha256', allow_symlinks: false },
       resources: [
         { name: 'A/readme.md', algorithm: 'sha256', digest: 'd'.repeat(64), size: 3 },
         { name: 'z.safetensors', algorithm: 'sha256', digest: 'c'.repeat(64), size: 10 },
       ],
-    };
-    expect(await buildFileManifestPredicate(facts(layers))).toEqual(expected);
-    expect(await buildFileManifestPredicate(facts(layers), { dir: join(dir, 'does-not-exist') })).toEqual(expected);
+    });
     expect(FILES_PREDICATE_TYPE).toBe('https://model_signing/signature/v1.0');
+  });
+
+  it('with a model directory, refuses raw layers whose files are missing or differ, naming them', async () => {
+    const layers = [
+      layer('README.md', true, sha(FILES['README.md']!), 7),
+      layer('model.safetensors', true, 'c'.repeat(64), 23),
+      layer('gone.md', true, 'd'.repeat(64), 3),
+    ];
+    const e = await rejection(buildFileManifestPredicate(facts(layers), { dir }));
+    expect(e.code).toBe('INVALID');
+    expect(e.message).toContain('different content: model.safetensors');
+    expect(e.message).toContain('missing: gone.md');
+    expect(e.message).not.toContain('README.md');
+    const ok = await buildFileManifestPredicate(facts([layers[0]!]), { dir });
+    expect(ok.resources).toEqual([
+      { name: 'README.md', algorithm: 'sha256', digest: sha(FILES['README.md']!), size: 7 },
+    ]);
+    const nowhere = await rejection(buildFileManifestPredicate(facts([layers[0]!]), { dir: join(dir, 'nope') }));
+    expect(nowhere.code).toBe('INPUT');
   });
 
   it('refuses tar layers without the model directory (USAGE, naming --model-dir)', async () => {
@@ -94,27 +183,74 @@ describe('buildFileManifestPredicate', () => {
     expect(e.hint).toContain('--model-dir');
   });
 
-  it('hashes the files of tar layers (a file or a directory) in the model directory', async () => {
-    const p = await buildFileManifestPredicate(
-      facts([
-        layer('tokenizer', false, '1'.repeat(64), 4096),
-        layer('README.md', false, '2'.repeat(64), 2048),
-        layer('model.safetensors', true, '3'.repeat(64), 23),
-      ]),
-      { dir },
-    );
-    expect(p.resources).toEqual([
-      { name: 'README.md', algorithm: 'sha256', digest: sha(FILES['README.md']!), size: 7 },
-      { name: 'model.safetensors', algorithm: 'sha256', digest: '3'.repeat(64), size: 23 },
-      { name: 'tokenizer/merges.txt', algorithm: 'sha256', digest: sha(FILES['tokenizer/merges.txt']!), size: 4 },
-      { name: 'tokenizer/vocab.json', algorithm: 'sha256', digest: sha(FILES['tokenizer/vocab.json']!), size: 7 },
-    ]);
+  it('matches modelship tar layers through their diffIds, reading no blob; a changed file is refused', async () => {
+    for (const layerFormat of ['tar', 'tar+gzip'] as const) {
+      const { store, facts: f } = await packed(dir, layerFormat);
+      const counting = countFetches(store);
+      const p = await buildFileManifestPredicate(f, { dir, store: counting.store });
+      expect(counting.fetches()).toBe(0);
+      expect(p.resources).toEqual(
+        Object.entries(FILES)
+          .map(([name, body]) => ({ name, algorithm: 'sha256', digest: sha(body), size: Buffer.byteLength(body) }))
+          .sort((a, b) => (a.name < b.name ? -1 : 1)),
+      );
+      appendFileSync(join(dir, 'README.md'), 'x');
+      const e = await rejection(buildFileManifestPredicate(f, { dir, store: counting.store }));
+      expect(e.code).toBe('INVALID');
+      expect(e.message).toContain('different content: README.md');
+      writeFileSync(join(dir, 'README.md'), FILES['README.md']!);
+    }
   });
 
-  it('refuses a tar layer whose file is not in the model directory', async () => {
+  it('compares a tar layer of a directory (another tool) entry by entry: extra, missing and different files refused', async () => {
+    const store = await OciLayoutStore.open(join(dir, '..', `${basename(dir)}-oci`), { create: true });
+    try {
+      const tar = await tarOf([
+        ['tokenizer/vocab.json', FILES['tokenizer/vocab.json']!],
+        ['tokenizer/merges.txt', FILES['tokenizer/merges.txt']!],
+      ]);
+      const f = await pushed(store, [
+        { path: 'tokenizer', mediaType: 'application/vnd.cncf.model.code.v1.tar', bytes: tar },
+        {
+          path: 'README.md',
+          mediaType: 'application/vnd.cncf.model.doc.v1.raw',
+          bytes: Buffer.from(FILES['README.md']!),
+        },
+      ]);
+      const p = await buildFileManifestPredicate(f, { dir, store });
+      expect((p.resources as { name: string }[]).map((r) => r.name)).toEqual([
+        'README.md',
+        'tokenizer/merges.txt',
+        'tokenizer/vocab.json',
+      ]);
+      writeFileSync(join(dir, 'tokenizer', 'added.json'), '{}');
+      appendFileSync(join(dir, 'tokenizer', 'vocab.json'), ' ');
+      const e = await rejection(buildFileManifestPredicate(f, { dir, store }));
+      expect(e.code).toBe('INVALID');
+      expect(e.message).toContain('different content: tokenizer/vocab.json');
+      expect(e.message).toContain('not in the artifact: tokenizer/added.json');
+      unlinkSync(join(dir, 'tokenizer', 'merges.txt'));
+      expect((await rejection(buildFileManifestPredicate(f, { dir, store }))).message).toContain(
+        'missing: tokenizer/merges.txt',
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a tar layer whose file is not in the model directory (INVALID, naming it)', async () => {
     const e = await rejection(buildFileManifestPredicate(facts([layer('gone.md', false, '1'.repeat(64), 1)]), { dir }));
-    expect(e.code).toBe('INPUT');
-    expect(e.message).toContain('gone.md');
+    expect(e.code).toBe('INVALID');
+    expect(e.message).toContain('missing: gone.md');
+  });
+
+  it('refuses two layers for one file (the rule extraction shares), even with the same digest', async () => {
+    const d = sha(FILES['README.md']!);
+    const e = await rejection(
+      buildFileManifestPredicate(facts([layer('README.md', true, d, 7), layer('README.md', true, d, 7)])),
+    );
+    expect(e.code).toBe('INVALID');
+    expect(e.message).toContain('two layers for the file "README.md"');
   });
 
   it('refuses layer paths that leave the model directory', async () => {
@@ -134,10 +270,10 @@ describe('verifyFilesAgainstManifest', () => {
       mkdirSync(join(dir, name, '..'), { recursive: true });
       writeFileSync(join(dir, name), body);
     }
-    predicate = await buildFileManifestPredicate(
-      facts(Object.keys(FILES).map((n) => layer(n, false, '0'.repeat(64), 0))),
-      { dir },
-    );
+    predicate = {
+      serialization: { method: 'files', hash_type: 'sha256', allow_symlinks: false },
+      resources: Object.entries(FILES).map(([name, body]) => ({ name, algorithm: 'sha256', digest: sha(body) })),
+    };
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

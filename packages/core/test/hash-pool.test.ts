@@ -41,6 +41,15 @@ describe('hash pool', () => {
     expect(c).toEqual(a[6]);
   });
 
+  it('hashes a file inside a frame (head + file + zero tail) in the same read, next to its own digest', async () => {
+    const head = Buffer.from('a one-file tar header, say');
+    const [plain, framed] = await hashFiles([files[6]!, { path: files[6]!, frame: { head, tailZeros: 1535 } }]);
+    expect(framed!.digest).toBe(plain!.digest);
+    expect(plain!.framedDigest).toBeUndefined();
+    const whole = Buffer.concat([head, readFileSync(files[6]!), Buffer.alloc(1535)]);
+    expect(framed!.framedDigest).toBe(`sha256:${createHash('sha256').update(whole).digest('hex')}`);
+  });
+
   it('reports a running byte total that ends at the total size', async () => {
     const seen: number[] = [];
     const got = await hashFiles(files, { onProgress: (n) => seen.push(n) });

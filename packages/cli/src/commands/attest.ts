@@ -53,7 +53,10 @@ export function registerAttest(program: Command, io: CliIO): void {
     .option('--predicate-type <uri>', 'custom predicate type (with --predicate)')
     .option('--predicate <file>', 'custom predicate JSON file (with --predicate-type)')
     .option('--mof-overrides <file>', 'MOT-format YAML overriding the derived MOF components')
-    .option('--model-dir <dir>', 'the model directory (per-file digests of tar layers)')
+    .option(
+      '--model-dir <dir>',
+      'the model directory, checked against the artifact before signing (needed for per-file digests of tar layers)',
+    )
     .option(
       '--github-upload',
       "also store each bundle with GitHub's attestations API (GITHUB_TOKEN or GH_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)",

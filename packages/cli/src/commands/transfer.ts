@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import {
+  ExtractConflictError,
   ModelshipError,
   extractArtifact,
   formatBytes,
@@ -63,14 +64,19 @@ export function registerPull(program: Command, io: CliIO): void {
     .argument('<reference>', 'HOST/REPO[:TAG|@DIGEST] (or an OCI layout, to extract from it)')
     .option('-o, --output <layout>', 'OCI layout to write, optionally oci:DIR:TAG')
     .option('-x, --extract <dir>', 'write the model files into DIR (digest-verified, no path traversal)')
+    .option('--overwrite', 'with --extract: replace files in DIR that differ from the artifact (default: refuse)')
     .option('--no-referrers', 'do not copy referrers (with --output)')
     .option('--concurrency <n>', 'blobs transferred at once', '4')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
   addRegistryOptions(cmd).action(
-    async (reference: string, flags: TransferFlags & { output?: string; extract?: string }) => {
+    async (reference: string, flags: TransferFlags & { output?: string; extract?: string; overwrite?: boolean }) => {
       if (!flags.output === !flags.extract)
         throw new ModelshipError('USAGE', 'pull needs exactly one of --output LAYOUT or --extract DIR');
+      if (flags.overwrite && !flags.extract)
+        throw new ModelshipError('USAGE', '--overwrite goes with --extract DIR', {
+          hint: 'an OCI layout only ever gains content-addressed blobs; nothing there is overwritten',
+        });
       if (flags.output) {
         const out = flags.output.startsWith('oci:') ? flags.output : `oci:${flags.output}`;
         await runTransfer(reference, out, flags, io, 'pull');
@@ -81,7 +87,17 @@ export function registerPull(program: Command, io: CliIO): void {
         const root = await resolveReference(src.store, src.reference);
         const progress = progressFor(io, 'pull', flags.progress && !flags.json);
         progress.setTotal(0);
-        const r = await extractArtifact(src.store, root, flags.extract!, { onBytes: (n) => progress.update(n) });
+        const r = await extractArtifact(src.store, root, flags.extract!, {
+          onBytes: (n) => progress.update(n),
+          overwrite: flags.overwrite === true,
+        }).catch((e: unknown) => {
+          if (e instanceof ExtractConflictError)
+            throw new ModelshipError(e.code, e.message, {
+              cause: e,
+              hint: 'move them away, extract into an empty directory, or pass --overwrite to replace them',
+            });
+          throw e;
+        });
         progress.finish();
         const result = {
           reference: src.display,

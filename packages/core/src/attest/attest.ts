@@ -30,7 +30,10 @@ export interface AttestOptions {
   custom?: CustomPredicate[];
   /** MOT-format YAML overriding the derived MOF components. */
   mofOverridesPath?: string;
-  /** The model directory, for per-file digests of tar layers. */
+  /**
+   * The model directory, for per-file digests of tar layers; checked against the artifact
+   * (INVALID naming missing, extra and different files) before anything is signed.
+   */
   modelDir?: string;
   env?: NodeJS.ProcessEnv;
   /** Also store each bundle with GitHub's attestations API. */
@@ -105,7 +108,12 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
         predicate: predicate as unknown as Record<string, unknown>,
       });
     } else if (kind === 'files') {
-      const predicate = await buildFileManifestPredicate(facts, options.modelDir ? { dir: options.modelDir } : {});
+      // With a model directory, the directory is checked against the artifact here, before
+      // anything is signed: a mismatching directory attaches nothing.
+      const predicate = await buildFileManifestPredicate(
+        facts,
+        options.modelDir ? { dir: options.modelDir, store: options.store } : {},
+      );
       planned.push({ kind, predicateType: FILES_PREDICATE_TYPE, predicate });
     } else {
       throw new ModelshipError('USAGE', `unknown attestation type "${String(kind)}"`, {

@@ -1,9 +1,17 @@
 import type { Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, posix, relative, sep } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HashingStream } from '../digest.js';
 import { ModelshipError } from '../errors.js';
-import { hashFiles } from '../hash-pool.js';
-import type { ArtifactFacts } from './facts.js';
+import { assertDistinctLayerPaths, modeFromAnnotations, readTarLayer } from '../extract.js';
+import { hashFiles, type FileDigest, type HashRequest } from '../hash-pool.js';
+import { parseLayerMediaType } from '../mediatypes.js';
+import { layerTarSize, tarHeaderBytes } from '../modelpack/tar.js';
+import { isDigest, type Descriptor } from '../oci.js';
+import type { ContentStore } from '../store.js';
+import type { ArtifactFacts, ArtifactLayer } from './facts.js';
 
 /** OpenSSF model signing (sigstore/model-transparency) v1.0 predicate, reference §7. */
 export const FILES_PREDICATE_TYPE = 'https://model_signing/signature/v1.0';
@@ -19,8 +27,17 @@ export interface FileResource {
 }
 
 export interface FileManifestOptions {
-  /** The model directory, to hash the files of tar layers. */
+  /**
+   * The model directory: checked against the artifact (every layer's file must be there with
+   * the artifact's content), and where the files of tar layers are hashed.
+   */
   dir?: string;
+  /**
+   * The store holding the artifact. A tar layer the directory cannot be matched to through
+   * its diffId (a directory layer, a tar written by another tool) is read from it entry by
+   * entry and compared with the directory.
+   */
+  store?: ContentStore;
 }
 
 export interface FileVerification {
@@ -37,21 +54,16 @@ const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * The per-file digest manifest of an artifact. Raw layers are one file each whose layer
- * digest is the file's sha256, so nothing is read; tar layers need the model directory.
+ * digest is the file's sha256, so without a model directory nothing is read; tar layers need
+ * the model directory. A given directory must be the artifact (see checkModelDir): a
+ * manifest signed from it can only ever describe the artifact's own files.
  */
 export async function buildFileManifestPredicate(
   facts: ArtifactFacts,
   options: FileManifestOptions = {},
 ): Promise<Record<string, unknown>> {
-  const resources = new Map<string, FileResource>();
-  const add = (r: FileResource): void => {
-    const prev = resources.get(r.name);
-    if (prev && prev.digest !== r.digest)
-      throw new ModelshipError('INVALID', `${facts.name} has two layers for ${r.name} with different digests`, {
-        hint: 'repack the model; each file must appear once',
-      });
-    resources.set(r.name, r);
-  };
+  assertDistinctLayerPaths(facts.layers, facts.name);
+  const names = facts.layers.map((l) => checkedPath(l.path, `layer ${l.digest}`));
   const tarLayers = facts.layers.filter((l) => !l.raw);
   if (tarLayers.length > 0 && !options.dir)
     throw new ModelshipError(
@@ -59,31 +71,218 @@ export async function buildFileManifestPredicate(
       `${facts.name} has ${tarLayers.length} tar layer(s) (${tarLayers[0]!.path || tarLayers[0]!.digest}…); per-file digests of tar layers need the model directory`,
       { hint: 'pass --model-dir with the directory the artifact was packed from' },
     );
-  for (const l of facts.layers) {
-    if (!l.raw) continue;
-    const name = checkedPath(l.path, `layer ${l.digest}`);
-    add({ name, algorithm: 'sha256', digest: hexOf(l.digest), size: l.size });
-  }
-  if (tarLayers.length > 0) {
-    const root = await modelRoot(options.dir!);
-    const wanted: { name: string; abs: string }[] = [];
-    for (const l of tarLayers) {
-      const name = checkedPath(l.path, `layer ${l.digest}`);
-      const abs = join(root, ...name.split('/'));
-      const st = await statInside(root, abs, name);
-      if (st.isDirectory()) {
-        for (const f of await listFiles(root, abs)) wanted.push(f);
-      } else wanted.push({ name, abs });
-    }
-    const digests = await hashFiles(wanted.map((w) => w.abs));
-    wanted.forEach((w, i) =>
-      add({ name: w.name, algorithm: 'sha256', digest: hexOf(digests[i]!.digest), size: digests[i]!.size }),
-    );
-  }
+  const resources = options.dir
+    ? await checkModelDir(facts, options.dir, options.store)
+    : facts.layers.map((l, i): FileResource => ({
+        name: names[i]!,
+        algorithm: 'sha256',
+        digest: hexOf(l.digest),
+        size: l.size,
+      }));
   return {
     serialization: { method: 'files', hash_type: 'sha256', allow_symlinks: false },
-    resources: [...resources.values()].sort((a, b) => compare(a.name, b.name)),
+    resources: resources.sort((a, b) => compare(a.name, b.name)),
   };
+}
+
+/** A file of the model directory that a layer is compared with. */
+interface LocalFile {
+  name: string;
+  abs: string;
+  request: number;
+}
+
+/** What each layer expects of the directory, before anything is hashed. */
+type LayerPlan =
+  | { layer: ArtifactLayer; index: number; name: string; kind: 'absent' }
+  | { layer: ArtifactLayer; index: number; name: string; kind: 'file'; file: LocalFile }
+  | { layer: ArtifactLayer; index: number; name: string; kind: 'directory'; files: LocalFile[] };
+
+/**
+ * Checks that `dir` holds the artifact: each raw layer's file hashes to the layer digest; a
+ * tar layer's file, wrapped in the one-file tar pack writes, hashes to the layer's diffId; any
+ * other tar layer is read from `store` and its entries' contents compared with the files.
+ * Missing, mismatching and extra files (files inside a tar layer's directory that the layer
+ * lacks: they would be signed but are not the artifact's) are refused together, INVALID
+ * naming them. Each file is read once, in the hash pool; each tar blob at most once.
+ * Returns the verified resources.
+ */
+async function checkModelDir(
+  facts: ArtifactFacts,
+  dir: string,
+  store: ContentStore | undefined,
+): Promise<FileResource[]> {
+  const root = await modelRoot(dir);
+  const diffIds = configDiffIds(facts);
+  const requests: HashRequest[] = [];
+  const mismatched: string[] = [];
+  const missing: string[] = [];
+  const plans: LayerPlan[] = [];
+  for (const [index, layer] of facts.layers.entries()) {
+    const name = checkedPath(layer.path, `layer ${layer.digest}`);
+    const abs = join(root, ...name.split('/'));
+    const found = await lookupAny(root, abs);
+    if (!found) {
+      missing.push(name);
+      plans.push({ layer, index, name, kind: 'absent' });
+    } else if (found.escapes) {
+      mismatched.push(name);
+      plans.push({ layer, index, name, kind: 'absent' });
+    } else if (found.st.isDirectory()) {
+      if (layer.raw) {
+        mismatched.push(name);
+        plans.push({ layer, index, name, kind: 'absent' });
+        continue;
+      }
+      const files = (await listFiles(root, abs))
+        .filter((f) => {
+          if (f.escapes) mismatched.push(f.name);
+          return !f.escapes;
+        })
+        .map((f) => ({ name: f.name, abs: f.abs, request: requests.push({ path: f.abs }) - 1 }));
+      plans.push({ layer, index, name, kind: 'directory', files });
+    } else {
+      const request: HashRequest = { path: abs };
+      if (!layer.raw) {
+        const file = { path: name, size: found.st.size, mode: fileMode(facts, index, found.st) };
+        const head = tarHeaderBytes(file);
+        request.frame = { head, tailZeros: layerTarSize(file) - head.length - file.size };
+      }
+      plans.push({ layer, index, name, kind: 'file', file: { name, abs, request: requests.push(request) - 1 } });
+    }
+  }
+  const digests = await hashFiles(requests);
+
+  const resources = new Map<string, FileResource>();
+  const add = (name: string, d: { digest: string; size: number }): void => {
+    if (resources.has(name))
+      throw new ModelshipError('INVALID', `${facts.name} has the file ${name} twice`, {
+        hint: 'each file of a model is one layer entry; repack the model',
+      });
+    resources.set(name, { name, algorithm: 'sha256', digest: hexOf(d.digest), size: d.size });
+  };
+  /** Files inside tar layers' directories, to find the extra ones once every layer is known. */
+  const listed: string[] = [];
+  for (const plan of plans) {
+    if (plan.kind === 'absent') continue;
+    const { layer } = plan;
+    if (plan.kind === 'file') {
+      const d = digests[plan.file.request]!;
+      if (layer.raw) {
+        if (d.digest === layer.digest && d.size === layer.size) add(plan.name, d);
+        else mismatched.push(plan.name);
+        continue;
+      }
+      const diffId = parseLayerMediaType(layer.mediaType)?.encoding === 'tar' ? layer.digest : diffIds[plan.index];
+      if (diffId !== undefined && d.framedDigest === diffId) {
+        add(plan.name, d);
+        continue;
+      }
+    }
+    // Not matched through the diffId: compare the layer's entries with the directory.
+    const local = plan.kind === 'file' ? [plan.file] : plan.files;
+    if (plan.kind === 'directory') listed.push(...plan.files.map((f) => f.name));
+    const entries = await tarEntryDigests(facts, plan.index, store, diffIds[plan.index]);
+    const byName = new Map(local.map((f) => [f.name, digests[f.request]!]));
+    const elsewhere: { name: string; abs: string }[] = [];
+    for (const [name, entry] of entries) {
+      const mine = byName.get(name);
+      if (mine) {
+        if (mine.digest === entry.digest) add(name, entry);
+        else mismatched.push(name);
+        continue;
+      }
+      // An entry outside the layer's path, or a hidden one listFiles skips: look it up.
+      const f = await lookup(root, name);
+      if (!f) missing.push(name);
+      else if (f.escapes) mismatched.push(name);
+      else elsewhere.push({ name, abs: f.abs });
+    }
+    const more = await hashFiles(elsewhere.map((e) => e.abs));
+    elsewhere.forEach((e, k) => {
+      const entry = entries.get(e.name)!;
+      if (more[k]!.digest === entry.digest) add(e.name, entry);
+      else mismatched.push(e.name);
+    });
+    // A one-file layer whose entry has another name than its file: the file is not the entry.
+    if (plan.kind === 'file' && !entries.has(plan.name)) listed.push(plan.name);
+  }
+  const extra = listed.filter((n) => !resources.has(n));
+  if (mismatched.length + missing.length + extra.length > 0) {
+    const parts = [
+      mismatched.length ? `different content: ${named(mismatched)}` : '',
+      missing.length ? `missing: ${named(missing)}` : '',
+      extra.length ? `not in the artifact: ${named(extra)}` : '',
+    ].filter(Boolean);
+    throw new ModelshipError(
+      'INVALID',
+      `model directory ${dir} is not ${facts.name}@${facts.descriptor.digest} (${parts.join('; ')})`,
+      {
+        hint: 'attest with the directory the artifact was packed from, unchanged, or extract the artifact into an empty directory and attest that',
+      },
+    );
+  }
+  return [...resources.values()];
+}
+
+function named(paths: string[]): string {
+  const sorted = [...new Set(paths)].sort(compare);
+  return sorted.length > 10 ? `${sorted.slice(0, 10).join(', ')} and ${sorted.length - 10} more` : sorted.join(', ');
+}
+
+/** The config's diffIds by layer index (ModelPack `modelfs.diffIds`), when it lists one per layer. */
+function configDiffIds(facts: ArtifactFacts): (string | undefined)[] {
+  const ids = (facts.config as { modelfs?: { diffIds?: unknown } }).modelfs?.diffIds;
+  if (!Array.isArray(ids) || ids.length !== facts.layers.length) return [];
+  return ids.map((d) => (typeof d === 'string' && isDigest(d) ? d : undefined));
+}
+
+/** The mode pack put in the tar header: the layer's metadata annotation, else the file's. */
+function fileMode(facts: ArtifactFacts, index: number, st: Stats): number {
+  const annotations = facts.manifest.layers[index]?.annotations;
+  const hasMeta =
+    annotations?.['org.cncf.model.file.metadata+json'] !== undefined ||
+    annotations?.['org.cnai.model.file.metadata+json'] !== undefined;
+  return hasMeta ? modeFromAnnotations(annotations) : st.mode;
+}
+
+/** sha256 and size of each regular file in a tar layer, read once from the store and verified. */
+async function tarEntryDigests(
+  facts: ArtifactFacts,
+  index: number,
+  store: ContentStore | undefined,
+  diffId: string | undefined,
+): Promise<Map<string, { digest: string; size: number }>> {
+  const desc: Descriptor | undefined = facts.manifest.layers[index];
+  if (!store || !desc)
+    throw new ModelshipError(
+      'USAGE',
+      `comparing tar layer ${facts.layers[index]!.digest} with the model directory needs the store that holds the artifact`,
+    );
+  const entries = new Map<string, FileDigest>();
+  const content = await store.fetch(desc);
+  try {
+    await readTarLayer(
+      desc,
+      content,
+      {
+        file: async (name: string, _mode: number, entry: Readable) => {
+          const key = checkedPath(name.replace(/\/+$/, '').replace(/^(\.\/)+/, ''), `layer ${desc.digest} entry`);
+          if (entries.has(key))
+            throw new ModelshipError('INVALID', `layer ${desc.digest} has the entry ${key} twice`, {
+              hint: 'repack the model',
+            });
+          const hash = new HashingStream();
+          await pipeline(entry, hash, new Writable({ write: (_c, _e, cb) => cb() }));
+          entries.set(key, { digest: hash.digest(), size: hash.bytes });
+        },
+      },
+      diffId ? { diffId } : {},
+    );
+  } finally {
+    content.destroy();
+  }
+  return entries;
 }
 
 /**
@@ -215,23 +414,13 @@ async function lookup(root: string, name: string): Promise<ListedFile | undefine
   }
 }
 
-async function statInside(root: string, abs: string, name: string): Promise<Stats> {
-  let st: Stats;
-  let real: string;
+async function lookupAny(root: string, abs: string): Promise<{ st: Stats; escapes: boolean } | undefined> {
   try {
-    st = await stat(abs);
-    real = await realpath(abs);
-  } catch (e) {
-    throw new ModelshipError('INPUT', `${name} is in the artifact but not in the model directory ${root}`, {
-      cause: e,
-      hint: 'pass the directory the artifact was packed from, unchanged',
-    });
+    const st = await stat(abs);
+    return { st, escapes: !isInside(root, await realpath(abs)) };
+  } catch {
+    return undefined;
   }
-  if (!isInside(root, real))
-    throw new ModelshipError('INPUT', `${name} is a symlink to ${real}, outside the model directory`, {
-      hint: 'copy the file into the model directory',
-    });
-  return st;
 }
 
 /**
