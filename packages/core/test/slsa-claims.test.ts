@@ -83,5 +83,10 @@ describe('evaluateSlsa', () => {
         key,
       ).problems,
     ).toEqual(['the provenance names no runner environment']);
+    // An untrusted predicate need not be an object at all.
+    expect(evaluateSlsa({ forbidSelfHosted: false }, null, key)).toEqual({ source: 'predicate', problems: [] });
+    expect(evaluateSlsa({ forbidSelfHosted: true }, 'x', key).problems).toEqual([
+      'the provenance names no runner environment',
+    ]);
   });
 });

@@ -47,8 +47,9 @@ function obj(v: unknown): Record<string, unknown> {
  * as actions/attest-build-provenance and modelship write it. Anything not a string is absent:
  * the predicate is untrusted JSON.
  */
-export function predicateBuildClaims(predicate: Record<string, unknown>): BuildClaims {
-  const bd = obj(predicate['buildDefinition']);
+export function predicateBuildClaims(predicate: unknown): BuildClaims {
+  const p = obj(predicate);
+  const bd = obj(p['buildDefinition']);
   const wf = obj(obj(bd['externalParameters'])['workflow']);
   const gh = obj(obj(bd['internalParameters'])['github']);
   const out: BuildClaims = {};
@@ -56,7 +57,7 @@ export function predicateBuildClaims(predicate: Record<string, unknown>): BuildC
     const s = str(v);
     if (s !== undefined) out[k] = s;
   };
-  set('builder', obj(obj(predicate['runDetails'])['builder'])['id']);
+  set('builder', obj(obj(p['runDetails'])['builder'])['id']);
   set('sourceRepository', wf['repository']);
   set('ref', wf['ref']);
   set('workflow', wf['path']);
@@ -130,11 +131,7 @@ export interface SlsaEvaluation {
  * from the certificate (what the platform signed, not what the job wrote), and every value the
  * predicate states must agree with it. A key has no platform claim: the predicate is checked.
  */
-export function evaluateSlsa(
-  req: SlsaRequirement,
-  predicate: Record<string, unknown>,
-  signer: VerifiedSigner,
-): SlsaEvaluation {
+export function evaluateSlsa(req: SlsaRequirement, predicate: unknown, signer: VerifiedSigner): SlsaEvaluation {
   const claimed = predicateBuildClaims(predicate);
   const problems: string[] = [];
   if (signer.kind !== 'keyless') {
