@@ -136,7 +136,7 @@ describe('modelship promote between real registries and layouts', () => {
       '--plain-http',
     ]);
     expect(r2.status).toBe(9);
-    expect(r2.stdout).toMatch(/FAIL minSignatures: 0 trusted signature/);
+    expect(r2.stdout).toMatch(/FAIL minSignatures: 0 distinct trusted signer/);
     expect(r2.stdout).toContain('nothing was written to the destination');
     expect(r2.stderr).toMatch(/does not meet .*stranger-policy\.yaml; nothing was promoted/);
     expect(regB.accessLog()).toEqual([]);

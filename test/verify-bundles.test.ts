@@ -241,13 +241,23 @@ describe('keyless bundles from the Sigstore stand-ins', () => {
     expect(v.statement.subject[0]!.digest['sha256']).toBe(subject.digest.slice('sha256:'.length));
   });
 
-  test('TSA-only bundle (GitHub private-instance shape) verifies with tlogThreshold 0', async () => {
+  test('TSA-only bundle (GitHub private-instance shape): verifies against a root without a log, not one with a log', async () => {
     const signed = await signArtifact({ store, reference: 'v1', name: NAME, setup: await setup(false) });
     expect(signed.tlogEntries).toEqual([]);
     expect(signed.timestamps).toBe(1);
-    const v = verifyBundle(signed.bundle, subject.digest, await trustMaterial({ trustedRoot: s.trustedRoot }));
+    // GitHub's private instance: Fulcio + TSA, no transparency log in the trusted root.
+    const noLog = await trustMaterial({ trustedRoot: { ...s.trustedRoot, tlogs: [] } });
+    const v = verifyBundle(signed.bundle, subject.digest, noLog);
     if (!v.ok) throw new Error(v.reason);
     expect(v.signer.subject).toBe(STANDIN_WORKFLOW_SAN);
+    // The root has a log: the bundle cannot opt out of it by carrying a timestamp instead…
+    const withLog = await trustMaterial({ trustedRoot: s.trustedRoot });
+    expect(verifyBundle(signed.bundle, subject.digest, withLog)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^no transparency log entry, but the trusted root has a transparency log/),
+    });
+    // …unless the caller (policy trust.requireTlog: false) relaxes it.
+    expect(verifyBundle(signed.bundle, subject.digest, withLog, { requireTlog: false })).toMatchObject({ ok: true });
   });
 
   test('a keyless bundle checked against another trusted root fails', async () => {

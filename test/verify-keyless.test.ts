@@ -52,7 +52,7 @@ describe('verify keyless signatures: identity, issuer and trusted root', () => {
     for (const [i, signer] of cases.entries()) {
       const r = await runCli(['verify', ref, '--policy', policy(`bad${i}`, signer)]);
       expect(r.status).toBe(9);
-      expect(r.stdout).toMatch(/FAIL minSignatures: 0 trusted signature/);
+      expect(r.stdout).toMatch(/FAIL minSignatures: 0 distinct trusted signer/);
       expect(r.stdout).toMatch(
         /https:\/\/github\.com\/acme\/models\/\.github\/workflows\/release\.yml@refs\/heads\/main is not trusted/,
       );

@@ -262,11 +262,12 @@ describe('public-good DSSE bundle: npm provenance of sigstore@3.1.0 (sigstore-js
         /TLOG_INCLUSION_PROMISE_ERROR/,
       ],
       [
+        // Public-good's root has a Rekor log: a bundle cannot drop its entry.
         'no transparency log entry (and no TSA timestamp)',
         (b) => {
           material(b).tlogEntries = [];
         },
-        /TIMESTAMP_ERROR: expected 1 timestamps, got 0/,
+        /^no transparency log entry, but the trusted root has a transparency log/,
       ],
     ];
     for (const [name, mutate, expected] of mutations) {
@@ -281,6 +282,15 @@ describe('public-good DSSE bundle: npm provenance of sigstore@3.1.0 (sigstore-js
         }
       });
     }
+
+    it('no transparency log entry with trust.requireTlog: false: still no trusted time without a TSA timestamp', () => {
+      const b = clone(PROVENANCE);
+      material(b).tlogEntries = [];
+      expect(verifyBundle(b, SOME_DIGEST, trust, { requireTlog: false })).toEqual({
+        ok: false,
+        reason: expect.stringMatching(/TIMESTAMP_ERROR: expected 1 timestamps, got 0/),
+      });
+    });
   });
 
   describe('the wrong trusted root fails', () => {

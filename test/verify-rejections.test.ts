@@ -189,7 +189,7 @@ describe('verify rejects, through the CLI, on a real registry with keyless signa
       const r = await verify(ref, policy(body));
       expectRejected(r, [rule], [detail]);
       // The signature itself was fine: only the named rule failed.
-      expect(r.stdout).toMatch(/^ {2}ok {3}minSignatures: 1 trusted signature/m);
+      expect(r.stdout).toMatch(/^ {2}ok {3}minSignatures: 1 distinct trusted signer/m);
     }
   });
 
@@ -210,7 +210,9 @@ describe('verify rejects, through the CLI, on a real registry with keyless signa
         const r = await verify(ref, policy(), ['--trusted-root', rootFile]);
         expectRejected(r, ['minSignatures'], [/^ {2}rejected \? +\(.*\(CERTIFICATE_ERROR: .*\)\)$/m]);
         await expectOutsideValidity(ref, s, name === 'expired' ? 'after' : 'before');
-        expect(r.stdout).toMatch(/FAIL minSignatures: 0 trusted signature\(s\), policy requires 1/);
+        expect(r.stdout).toMatch(
+          /FAIL minSignatures: 0 distinct trusted signer\(s\) \(0 signature bundle\(s\)\), policy requires 1/,
+        );
       }
     } finally {
       await past.stop();

@@ -63,7 +63,7 @@ describe('modelship verify against a policy (OCI layout, key-signed)', () => {
     writeFileSync(p, `version: 1\nsigners:\n  - key: { path: ${other.pub} }\n`);
     const r = await runCli(['verify', ref, '--policy', p, '--key', good.pub]);
     expect(r.status).toBe(9);
-    expect(r.stdout).toMatch(/FAIL minSignatures: 0 trusted signature/);
+    expect(r.stdout).toMatch(/FAIL minSignatures: 0 distinct trusted signer/);
     expect(r.stdout).toMatch(/not trusted by the policy/);
   });
 

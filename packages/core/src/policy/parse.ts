@@ -117,8 +117,9 @@ function describeAjv(e: ErrorObject): { path: Segment[]; key?: string; message: 
       return { path, message: `${where} must have exactly one of: ${names}` };
     }
     case 'pattern':
-      if (path[path.length - 1] === 'repository' || path[path.length - 1] === 'sourceRepository')
-        return { path, message: `${where} must be "owner/name"` };
+      if (path[path.length - 1] === 'repository') return { path, message: `${where} must be "owner/name"` };
+      if (path[path.length - 1] === 'sourceRepository')
+        return { path, message: `${where} must be "owner/name" or "host/owner/name"` };
       if (path[path.length - 1] === 'workflow')
         return { path, message: `${where} must be a workflow path like ".github/workflows/release.yml"` };
       if (path[path.length - 1] === 'issuer' || path[path.length - 1] === 'tufMirror')
@@ -221,7 +222,7 @@ interface RawPolicy {
     licenses?: { allow?: string[]; deny?: string[] };
     artifact?: { identifiers?: string[]; maxLayerBytes?: number };
   };
-  trust?: { trustedRoot?: string; tufMirror?: string; tufRoot?: string };
+  trust?: { trustedRoot?: string; tufMirror?: string; tufRoot?: string; requireTlog?: boolean };
   promote?: { destinations?: string[] };
 }
 
@@ -370,6 +371,7 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
   if (t.trustedRoot !== undefined) trust.trustedRoot = resolvePath(t.trustedRoot);
   if (t.tufMirror !== undefined) trust.tufMirror = t.tufMirror.replace(/\/+$/, '');
   if (t.tufRoot !== undefined) trust.tufRoot = resolvePath(t.tufRoot);
+  if (t.requireTlog !== undefined) trust.requireTlog = t.requireTlog;
   return {
     version: 1,
     source,

@@ -65,7 +65,11 @@ export const POLICY_SCHEMA = {
           properties: {
             builder: ANCHORED_REGEX,
             workflow: { type: 'string', pattern: '^\\.github/workflows/[^/]+\\.ya?ml$' },
-            sourceRepository: { type: 'string', pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$' },
+            // owner/name, or host/owner/name for another GitHub host (GHE.com, GHES).
+            sourceRepository: {
+              type: 'string',
+              pattern: '^(?:[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)+/)?[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$',
+            },
             ref: ANCHORED_REGEX,
             forbidSelfHosted: { type: 'boolean' },
           },
@@ -101,6 +105,7 @@ export const POLICY_SCHEMA = {
         trustedRoot: { type: 'string', minLength: 1 },
         tufMirror: { type: 'string', pattern: '^https?://[^\\s/]+' },
         tufRoot: { type: 'string', minLength: 1 },
+        requireTlog: { type: 'boolean' },
       },
     },
     promote: {

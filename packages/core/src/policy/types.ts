@@ -41,7 +41,11 @@ export interface SlsaRequirement {
   builder?: string;
   /** Workflow path, e.g. `.github/workflows/release.yml`, compared exactly. */
   workflow?: string;
-  /** `owner/name` of the source repository, compared exactly (case-insensitive, as GitHub is). */
+  /**
+   * `owner/name` (on github.com) or `host/owner/name` of the source repository, compared exactly
+   * with `https://host/owner/name` (case-insensitive, as GitHub is). Keyless: the certificate's
+   * Source Repository URI.
+   */
   sourceRepository?: string;
   /** Anchored regex matched against the source ref, e.g. `^refs/(heads/main|tags/v.+)$`. */
   ref?: string;
@@ -87,6 +91,11 @@ export interface PolicyTrust {
   tufMirror?: string;
   /** Initial root.json for `tufMirror` (resolved like `trustedRoot`); the public-good root is built in. */
   tufRoot?: string;
+  /**
+   * Keyless signatures need a transparency-log entry whenever the trusted root has a log.
+   * `false` (private deployments) accepts a TSA timestamp instead. Absent or `true`: strict.
+   */
+  requireTlog?: boolean;
 }
 
 export interface PolicyPromote {
@@ -106,7 +115,10 @@ export interface Policy {
   /** `sha256:<hex>` of the policy bytes; promote records it. */
   digest: string;
   signers: PolicySigner[];
-  /** At least this many distinct signatures, each by one of `signers`, must verify. Default 1. */
+  /**
+   * At least this many distinct trusted signers (a public key, or a certificate issuer + SAN)
+   * must each have a verified signature; bundles by one signer count once. Default 1.
+   */
   minSignatures: number;
   require: PolicyRequirements;
   trust: PolicyTrust;

@@ -34,10 +34,34 @@ export interface VerifiedSigner {
   subject: string;
   /** OIDC issuer (keyless). */
   issuer?: string;
-  /** Public key hint (key-based). */
+  /**
+   * Key-based: hex SHA-256 of the DER SPKI of the trusted public key that verified the
+   * signature, computed from that key (not the bundle's own hint string).
+   */
   keyHint?: string;
   /** Fulcio extensions .1.9–.1.22 present in the certificate, decoded (keyless; empty for keys). */
   extensions: Partial<Record<FulcioExtensionName, string>>;
+}
+
+/**
+ * The signer as `minSignatures` counts it: the trusted public key that verified (its SPKI
+ * SHA-256), or the certificate identity (issuer + SAN). Two bundles by one key, or by one
+ * workflow identity on two certificates, are one signer.
+ */
+export function signerIdentity(signer: VerifiedSigner): string {
+  return signer.kind === 'key'
+    ? `key:sha256:${signer.keyHint ?? ''}`
+    : `keyless:${JSON.stringify([signer.issuer ?? '', signer.subject])}`;
+}
+
+export interface VerifyBundleOptions {
+  /**
+   * Keyless bundles must carry a transparency-log entry whenever the trusted root has a
+   * transparency log (default true). false accepts a TSA timestamp instead (policy
+   * `trust.requireTlog: false`, for private deployments). A root without a log always
+   * needs a TSA timestamp.
+   */
+  requireTlog?: boolean;
 }
 
 export type VerifiedBundle =
@@ -49,7 +73,12 @@ export type VerifiedBundle =
  * in-toto statement it carries is about `artifactDigest` (`sha256:<hex>`), which
  * `@sigstore/verify` does not. No identity policy here: the signer is returned for the caller.
  */
-export function verifyBundle(bundleJson: unknown, artifactDigest: string, trust: VerificationTrust): VerifiedBundle {
+export function verifyBundle(
+  bundleJson: unknown,
+  artifactDigest: string,
+  trust: VerificationTrust,
+  options: VerifyBundleOptions = {},
+): VerifiedBundle {
   if (!isDigest(artifactDigest)) return { ok: false, reason: `not a sha256 artifact digest: ${artifactDigest}` };
   let bundle: Bundle;
   try {
@@ -65,14 +94,23 @@ export function verifyBundle(bundleJson: unknown, artifactDigest: string, trust:
   if (!keyBased && !trust.hasRoot)
     return { ok: false, reason: 'keyless bundle, but no trusted root was given (only public keys)' };
 
-  const tlogs = bundle.verificationMaterial.tlogEntries.length;
-  const tsas = bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length ?? 0;
-  const options: VerifierOptions = keyBased
+  // What the bundle carries never lowers the bar: a keyless bundle without a log entry is
+  // accepted only when the trusted root has no log (GitHub's private instance: Fulcio + TSA)
+  // or the policy relaxed it. The certificate lives minutes, so a trusted time is needed
+  // either way: timestampThreshold 1 is met by a verified log entry's time or a TSA token.
+  const rootHasTlog = trust.material.tlogs.length > 0;
+  const tlogRequired = rootHasTlog && options.requireTlog !== false;
+  if (!keyBased && tlogRequired && bundle.verificationMaterial.tlogEntries.length === 0)
+    return {
+      ok: false,
+      reason:
+        'no transparency log entry, but the trusted root has a transparency log (a timestamp alone is accepted only with the policy’s trust.requireTlog: false)',
+    };
+  const thresholds: VerifierOptions = keyBased
     ? { tlogThreshold: 0, timestampThreshold: 0, ctlogThreshold: 0 }
-    : // GitHub's private instance: Fulcio + TSA, no transparency log.
-      { tlogThreshold: tlogs === 0 && tsas > 0 ? 0 : 1, timestampThreshold: 1, ctlogThreshold: 1 };
+    : { tlogThreshold: tlogRequired ? 1 : 0, timestampThreshold: 1, ctlogThreshold: 1 };
   try {
-    new Verifier(trust.material, options).verify(toSignedEntity(bundle));
+    new Verifier(trust.material, thresholds).verify(toSignedEntity(bundle));
   } catch (e) {
     // @sigstore/verify 3.1 throws TypeErrors on some old shapes (a v0.1 inclusion proof
     // without a checkpoint): say so instead of passing on "cannot read properties of undefined".
@@ -87,8 +125,11 @@ export function verifyBundle(bundleJson: unknown, artifactDigest: string, trust:
   let signer: VerifiedSigner;
   try {
     if (material.$case === 'publicKey') {
-      const hint = material.publicKey.hint;
-      signer = { kind: 'key', subject: `key:${hint}`, keyHint: hint, extensions: {} };
+      // The Verifier found the key by this hint and it verified; the identity is the trusted
+      // key's own SPKI digest, so a hint spelt another way can never name another signer.
+      const key = trust.keys.get(material.publicKey.hint);
+      if (!key) return { ok: false, reason: 'no trusted public key for this bundle' };
+      signer = { kind: 'key', subject: `key:${key.hint}`, keyHint: key.hint, extensions: {} };
     } else {
       const der =
         material.$case === 'certificate'

@@ -21,11 +21,17 @@ export interface DiscoveredBundle {
 export interface RejectedReferrer {
   referrer: Descriptor;
   reason: string;
+  /** The bundle blob's digest, when the referrer manifest named one that was read. */
+  bundleDigest?: string;
 }
 
 export interface DiscoveryResult {
+  /** One entry per distinct bundle blob: a second referrer to the same bundle is in `rejected`. */
   bundles: DiscoveredBundle[];
-  /** Referrers that looked like bundles but cannot be used (wrong subject, unreadable, not JSON). */
+  /**
+   * Referrers that looked like bundles but cannot be used (wrong subject, unreadable, not JSON,
+   * or a copy of a bundle already found under another referrer).
+   */
   rejected: RejectedReferrer[];
 }
 
@@ -41,6 +47,10 @@ export async function discoverReferrers(store: ContentStore, subject: Descriptor
   const bundles: DiscoveredBundle[] = [];
   const rejected: RejectedReferrer[] = [];
   const seen = new Set<string>();
+  // Bundle digest -> the first referrer that carried it. Anyone who can push can list a copy of
+  // a signature's referrer (one annotation changed gives a new manifest digest): the bundle is
+  // the same signature and is counted once.
+  const bundleReferrer = new Map<string, string>();
   for (const referrer of listed) {
     if (seen.has(referrer.digest)) continue;
     seen.add(referrer.digest);
@@ -64,6 +74,15 @@ export async function discoverReferrers(store: ContentStore, subject: Descriptor
       rejected.push({ referrer, reason: 'referrer for another digest' });
       continue;
     }
+    const first = bundleReferrer.get(layer.digest);
+    if (first !== undefined) {
+      rejected.push({
+        referrer,
+        reason: `same bundle as referrer ${first} (counted once)`,
+        bundleDigest: layer.digest,
+      });
+      continue;
+    }
     let bundle: unknown;
     try {
       if (layer.size > MAX_BUNDLE_BYTES) throw new ModelshipError('INVALID', `bundle is ${layer.size} bytes`);
@@ -74,6 +93,7 @@ export async function discoverReferrers(store: ContentStore, subject: Descriptor
       rejected.push({ referrer, reason: `unreadable bundle: ${message(e)}` });
       continue;
     }
+    bundleReferrer.set(layer.digest, referrer.digest);
     bundles.push({ referrer, bundle, bundleDigest: layer.digest });
   }
   return { bundles, rejected };

@@ -11,8 +11,9 @@ import type { Policy, PolicySigner } from '../policy/types.js';
 import { loadPublicKey } from '../sign/keys.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, type InTotoStatement } from '../sign/types.js';
 import type { ContentStore } from '../store.js';
-import { verifyBundle, type VerifiedSigner } from './bundles.js';
+import { signerIdentity, verifyBundle, type VerifiedSigner } from './bundles.js';
 import { discoverReferrers } from './discover.js';
+import { evaluateSlsa } from './slsa.js';
 import { policyTrustSource, trustMaterial, type TufOptions } from './trust.js';
 
 export interface CheckResult {
@@ -100,14 +101,15 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
   const discovery = await discoverReferrers(store, subject);
   const bundles: BundleReport[] = discovery.rejected.map((r) => ({
     referrer: r.referrer.digest,
-    bundle: '',
+    bundle: r.bundleDigest ?? '',
     verified: false,
     trusted: false,
     reason: r.reason,
   }));
-  const trusted: { statement: InTotoStatement; predicateType: string }[] = [];
+  const trusted: { statement: InTotoStatement; predicateType: string; signer: VerifiedSigner }[] = [];
+  const requireTlog = policy.trust.requireTlog !== false;
   for (const d of discovery.bundles) {
-    const v = verifyBundle(d.bundle, subject.digest, trust);
+    const v = verifyBundle(d.bundle, subject.digest, trust, { requireTlog });
     if (!v.ok) {
       bundles.push({
         referrer: d.referrer.digest,
@@ -130,15 +132,18 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
         ? { matchedSignerLine: match.line }
         : { reason: `signer ${v.signer.subject} is not trusted by the policy` }),
     });
-    if (match) trusted.push({ statement: v.statement, predicateType: v.predicateType });
+    if (match) trusted.push({ statement: v.statement, predicateType: v.predicateType, signer: v.signer });
   }
 
   const checks: CheckResult[] = [];
-  const signatures = trusted.filter((t) => t.predicateType === COSIGN_SIGN_PREDICATE_TYPE).length;
+  // k-of-n counts signers, not bundles: a second signature by the same key (or workflow
+  // identity) adds no independent approval. Identical bundles were already dropped by discovery.
+  const signatures = trusted.filter((t) => t.predicateType === COSIGN_SIGN_PREDICATE_TYPE);
+  const signers = new Set(signatures.map((t) => signerIdentity(t.signer))).size;
   checks.push({
     rule: 'minSignatures',
-    ok: signatures >= policy.minSignatures,
-    detail: `${signatures} trusted signature(s), policy requires ${policy.minSignatures}`,
+    ok: signers >= policy.minSignatures,
+    detail: `${signers} distinct trusted signer(s) (${signatures.length} signature bundle(s)), policy requires ${policy.minSignatures}`,
   });
   for (const p of policy.require.predicates) {
     const n = trusted.filter((t) => t.predicateType === p).length;
@@ -151,38 +156,26 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
 
   const slsaReq = policy.require.slsa;
   if (slsaReq) {
-    const provs = trusted.filter((t) => t.predicateType === SLSA_PROVENANCE_V1).map((t) => t.statement.predicate);
+    const provs = trusted.filter((t) => t.predicateType === SLSA_PROVENANCE_V1);
     const fails: string[] = [];
-    const okOne = provs.some((p) => {
-      const problems: string[] = [];
-      const bd = (p['buildDefinition'] ?? {}) as {
-        externalParameters?: { workflow?: { ref?: string; repository?: string; path?: string } };
-        internalParameters?: { github?: { runner_environment?: string } };
-      };
-      const builder = ((p['runDetails'] ?? {}) as { builder?: { id?: string } }).builder?.id ?? '';
-      const wf = bd.externalParameters?.workflow ?? {};
-      if (slsaReq.builder && !new RegExp(slsaReq.builder, 'u').test(builder))
-        problems.push(`builder ${builder || '(none)'} does not match ${slsaReq.builder}`);
-      if (slsaReq.sourceRepository && !(wf.repository ?? '').endsWith(`/${slsaReq.sourceRepository}`))
-        problems.push(`source repository ${wf.repository ?? '(none)'} is not ${slsaReq.sourceRepository}`);
-      if (slsaReq.ref && !new RegExp(slsaReq.ref, 'u').test(wf.ref ?? ''))
-        problems.push(`ref ${wf.ref ?? '(none)'} does not match ${slsaReq.ref}`);
-      if (slsaReq.workflow && wf.path !== slsaReq.workflow)
-        problems.push(`workflow ${wf.path ?? '(none)'} is not ${slsaReq.workflow}`);
-      if (slsaReq.forbidSelfHosted && bd.internalParameters?.github?.runner_environment !== 'github-hosted')
-        problems.push(
-          `runner environment ${bd.internalParameters?.github?.runner_environment ?? '(unknown)'} is not github-hosted`,
-        );
-      fails.push(...problems);
-      return problems.length === 0;
-    });
+    let met: 'certificate' | 'predicate' | undefined;
+    for (const t of provs) {
+      const r = evaluateSlsa(slsaReq, t.statement.predicate, t.signer);
+      if (r.problems.length === 0) {
+        met = r.source;
+        break;
+      }
+      fails.push(...r.problems);
+    }
     checks.push({
       rule: 'require.slsa',
-      ok: okOne,
-      detail: okOne
-        ? 'a trusted provenance meets every constraint'
+      ok: met !== undefined,
+      detail: met
+        ? met === 'certificate'
+          ? 'a trusted provenance meets every constraint, checked against its signing certificate'
+          : 'a trusted provenance meets every constraint, checked against the key-signed predicate'
         : provs.length
-          ? fails.join('; ')
+          ? [...new Set(fails)].join('; ')
           : 'no trusted SLSA provenance',
     });
   }

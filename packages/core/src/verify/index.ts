@@ -3,3 +3,4 @@ export * from './trust.js';
 export * from './bundles.js';
 export * from './evaluate.js';
 export * from './model-refs.js';
+export * from './slsa.js';

@@ -1,0 +1,92 @@
+import { describe, expect, it } from '@jest/globals';
+import { certificateBuildClaims, evaluateSlsa, repositoryMatches, type VerifiedSigner } from '@modelship/core';
+
+describe('repositoryMatches: host + owner/name exactly, case-insensitively', () => {
+  it.each([
+    ['https://github.com/acme/models', 'acme/models', true],
+    ['https://GitHub.com/Acme/MODELS', 'acme/models', true],
+    ['https://acme.ghe.com/acme/models', 'acme.ghe.com/acme/models', true],
+    ['https://github.com/evil/acme/models', 'acme/models', false],
+    ['https://github.com/xacme/models', 'acme/models', false],
+    ['https://github.com/acme/models-evil', 'acme/models', false],
+    ['https://evil.example/acme/models', 'acme/models', false],
+    ['https://github.com.evil.example/acme/models', 'acme/models', false],
+    ['https://github.com/acme/models/', 'acme/models', false],
+    ['https://github.com/acme/models.git', 'acme/models', false],
+    ['https://github.com/acme/models?x=1', 'acme/models', false],
+    ['https://github.com:443/acme/models', 'acme/models', false],
+    ['https://user@github.com/acme/models', 'acme/models', false],
+    ['https://github.com/acme/%6Dodels', 'acme/models', false],
+    ['https://github.com/./models', './models', false],
+    ['http://github.com/acme/models', 'acme/models', false],
+    ['acme/models', 'acme/models', false],
+    ['https://github.com/acme/models', 'acme.ghe.com/acme/models', false],
+  ])('%s vs %s -> %s', (uri, expected, ok) => {
+    expect(repositoryMatches(uri, expected)).toBe(ok);
+  });
+});
+
+describe('certificateBuildClaims: the workflow path from the Build Config URI', () => {
+  const base = {
+    sourceRepositoryURI: 'https://github.com/acme/models',
+    sourceRepositoryRef: 'refs/tags/pkg@1.0',
+  };
+  it('strips the repository and splits at the first "@" (a tag may contain "@")', () => {
+    expect(
+      certificateBuildClaims({
+        ...base,
+        buildConfigURI: 'https://github.com/acme/models/.github/workflows/release.yml@refs/tags/pkg@1.0',
+      }),
+    ).toMatchObject({ workflow: '.github/workflows/release.yml', configRef: 'refs/tags/pkg@1.0' });
+  });
+  it('a build config outside the source repository names no workflow', () => {
+    const c = certificateBuildClaims({
+      ...base,
+      buildConfigURI: 'https://github.com/acme/models-evil/.github/workflows/release.yml@refs/heads/main',
+    });
+    expect(c.workflow).toBeUndefined();
+  });
+});
+
+describe('evaluateSlsa', () => {
+  const keyless = (extensions: VerifiedSigner['extensions']): VerifiedSigner => ({
+    kind: 'keyless',
+    subject: 'dev@example.com',
+    issuer: 'https://accounts.example.com',
+    extensions,
+  });
+  const predicate = {
+    buildDefinition: {
+      externalParameters: { workflow: { repository: 'https://github.com/acme/models', ref: 'refs/heads/main' } },
+      internalParameters: { github: { runner_environment: 'github-hosted' } },
+    },
+  };
+  it('a certificate without the platform claims (an e-mail identity) fails the constraints it cannot back', () => {
+    expect(evaluateSlsa({ forbidSelfHosted: true, sourceRepository: 'acme/models' }, predicate, keyless({}))).toEqual({
+      source: 'certificate',
+      problems: [
+        'the certificate has no source repository (1.3.6.1.4.1.57264.1.12)',
+        'the certificate has no runner environment (1.3.6.1.4.1.57264.1.11)',
+      ],
+    });
+  });
+  it('a key signer is judged on the predicate; non-string fields are absent', () => {
+    const key: VerifiedSigner = { kind: 'key', subject: 'key:ab', keyHint: 'ab', extensions: {} };
+    expect(evaluateSlsa({ forbidSelfHosted: true, sourceRepository: 'acme/models' }, predicate, key)).toEqual({
+      source: 'predicate',
+      problems: [],
+    });
+    expect(
+      evaluateSlsa(
+        { forbidSelfHosted: true },
+        { buildDefinition: { internalParameters: { github: { runner_environment: ['github-hosted'] } } } },
+        key,
+      ).problems,
+    ).toEqual(['the provenance names no runner environment']);
+    // An untrusted predicate need not be an object at all.
+    expect(evaluateSlsa({ forbidSelfHosted: false }, null, key)).toEqual({ source: 'predicate', problems: [] });
+    expect(evaluateSlsa({ forbidSelfHosted: true }, 'x', key).problems).toEqual([
+      'the provenance names no runner environment',
+    ]);
+  });
+});
