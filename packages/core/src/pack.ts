@@ -5,7 +5,7 @@ import { sha256Digest } from './digest.js';
 import type { DigestCache } from './digest-cache.js';
 import { ModelshipError } from './errors.js';
 import { gitLfsDigests } from './modelpack/git-lfs.js';
-import { gitWorkTreeStatus, type GitStatusResult } from './modelpack/git.js';
+import { openGitSession, type GitSession } from './modelpack/git.js';
 import { hashFiles } from './hash-pool.js';
 import {
   ANNOTATION_CREATED,
@@ -28,6 +28,7 @@ import {
   type ModelFile,
   type ModelMetadataOverrides,
   type ScanOptions,
+  type ScanResult,
 } from './modelpack/index.js';
 import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
@@ -133,6 +134,19 @@ interface LayerDigests {
  * device), or a hash-while-writing ingest (registries, other devices, tar layers).
  */
 export async function pack(options: PackOptions): Promise<PackResult> {
+  const scanned = await scanModelDir(options.dir, options.scan);
+  // One git session (a private git dir: the model repo's own config and hooks never run) and
+  // one `git status` for the dirty check and the Git LFS digests (see modelpack/git.ts).
+  const git = openGitSession(options.dir);
+  try {
+    return await packScanned(options, scanned, git);
+  } finally {
+    await git.close();
+  }
+}
+
+async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSession): Promise<PackResult> {
+  const { files, specMetadata, specFormat, specText } = scanned;
   const family = options.family ?? 'cncf';
   const format = options.layerFormat ?? 'raw';
   const store = options.target;
@@ -142,16 +156,11 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     warnings.push(m);
     options.warn?.(m);
   };
-
-  const { files, specMetadata, specFormat, specText } = await scanModelDir(options.dir, options.scan);
-  // One `git status` for the dirty check and the Git LFS digests (see modelpack/git.ts).
-  let statusRun: Promise<GitStatusResult> | undefined;
-  const gitStatus = (): Promise<GitStatusResult> => (statusRun ??= gitWorkTreeStatus(options.dir));
   const metadata = await inferModelMetadata(
     options.dir,
     files,
     { ...specMetadata, ...(options.metadata ?? {}) },
-    { gitStatus },
+    { gitStatus: () => git.status() },
   );
   const createdAt = options.createdAt;
   // Validate everything but the digests before the first byte is written.
@@ -189,7 +198,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   stats.cacheHits = cached.size;
   if (format === 'raw' && options.gitLfs !== false) {
     const pending = files.filter((f) => !cached.has(f));
-    const lfs = await gitLfsDigests(options.dir, pending, gitStatus);
+    const lfs = await gitLfsDigests(options.dir, pending, git);
     for (const f of pending) {
       const d = lfs.get(f.absPath);
       if (d) cached.set(f, { digest: d.digest, size: d.size, diffId: d.digest });
