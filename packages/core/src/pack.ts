@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { sha256Digest } from './digest.js';
 import type { DigestCache } from './digest-cache.js';
@@ -30,6 +31,7 @@ import {
   type ScanOptions,
   type ScanResult,
 } from './modelpack/index.js';
+import type { IgnoredPath } from './modelpack/ignore-files.js';
 import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
@@ -93,6 +95,8 @@ export interface PackResult {
   /** Sum of config + layer sizes. */
   size: number;
   warnings: string[];
+  /** Paths not packed because an ignore file names them or they are pack's own output (see modelpack/ignore-files.ts). */
+  ignored: IgnoredPath[];
   stats: {
     files: number;
     hashed: number;
@@ -134,7 +138,15 @@ interface LayerDigests {
  * device), or a hash-while-writing ingest (registries, other devices, tar layers).
  */
 export async function pack(options: PackOptions): Promise<PackResult> {
-  const scanned = await scanModelDir(options.dir, options.scan);
+  // pack's own output is never input: the layout it writes (by default ./model-oci, inside the
+  // model dir when packing `.`) and its digest cache, wherever they are, by resolved path.
+  const skipDirs: { path: string; why: string }[] = [];
+  const skip = async (p: string, why: string): Promise<void> => {
+    skipDirs.push({ path: await realpath(p).catch(() => resolve(p)), why });
+  };
+  if (options.target.kind === 'oci-layout') await skip(options.target.location, 'the output layout');
+  if (options.cache) await skip(options.cache.dir, 'the digest cache');
+  const scanned = await scanModelDir(options.dir, { ...options.scan, skipDirs });
   // One git session (a private git dir: the model repo's own config and hooks never run) and
   // one `git status` for the dirty check and the Git LFS digests (see modelpack/git.ts).
   const git = openGitSession(options.dir);
@@ -349,6 +361,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     layers,
     size: configDescriptor.size + layers.reduce((a, l) => a + l.descriptor.size, 0),
     warnings,
+    ignored: scanned.ignored,
     stats,
   };
 }
