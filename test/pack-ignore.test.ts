@@ -107,7 +107,8 @@ describe('ignore files', () => {
       cwd: repo,
       env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
     });
-    writeFileSync(join(repo, '.gitignore'), '*.env\n/models/m/notes.txt\n');
+    // `models/` ignores the model dir itself: packing it is deliberate, the other lines still apply.
+    writeFileSync(join(repo, '.gitignore'), 'models/\n*.env\n/models/m/notes.txt\n');
     writeFileSync(join(repo, '.git', 'info', 'exclude'), 'scratch/\n');
     writeFileSync(join(model, 'prod.env'), `${SECRET}\n`);
     writeFileSync(join(model, 'notes.txt'), 'private notes');

@@ -66,6 +66,16 @@ function gitignoreOf(text: string): Ignore {
   return ignore({ ignorecase: false, allowRelativePaths: true }).add(text);
 }
 
+/**
+ * A parent's ignore file, without the lines that ignore the model dir itself or a directory
+ * above it: packing a directory the repository ignores as a whole (a model downloaded into a
+ * gitignored `models/`) is a deliberate choice, while its other lines (`*.env`) still apply.
+ */
+function outerGitignoreOf(text: string, prefix: string): Ignore {
+  const kept = text.split(/\r?\n/).filter((line) => !gitignoreOf(line).test(prefix).ignored);
+  return gitignoreOf(kept.join('\n'));
+}
+
 /** The work tree root holding `root` (the directory with `.git`), if any. */
 async function workTreeRoot(root: string): Promise<string | undefined> {
   for (let dir = root; ; dir = dirname(dir)) {
@@ -104,7 +114,7 @@ export class IgnoreRules {
       const text = exclude ? await readSmall(exclude) : undefined;
       if (text !== undefined)
         rules.outer.push({
-          ig: gitignoreOf(text),
+          ig: outerGitignoreOf(text, toRoot(top)),
           source: relative(root, exclude!).split(sep).join('/'),
           prefix: toRoot(top),
         });
@@ -117,7 +127,7 @@ export class IgnoreRules {
         const t = await readSmall(join(d, '.gitignore'));
         if (t !== undefined)
           rules.outer.push({
-            ig: gitignoreOf(t),
+            ig: outerGitignoreOf(t, toRoot(d)),
             source: relative(root, join(d, '.gitignore')).split(sep).join('/'),
             prefix: toRoot(d),
           });
