@@ -132,11 +132,15 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
       if (anyMatch(options.exclude, rel)) continue;
 
       let st = await lstat(abs);
-      // Ignore rules come before the symlink checks: an ignored dangling link is no error.
-      const linkedDir = st.isSymbolicLink() && (await stat(abs).catch(() => undefined))?.isDirectory() === true;
-      const verdict = rules?.test(rel, st.isDirectory() || linkedDir);
+      // Ignore rules come before the symlink checks (an ignored dangling link is no error),
+      // after the silent hidden/junk skip (a .gitignore'd .venv/ is not worth reporting).
+      const isDir =
+        st.isDirectory() || (st.isSymbolicLink() && (await stat(abs).catch(() => undefined))?.isDirectory() === true);
+      const rescued = isDir ? reachesInto(options.rescue, rel) : options.rescue.some((g) => g.matchesExactly(rel));
+      if (isSkippedName(name, isDir) && !rescued) continue;
+      const verdict = rules?.test(rel, isDir);
       if (verdict) {
-        ignored(st.isDirectory() || linkedDir ? `${rel}/` : rel, verdict.by, verdict.pattern);
+        ignored(isDir ? `${rel}/` : rel, verdict.by, verdict.pattern);
         continue;
       }
       let target = abs;
