@@ -79,6 +79,7 @@ export function packInputs(): PackInputs {
         ...(exclude.length ? { exclude } : {}),
         ...(spec ? { spec } : {}),
         useDirSpec: core.getBooleanInput('dir-spec'),
+        ...(core.getBooleanInput('ignore-files') ? {} : { ignoreFiles: false }),
       },
       metadata,
       ...(createdAt ? { createdAt } : {}),
@@ -120,12 +121,23 @@ export async function setPackOutputs(target: OpenedTarget, result: PackResult, r
   core.setOutput('size', String(result.size));
 }
 
+/** ", 2 paths not packed (.gitignore: secret.env; the output layout: model-oci/)", HTML-escaped. */
+function ignoredSummary(result: PackResult): string {
+  if (result.ignored.length === 0) return '';
+  const shown = result.ignored
+    .slice(0, 5)
+    .map((i) => `<code>${untrustedHtml(i.path)}</code> (${untrustedHtml(i.by)})`)
+    .join(', ');
+  return `<br/>${result.ignored.length} not packed: ${shown}${result.ignored.length > 5 ? ', …' : ''}`;
+}
+
 /** Adds the pack heading and layer table to the job summary (the caller writes it). */
 export function addPackSummary(result: PackResult, reference: string, heading = 'modelship pack'): void {
   core.summary
     .addHeading(heading, 3)
     .addRaw(
-      safeHtml`<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)</p>`,
+      safeHtml`<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)` +
+        `${ignoredSummary(result)}</p>`,
     )
     .addTable([
       [

@@ -9,24 +9,23 @@ import { gunzip, zstdDecompress } from './compression.js';
 import { HashingStream } from './digest.js';
 import { ModelshipError } from './errors.js';
 import { hashFiles } from './hash-pool.js';
+import { unsafePathReason } from './safe-path.js';
 import { parseLayerMediaType, layerFilepath, type LayerEncoding } from './mediatypes.js';
 import type { Descriptor } from './oci.js';
 
 /**
- * Resolves a path taken from an artifact (annotation or tar entry) under `root`, refusing
- * absolute paths, `..` segments, backslashes and NULs: a hostile manifest must not write
- * outside the directory the user chose.
+ * Resolves a path taken from an artifact (annotation or tar entry) under `root`, refusing what
+ * safe-path.ts `unsafePathReason` refuses (absolute, `..`, backslashes, control characters,
+ * `.git`): a hostile manifest must not write outside the directory the user chose, nor into
+ * a git directory there.
  */
 export function safeJoin(root: string, untrusted: string, what: string): string {
-  if (!untrusted || untrusted.includes('\0') || untrusted.includes('\\') || isAbsolute(untrusted))
-    throw new ModelshipError('INVALID', `${what}: refusing unsafe path "${untrusted}"`, {
-      hint: 'the artifact names a file outside the extraction directory; it may be malicious',
+  const why = unsafePathReason(untrusted);
+  if (why)
+    throw new ModelshipError('INVALID', `${what}: refusing unsafe path ${JSON.stringify(untrusted)} (${why})`, {
+      hint: 'the artifact names a file outside the extraction directory or inside a .git directory; it may be malicious',
     });
   const parts = untrusted.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.length === 0 || parts.some((p) => p === '..'))
-    throw new ModelshipError('INVALID', `${what}: refusing unsafe path "${untrusted}"`, {
-      hint: 'the artifact names a file outside the extraction directory; it may be malicious',
-    });
   const abs = resolve(root, ...parts);
   const rel = relative(resolve(root), abs);
   if (rel.startsWith('..') || isAbsolute(rel) || rel === '')

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { sha256Digest } from './digest.js';
 import type { DigestCache } from './digest-cache.js';
 import { ModelshipError } from './errors.js';
 import { gitLfsDigests } from './modelpack/git-lfs.js';
-import { gitWorkTreeStatus, type GitStatusResult } from './modelpack/git.js';
+import { openGitSession, type GitSession } from './modelpack/git.js';
 import { hashFiles } from './hash-pool.js';
 import {
   ANNOTATION_CREATED,
@@ -28,7 +29,9 @@ import {
   type ModelFile,
   type ModelMetadataOverrides,
   type ScanOptions,
+  type ScanResult,
 } from './modelpack/index.js';
+import type { IgnoredPath } from './modelpack/ignore-files.js';
 import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
@@ -92,6 +95,8 @@ export interface PackResult {
   /** Sum of config + layer sizes. */
   size: number;
   warnings: string[];
+  /** Paths not packed because an ignore file names them or they are pack's own output (see modelpack/ignore-files.ts). */
+  ignored: IgnoredPath[];
   stats: {
     files: number;
     hashed: number;
@@ -133,6 +138,27 @@ interface LayerDigests {
  * device), or a hash-while-writing ingest (registries, other devices, tar layers).
  */
 export async function pack(options: PackOptions): Promise<PackResult> {
+  // pack's own output is never input: the layout it writes (by default ./model-oci, inside the
+  // model dir when packing `.`) and its digest cache, wherever they are, by resolved path.
+  const skipDirs: { path: string; why: string }[] = [];
+  const skip = async (p: string, why: string): Promise<void> => {
+    skipDirs.push({ path: await realpath(p).catch(() => resolve(p)), why });
+  };
+  if (options.target.kind === 'oci-layout') await skip(options.target.location, 'the output layout');
+  if (options.cache) await skip(options.cache.dir, 'the digest cache');
+  const scanned = await scanModelDir(options.dir, { ...options.scan, skipDirs });
+  // One git session (a private git dir: the model repo's own config and hooks never run) and
+  // one `git status` for the dirty check and the Git LFS digests (see modelpack/git.ts).
+  const git = openGitSession(options.dir);
+  try {
+    return await packScanned(options, scanned, git);
+  } finally {
+    await git.close();
+  }
+}
+
+async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSession): Promise<PackResult> {
+  const { files, specMetadata, specFormat, specText } = scanned;
   const family = options.family ?? 'cncf';
   const format = options.layerFormat ?? 'raw';
   const store = options.target;
@@ -142,16 +168,11 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     warnings.push(m);
     options.warn?.(m);
   };
-
-  const { files, specMetadata, specFormat, specText } = await scanModelDir(options.dir, options.scan);
-  // One `git status` for the dirty check and the Git LFS digests (see modelpack/git.ts).
-  let statusRun: Promise<GitStatusResult> | undefined;
-  const gitStatus = (): Promise<GitStatusResult> => (statusRun ??= gitWorkTreeStatus(options.dir));
   const metadata = await inferModelMetadata(
     options.dir,
     files,
     { ...specMetadata, ...(options.metadata ?? {}) },
-    { gitStatus },
+    { gitStatus: () => git.status() },
   );
   const createdAt = options.createdAt;
   // Validate everything but the digests before the first byte is written.
@@ -189,7 +210,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   stats.cacheHits = cached.size;
   if (format === 'raw' && options.gitLfs !== false) {
     const pending = files.filter((f) => !cached.has(f));
-    const lfs = await gitLfsDigests(options.dir, pending, gitStatus);
+    const lfs = await gitLfsDigests(options.dir, pending, git);
     for (const f of pending) {
       const d = lfs.get(f.absPath);
       if (d) cached.set(f, { digest: d.digest, size: d.size, diffId: d.digest });
@@ -340,6 +361,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     layers,
     size: configDescriptor.size + layers.reduce((a, l) => a + l.descriptor.size, 0),
     warnings,
+    ignored: scanned.ignored,
     stats,
   };
 }

@@ -12,6 +12,7 @@ import {
   type LayerEncoding,
   type ModelMetadataOverrides,
   type PackResult,
+  untrustedText,
 } from '@modelship/core';
 import { formatBytes, json, progressFor, safe, table, type CliIO } from '../io.js';
 import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
@@ -36,6 +37,7 @@ interface PackFlags extends RegistryFlags {
   exclude?: string[];
   spec?: string;
   dirSpec: boolean;
+  ignoreFiles: boolean;
   created?: string | boolean;
   realFileMetadata?: boolean;
   cache: boolean;
@@ -73,6 +75,7 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--exclude <glob>', 'skip files matching (repeatable)', collect)
     .option('--spec <file>', 'per-kind file list: a Modelfile, Kitfile or YAML spec')
     .option('--no-dir-spec', 'ignore a Modelfile/Kitfile found in the model directory')
+    .option('--no-ignore-files', 'also pack what .gitignore, .modelshipignore and .kitignore leave out')
     .option(
       '--created [time]',
       'record a creation time (RFC 3339; default now); off by default for reproducible digests',
@@ -149,6 +152,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
         ...(flags.exclude ? { exclude: flags.exclude } : {}),
         ...(flags.spec ? { spec: flags.spec } : {}),
         useDirSpec: flags.dirSpec,
+        ...(flags.ignoreFiles ? {} : { ignoreFiles: false }),
       },
       metadata,
       ...(createdAt ? { createdAt } : {}),
@@ -172,6 +176,21 @@ function layoutSpec(spec: string): string {
   return spec.startsWith('oci:') || spec.startsWith('oci-layout:') ? spec : `oci:${spec}`;
 }
 
+/** How many ignored paths the summary and the JSON name (the count is always whole). */
+const IGNORED_SHOWN = 20;
+
+/** "3 paths not packed (.gitignore: secret.env, cache/; the output layout: model-oci/)". */
+function ignoredLine(r: PackResult): string {
+  if (r.ignored.length === 0) return '';
+  const byFile = new Map<string, string[]>();
+  for (const i of r.ignored.slice(0, 5)) byFile.set(i.by, [...(byFile.get(i.by) ?? []), untrustedText(i.path)]);
+  const more = r.ignored.length > 5 ? ', …' : '';
+  const what = [...byFile].map(([by, paths]) => `${by}: ${paths.join(', ')}`).join('; ');
+  const own = new Set(['the output layout', 'the digest cache']);
+  const hint = r.ignored.some((i) => !own.has(i.by)) ? '; --no-ignore-files packs what ignore files leave out' : '';
+  return `${r.ignored.length} ${r.ignored.length === 1 ? 'path' : 'paths'} not packed (${what}${more})${hint}\n`;
+}
+
 function render(r: PackResult, reference: string): string {
   const rows = [['FILE', 'KIND', 'SIZE', 'DIGEST']];
   for (const l of r.layers)
@@ -182,6 +201,7 @@ function render(r: PackResult, reference: string): string {
     `\n${r.layers.length} layers, ${formatBytes(r.size)}; ${up} written, ${r.stats.mounted} mounted, ` +
     `${r.stats.skipped} already present, ` +
     `${r.stats.cacheHits} digests from cache${r.stats.gitLfs ? `, ${r.stats.gitLfs} from Git LFS pointers` : ''}\n` +
+    ignoredLine(r) +
     safe`reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
   );
 }
@@ -204,6 +224,7 @@ function toJson(r: PackResult, reference: string, kind: string, location: string
       uploaded: l.uploaded,
     })),
     stats: r.stats,
+    ignored: { count: r.ignored.length, paths: r.ignored.slice(0, IGNORED_SHOWN) },
     warnings: r.warnings,
   };
 }

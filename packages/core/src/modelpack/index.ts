@@ -10,6 +10,7 @@ export type {
   SpecFormat,
 } from './types.js';
 export { scanModelDir, sortModelFiles, type ScanModelDirOptions, type ScanResult } from './scan.js';
+export type { IgnoredPath } from './ignore-files.js';
 export { classifyPath, KIND_ORDER, LARGE_UNKNOWN_FILE } from './classify.js';
 export {
   detectSpecFormat,

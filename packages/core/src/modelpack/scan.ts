@@ -5,11 +5,14 @@ import { classifyPath, KIND_ORDER } from './classify.js';
 import { compareBytes, compileGlob, compileGlobs, type CompiledGlob } from './glob.js';
 import { findDirSpec, loadSpecFile } from './spec.js';
 import type { ModelFile, ModelMetadataOverrides, ScanOptions, SpecEntry, SpecFormat } from './types.js';
+import type { IgnoredPath } from './ignore-files.js';
 import { relativeInside, resolveModelDir, walkModelDir, type WalkedFile } from './walk.js';
 
 export interface ScanModelDirOptions extends ScanOptions {
   /** Follow symlinks that leave the dir (e.g. a Hugging Face cache snapshot) instead of refusing them. */
   followExternalSymlinks?: boolean;
+  /** Directories never packed (realpaths; e.g. pack's own output layout), with the reason to report. */
+  skipDirs?: readonly { path: string; why: string }[];
 }
 
 export interface ScanResult {
@@ -24,6 +27,8 @@ export interface ScanResult {
   specText?: string;
   /** Spec globs that matched nothing, and similar non-fatal findings. */
   warnings: string[];
+  /** Paths left out by an ignore file or because they are pack's own output, in walk order. */
+  ignored: IgnoredPath[];
 }
 
 interface CompiledEntry {
@@ -108,12 +113,16 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
     matched: false,
   }));
 
+  const ignored: IgnoredPath[] = [];
   const walked = await walkModelDir(root, {
     include,
     exclude,
     rescue: [...include, ...entries.map((e) => e.glob)],
     specPaths: inDir ? [inDir] : [],
     ...(options.followExternalSymlinks ? { followExternalSymlinks: true } : {}),
+    ...(options.ignoreFiles === false ? { ignoreFiles: false } : {}),
+    ...(options.skipDirs ? { skipDirs: options.skipDirs } : {}),
+    onIgnored: (e) => ignored.push(e),
   });
 
   const files: ModelFile[] = [];
@@ -133,6 +142,17 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
   const warnings: string[] = [];
   for (const c of entries) {
     if (c.matched) continue;
+    const hidden = c.entry.literal
+      ? ignored.find((i) => i.path === c.entry.pattern || (i.path.endsWith('/') && c.entry.pattern.startsWith(i.path)))
+      : undefined;
+    if (hidden)
+      throw new ModelshipError(
+        'INPUT',
+        `${c.entry.origin}: ${c.entry.pattern} is left out by ${hidden.by}${hidden.pattern ? ` (${hidden.pattern})` : ''}`,
+        {
+          hint: 'remove it from the ignore file, re-include it with a "!" line in .modelshipignore, or turn ignore files off',
+        },
+      );
     if (c.entry.literal)
       throw new ModelshipError('INPUT', `${c.entry.origin}: ${c.entry.pattern} does not exist in the model directory`, {
         hint: 'fix the path in the spec (paths are relative to the model directory), or check --include/--exclude',
@@ -145,10 +165,15 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
       hint:
         include.length + exclude.length > 0
           ? 'check the --include/--exclude patterns; they are relative to the model directory'
-          : 'hidden files, .git and __pycache__ are skipped; name hidden files with --include to pack them',
+          : ignored.length > 0
+            ? `${ignored.length} paths are left out by ignore files (${ignored
+                .slice(0, 3)
+                .map((i) => `${i.path}: ${i.by}`)
+                .join(', ')}); hidden files, .git and __pycache__ are skipped`
+            : 'hidden files, .git and __pycache__ are skipped; name hidden files with --include to pack them',
     });
 
-  const result: ScanResult = { files: sortModelFiles(files), specMetadata: spec?.metadata ?? {}, warnings };
+  const result: ScanResult = { files: sortModelFiles(files), specMetadata: spec?.metadata ?? {}, warnings, ignored };
   if (spec) {
     result.specSource = spec.source;
     result.specFormat = spec.format;

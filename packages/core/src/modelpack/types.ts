@@ -32,6 +32,12 @@ export interface ScanOptions {
   spec?: string;
   /** Default true: read `Modelfile` or `Kitfile`/`kitfile`/`.kitfile` from the dir when no `spec` is given. */
   useDirSpec?: boolean;
+  /**
+   * Default true: paths that `.gitignore` (the dir's, its subdirectories', its parents' up to
+   * the git work tree root, and `.git/info/exclude`), `.modelshipignore` or a root `.kitignore`
+   * ignore are not packed (modelpack/ignore-files.ts). False packs them.
+   */
+  ignoreFiles?: boolean;
 }
 
 export interface ModelMetadataOverrides {

@@ -1,8 +1,10 @@
 import { constants, type Stats } from 'node:fs';
-import { access, lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { access, lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ModelshipError } from '../errors.js';
+import { unsafePathReason } from '../safe-path.js';
 import { anyMatch, compareBytes, reachesInto, type CompiledGlob } from './glob.js';
+import { IgnoreRules, type IgnoredPath } from './ignore-files.js';
 
 /** Directories that are never model content: VCS metadata, caches, notebooks' autosaves. */
 const SKIP_DIRS = new Set(['__pycache__', 'node_modules']);
@@ -21,6 +23,16 @@ export interface WalkOptions {
   specPaths: readonly string[];
   /** Follow symlinks whose target is outside the dir instead of refusing them. */
   followExternalSymlinks?: boolean;
+  /** Default true: honour .gitignore, .modelshipignore and .kitignore (modelpack/ignore-files.ts). */
+  ignoreFiles?: boolean;
+  /**
+   * Directories never packed, by realpath, with the reason shown for them: pack's own output
+   * layout and digest cache when they live inside the dir (packing them would make every run
+   * pack the previous run's blobs).
+   */
+  skipDirs?: readonly { path: string; why: string }[];
+  /** Told about each path left out by an ignore file or `skipDirs` (not --exclude, hidden or junk names). */
+  onIgnored?: (entry: IgnoredPath) => void;
 }
 
 export interface WalkedFile {
@@ -55,10 +67,43 @@ export async function resolveModelDir(dir: string): Promise<string> {
   return realpath(dir);
 }
 
-/** Lists the regular files to pack, lexicographically by path. `root` must be a realpath. */
+/** Whether `dir` holds an OCI image layout marker (`oci-layout` with an imageLayoutVersion). */
+async function isOciLayout(dir: string): Promise<boolean> {
+  try {
+    const p = join(dir, 'oci-layout');
+    if ((await stat(p)).size > 4096) return false;
+    const marker = JSON.parse(await readFile(p, 'utf8')) as { imageLayoutVersion?: unknown };
+    return typeof marker.imageLayoutVersion === 'string';
+  } catch {
+    return false;
+  }
+}
+
+/** A path for a message: control characters spelled as \\xNN (a newline must not start a new output line). */
+function shown(rel: string): string {
+  // eslint-disable-next-line no-control-regex
+  return rel.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A glob that matches `rel` with every character a pattern cannot spell (backslash, controls) as `?`. */
+function globFor(rel: string): string {
+  // eslint-disable-next-line no-control-regex
+  const g = rel.replace(/[\\\x00-\x1f\x7f]/g, '?');
+  return `'${g.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Lists the regular files to pack, lexicographically by path. `root` must be a realpath.
+ * A file whose path extraction would refuse (safe-path.ts) is an error here, not an artifact
+ * nobody can pull.
+ */
 export async function walkModelDir(root: string, options: WalkOptions): Promise<WalkedFile[]> {
   const out: WalkedFile[] = [];
   const specPaths = new Set(options.specPaths);
+  const rules = options.ignoreFiles === false ? undefined : await IgnoreRules.load(root);
+  const skipDirs = new Map((options.skipDirs ?? []).map((d) => [d.path, d.why]));
+  const ignored = (path: string, by: string, pattern?: string): void =>
+    options.onIgnored?.({ path, by, ...(pattern !== undefined ? { pattern } : {}) });
 
   const visit = async (absDir: string, relDir: string, ancestors: Set<string>): Promise<void> => {
     let names: string[];
@@ -74,12 +119,30 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
       );
     }
     names.sort(compareBytes);
+    // An OCI layout below the root is a previous pack's output (or another tool's), never
+    // model content: packing it would ship old blobs inside the new artifact.
+    if (rules && relDir !== '' && names.includes('oci-layout') && (await isOciLayout(absDir))) {
+      ignored(`${relDir}/`, 'an OCI layout (pack output)');
+      return;
+    }
+    await rules?.enter(relDir, absDir, names);
     for (const name of names) {
       const rel = relDir ? `${relDir}/${name}` : name;
       const abs = join(absDir, name);
       if (anyMatch(options.exclude, rel)) continue;
 
       let st = await lstat(abs);
+      // Ignore rules come before the symlink checks (an ignored dangling link is no error),
+      // after the silent hidden/junk skip (a .gitignore'd .venv/ is not worth reporting).
+      const isDir =
+        st.isDirectory() || (st.isSymbolicLink() && (await stat(abs).catch(() => undefined))?.isDirectory() === true);
+      const rescued = isDir ? reachesInto(options.rescue, rel) : options.rescue.some((g) => g.matchesExactly(rel));
+      if (isSkippedName(name, isDir) && !rescued) continue;
+      const verdict = rules?.test(rel, isDir);
+      if (verdict) {
+        ignored(isDir ? `${rel}/` : rel, verdict.by, verdict.pattern);
+        continue;
+      }
       let target = abs;
       if (st.isSymbolicLink()) {
         const link = await readlink(abs).catch(() => '?');
@@ -91,6 +154,11 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
             hint: `fix or remove the link, or exclude it with --exclude ${rel}`,
           });
         }
+        const why = skipDirs.get(target);
+        if (why !== undefined) {
+          ignored(`${rel}/`, why);
+          continue;
+        }
         if (!isInside(root, target) && !options.followExternalSymlinks) {
           throw new ModelshipError('INPUT', `${rel} is a symlink to ${target}, outside the model directory`, {
             hint: `copy the file into the model directory, or exclude it with --exclude ${rel}`,
@@ -101,6 +169,11 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
 
       if (st.isDirectory()) {
         if (isSkippedName(name, true) && !reachesInto(options.rescue, rel)) continue;
+        const why = skipDirs.get(target);
+        if (why !== undefined) {
+          ignored(`${rel}/`, why);
+          continue;
+        }
         if (ancestors.has(target))
           throw new ModelshipError('INPUT', `${rel} is a symlink loop (it points to one of its parent directories)`, {
             hint: `remove the link or exclude it with --exclude ${rel}`,
@@ -121,6 +194,11 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
       )
         continue;
       if (options.include.length > 0 && !anyMatch(options.include, rel)) continue;
+      const unsafe = unsafePathReason(rel);
+      if (unsafe)
+        throw new ModelshipError('INPUT', `"${shown(rel)}" cannot be packed: ${unsafe}, and pull would refuse it`, {
+          hint: `rename it, or exclude it with --exclude ${globFor(rel)}`,
+        });
 
       try {
         await access(target, constants.R_OK);
