@@ -9,7 +9,7 @@ import { packSample, runCli } from './helpers/cli.js';
 import { keylessCli } from './helpers/keyless.js';
 import { startSigstoreStandins, type SigstoreStandins } from './helpers/sigstore.js';
 import { copySample, tempDir } from './helpers/tmp.js';
-import { HTML_INJECTION, INJECTION, workflowCommandLines } from './helpers/workflow-commands.js';
+import { FILENAME_INJECTION, HTML_INJECTION, INJECTION, workflowCommandLines } from './helpers/workflow-commands.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -55,7 +55,7 @@ function expectSummaryIntact(summary: string): void {
 describe('text from an artifact, a bundle or a registry cannot start a workflow command (CLI)', () => {
   it('the pack action: file names in its log and its summary table', async () => {
     const model = copySample(tmp.dir, 'hostile-names-action');
-    writeFileSync(join(model, `weights${INJECTION}${HTML_INJECTION}.bin`), 'w');
+    writeFileSync(join(model, `${FILENAME_INJECTION} ${HTML_INJECTION.replace(/\n/g, ' ')}.bin`), 'w');
     const work = join(tmp.dir, 'pack-action');
     mkdirSync(work, { recursive: true });
     const r = await runAction(
@@ -65,14 +65,39 @@ describe('text from an artifact, a bundle or a registry cannot start a workflow 
       {},
       { from: 'lib' },
     );
+    expect(r.status).toBe(0);
     expectOnlyOwnCommands(r);
     expectSummaryIntact(r.summary);
-    if (r.status === 0) expect(r.summary).toContain('weights\\n::set-output name=pwned::1');
+    // The summary is a file, not read for commands: there the name only has to stay in its cell.
+    expect(r.summary).toContain('::error::forged &lt;img src=x onerror=alert(1)&gt;  &#124; a &#124; b &#124;');
+  });
+
+  it('the pack action: a file name with a line break is refused in one escaped annotation', async () => {
+    const model = copySample(tmp.dir, 'hostile-names-action-cc');
+    writeFileSync(join(model, `weights${INJECTION}.bin`), 'w');
+    const work = join(tmp.dir, 'pack-action-cc');
+    mkdirSync(work, { recursive: true });
+    const r = await runAction(
+      'pack',
+      { path: model, output: join(work, 'oci'), cache: 'false' },
+      work,
+      {},
+      { from: 'lib' },
+    );
+    expect(r.status).not.toBe(0);
+    const commands = workflowCommandLines(r.stdout);
+    expect(commands.filter((l) => !/^::(error|add-mask)::/.test(l))).toEqual([]);
+    const errors = commands.filter((l) => l.startsWith('::error::'));
+    expect(errors).toHaveLength(1);
+    // The name is in it, escaped: no raw break could have split it into a second command.
+    expect(errors[0]).toContain('weights\\x0a::set-output name=pwned::1\\x0a::add-mask::modelship');
+    expect(workflowCommandLines(r.stderr)).toEqual([]);
   });
 
   it('pack: file names from the model directory, in the table and in --json', async () => {
     const model = copySample(tmp.dir, 'hostile-names');
-    writeFileSync(join(model, `weights${INJECTION}.bin`), 'w');
+    const name = `${FILENAME_INJECTION}.bin`;
+    writeFileSync(join(model, name), 'w');
     for (const extra of [[], ['--json']]) {
       const r = await runCli([
         'pack',
@@ -82,15 +107,25 @@ describe('text from an artifact, a bundle or a registry cannot start a workflow 
         '--no-cache',
         ...extra,
       ]);
+      expect(r.status).toBe(0);
       expectNoCommands(r);
-      if (r.status === 0 && extra.length) {
+      if (extra.length) {
         // --json stays exact: the same file name parses back out.
         const json = JSON.parse(r.stdout) as { layers: { path: string }[] };
-        expect(json.layers.map((l) => l.path)).toContain(`weights${INJECTION}.bin`);
-      } else if (r.status === 0) {
-        expect(r.stdout).toContain('weights\\n::set-output name=pwned::1');
+        expect(json.layers.map((l) => l.path)).toContain(name);
+      } else {
+        expect(r.stdout).toContain('\\x3a:set-output name=pwned::1 \\x23#[stop-commands]tok3n');
       }
     }
+  });
+
+  it('pack: a file name with a line break is refused (exit 3), named escaped', async () => {
+    const model = copySample(tmp.dir, 'hostile-names-cc');
+    writeFileSync(join(model, `weights${INJECTION}.bin`), 'w');
+    const r = await runCli(['pack', model, '--output', join(tmp.dir, 'names-cc-oci'), '--no-cache']);
+    expect(r.status).toBe(3);
+    expectNoCommands(r);
+    expect(r.stderr).toContain('weights\\x0a::set-output name=pwned::1');
   });
 
   describe('verify: a certificate SAN and a predicate type', () => {

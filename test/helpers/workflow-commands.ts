@@ -18,5 +18,11 @@ export const INJECTIONS = [
 ];
 export const INJECTION = INJECTIONS.join('');
 
+/**
+ * The same attempts without a control character, so pack accepts it as a file name (it refuses
+ * names pull would refuse): a name that starts a table row with `::`, and the legacy form.
+ */
+export const FILENAME_INJECTION = '::set-output name=pwned::1 ##[stop-commands]tok3n ::error::forged';
+
 /** Attacker-chosen text for a job summary: a tag, a blank line, a markdown table row and image (no `/`: it goes into file names too). */
 export const HTML_INJECTION = '<img src=x onerror=alert(1)>\n\n| a | b |\n![t](https:evil.example)';
