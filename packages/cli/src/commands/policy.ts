@@ -23,7 +23,9 @@ export function registerPolicy(program: Command, io: CliIO): void {
   const policy = program.command('policy').description('work with verification policies (docs/policy.md)');
   policy
     .command('export')
-    .description('write the admission-controller policies that check what a modelship policy checks (docs/kubernetes.md)')
+    .description(
+      'write the admission-controller policies that check what a modelship policy checks (docs/kubernetes.md)',
+    )
     .argument('<policy>', 'the policy file (policy.yaml)')
     .requiredOption('--to <target>', `what to write: ${EXPORT_TARGETS.join(', ')}`)
     .option(
@@ -32,7 +34,7 @@ export function registerPolicy(program: Command, io: CliIO): void {
       collect,
     )
     .option('--name <name>', 'metadata.name of the resources (default: modelship- and the policy file name)')
-    .option('--trust-root-ref <name>', 'policy-controller: the TrustRoot resource holding the policy\'s trust root')
+    .option('--trust-root-ref <name>', "policy-controller: the TrustRoot resource holding the policy's trust root")
     .option('--output <file>', 'write the YAML to this file instead of standard output')
     .action(async (file: string, flags: ExportFlags) => {
       await runExport(file, flags, io);
@@ -44,9 +46,13 @@ async function runExport(file: string, flags: ExportFlags, io: CliIO): Promise<v
     throw new ModelshipError('USAGE', `--to "${flags.to}" is not one of ${EXPORT_TARGETS.join(', ')}`);
   const to = flags.to as ExportTarget;
   if (to !== 'kyverno' && !flags.image?.length)
-    throw new ModelshipError('USAGE', `--to ${to} needs --image: it selects images by name, container images included`, {
-      hint: "name the model repositories, e.g. --image 'ghcr.io/acme/models/**'",
-    });
+    throw new ModelshipError(
+      'USAGE',
+      `--to ${to} needs --image: it selects images by name, container images included`,
+      {
+        hint: "name the model repositories, e.g. --image 'ghcr.io/acme/models/**'",
+      },
+    );
   if (flags.trustRootRef !== undefined && to !== 'policy-controller')
     throw new ModelshipError('USAGE', '--trust-root-ref is for --to policy-controller only');
   const policy = await loadPolicy(file);

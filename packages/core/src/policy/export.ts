@@ -190,7 +190,8 @@ function notChecked(policy: Policy): string[] {
     out.push(
       `require.mof.minClass ${r.mof.minClass} not checked: admission only requires a MOF attestation (${MOF_PREDICATE_TYPE}) from a trusted signer`,
     );
-  if (r.licenses) out.push('require.licenses not checked: the licences are in the model config, which admission does not read');
+  if (r.licenses)
+    out.push('require.licenses not checked: the licences are in the model config, which admission does not read');
   if (r.artifact) out.push('require.artifact not checked: admission does not read the model manifest');
   return out;
 }
@@ -272,7 +273,9 @@ function buildKyverno(policy: Policy, signers: Signer[], name: string, images: r
     {
       name: 'model-volumes-workloads',
       match: match(WORKLOAD_KINDS),
-      imageExtractors: Object.fromEntries(WORKLOAD_KINDS.map((kind) => [kind, extractor('/spec/template/spec/volumes/*/image')])),
+      imageExtractors: Object.fromEntries(
+        WORKLOAD_KINDS.map((kind) => [kind, extractor('/spec/template/spec/volumes/*/image')]),
+      ),
       verifyImages,
     },
     {
@@ -348,14 +351,20 @@ function buildKyverno(policy: Policy, signers: Signer[], name: string, images: r
 // ---------------------------------------------------------------------------------------
 // Kyverno ImageValidatingPolicy
 
-// Optional selection (`.?`) because one policy sees pods, workloads, cron jobs and
-// InferenceServices, each with its volumes somewhere else (or nowhere).
+/** `has(object.spec.a) && has(object.spec.a.b) && …`: true when the whole path is there. */
+function present(path: string): string {
+  const parts = path.split('.');
+  return parts.map((_, i) => `has(object.spec.${parts.slice(0, i + 1).join('.')})`).join(' && ');
+}
+
+// One policy sees pods, workloads, cron jobs and InferenceServices, each with its volumes
+// somewhere else (or nowhere): every step is tested with has(), as any CEL evaluates it.
 const IVP_VOLUMES =
-  'object.spec.?volumes.orValue(object.spec.?template.?spec.?volumes.orValue(' +
-  'object.spec.?jobTemplate.?spec.?template.?spec.?volumes.orValue([])))' +
+  `(has(object.spec.volumes) ? object.spec.volumes : ${present('template.spec.volumes')} ? object.spec.template.spec.volumes : ` +
+  `${present('jobTemplate.spec.template.spec.volumes')} ? object.spec.jobTemplate.spec.template.spec.volumes : [])` +
   '.filter(v, has(v.image) && has(v.image.reference)).map(v, v.image.reference)';
 const IVP_KSERVE =
-  "[object.spec.?predictor.?model.?storageUri.orValue('')]" +
+  `(${present('predictor.model.storageUri')} ? [object.spec.predictor.model.storageUri] : [])` +
   `.filter(u, ${KSERVE_SCHEMES.map((s) => `u.startsWith('${s}')`).join(' || ')})` +
   ".map(u, u.substring(u.indexOf('://') + 3))";
 
@@ -378,7 +387,13 @@ function ivpAttestor(policy: Policy, inputs: ExportInputs, s: Signer, name: stri
   return { name, cosign };
 }
 
-function buildIvp(policy: Policy, inputs: ExportInputs, signers: Signer[], name: string, images: readonly string[]): Built {
+function buildIvp(
+  policy: Policy,
+  inputs: ExportInputs,
+  signers: Signer[],
+  name: string,
+  images: readonly string[],
+): Built {
   const names = signers.map((_, i) => `signer${i + 1}`);
   const list = `[${names.map((n) => `attestors.${n}`).join(', ')}]`;
   const models = '(images.modelVolumes + images.kserveModels)';
@@ -410,14 +425,24 @@ function buildIvp(policy: Policy, inputs: ExportInputs, signers: Signer[], name:
       autogen: { podControllers: { controllers: [] } },
       matchConstraints: {
         resourceRules: [
-          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods', 'replicationcontrollers'] },
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['pods', 'replicationcontrollers'],
+          },
           {
             apiGroups: ['apps'],
             apiVersions: ['v1'],
             operations: ['CREATE', 'UPDATE'],
             resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
           },
-          { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs', 'cronjobs'] },
+          {
+            apiGroups: ['batch'],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['jobs', 'cronjobs'],
+          },
           {
             apiGroups: ['serving.kserve.io'],
             apiVersions: ['v1beta1'],
@@ -534,7 +559,10 @@ function buildPolicyController(
 
 function checkOptions(policy: Policy, options: ExportPolicyOptions): { name: string; images: readonly string[] } {
   if (!EXPORT_TARGETS.includes(options.to))
-    throw new ModelshipError('USAGE', `unknown export target "${String(options.to)}" (known: ${EXPORT_TARGETS.join(', ')})`);
+    throw new ModelshipError(
+      'USAGE',
+      `unknown export target "${String(options.to)}" (known: ${EXPORT_TARGETS.join(', ')})`,
+    );
   const name = options.name ?? defaultName(policy);
   if (!DNS_LABEL.test(name) || name.length > MAX_NAME)
     throw new ModelshipError(
@@ -552,7 +580,8 @@ function checkOptions(policy: Policy, options: ExportPolicyOptions): { name: str
     images = ['*'];
   }
   for (const g of images) {
-    if (g.trim() === '' || /\s/.test(g)) throw new ModelshipError('USAGE', `image pattern "${g}" is empty or has white space`);
+    if (g.trim() === '' || /\s/.test(g))
+      throw new ModelshipError('USAGE', `image pattern "${g}" is empty or has white space`);
     if (options.to === 'policy-controller' && !PC_GLOB.test(g))
       throw new ModelshipError(
         'USAGE',
@@ -591,7 +620,9 @@ export function exportPolicy(policy: Policy, options: ExportPolicyOptions): Poli
     'Admits a model image (ImageVolume volumes[].image.reference, KServe spec.predictor.model.storageUri oci://…)',
     `only when it is pinned by digest, carries cosign signature bundles (${COSIGN_SIGN_PREDICATE_TYPE}) from`,
     `at least ${policy.minSignatures} distinct trusted signer(s)` +
-      (predicates.length > 0 ? `, and an attestation from a trusted signer for each of: ${predicates.join(', ')}.` : '.'),
+      (predicates.length > 0
+        ? `, and an attestation from a trusted signer for each of: ${predicates.join(', ')}.`
+        : '.'),
     ...(options.to === 'kyverno' ? ['Signers, in entry order: ' + signers.map((s) => s.where).join('; ')] : []),
     ...built.notes,
     'MOF class, licences, SLSA field constraints and artifact constraints stay with `modelship verify` and the PR check.',

@@ -107,7 +107,9 @@ function gen(n: Node): string {
         case 'ignore':
           return `(?:${n.body.map(gen).join('')})`;
         default:
-          throw new Unsupported(`"${n.raw}" is a ${n.behavior.replace(/([A-Z])/g, ' $1').toLowerCase()}, which RE2 has not`);
+          throw new Unsupported(
+            `"${n.raw}" is a ${n.behavior.replace(/([A-Z])/g, ' $1').toLowerCase()}, which RE2 has not`,
+          );
       }
     case 'quantifier': {
       const max = n.max;
