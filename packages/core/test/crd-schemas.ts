@@ -103,6 +103,7 @@ export function crdValidator(file: string, version: string): ValidateFunction {
 export const CRDS = {
   clusterPolicy: ['kyverno.io_clusterpolicies.yaml', 'v1'],
   imageValidatingPolicy: ['policies.kyverno.io_imagevalidatingpolicies.yaml', 'v1'],
+  imageValidatingPolicyV1beta1: ['policies.kyverno.io_imagevalidatingpolicies.yaml', 'v1beta1'],
   clusterImagePolicy: ['policy.sigstore.dev_clusterimagepolicies.yaml', 'v1beta1'],
 } as const;
 

@@ -174,6 +174,10 @@ describe('policy export', () => {
     expect(keyless).toEqual({ ...want, rekor: { url: 'https://rekor.sigstore.dev' } });
     const ivp = exported(p, 'kyverno-ivp').documents[0] as Obj;
     expect(ivp.spec.attestors[0].cosign.keyless.identities).toEqual([want]);
+    // docs/kubernetes.md: the same document is a valid v1beta1 one, for Kyverno releases without v1.
+    expect(crdErrors('imageValidatingPolicyV1beta1', { ...ivp, apiVersion: 'policies.kyverno.io/v1beta1' })).toEqual(
+      [],
+    );
     const cip = exported(p, 'policy-controller').documents[0] as Obj;
     expect(cip.spec.authorities[0]).toEqual({
       name: 'signer1',
