@@ -9,6 +9,7 @@ import { registerGenerateKeyPair } from './commands/keys.js';
 import { registerAttest } from './commands/attest.js';
 import { registerVerify } from './commands/verify.js';
 import { registerPromote } from './commands/promote.js';
+import { registerPolicy } from './commands/policy.js';
 
 export { VERSION };
 
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIO): Command {
   registerAttest(program, io);
   registerVerify(program, io);
   registerPromote(program, io);
+  registerPolicy(program, io);
   return program;
 }
 
