@@ -303,4 +303,31 @@ describe('bundles modelship writes pass the go-securesystemslib DSSE check', () 
       signer: { kind: 'key', keyHint: hex },
     });
   });
+
+  test('a hint in no known spelling: each trusted key is tried, and the signer is the one that verified', async () => {
+    const right = generateKeyPair();
+    const wrong = generateKeyPair({ algorithm: 'ed25519' });
+    const key = await loadPrivateKey({ pem: right.privateKeyPem });
+    const r = await signArtifact({ store: layout, reference: 'v1', name: 'oci:model', setup: await keySetup(key) });
+    const rightHex = createHash('sha256')
+      .update(createPublicKey(right.publicKeyPem).export({ type: 'spki', format: 'der' }))
+      .digest('hex');
+    for (const hint of ['', 'projects/acme/keys/release', `SHA256:${rightHex}`]) {
+      const other: SerializedBundleJson = {
+        ...r.bundle,
+        verificationMaterial: { ...r.bundle.verificationMaterial, publicKey: { hint } },
+      };
+      const both = await trustMaterial({ publicKeys: [{ pem: wrong.publicKeyPem }, { pem: right.publicKeyPem }] });
+      expect(verifyBundle(other, r.subject.digest, both)).toMatchObject({
+        ok: true,
+        signer: { kind: 'key', keyHint: rightHex, subject: `key:${rightHex}` },
+      });
+      const onlyWrong = await trustMaterial({ publicKeys: [{ pem: wrong.publicKeyPem }] });
+      expect(verifyBundle(other, r.subject.digest, onlyWrong)).toEqual({
+        ok: false,
+        reason:
+          'no trusted public key for this bundle (PUBLIC_KEY_ERROR: its key hint names none of the 1 trusted key(s), and none of them verifies its signature)',
+      });
+    }
+  });
 });

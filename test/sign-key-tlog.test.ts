@@ -78,9 +78,19 @@ describe('sign --key and the transparency log', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const [bundle] = await bundlesOf(a.layout, a.digest);
-    const entries = bundle!.verificationMaterial['tlogEntries'] as { kindVersion: { kind: string } }[];
+    const entries = bundle!.verificationMaterial['tlogEntries'] as {
+      kindVersion: { kind: string };
+      canonicalizedBody: string;
+    }[];
     expect(entries).toHaveLength(1);
     expect(entries[0]!.kindVersion.kind).toBe('intoto');
+    // The logged envelope is the bundle's: keyid "" reached Rekor (an intoto entry keeps a
+    // non-empty keyid and hashes it), i.e. it was blanked before the upload, not after.
+    const body = JSON.parse(Buffer.from(entries[0]!.canonicalizedBody, 'base64').toString('utf8')) as {
+      spec: { content: { envelope: { signatures: { keyid?: string; sig: string }[] } } };
+    };
+    expect(body.spec.content.envelope.signatures.map((x) => x.keyid ?? '')).toEqual(['']);
+    expect(bundle!.dsseEnvelope!.signatures.map((x) => x.keyid ?? '')).toEqual(['']);
 
     // Checked against the stand-in's Rekor key in the pinned root.
     const withRoot = await verify(a.ref, policy(true));
