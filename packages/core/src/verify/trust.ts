@@ -67,8 +67,8 @@ async function readPinnedRoot(path: string): Promise<unknown> {
 
 /**
  * Trust material for verification: a pinned trusted root, else one from a TUF repository when
- * `tuf` is given, plus public keys (the one a bundle's `publicKey.hint` names is tried first). A pinned root
- * wins over TUF, so air-gapped use never touches the network.
+ * `tuf` is given, plus public keys (the one a bundle's `publicKey.hint` names is tried
+ * first). A pinned root wins over TUF, so air-gapped use never touches the network.
  */
 export async function trustMaterial(options: TrustOptions): Promise<VerificationTrust> {
   const keys = new Map<string, LoadedPublicKey>();
