@@ -247,8 +247,8 @@ async function promoteBench(host, layout, total, rounds, cacheDir) {
   writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
   const policy = join(work, 'promote-policy.yaml');
   writeFileSync(policy, `version: 1\nsigners:\n  - key: { path: ${pub} }\n`);
-  runCli(['sign', `oci:${layout}:v1`, '--key', key, '--json'], cacheDir);
-  runCli(['attest', `oci:${layout}:v1`, '--type', 'slsa,mof', '--key', key, '--json'], cacheDir);
+  runCli(['sign', `oci:${layout}:v1`, '--key', key, '--no-tlog', '--json'], cacheDir);
+  runCli(['attest', `oci:${layout}:v1`, '--type', 'slsa,mof', '--key', key, '--no-tlog', '--json'], cacheDir);
   runCli(['push', `oci:${layout}:v1`, `${host}/staging/model:v1`, '--plain-http', '--json', '--no-progress'], cacheDir);
   const src = `${host}/staging/model:v1`;
   const haveSkopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' });
@@ -278,6 +278,7 @@ async function promoteBench(host, layout, total, rounds, cacheDir) {
           policy,
           '--key',
           key,
+          '--no-tlog',
           '--plain-http',
           '--json',
           '--no-progress',
@@ -351,6 +352,7 @@ async function promoteBench(host, layout, total, rounds, cacheDir) {
         policy,
         '--key',
         key,
+        '--no-tlog',
         '--plain-http',
         '--json',
         '--no-progress',

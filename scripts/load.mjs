@@ -117,11 +117,11 @@ async function concurrentPushPromote(reg) {
     makeModel(m, [randomBytes(4 * MiB), randomBytes(4 * MiB)]);
     const layout = join(work, 'layouts', `m${i}`);
     runCli(['pack', m, '--output', `${layout}:v1`, '--json', '--no-progress', '--name', `m${i}`]);
-    runCli(['sign', `oci:${layout}:v1`, '--key', keyPath]);
+    runCli(['sign', `oci:${layout}:v1`, '--key', keyPath, '--no-tlog']);
     layouts.push(layout);
   }
   const policy = core.parsePolicy(`version: 1\nsigners:\n  - key: { path: ${pubPath} }\n`, 'load-policy.yaml');
-  const recordSetup = await core.signingSetup({ key: core.keySourceFrom(keyPath) });
+  const recordSetup = await core.signingSetup({ key: core.keySourceFrom(keyPath), tlog: false });
   // Let lazily opened things (worker pool, agents) settle before the baseline.
   await sleep(200);
   const fdsBefore = fds();

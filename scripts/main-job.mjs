@@ -88,11 +88,26 @@ const keys = JSON.parse(
 );
 console.log(`private key: ${keys.privateKeyPath}\npublic key:  ${keys.publicKeyPath}\nkey hint:    ${keys.hint}`);
 
+// Signing with a key uploads to Rekor by default, as `cosign sign --key` does. This job runs
+// with no network, so every signing step passes the air-gapped opt-out --no-tlog; cosign then
+// verifies these bundles with --insecure-ignore-tlog (docs/signing.md).
+const NO_TLOG = '--no-tlog';
+
 step('attest: SLSA provenance (local build type), MOF openness, per-file digests');
 const att = JSON.parse(
-  run(['attest', `oci:${layout}@${first.digest}`, '--type', 'slsa,mof,files', '--key', keys.privateKeyPath, '--json'], {
-    env: keyEnv,
-  }),
+  run(
+    [
+      'attest',
+      `oci:${layout}@${first.digest}`,
+      '--type',
+      'slsa,mof,files',
+      '--key',
+      keys.privateKeyPath,
+      NO_TLOG,
+      '--json',
+    ],
+    { env: keyEnv },
+  ),
 );
 for (const a of att.attestations) console.log(`${a.predicateType.padEnd(46)} referrer ${a.referrerDigest}`);
 const mof = att.attestations.find((a) => a.kind === 'mof');
@@ -107,6 +122,7 @@ process.stdout.write(
       `oci:${layout}@${first.digest}`,
       '--key',
       keys.privateKeyPath,
+      NO_TLOG,
       '--bundle-out',
       join(work, 'model.sigstore.json'),
     ],
@@ -136,7 +152,17 @@ step('promote to a second layout (verify, copy with every referrer, tag, signed 
 const prod = join(work, 'prod-oci');
 const promoted = JSON.parse(
   run(
-    ['promote', `oci:${layout}:v1`, `oci:${prod}:v1`, '--policy', policyPath, '--key', keys.privateKeyPath, '--json'],
+    [
+      'promote',
+      `oci:${layout}:v1`,
+      `oci:${prod}:v1`,
+      '--policy',
+      policyPath,
+      '--key',
+      keys.privateKeyPath,
+      NO_TLOG,
+      '--json',
+    ],
     { env: keyEnv },
   ),
 );

@@ -39,8 +39,8 @@ describe('actions/promote through dist/promote/index.js', () => {
     layout = join(tmp.dir, 'oci');
     digest = await packSample(tmp.dir, `oci:${layout}:v1`);
     const ref = `oci:${layout}@${digest}`;
-    expect((await runCli(['sign', ref, '--key', release.key])).status).toBe(0);
-    expect((await runCli(['attest', ref, '--type', 'slsa', '--key', release.key])).status).toBe(0);
+    expect((await runCli(['sign', ref, '--key', release.key, '--no-tlog'])).status).toBe(0);
+    expect((await runCli(['attest', ref, '--type', 'slsa', '--key', release.key, '--no-tlog'])).status).toBe(0);
     const pushed = await runCli(
       ['push', `oci:${layout}:v1`, `${src.host}/staging/model:v1`, '--plain-http', '--no-progress', '-u', 'alice'],
       { env: { MODELSHIP_REGISTRY_PASSWORD: users.alice } },
@@ -68,6 +68,7 @@ describe('actions/promote through dist/promote/index.js', () => {
     'destination-username': 'bob',
     'destination-password': users.bob,
     key: promoter.pem,
+    tlog: 'false',
     ...extra,
   });
 
@@ -131,12 +132,20 @@ describe('actions/promote through dist/promote/index.js', () => {
   });
 
   it('without a key and without id-token permission the record cannot be signed: AUTH with the permissions hint; record: false promotes', async () => {
-    const r = await runAction('promote', inputs({ key: '', destination: `${dst.host}/other/model` }), tmp.dir);
+    const r = await runAction(
+      'promote',
+      inputs({ key: '', tlog: '', destination: `${dst.host}/other/model` }),
+      tmp.dir,
+    );
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/::error::AUTH: .*id-token: write/);
 
     const out = join(tmp.dir, 'prod-oci');
-    const ok = await runAction('promote', inputs({ key: '', record: 'false', destination: `oci:${out}:v1` }), tmp.dir);
+    const ok = await runAction(
+      'promote',
+      inputs({ key: '', tlog: '', record: 'false', destination: `oci:${out}:v1` }),
+      tmp.dir,
+    );
     expect(ok.stdout).not.toMatch(/::error::/);
     expect(ok.status).toBe(0);
     expect(ok.outputs['record-digest']).toBe('');

@@ -57,7 +57,7 @@ describe('actions/release through dist/release/index.js', () => {
     const layout = join(tmp.dir, 'oci');
     const r = await runAction(
       'release',
-      { path: model, output: `${layout}:v1`, key: privatePem, 'model-version': '1.0.0' },
+      { path: model, output: `${layout}:v1`, key: privatePem, tlog: 'false', 'model-version': '1.0.0' },
       tmp.dir,
       NOT_ON_GITHUB,
     );
@@ -122,6 +122,7 @@ describe('actions/release through dist/release/index.js', () => {
           push: `${reg.host}/acme/model:v1`,
           tags: 'v1\nstable',
           key: privatePem,
+          tlog: 'false',
           'plain-http': 'true',
           username: 'ci',
           password: 'ci-registry-pw-123',
@@ -178,7 +179,7 @@ describe('actions/release through dist/release/index.js', () => {
     const layout = join(tmp.dir, 'plain-oci');
     const r = await runAction(
       'release',
-      { path: model, output: layout, key: privatePem, sign: 'false', types: '' },
+      { path: model, output: layout, key: privatePem, tlog: 'false', sign: 'false', types: '' },
       tmp.dir,
       NOT_ON_GITHUB,
     );
@@ -196,7 +197,11 @@ describe('actions/release through dist/release/index.js', () => {
       [{ 'predicate-type': 'https://x.dev/p' }, /::error::USAGE: inputs predicate-type and predicate go together/],
       [{ tlog: 'maybe' }, /::error::USAGE: input tlog "maybe"/],
     ] as [Record<string, string>, RegExp][]) {
-      const f = await runAction('release', { path: model, output: bad, key: privatePem, ...inputs }, tmp.dir);
+      const f = await runAction(
+        'release',
+        { path: model, output: bad, key: privatePem, tlog: 'false', ...inputs },
+        tmp.dir,
+      );
       expect(f.status).toBe(1);
       expect(f.stdout).toMatch(message);
     }

@@ -27,7 +27,7 @@ describe('actions/sign through dist/sign/index.js', () => {
     }) as string;
     const r = await runAction(
       'sign',
-      { reference: `oci:${layout}:v1`, key: pem, 'key-password': 'pw-for-the-key' },
+      { reference: `oci:${layout}:v1`, key: pem, 'key-password': 'pw-for-the-key', tlog: 'false' },
       tmp.dir,
     );
     expect(r.stderr).toBe('');

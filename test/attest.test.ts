@@ -59,6 +59,7 @@ describe('attest on a real docker-registry', () => {
       'slsa,mof,files',
       '--key',
       keyPath,
+      '--no-tlog',
       '--plain-http',
       '--json',
     ]);
@@ -101,6 +102,7 @@ describe('attest on a real docker-registry', () => {
       p,
       '--key',
       keyPath,
+      '--no-tlog',
       '--plain-http',
     ]);
     expect(r.stderr).toBe('');
@@ -119,7 +121,7 @@ describe('attest on a real docker-registry', () => {
     const count = async () => (await s.referrers(await s.resolve(digest))).length;
     const before = await count();
     const ref = `${reg.host}/acme/model@${digest}`;
-    const base = ['--key', keyPath, '--plain-http'];
+    const base = ['--key', keyPath, '--no-tlog', '--plain-http'];
     const unreadable = await runCli([
       'attest',
       ref,
@@ -163,7 +165,7 @@ describe('attest in an OCI layout and through dist/attest/index.js', () => {
   it('the action attaches MOF + SLSA, summarises the class and components', async () => {
     const layout = join(tmp.dir, 'oci');
     const digest = await packSample(tmp.dir, `oci:${layout}:v1`);
-    const r = await runAction('attest', { reference: `oci:${layout}:v1`, key: keyPem }, tmp.dir, {
+    const r = await runAction('attest', { reference: `oci:${layout}:v1`, key: keyPem, tlog: 'false' }, tmp.dir, {
       GITHUB_ACTIONS: '',
     });
     expect(r.stderr).toBe('');
@@ -204,7 +206,7 @@ describe("upload to GitHub's attestations API (stand-in speaking POST /repos/{ow
       const layout = join(tmp.dir, 'gh-oci');
       await packSample(tmp.dir, `oci:${layout}:v1`);
       const r = await runCli(
-        ['attest', `oci:${layout}:v1`, '--type', 'mof', '--key', keyPath, '--github-upload', '--json'],
+        ['attest', `oci:${layout}:v1`, '--type', 'mof', '--key', keyPath, '--no-tlog', '--github-upload', '--json'],
         { env },
       );
       expect(r.stderr).toBe('');
@@ -220,14 +222,14 @@ describe("upload to GitHub's attestations API (stand-in speaking POST /repos/{ow
 
       status = 403;
       const denied = await runCli(
-        ['attest', `oci:${layout}:v1`, '--type', 'mof', '--key', keyPath, '--github-upload'],
+        ['attest', `oci:${layout}:v1`, '--type', 'mof', '--key', keyPath, '--no-tlog', '--github-upload'],
         { env },
       );
       expect(denied.status).toBe(5);
       expect(denied.stderr).toMatch(/attestations: write/);
       expect(denied.stderr).not.toContain('ghs_standin_token');
 
-      const noRepo = await runCli(['attest', `oci:${layout}:v1`, '--key', keyPath, '--github-upload'], {
+      const noRepo = await runCli(['attest', `oci:${layout}:v1`, '--key', keyPath, '--no-tlog', '--github-upload'], {
         env: { GITHUB_TOKEN: 'x', GITHUB_REPOSITORY: '' },
       });
       expect(noRepo.status).toBe(2);
@@ -257,13 +259,23 @@ describe('attest --type files --model-dir checks the directory against the artif
       const wrong = copySample(tmp.dir, `files-wrong-${tag}`);
       appendFileSync(join(wrong, 'README.md'), 'not what was packed\n');
       unlinkSync(join(wrong, 'LICENSE'));
-      const refused = await runCli(['attest', ref, '--type', 'files', '--model-dir', wrong, '--key', keyPath]);
+      const refused = await runCli([
+        'attest',
+        ref,
+        '--type',
+        'files',
+        '--model-dir',
+        wrong,
+        '--key',
+        keyPath,
+        '--no-tlog',
+      ]);
       expect(refused.status).toBe(4);
       expect(refused.stderr).toContain('README.md');
       expect(refused.stderr).toContain('LICENSE');
       expect(await count()).toBe(before);
 
-      const ok = await runCli(['attest', ref, '--type', 'files', '--model-dir', model, '--key', keyPath]);
+      const ok = await runCli(['attest', ref, '--type', 'files', '--model-dir', model, '--key', keyPath, '--no-tlog']);
       expect(ok.stderr).toBe('');
       expect(ok.status).toBe(0);
       expect(await count()).toBe(before + 1);

@@ -176,8 +176,9 @@ describe('fault injection: push with referrers through a misbehaving network', (
     const pubPath = join(tmp.dir, 'k.pub');
     writeFileSync(pubPath, kp.publicKey.export({ type: 'spki', format: 'pem' }));
     policy = parsePolicy(`version: 1\nsigners:\n  - key: { path: ${pubPath} }\n`, 'faults-policy.yaml');
-    recordSetup = await signingSetup({ key: keySourceFrom(keyPath) });
-    for (let i = 0; i < 2; i++) expect((await runCli(['sign', `oci:${layout}:v1`, '--key', keyPath])).status).toBe(0);
+    recordSetup = await signingSetup({ key: keySourceFrom(keyPath), tlog: false });
+    for (let i = 0; i < 2; i++)
+      expect((await runCli(['sign', `oci:${layout}:v1`, '--key', keyPath, '--no-tlog'])).status).toBe(0);
     source = await OciLayoutStore.open(layout);
     root = await source.resolve('v1');
     graph = await walk(source, root);

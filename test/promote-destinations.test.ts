@@ -20,9 +20,12 @@ describe('promote: destinations are normalised before the policy sees them', () 
   let policy: string;
   let key: string;
   const promote = (destination: string, cwd?: string) =>
-    runCli(['promote', '--no-progress', source, destination, '--policy', policy, '--no-record', '--key', key], {
-      ...(cwd ? { cwd } : {}),
-    });
+    runCli(
+      ['promote', '--no-progress', source, destination, '--policy', policy, '--no-record', '--key', key, '--no-tlog'],
+      {
+        ...(cwd ? { cwd } : {}),
+      },
+    );
 
   beforeAll(async () => {
     const kp = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -33,7 +36,7 @@ describe('promote: destinations are normalised before the policy sees them', () 
     const layout = join(root, 'src');
     await packSample(root, `oci:${layout}:v1`);
     source = `oci:${layout}:v1`;
-    expect((await runCli(['sign', source, '--key', key])).status).toBe(0);
+    expect((await runCli(['sign', source, '--key', key, '--no-tlog'])).status).toBe(0);
     mkdirSync(prod);
     mkdirSync(outside);
     symlinkSync(outside, join(prod, 'link'));

@@ -93,12 +93,12 @@ describe('modelship promote between real registries and layouts', () => {
     digest = (JSON.parse(packed.stdout) as { digest: string }).digest;
     manifest = JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', digest.slice(7)), 'utf8')) as Manifest;
     const ref = `oci:${layout}@${digest}`;
-    const signed = await runCli(['sign', ref, '--key', release.key, '--json']);
+    const signed = await runCli(['sign', ref, '--key', release.key, '--no-tlog', '--json']);
     expect(signed.status).toBe(0);
     sigReferrer = (JSON.parse(signed.stdout) as { referrerDigest: string }).referrerDigest;
-    expect((await runCli(['attest', ref, '--type', 'slsa,mof', '--key', release.key])).status).toBe(0);
+    expect((await runCli(['attest', ref, '--type', 'slsa,mof', '--key', release.key, '--no-tlog'])).status).toBe(0);
     // A referrer of a referrer: a countersignature on the signature manifest.
-    expect((await runCli(['sign', `oci:${layout}@${sigReferrer}`, '--key', release.key])).status).toBe(0);
+    expect((await runCli(['sign', `oci:${layout}@${sigReferrer}`, '--key', release.key, '--no-tlog'])).status).toBe(0);
     policyPath = join(tmp.dir, 'policy.yaml');
     writeFileSync(
       policyPath,
@@ -133,6 +133,7 @@ describe('modelship promote between real registries and layouts', () => {
       bad,
       '--key',
       promoter.key,
+      '--no-tlog',
       '--plain-http',
     ]);
     expect(r2.status).toBe(9);
@@ -151,6 +152,7 @@ describe('modelship promote between real registries and layouts', () => {
       bad,
       '--key',
       promoter.key,
+      '--no-tlog',
     ]);
     expect(r3.status).toBe(9);
     expect(existsSync(never)).toBe(false);
@@ -192,6 +194,7 @@ describe('modelship promote between real registries and layouts', () => {
       scoped,
       '--key',
       promoter.key,
+      '--no-tlog',
       '--plain-http',
     ]);
     expect(r.status).toBe(9);
@@ -214,7 +217,7 @@ describe('modelship promote between real registries and layouts', () => {
         destination: { store: dst, name: `${regB.host}/prod/model` },
         tags: ['v1'],
         policy,
-        recordSetup: await signingSetup({ key: { path: promoter.key } }),
+        recordSetup: await signingSetup({ key: { path: promoter.key }, tlog: false }),
         concurrency: 1,
         onBlob: (d, outcome) => {
           if (outcome === 'copied') firstRun.push(d.digest);
@@ -248,6 +251,7 @@ describe('modelship promote between real registries and layouts', () => {
         policyPath,
         '--key',
         promoter.key,
+        '--no-tlog',
         '--plain-http',
         '--json',
       ],
@@ -383,6 +387,7 @@ describe('modelship promote between real registries and layouts', () => {
         policyPath,
         '--key',
         promoter.key,
+        '--no-tlog',
         '--plain-http',
         '--json',
       ],
@@ -419,6 +424,7 @@ describe('modelship promote between real registries and layouts', () => {
         policyPath,
         '--key',
         promoter.key,
+        '--no-tlog',
         '--plain-http',
         '--json',
       ],
@@ -444,6 +450,7 @@ describe('modelship promote between real registries and layouts', () => {
         policyPath,
         '--key',
         promoter.key,
+        '--no-tlog',
         '--plain-http',
         '--json',
       ],

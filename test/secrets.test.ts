@@ -134,6 +134,7 @@ describe('secrets never reach logs, summaries or outputs', () => {
       password: PASSWORD,
       key: KEY_PEM,
       'key-password': KEY_PASSWORD,
+      tlog: 'false',
     };
     const s = await runAction('sign', common, w);
     expect(s.stderr).toBe('');
@@ -172,6 +173,7 @@ describe('secrets never reach logs, summaries or outputs', () => {
         'destination-password': PASSWORD_2,
         key: KEY_PEM,
         'key-password': KEY_PASSWORD,
+        tlog: 'false',
       },
       w,
     );
@@ -230,6 +232,7 @@ describe('secrets never reach logs, summaries or outputs', () => {
         password: PASSWORD,
         key: KEY_PEM,
         'key-password': KEY_PASSWORD,
+        tlog: 'false',
         'github-token': GITHUB_TOKEN,
         types: 'mof',
       },

@@ -57,6 +57,7 @@ describe('sign with a key, attach to a real docker-registry', () => {
       `${reg.host}/acme/model:v1`,
       '--key',
       k.path,
+      '--no-tlog',
       '--plain-http',
       '--json',
       '--bundle-out',
@@ -104,7 +105,15 @@ describe('sign with a key, attach to a real docker-registry', () => {
 
   it('a second signature is added, never replaces the first (fallback index keeps both)', async () => {
     const k2 = writeKey('k2');
-    const r = await runCli(['sign', `${reg.host}/acme/model@${digest}`, '--key', k2.path, '--plain-http', '--json']);
+    const r = await runCli([
+      'sign',
+      `${reg.host}/acme/model@${digest}`,
+      '--key',
+      k2.path,
+      '--no-tlog',
+      '--plain-http',
+      '--json',
+    ]);
     expect(r.status).toBe(0);
     const store = new RegistryStore({ registry: reg.host, repository: 'acme/model', plainHttp: true });
     try {
@@ -123,7 +132,7 @@ describe('sign with a key, attach to a real docker-registry', () => {
       new Promise<number | null>((resolve) => {
         const c = spawn(
           process.execPath,
-          [CLI, 'sign', `${reg.host}/acme/model@${digest}`, '--key', keyPath, '--plain-http'],
+          [CLI, 'sign', `${reg.host}/acme/model@${digest}`, '--key', keyPath, '--no-tlog', '--plain-http'],
           {
             stdio: 'ignore',
           },
@@ -137,7 +146,7 @@ describe('sign with a key, attach to a real docker-registry', () => {
 
   it('refuses a digest that is not in the registry, writing nothing', async () => {
     const missing = 'sha256:' + 'ab'.repeat(32);
-    const r = await runCli(['sign', `${reg.host}/acme/model@${missing}`, '--key', k.path, '--plain-http']);
+    const r = await runCli(['sign', `${reg.host}/acme/model@${missing}`, '--key', k.path, '--no-tlog', '--plain-http']);
     expect(r.status).toBe(6);
     expect(r.stderr).toContain(missing);
     const store = new RegistryStore({ registry: reg.host, repository: 'acme/model', plainHttp: true });
@@ -157,6 +166,7 @@ describe('sign with a key, attach to a real docker-registry', () => {
       `${reg.host}/acme/model:v1`,
       '--key',
       join(tmp.dir, 'nope.key'),
+      '--no-tlog',
       '--plain-http',
     ]);
     expect(missing.status).toBe(3);
@@ -164,7 +174,14 @@ describe('sign with a key, attach to a real docker-registry', () => {
 
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
     writeFileSync(join(tmp.dir, 'rsa.key'), rsa);
-    const r1 = await runCli(['sign', `${reg.host}/acme/model:v1`, '--key', join(tmp.dir, 'rsa.key'), '--plain-http']);
+    const r1 = await runCli([
+      'sign',
+      `${reg.host}/acme/model:v1`,
+      '--key',
+      join(tmp.dir, 'rsa.key'),
+      '--no-tlog',
+      '--plain-http',
+    ]);
     expect(r1.status).toBe(3);
     expect(r1.stderr).toMatch(/unsupported key type/);
 
@@ -175,13 +192,16 @@ describe('sign with a key, attach to a real docker-registry', () => {
       passphrase: 'right-password',
     });
     writeFileSync(join(tmp.dir, 'enc.key'), enc);
-    const r2 = await runCli(['sign', `${reg.host}/acme/model:v1`, '--key', join(tmp.dir, 'enc.key'), '--plain-http'], {
-      env: { MODELSHIP_KEY_PASSWORD: 'wrong-password' },
-    });
+    const r2 = await runCli(
+      ['sign', `${reg.host}/acme/model:v1`, '--key', join(tmp.dir, 'enc.key'), '--no-tlog', '--plain-http'],
+      {
+        env: { MODELSHIP_KEY_PASSWORD: 'wrong-password' },
+      },
+    );
     expect(r2.status).toBe(5);
     expect(r2.stderr).not.toContain('wrong-password');
     const r3 = await runCli(
-      ['sign', `${reg.host}/acme/model:v1`, '--key', join(tmp.dir, 'enc.key'), '--plain-http', '--json'],
+      ['sign', `${reg.host}/acme/model:v1`, '--key', join(tmp.dir, 'enc.key'), '--no-tlog', '--plain-http', '--json'],
       {
         env: { COSIGN_PASSWORD: 'right-password' },
       },
@@ -205,7 +225,7 @@ describe('sign into an OCI layout', () => {
     const layout = join(tmp.dir, 'oci');
     expect((await runCli(['pack', model, '--output', `${layout}:v1`, '--no-cache'])).status).toBe(0);
     const k = writeKey('lk');
-    const r = await runCli(['sign', `oci:${layout}:v1`, '--key', k.path, '--json']);
+    const r = await runCli(['sign', `oci:${layout}:v1`, '--key', k.path, '--no-tlog', '--json']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout) as SignJson;

@@ -161,6 +161,7 @@ describe('text from an artifact, a bundle or a registry cannot start a workflow 
         predicate,
         '--key',
         signer.key,
+        '--no-tlog',
       ]);
       expectNoCommands(a);
       expect(a.status).toBe(0);
@@ -194,7 +195,7 @@ describe('text from an artifact, a bundle or a registry cannot start a workflow 
       writeFileSync(predicate, '{}');
       const r = await runAction(
         'attest',
-        { reference: ref, types: '', 'predicate-type': predicateType, predicate, key: signer.key },
+        { reference: ref, types: '', 'predicate-type': predicateType, predicate, key: signer.key, tlog: 'false' },
         work,
         {},
         { from: 'lib' },
@@ -293,7 +294,7 @@ describe('an inline --key value is never echoed (issue 11, item 13)', () => {
   for (const [what, value, alsoSecret] of cases)
     it(`${what}: an INPUT error that names neither the value nor a piece of it`, async () => {
       for (const env of [{}, { MODELSHIP_DEBUG: '1' }]) {
-        const r = await runCli(['sign', ref, '--key', value], { env });
+        const r = await runCli(['sign', ref, '--key', value, '--no-tlog'], { env });
         expect(r.status).toBe(3);
         expect(r.stderr).toMatch(/^error: /);
         expectNoPieceOf(value.replace(/!/g, ''), r.stderr + r.stdout);
@@ -304,13 +305,13 @@ describe('an inline --key value is never echoed (issue 11, item 13)', () => {
   it('PEM text that does not parse: the key body is not echoed', async () => {
     const body = pem.split('\n').filter((l) => l && !l.startsWith('-----'));
     const broken = pem.replace(body[1]!, body[1]!.slice(0, 20) + '!!!' + body[1]!.slice(23));
-    const r = await runCli(['sign', ref, '--key', broken], { env: { MODELSHIP_DEBUG: '1' } });
+    const r = await runCli(['sign', ref, '--key', broken, '--no-tlog'], { env: { MODELSHIP_DEBUG: '1' } });
     expect(r.status).toBe(3);
     for (const line of body) expectNoPieceOf(line.replace(/!/g, ''), r.stderr + r.stdout);
   });
 
   it('a whole base64-encoded PEM key signs, as a base64 file or env://VAR does', async () => {
-    const r = await runCli(['sign', ref, '--key', b64]);
+    const r = await runCli(['sign', ref, '--key', b64, '--no-tlog']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expectNoPieceOf(b64, r.stdout);

@@ -46,8 +46,8 @@ describe('verify reads no model layer', () => {
     expect(modelLayers.length).toBeGreaterThan(3);
     ref = `${reg.host}/m/big@${out.digest}`;
     for (const args of [
-      ['sign', ref, '--key', key],
-      ['attest', ref, '--key', key, '--type', 'mof,files', '--model-dir', model],
+      ['sign', ref, '--key', key, '--no-tlog'],
+      ['attest', ref, '--key', key, '--no-tlog', '--type', 'mof,files', '--model-dir', model],
     ]) {
       const r = await runCli([...args, '--plain-http']);
       expect(r.stderr).toBe('');

@@ -74,8 +74,8 @@ export function addSigningOptions(cmd: Command): Command {
     .option('--fulcio-url <url>', 'Fulcio (certificate authority) URL')
     .option('--rekor-url <url>', 'Rekor (transparency log) URL')
     .option('--tsa-url <url>', 'RFC 3161 timestamp authority URL')
-    .option('--tlog', 'upload to the transparency log (default for keyless)')
-    .option('--no-tlog', 'do not upload to the transparency log (default with --key)')
+    .option('--tlog', 'upload to the transparency log, Rekor (the default, keyless and with --key, as cosign)')
+    .option('--no-tlog', 'do not upload to the transparency log (air-gapped; keyless then needs --tsa-url)')
     .option('--rekor-entry-type <type>', 'dsse (default) or intoto');
 }
 

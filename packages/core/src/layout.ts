@@ -8,7 +8,14 @@ import { createFileAtomic, writeFileAtomic } from './atomic-file.js';
 import { sha256Digest, HashingStream, VerifyingStream } from './digest.js';
 import { ModelshipError, toModelshipError } from './errors.js';
 import { withFileLock } from './file-lock.js';
-import { ANNOTATION_REF_NAME, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST } from './mediatypes.js';
+import {
+  ANNOTATION_REF_NAME,
+  DOCKER_MANIFEST_LIST,
+  DOCKER_MANIFEST_V2,
+  MANIFEST_MEDIA_TYPES,
+  OCI_INDEX,
+  OCI_MANIFEST,
+} from './mediatypes.js';
 import { digestHex, isDigest, referrersFallbackTag, type Descriptor, type Index } from './oci.js';
 import { checkReferrerCount } from './registry/referrers.js';
 import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from './store.js';
@@ -32,6 +39,28 @@ export const ANNOTATION_REFERRER_SUBJECT = 'org.opencontainers.image.referrer.su
 const LAYOUT_VERSION = '1.0.0';
 const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 const READ_CHUNK = 1024 * 1024;
+/**
+ * cosign's layout annotation (sigstore/cosign pkg/oci/layout/index.go): `cosign verify
+ * --local-image DIR` verifies the index.json entry annotated `kind:
+ * dev.cosignproject.cosign/image` (pkg/cosign/verify.go getLocalBundleDescriptors) and finds
+ * its bundles by scanning blobs/ for referrers of that digest; `cosign save` writes
+ * `…/imageIndex` for an index. modelship puts it on the artifact it tagged last, so the
+ * layout has one cosign target. Referrer entries get no `…/sigs` / `…/atts` kind: those
+ * name cosign's legacy signature images, and would make cosign read a bundle as one.
+ * Other readers (oras, skopeo, modctl, containerd) ignore annotations they do not know.
+ */
+export const ANNOTATION_COSIGN_KIND = 'kind';
+export const COSIGN_KIND_IMAGE = 'dev.cosignproject.cosign/image';
+export const COSIGN_KIND_IMAGE_INDEX = 'dev.cosignproject.cosign/imageIndex';
+
+const FALLBACK_TAG_RE = /^sha256-[0-9a-f]{64}$/;
+
+function cosignKind(mediaType: string): string | undefined {
+  if (mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST_V2) return COSIGN_KIND_IMAGE;
+  if (mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST) return COSIGN_KIND_IMAGE_INDEX;
+  return undefined;
+}
+
 /** image-spec annotations.md grammar for `org.opencontainers.image.ref.name`. */
 const REF_NAME_RE = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
 /** Link failures that mean "cannot link here", not "something is wrong": fall back to copying. */
@@ -626,6 +655,9 @@ export class OciLayoutStore implements ContentStore {
           index.manifests.push(entry);
         }
       }
+      // A referrers fallback tag (sha256-<hex>) names a list of referrers, not an artifact.
+      const kind = FALLBACK_TAG_RE.test(tag) ? undefined : cosignKind(desc.mediaType);
+      if (kind) markCosignTarget(index.manifests, desc.digest, kind);
       index.manifests = dropRedundantUntagged(index.manifests);
       return JSON.stringify(index.manifests) !== before;
     });
@@ -678,6 +710,21 @@ export class OciLayoutStore implements ContentStore {
   async close(): Promise<void> {
     await this.indexQueue;
     this.summaries.clear();
+  }
+}
+
+/** Moves cosign's `kind` to the tagged entries of `digest`, off every other artifact. */
+function markCosignTarget(manifests: Descriptor[], digest: string, kind: string): void {
+  for (const d of manifests) {
+    const current = d.annotations?.[ANNOTATION_COSIGN_KIND];
+    if (d.digest === digest) {
+      if (d.annotations?.[ANNOTATION_REF_NAME] !== undefined && current !== kind)
+        d.annotations = { ...d.annotations, [ANNOTATION_COSIGN_KIND]: kind };
+    } else if (d.annotations && (current === COSIGN_KIND_IMAGE || current === COSIGN_KIND_IMAGE_INDEX)) {
+      const { [ANNOTATION_COSIGN_KIND]: _removed, ...rest } = d.annotations;
+      if (Object.keys(rest).length) d.annotations = rest;
+      else delete d.annotations;
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-import { bundleToJSON } from '@sigstore/bundle';
+import { bundleToJSON, type BundleWithDsseEnvelope } from '@sigstore/bundle';
+import type { Artifact, Signature } from '@sigstore/sign';
 import { ModelshipError } from '../errors.js';
 import { loadSigstoreSign } from './sigstore-sign.js';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SerializedBundleJson, type SigningSetup } from './types.js';
@@ -8,8 +9,8 @@ import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SerializedBundleJson, 
  * the signer or witnesses (Fulcio, Rekor, TSA) surface as ModelshipErrors naming the service.
  */
 export async function signStatement(statement: InTotoStatement, setup: SigningSetup): Promise<SerializedBundleJson> {
-  const { DSSEBundleBuilder } = await loadSigstoreSign();
-  const builder = new DSSEBundleBuilder({ signer: setup.signer, witnesses: setup.witnesses });
+  const Builder = await emptyKeyidBuilder();
+  const builder = new Builder({ signer: setup.signer, witnesses: setup.witnesses });
   try {
     const bundle = await builder.create({
       data: Buffer.from(JSON.stringify(statement), 'utf8'),
@@ -20,6 +21,37 @@ export async function signStatement(statement: InTotoStatement, setup: SigningSe
     if (e instanceof ModelshipError) throw e;
     throw sigstoreError(e);
   }
+}
+
+type DSSEBuilderClass = Awaited<ReturnType<typeof loadSigstoreSign>>['DSSEBundleBuilder'];
+let builderClass: Promise<DSSEBuilderClass> | undefined;
+
+/**
+ * @sigstore/sign's DSSE builder, except that the envelope signature's `keyid` is "" — what
+ * cosign and sigstore-go write (sigstore-go pkg/sign/content.go sets no keyid). @sigstore/sign
+ * copies the key hint into the keyid; go-securesystemslib's DSSE verifier (dsse/verify.go),
+ * which sigstore-go calls with no expected key id, computes its own id (an SSH SHA-256
+ * fingerprint) and skips every signature whose non-empty keyid differs, so cosign, Kyverno,
+ * policy-controller and gh rejected such bundles. The keyid is outside the signature (DSSE
+ * signs PAE(type, payload)), so blanking it changes nothing that is verified.
+ *
+ * It is blanked in `package`, before the witnesses run, because Rekor receives the envelope:
+ * an intoto entry stores the keyid and hashes it into the envelope hash, so the logged
+ * envelope must be the one the bundle carries. Post-processing the finished bundle would
+ * leave the log entry describing another envelope.
+ */
+function emptyKeyidBuilder(): Promise<DSSEBuilderClass> {
+  builderClass ??= loadSigstoreSign().then(({ DSSEBundleBuilder }) => {
+    class EmptyKeyidDSSEBundleBuilder extends DSSEBundleBuilder {
+      protected override async package(artifact: Artifact, signature: Signature): Promise<BundleWithDsseEnvelope> {
+        const bundle = await super.package(artifact, signature);
+        for (const s of bundle.content.dsseEnvelope.signatures) s.keyid = '';
+        return bundle;
+      }
+    }
+    return EmptyKeyidDSSEBundleBuilder;
+  });
+  return builderClass;
 }
 
 /** @sigstore/sign errors carry a `code` such as CA_CREATE_SIGNING_CERTIFICATE_ERROR or TLOG_CREATE_ENTRY_ERROR. */
@@ -36,7 +68,9 @@ export function sigstoreError(e: unknown): ModelshipError {
   if (code.startsWith('TLOG_'))
     return new ModelshipError('NETWORK', `Rekor (transparency log) failed: ${detail}${cause}`, {
       cause: e,
-      hint: 'check --rekor-url, or sign without a transparency log (--no-tlog) if your policy allows',
+      hint:
+        'check --rekor-url (action input rekor-url), or sign without a transparency log, e.g. air-gapped: ' +
+        '--no-tlog (action input tlog: false; keyless signing then needs --tsa-url)',
     });
   if (code.startsWith('TSA_'))
     return new ModelshipError('NETWORK', `timestamp authority failed: ${detail}${cause}`, {

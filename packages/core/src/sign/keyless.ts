@@ -1,10 +1,10 @@
 import type { Signer, Witness } from '@sigstore/sign';
 import { loadSigstoreSign } from './sigstore-sign.js';
 import { ModelshipError } from '../errors.js';
-import { sigstoreError } from './bundle.js';
 import { bundleCertificate, certificateIdentity } from './certificate.js';
 import { identitySource } from './oidc.js';
 import type { SigningSetup } from './types.js';
+import { rekorWitness, serviceError, serviceURL, tsaWitness } from './witnesses.js';
 
 export { certificateIdentity } from './certificate.js';
 
@@ -57,7 +57,7 @@ export async function keylessSetup(options: KeylessOptions = {}): Promise<Signin
     retries,
   });
 
-  const { FulcioSigner, RekorWitness, TSAWitness } = await loadSigstoreSign();
+  const { FulcioSigner } = await loadSigstoreSign();
   const fulcio = new FulcioSigner({
     identityProvider: source,
     fulcioBaseURL: fulcioURL,
@@ -74,73 +74,13 @@ export async function keylessSetup(options: KeylessOptions = {}): Promise<Signin
     },
   };
   const witnesses: Witness[] = [];
-  if (rekorURL) {
-    const rekor = new RekorWitness({
-      rekorBaseURL: rekorURL,
-      entryType: options.rekorEntryType ?? 'dsse',
-      // Re-signing identical content must not fail on Rekor's 409 (as actions/attest does).
-      fetchOnConflict: true,
-      timeout,
-      retry: retries,
-    });
-    witnesses.push(guardWitness(rekor, rekorURL));
-  }
-  if (tsaURL) witnesses.push(guardWitness(new TSAWitness({ tsaBaseURL: tsaURL, timeout, retry: retries }), tsaURL));
+  if (rekorURL)
+    witnesses.push(await rekorWitness(rekorURL, { timeoutMs: timeout, retries, entryType: options.rekorEntryType }));
+  if (tsaURL) witnesses.push(await tsaWitness(tsaURL, { timeoutMs: timeout, retries }));
 
   return {
     signer,
     witnesses,
     describe: (bundleJson) => certificateIdentity(bundleCertificate(bundleJson)),
   };
-}
-
-function serviceURL(value: string, service: string, flag: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch (e) {
-    throw new ModelshipError('USAGE', `${service} URL "${value}" is not a URL`, {
-      cause: e,
-      hint: `pass ${flag} https://…`,
-    });
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new ModelshipError('USAGE', `${service} URL "${value}" must be http(s)`, { hint: `pass ${flag} https://…` });
-  // @sigstore/sign appends /api/v…; a trailing slash would double it.
-  return value.replace(/\/+$/, '');
-}
-
-function guardWitness(witness: Witness, url: string): Witness {
-  return {
-    testify: async (content, publicKey) => {
-      try {
-        return await witness.testify(content, publicKey);
-      } catch (e) {
-        throw serviceError(e, url);
-      }
-    },
-  };
-}
-
-/**
- * @sigstore/sign wraps everything in InternalError: unwrap our own token errors (they carry
- * the hint), let sigstoreError name the service, and add the URL the user configured.
- */
-function serviceError(e: unknown, url: string): ModelshipError {
-  if (e instanceof ModelshipError) return e;
-  const cause = (e as { cause?: unknown })?.cause;
-  if (cause instanceof ModelshipError) return cause;
-  const code = (e as { code?: unknown })?.code;
-  const status = (cause as { statusCode?: unknown })?.statusCode;
-  if (code === 'CA_CREATE_SIGNING_CERTIFICATE_ERROR' && (status === 401 || status === 403))
-    return new ModelshipError('AUTH', `Fulcio at ${url} rejected the OIDC identity token (HTTP ${status})`, {
-      cause: e,
-      hint: 'the token must be for audience "sigstore", unexpired, from an issuer this Fulcio trusts',
-    });
-  // The parse error of @sigstore/sign quotes the token; never pass that message on.
-  if (code === 'IDENTITY_TOKEN_PARSE_ERROR')
-    return new ModelshipError('AUTH', 'the OIDC identity token could not be parsed');
-  const base = sigstoreError(e);
-  const message = base.message.includes(url) ? base.message : `${base.message} (${url})`;
-  return new ModelshipError(base.code, message, { cause: e, ...(base.hint ? { hint: base.hint } : {}) });
 }

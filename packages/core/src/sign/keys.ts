@@ -8,11 +8,11 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import type { Signer, Witness } from '@sigstore/sign';
-import { loadSigstoreSign } from './sigstore-sign.js';
 import { ModelshipError } from '../errors.js';
 import { decryptCosignKey, encryptCosignKey, isCosignKeyLabel } from './cosign-key.js';
 import { pemBlocks, readKeySource, type KeySource, type PemBlock } from './pem.js';
 import type { SigningSetup } from './types.js';
+import { rekorWitness, serviceURL, tsaWitness } from './witnesses.js';
 
 export type { KeySource } from './pem.js';
 export { writeKeyPair, type KeyPairPaths } from './key-files.js';
@@ -26,8 +26,10 @@ export interface LoadedKey {
   publicKey: KeyObject;
   /** SPKI `PUBLIC KEY` PEM, what the bundle's signer and Rekor get. */
   publicKeyPem: string;
-  /** Hex SHA-256 of the DER SubjectPublicKeyInfo (RFC 6962 §3.2 key id); the bundle's publicKey.hint. */
+  /** Hex SHA-256 of the DER SubjectPublicKeyInfo (RFC 6962 §3.2 key id): how reports name the key (`key:<hex>`). */
   hint: string;
+  /** The same digest in standard base64: the bundle's `publicKey.hint`, as cosign and sigstore-go write it. */
+  bundleHint: string;
   algorithm: KeyAlgorithm;
   /** The path, or "key from <name>": what messages call the key. */
   name: string;
@@ -35,17 +37,25 @@ export interface LoadedKey {
 
 export interface LoadedPublicKey {
   publicKey: KeyObject;
+  /** Hex SHA-256 of the DER SPKI (see LoadedKey.hint). */
   hint: string;
   /** SPKI `PUBLIC KEY` PEM (re-encoded when the source was a certificate). */
   pem: string;
 }
 
 export interface KeySetupOptions {
-  /** Upload to this Rekor (transparency log). Off unless asked: a key-signed entry is public. */
+  /**
+   * Upload to this Rekor (transparency log). keySetup uploads only when given one; the default
+   * (upload, as `cosign sign --key`) is decided by signingSetup.
+   */
   rekorURL?: string;
   /** Add an RFC 3161 timestamp from this TSA. */
   tsaURL?: string;
   rekorEntryType?: 'dsse' | 'intoto';
+  /** Per request to Rekor / the TSA (default 10 s). */
+  timeoutMs?: number;
+  /** Retries per request on network errors and 5xx (default 3). */
+  retries?: number;
 }
 
 export interface GeneratedKeyPair {
@@ -86,7 +96,15 @@ export async function loadPrivateKey(source: KeySource, password?: string): Prom
   const privateKey = await parsePrivateBlock(block, name, password);
   const algorithm = signingAlgorithm(privateKey, name);
   const publicKey = createPublicKey(privateKey);
-  return { privateKey, publicKey, publicKeyPem: spkiPem(publicKey), hint: keyHint(publicKey), algorithm, name };
+  return {
+    privateKey,
+    publicKey,
+    publicKeyPem: spkiPem(publicKey),
+    hint: keyHint(publicKey),
+    bundleHint: bundleKeyHint(publicKey),
+    algorithm,
+    name,
+  };
 }
 
 async function parsePrivateBlock(block: PemBlock, name: string, password: string | undefined): Promise<KeyObject> {
@@ -167,10 +185,32 @@ function describeKeyType(key: KeyObject): string {
   return type.toUpperCase();
 }
 
-export function keyHint(publicKey: KeyObject): string {
+function spkiDigest(publicKey: KeyObject): Buffer {
   return createHash('sha256')
     .update(publicKey.export({ type: 'spki', format: 'der' }))
-    .digest('hex');
+    .digest();
+}
+
+/** Hex SHA-256 of the DER SPKI: modelship's name for a key in reports and policies. */
+export function keyHint(publicKey: KeyObject): string {
+  return spkiDigest(publicKey).toString('hex');
+}
+
+/**
+ * What new bundles carry as `verificationMaterial.publicKey.hint`: standard base64 of the
+ * SHA-256 of the DER SPKI, as cosign writes it (internal/key/svkeypair.go) and sigstore-go's
+ * signer (pkg/sign/keys.go). Bundles modelship wrote before carry the hex form; verification
+ * reads both (verify/trust.ts), and never takes the hint as the signer's identity.
+ */
+export function bundleKeyHint(publicKey: KeyObject): string {
+  return spkiDigest(publicKey).toString('base64');
+}
+
+/** The hex SPKI digest a bundle hint names: hex as is (old modelship bundles), base64 decoded (cosign's). */
+export function hintToKeyId(hint: string): string | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(hint)) return hint.toLowerCase();
+  if (/^[A-Za-z0-9+/]{43}=$/.test(hint)) return Buffer.from(hint, 'base64').toString('hex');
+  return undefined;
 }
 
 function spkiPem(publicKey: KeyObject): string {
@@ -211,9 +251,9 @@ export async function loadPublicKey(source: KeySource): Promise<LoadedPublicKey>
 }
 
 /**
- * A signing setup for a loaded key: the bundle carries `publicKey.hint` (no certificate) and
- * the DSSE keyid equals the hint. No transparency log or timestamp unless asked, so a private
- * key's use is not published by default.
+ * A signing setup for a loaded key: the bundle carries `publicKey.hint` (cosign's base64 form,
+ * no certificate) and the DSSE keyid is "" (sign/bundle.ts says why). Rekor and the TSA are
+ * witnesses only when their URLs are given.
  */
 export async function keySetup(key: LoadedKey, options: KeySetupOptions = {}): Promise<SigningSetup> {
   // ECDSA signs SHA-256 of the PAE with a DER signature (what cosign and sigstore-go expect);
@@ -222,20 +262,25 @@ export async function keySetup(key: LoadedKey, options: KeySetupOptions = {}): P
   const signer: Signer = {
     sign: async (data: Buffer) => ({
       signature: cryptoSign(digest, data, key.privateKey),
-      key: { $case: 'publicKey', publicKey: key.publicKeyPem, hint: key.hint },
+      key: { $case: 'publicKey', publicKey: key.publicKeyPem, hint: key.bundleHint },
     }),
   };
+  // URLs are checked before anything is signed, as keyless does.
+  const rekorURL = options.rekorURL ? serviceURL(options.rekorURL, 'Rekor', '--rekor-url') : undefined;
+  const tsaURL = options.tsaURL ? serviceURL(options.tsaURL, 'timestamp authority', '--tsa-url') : undefined;
+  const service = {
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+  };
   const witnesses: Witness[] = [];
-  const { RekorWitness, TSAWitness } =
-    options.rekorURL || options.tsaURL ? await loadSigstoreSign() : ({} as Partial<typeof import('@sigstore/sign')>);
-  if (options.rekorURL && RekorWitness)
+  if (rekorURL)
     witnesses.push(
-      new RekorWitness({
-        rekorBaseURL: options.rekorURL,
+      await rekorWitness(rekorURL, {
+        ...service,
         ...(options.rekorEntryType ? { entryType: options.rekorEntryType } : {}),
       }),
     );
-  if (options.tsaURL && TSAWitness) witnesses.push(new TSAWitness({ tsaBaseURL: options.tsaURL }));
+  if (tsaURL) witnesses.push(await tsaWitness(tsaURL, service));
   return {
     signer,
     witnesses,

@@ -17,8 +17,10 @@ export interface SigningOptions {
   rekorURL?: string;
   tsaURL?: string;
   /**
-   * Upload to the transparency log. Default: yes for keyless (public-good shape), no for keys
-   * (as the issue asks: "no transparency log unless asked").
+   * Upload to the transparency log (Rekor). Default yes, with a key too: `cosign sign --key`
+   * uploads unless told not to (cosign v2+ `--tlog-upload=true`), and cosign, Kyverno and
+   * policy-controller refuse a key-signed bundle without a log entry unless their verifier is
+   * told to ignore the log. false is the opt-out for air-gapped signing.
    */
   tlog?: boolean;
   rekorEntryType?: 'dsse' | 'intoto';
@@ -30,7 +32,7 @@ export async function signingSetup(options: SigningOptions): Promise<SigningSetu
   if (options.key) {
     const key = await loadPrivateKey(options.key, options.keyPassword);
     return await keySetup(key, {
-      ...(options.tlog ? { rekorURL: options.rekorURL ?? DEFAULT_REKOR_URL } : {}),
+      ...(options.tlog !== false ? { rekorURL: options.rekorURL ?? DEFAULT_REKOR_URL } : {}),
       ...(options.tsaURL ? { tsaURL: options.tsaURL } : {}),
       ...(options.rekorEntryType ? { rekorEntryType: options.rekorEntryType } : {}),
     });

@@ -43,6 +43,6 @@ export interface SigningSetup {
 export type SerializedBundleJson = {
   mediaType: string;
   verificationMaterial: Record<string, unknown>;
-  dsseEnvelope?: { payload: string; payloadType: string; signatures: { sig: string; keyid: string }[] };
+  dsseEnvelope?: { payload: string; payloadType: string; signatures: { sig: string; keyid?: string }[] };
   messageSignature?: Record<string, unknown>;
 };

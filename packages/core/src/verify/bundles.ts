@@ -1,9 +1,18 @@
 import { X509Certificate } from '@sigstore/core';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
-import { PolicyError, VerificationError, Verifier, toSignedEntity, type VerifierOptions } from '@sigstore/verify';
+import {
+  PolicyError,
+  VerificationError,
+  Verifier,
+  toSignedEntity,
+  type SignedEntity,
+  type TrustMaterial,
+  type VerifierOptions,
+} from '@sigstore/verify';
 import { isModelshipError } from '../errors.js';
 import { digestHex, isDigest } from '../oci.js';
 import { certificateIdentity } from '../sign/certificate.js';
+import type { LoadedPublicKey } from '../sign/keys.js';
 import { parseStatement } from '../sign/statement.js';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement } from '../sign/types.js';
 import type { VerificationTrust } from './trust.js';
@@ -106,31 +115,21 @@ export function verifyBundle(
       reason:
         'no transparency log entry, but the trusted root has a transparency log (a timestamp alone is accepted only with the policy’s trust.requireTlog: false)',
     };
-  const thresholds: VerifierOptions = keyBased
-    ? { tlogThreshold: 0, timestampThreshold: 0, ctlogThreshold: 0 }
-    : { tlogThreshold: tlogRequired ? 1 : 0, timestampThreshold: 1, ctlogThreshold: 1 };
-  try {
-    new Verifier(trust.material, thresholds).verify(toSignedEntity(bundle));
-  } catch (e) {
-    // @sigstore/verify 3.1 throws TypeErrors on some old shapes (a v0.1 inclusion proof
-    // without a checkpoint): say so instead of passing on "cannot read properties of undefined".
-    if (e instanceof TypeError)
-      return {
-        ok: false,
-        reason: `bundle shape not supported by the verifier (${bundle.mediaType}): ${e.message}; re-sign to get a v0.3 bundle`,
-      };
-    return { ok: false, reason: sigstoreReason(e) };
-  }
-
   let signer: VerifiedSigner;
-  try {
-    if (material.$case === 'publicKey') {
-      // The Verifier found the key by this hint and it verified; the identity is the trusted
-      // key's own SPKI digest, so a hint spelt another way can never name another signer.
-      const key = trust.keys.get(material.publicKey.hint);
-      if (!key) return { ok: false, reason: 'no trusted public key for this bundle' };
-      signer = { kind: 'key', subject: `key:${key.hint}`, keyHint: key.hint, extensions: {} };
-    } else {
+  if (material.$case === 'publicKey') {
+    const verified = verifyKeySigned(bundle, material.publicKey.hint, trust);
+    if (!verified.ok) return verified;
+    const key = verified.key;
+    signer = { kind: 'key', subject: `key:${key.hint}`, keyHint: key.hint, extensions: {} };
+  } else {
+    const thresholds: VerifierOptions = {
+      tlogThreshold: tlogRequired ? 1 : 0,
+      timestampThreshold: 1,
+      ctlogThreshold: 1,
+    };
+    const failed = runVerifier(trust.material, thresholds, toSignedEntity(bundle), bundle.mediaType);
+    if (failed) return failed;
+    try {
       const der =
         material.$case === 'certificate'
           ? material.certificate.rawBytes
@@ -142,9 +141,9 @@ export function verifyBundle(
         ...(id.issuer ? { issuer: id.issuer } : {}),
         extensions: fulcioExtensions(der),
       };
+    } catch (e) {
+      return { ok: false, reason: `unreadable signer: ${short(e)}` };
     }
-  } catch (e) {
-    return { ok: false, reason: `unreadable signer: ${short(e)}` };
   }
 
   if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
@@ -161,6 +160,72 @@ export function verifyBundle(
   );
   if (!about) return { ok: false, reason: 'statement is about another digest' };
   return { ok: true, signer, statement, predicateType: statement.predicateType };
+}
+
+const KEY_THRESHOLDS: VerifierOptions = { tlogThreshold: 0, timestampThreshold: 0, ctlogThreshold: 0 };
+
+/**
+ * A key-signed bundle against the trusted keys. The key its hint names (hex or cosign's
+ * base64, trust.ts) is tried; a hint naming no trusted key (another tool's spelling, or none)
+ * falls back to trying each trusted key, as cosign does with its one `--key`: the hint is a
+ * lookup aid, not evidence. The signer is the trusted key whose check passed, so a hint can
+ * never make one key's signature count as another's.
+ *
+ * Log entries are checked when the trusted root has transparency logs. With keys alone (no
+ * root: key-only policies never fetch one) there is no log key to check an entry against, so
+ * the entries are left out of the check — what `cosign verify --insecure-ignore-tlog` does —
+ * and the key signature alone decides, as it does for a bundle signed with --no-tlog.
+ */
+function verifyKeySigned(
+  bundle: Bundle,
+  hint: string,
+  trust: VerificationTrust,
+): { ok: true; key: LoadedPublicKey } | { ok: false; reason: string } {
+  const named = trust.keyForHint(hint);
+  const candidates = named ? [named] : [...trust.keys.values()];
+  if (candidates.length === 0) return { ok: false, reason: 'no trusted public key for this bundle' };
+  let entity = toSignedEntity(bundle);
+  if (trust.material.tlogs.length === 0)
+    entity = {
+      ...entity,
+      tlogEntries: [],
+      timestamps: entity.timestamps.filter((t) => t.$case !== 'transparency-log'),
+    };
+  let first: { ok: false; reason: string } | undefined;
+  for (const key of candidates) {
+    const failed = runVerifier(trust.materialForKey(key), KEY_THRESHOLDS, entity, bundle.mediaType);
+    if (!failed) return { ok: true, key };
+    first ??= failed;
+  }
+  if (named || !first) return first ?? { ok: false, reason: 'no trusted public key for this bundle' };
+  // Only a signature failure means "none of the keys"; a bad log entry is the bundle's fault.
+  if (!first.reason.includes('SIGNATURE_ERROR')) return first;
+  return {
+    ok: false,
+    reason: `no trusted public key for this bundle (PUBLIC_KEY_ERROR: its key hint names none of the ${candidates.length} trusted key(s), and none of them verifies its signature)`,
+  };
+}
+
+/** Runs @sigstore/verify; undefined when the bundle verifies, else the reason. */
+function runVerifier(
+  material: TrustMaterial,
+  thresholds: VerifierOptions,
+  entity: SignedEntity,
+  mediaType: string,
+): { ok: false; reason: string } | undefined {
+  try {
+    new Verifier(material, thresholds).verify(entity);
+    return undefined;
+  } catch (e) {
+    // @sigstore/verify 3.1 throws TypeErrors on some old shapes (a v0.1 inclusion proof
+    // without a checkpoint): say so instead of passing on "cannot read properties of undefined".
+    if (e instanceof TypeError)
+      return {
+        ok: false,
+        reason: `bundle shape not supported by the verifier (${mediaType}): ${e.message}; re-sign to get a v0.3 bundle`,
+      };
+    return { ok: false, reason: sigstoreReason(e) };
+  }
 }
 
 /** Decodes the Fulcio .1.9–.1.22 extensions (DER UTF8String values) of a certificate. */

@@ -3,7 +3,7 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { VerificationError, toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { ModelshipError } from '../errors.js';
 import type { PolicyTrust } from '../policy/types.js';
-import { loadPublicKey, type LoadedPublicKey } from '../sign/keys.js';
+import { hintToKeyId, loadPublicKey, type LoadedPublicKey } from '../sign/keys.js';
 import { SIGSTORE_TUF_MIRROR, fetchTrustedRoot, type TufOptions } from './tuf.js';
 
 export { SIGSTORE_TUF_MIRROR, defaultTufCacheDir, fetchTrustedRoot, type TufOptions } from './tuf.js';
@@ -13,7 +13,7 @@ export interface TrustOptions {
   trustedRootPath?: string;
   /** The same, already parsed. */
   trustedRoot?: object;
-  /** Public keys (SPKI PEM or certificate PEM) for key-signed bundles, found by hint. */
+  /** Public keys (SPKI PEM or certificate PEM) for key-signed bundles. */
   publicKeys?: { pem: string; name?: string }[];
   /**
    * Fetch the trusted root from a TUF repository (`{}` = Sigstore public-good) when none is
@@ -27,8 +27,16 @@ export type TrustRootSource = { kind: 'pinned'; path?: string } | { kind: 'tuf';
 export interface VerificationTrust {
   /** What `@sigstore/verify`'s Verifier takes. */
   material: TrustMaterial;
-  /** The public keys by hint (hex SHA-256 of the DER SPKI). */
+  /** The public keys by hex SHA-256 of the DER SPKI. */
   keys: ReadonlyMap<string, LoadedPublicKey>;
+  /**
+   * The trusted key a bundle's `publicKey.hint` names, in either spelling: hex (bundles
+   * modelship wrote before) or standard base64 (cosign, sigstore-go, modelship now). A hint
+   * only says which key to try; it is never the signer's identity.
+   */
+  keyForHint(hint: string): LoadedPublicKey | undefined;
+  /** Trust material that checks a key-signed bundle against `key` alone, whatever its hint says. */
+  materialForKey(key: LoadedPublicKey): TrustMaterial;
   /** A trusted root (CAs, logs, TSAs) was given, so keyless bundles can verify. */
   hasRoot: boolean;
   /** Where the trusted root came from. */
@@ -59,8 +67,8 @@ async function readPinnedRoot(path: string): Promise<unknown> {
 
 /**
  * Trust material for verification: a pinned trusted root, else one from a TUF repository when
- * `tuf` is given, plus public keys (looked up by the bundle's `publicKey.hint`). A pinned root
- * wins over TUF, so air-gapped use never touches the network.
+ * `tuf` is given, plus public keys (the one a bundle's `publicKey.hint` names is tried
+ * first). A pinned root wins over TUF, so air-gapped use never touches the network.
  */
 export async function trustMaterial(options: TrustOptions): Promise<VerificationTrust> {
   const keys = new Map<string, LoadedPublicKey>();
@@ -97,8 +105,12 @@ export async function trustMaterial(options: TrustOptions): Promise<Verification
       throw new ModelshipError('INPUT', `not a Sigstore trusted root: ${(e as Error).message}`, { cause: e });
     }
   }
+  const keyForHint = (hint: string): LoadedPublicKey | undefined => {
+    const id = hintToKeyId(hint);
+    return id === undefined ? undefined : keys.get(id);
+  };
   const finder = (hint: string) => {
-    const key = keys.get(hint);
+    const key = keyForHint(hint);
     if (!key) throw new VerificationError({ code: 'PUBLIC_KEY_ERROR', message: `key not found: ${hint}` });
     return { publicKey: key.publicKey, validFor: () => true };
   };
@@ -111,7 +123,17 @@ export async function trustMaterial(options: TrustOptions): Promise<Verification
       cause: e,
     });
   }
-  return { material, keys, hasRoot: source.kind !== 'none', root: source };
+  const perKey = new Map<string, TrustMaterial>();
+  const parsedRoot = root;
+  const materialForKey = (key: LoadedPublicKey): TrustMaterial => {
+    let m = perKey.get(key.hint);
+    if (!m) {
+      m = toTrustMaterial(parsedRoot, () => ({ publicKey: key.publicKey, validFor: () => true }));
+      perKey.set(key.hint, m);
+    }
+    return m;
+  };
+  return { material, keys, keyForHint, materialForKey, hasRoot: source.kind !== 'none', root: source };
 }
 
 /**
