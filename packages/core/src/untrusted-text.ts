@@ -5,7 +5,8 @@
  * such text must never be able to start one (`::set-output`, `::add-mask`, `::stop-commands`,
  * `::error file=…`); in a job summary it must never be able to leave its table cell.
  *
- * What the runner parses (actions/runner, src/Runner.Common/ActionCommand.cs, read for this):
+ * What the runner parses (read from its source: docs/reliability.md, "Security review",
+ * workflow-command injection):
  * - `TryParseV2`: a line that, after `TrimStart()`, starts with `::`;
  * - `TryParse`, the legacy form, tried when V2 fails: `##[` ANYWHERE in the line
  *   (`##[stop-commands]TOKEN` in the middle of a line pauses every later command).

@@ -13,7 +13,7 @@ import { isDigest, type Descriptor } from '../oci.js';
 import type { ContentStore } from '../store.js';
 import type { ArtifactFacts, ArtifactLayer } from './facts.js';
 
-/** OpenSSF model signing (sigstore/model-transparency) v1.0 predicate, reference §7. */
+/** OpenSSF model signing (sigstore/model-transparency) v1.0 predicate (docs/predicates.md, "Per-file manifest"). */
 export const FILES_PREDICATE_TYPE = 'https://model_signing/signature/v1.0';
 
 export interface FileResource {

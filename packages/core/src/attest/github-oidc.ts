@@ -7,8 +7,9 @@ import { MAX_API_BODY, readCapped } from '../streams.js';
 export const DEFAULT_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
 
 /**
- * The claims attest-build-provenance requires (reference §5.1). All are strings in GitHub's
- * tokens, including the numeric ids, and the predicate keeps them as strings.
+ * The claims attest-build-provenance requires (docs/predicates.md, "In GitHub Actions"; its
+ * source is in "Sources"). All are strings in GitHub's tokens, including the numeric ids, and
+ * the predicate keeps them as strings.
  */
 export const REQUIRED_GITHUB_CLAIMS = [
   'iss',

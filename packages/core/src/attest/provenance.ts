@@ -53,7 +53,7 @@ export async function buildProvenancePredicate(
   return { predicate: localProvenance(facts, options), buildType: LOCAL_BUILD_TYPE };
 }
 
-/** Reference §6's field table, plus the model source as a second dependency when known. */
+/** The field table of docs/predicates.md, "In GitHub Actions", plus the model source as a second dependency when known. */
 export function provenanceFromClaims(
   claims: GitHubClaims,
   serverURL: string,

@@ -16,9 +16,8 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
  *    on who packs it.
  *  - `.modelshipignore`, anywhere, with the same rules; it is read after the `.gitignore` of
  *    the same directory, so `!weights/local.bin` there packs a file git ignores.
- *  - `.kitignore` at the model dir's root, as KitOps reads it (pkg/lib/filesystem/ignore in
- *    kitops-ml/kitops: moby's patternmatcher, i.e. .dockerignore rules, through
- *    `@balena/dockerignore`): patterns are anchored at the root (`*.env` is root level only,
+ *  - `.kitignore` at the model dir's root, as KitOps reads it (moby's patternmatcher, i.e.
+ *    .dockerignore rules, through `@balena/dockerignore`; docs/cli.md, "Packing"): patterns are anchored at the root (`*.env` is root level only,
  *    `**` crosses directories), a match on a directory covers what is below it, and `!`
  *    exceptions apply. A path is left out when .kitignore or the gitignore chain says so.
  *

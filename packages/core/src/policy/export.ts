@@ -12,25 +12,23 @@ import type { Policy } from './types.js';
 
 /**
  * Admission-controller policies from a modelship policy (docs/kubernetes.md, "Admission").
- * What each target reads was taken from its source at the revisions named in
- * ../shared/data/schemas/crds/SOURCES (the CRDs the tests validate against):
+ * What each target reads was taken from its source; the files and revisions are in
+ * docs/kubernetes.md, "Sources" (the CRDs the tests validate against are from the same
+ * commits):
  *
  * - `kyverno`: a ClusterPolicy (kyverno.io/v1) with `verifyImages[].type: SigstoreBundle`, which
  *   finds Sigstore bundles among the image's OCI referrers (artifactType
  *   application/vnd.dev.sigstore.bundle*), filters them by in-toto predicate type and verifies
- *   them with sigstore-go (kyverno pkg/image/verifiers/cpol/cosign/sigstore.go). Its rules carry
- *   imageExtractors for ImageVolume and KServe fields; for a kind that has extractors Kyverno
- *   reads only those (pkg/utils/api/image.go lookupImageExtractor), so container images are
- *   left to other policies.
+ *   them with sigstore-go. Its rules carry imageExtractors for ImageVolume and KServe fields;
+ *   for a kind that has extractors Kyverno reads only those, so container images are left to
+ *   other policies.
  * - `kyverno-ivp`: an ImageValidatingPolicy (policies.kyverno.io/v1, CEL). Cosign attestors find
- *   bundles on their own (pkg/image/verifiers/ivpol/cosign/verifier.go). Kyverno adds the
- *   container images of pods and workloads to what it checks (pkg/cel/compiler/images.go), so
- *   this target needs image patterns that name the model repositories.
+ *   bundles on their own. Kyverno adds the container images of pods and workloads to what it
+ *   checks, so this target needs image patterns that name the model repositories.
  * - `policy-controller`: ClusterImagePolicies (policy.sigstore.dev/v1beta1) with
  *   `signatureFormat: bundle`. policy-controller verifies bundles only through attestations
  *   (cosign's VerifyImageSignatures refuses the bundle format) and only for keyless
- *   authorities (pkg/webhook/validator.go checkOptsFromAuthority); it checks container and
- *   ImageVolume images alike, by image name.
+ *   authorities; it checks container and ImageVolume images alike, by image name.
  */
 export type ExportTarget = 'kyverno' | 'kyverno-ivp' | 'policy-controller';
 export const EXPORT_TARGETS: readonly ExportTarget[] = ['kyverno', 'kyverno-ivp', 'policy-controller'];
@@ -73,7 +71,7 @@ const REKOR = 'https://rekor.sigstore.dev';
 const FULCIO = 'https://fulcio.sigstore.dev';
 const POLICY_DIGEST_ANNOTATION = 'modelship.dev/policy-digest';
 const WEBHOOK_TIMEOUT_SECONDS = 30;
-// policy-controller's accepted glob characters (pkg/apis/glob/glob.go validGlob).
+// policy-controller's accepted glob characters (its validGlob; docs/kubernetes.md, "Sources").
 const PC_GLOB = /^[a-zA-Z0-9\-_:/*.@]+$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // Longest suffix added to the name (`-predicate-NN`), within Kubernetes' 63-character label limit.
@@ -317,8 +315,8 @@ function buildKyverno(policy: Policy, signers: Signer[], name: string, images: r
     metadata: {
       ...metadata(name, policy),
       annotations: {
-        // Autogen would copy the rules to pod controllers without their imageExtractors
-        // (pkg/autogen/v1/rule.go), checking container images instead of model volumes.
+        // Autogen would copy the rules to pod controllers without their imageExtractors,
+        // checking container images instead of model volumes (docs/kubernetes.md, "Sources").
         'pod-policies.kyverno.io/autogen-controllers': 'none',
         [POLICY_DIGEST_ANNOTATION]: policy.digest,
       },
@@ -534,8 +532,8 @@ function buildPolicyController(
       images: images.map((glob) => ({ glob })),
       mode: 'enforce',
       authorities: authorities(predicateType, attestation),
-      // Authorities are OR'ed; the CIP-level policy sees the ones that passed
-      // (pkg/webhook/validator.go ValidatePolicy), so k-of-n is a lower bound on their number.
+      // Authorities are OR'ed; the CIP-level policy sees the ones that passed (its
+      // ValidatePolicy; docs/kubernetes.md, "Sources"), so k-of-n is a lower bound on their number.
       ...(min !== undefined && min > 1
         ? { policy: { type: 'cue', data: `import "struct"\n\nauthorityMatches: struct.MinFields(${min})\n` } }
         : {}),

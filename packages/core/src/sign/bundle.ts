@@ -28,12 +28,13 @@ let builderClass: Promise<DSSEBuilderClass> | undefined;
 
 /**
  * @sigstore/sign's DSSE builder, except that the envelope signature's `keyid` is "" — what
- * cosign and sigstore-go write (sigstore-go pkg/sign/content.go sets no keyid). @sigstore/sign
- * copies the key hint into the keyid; go-securesystemslib's DSSE verifier (dsse/verify.go),
- * which sigstore-go calls with no expected key id, computes its own id (an SSH SHA-256
- * fingerprint) and skips every signature whose non-empty keyid differs, so cosign, Kyverno,
- * policy-controller and gh rejected such bundles. The keyid is outside the signature (DSSE
- * signs PAE(type, payload)), so blanking it changes nothing that is verified.
+ * cosign and sigstore-go write (sigstore-go sets no keyid). @sigstore/sign copies the key
+ * hint into the keyid; go-securesystemslib's DSSE verifier, which sigstore-go calls with no
+ * expected key id, computes its own id (an SSH SHA-256 fingerprint) and skips every
+ * signature whose non-empty keyid differs, so cosign, Kyverno, policy-controller and gh
+ * rejected such bundles (docs/signing.md, "With a key"; the files read are in its
+ * "Sources"). The keyid is outside the signature (DSSE signs PAE(type, payload)), so
+ * blanking it changes nothing that is verified.
  *
  * It is blanked in `package`, before the witnesses run, because Rekor receives the envelope:
  * an intoto entry stores the keyid and hashes it into the envelope hash, so the logged

@@ -198,9 +198,10 @@ export function keyHint(publicKey: KeyObject): string {
 
 /**
  * What new bundles carry as `verificationMaterial.publicKey.hint`: standard base64 of the
- * SHA-256 of the DER SPKI, as cosign writes it (internal/key/svkeypair.go) and sigstore-go's
- * signer (pkg/sign/keys.go). Bundles modelship wrote before carry the hex form; verification
- * reads both (verify/trust.ts), and never takes the hint as the signer's identity.
+ * SHA-256 of the DER SPKI, as cosign and sigstore-go's signer write it (docs/signing.md,
+ * "With a key" and "Sources"). Bundles modelship wrote before carry the hex form;
+ * verification reads both (verify/trust.ts), and never takes the hint as the signer's
+ * identity.
  */
 export function bundleKeyHint(publicKey: KeyObject): string {
   return spkiDigest(publicKey).toString('base64');

@@ -17,7 +17,10 @@ import { parseStatement } from '../sign/statement.js';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement } from '../sign/types.js';
 import type { VerificationTrust } from './trust.js';
 
-/** Fulcio's certificate extensions under 1.3.6.1.4.1.57264.1 (fulcio docs/oid-info.md), .9–.22. */
+/**
+ * Fulcio's certificate extensions under 1.3.6.1.4.1.57264.1, .9–.22 (Fulcio's OID list, linked
+ * from docs/policy.md, "Where `require.slsa` values come from").
+ */
 export const FULCIO_EXTENSION_OIDS = {
   buildSignerURI: '1.3.6.1.4.1.57264.1.9',
   buildSignerDigest: '1.3.6.1.4.1.57264.1.10',

@@ -25,7 +25,7 @@ const LABEL: Record<Field, string> = {
   runnerEnvironment: 'runner environment',
 };
 
-/** The certificate extension each field comes from (fulcio docs/oid-info.md). */
+/** The certificate extension each field comes from (docs/policy.md, "Where `require.slsa` values come from"). */
 const EXTENSION: Record<Field, FulcioExtensionName> = {
   builder: 'buildSignerURI',
   sourceRepository: 'sourceRepositoryURI',

@@ -1,6 +1,6 @@
 /**
- * The 17 MOF components exactly as MOT stores them (lfai/model_openness_tool@8b5d30e,
- * web/modules/mof/config/install/mof.settings.yml), with the CNCF draft annotation slugs.
+ * The 17 MOF components exactly as MOT stores them (the file and revision are in
+ * docs/predicates.md, "Sources"), with the CNCF draft annotation slugs.
  * Names are compared byte for byte: MOT's own scraper emits near-miss names that MOT then
  * silently files under the wrong component, so we refuse anything else.
  */

@@ -27,9 +27,9 @@ function emptyBuckets(): Buckets {
 }
 
 /**
- * MOT's ModelEvaluator::evaluate + getProgress + getClassification (8b5d30e), over the
- * components of a predicate. Present = status included or referenced (MOT: listed = included,
- * wherever it lives). Each component's licence is taken as already resolved by the builder.
+ * MOT's ModelEvaluator::evaluate + getProgress + getClassification (docs/predicates.md,
+ * "Sources"), over the components of a predicate. Present = status included or referenced
+ * (MOT: listed = included, wherever it lives). Each component's licence is taken as already resolved by the builder.
  * Not reproduced: MOT's `!array_search(...)` tests, which treat a component found at index 0
  * as absent; we use the intended membership test.
  */

@@ -2,10 +2,10 @@ import parseSpdx from 'spdx-expression-parse';
 import type { MofContentType } from './components.js';
 
 /**
- * MOT's licence rule (src/LicenseHandler.php, src/ModelEvaluator.php at 8b5d30e): a licence
- * is open when the SPDX list flags it OSI-approved or FSF-libre, or it is in MOT's open-data
- * list, or it is OpenMDW-1.0; it is type-appropriate when mof-licenses.json gives it the
- * component's content type. We copy MOT's lists and quirks on purpose so a modelship
+ * MOT's licence rule (its LicenseHandler and ModelEvaluator; docs/predicates.md, "Sources"):
+ * a licence is open when the SPDX list flags it OSI-approved or FSF-libre, or it is in MOT's
+ * open-data list, or it is OpenMDW-1.0; it is type-appropriate when mof-licenses.json gives
+ * it the component's content type. We copy MOT's lists and quirks on purpose so a modelship
  * evaluation equals the one on mot.isitopen.ai for the same YAML; each quirk is noted where
  * it lives.
  */
@@ -13,7 +13,7 @@ export const MOF_LICENSE_LISTS = ['licenses.json d8abdb0', 'mof-licenses.json cc
 
 /**
  * SPDX ids flagged isOsiApproved or isFsfLibre in MOT's licenses.json (as exported in MOT's
- * Test_Data/Test_Scripts/valid-licenses.yml). Deprecated bare ids (GPL-2.0, LGPL-2.1, ...)
+ * valid-licenses.yml test data; docs/predicates.md, "Sources"). Deprecated bare ids (GPL-2.0, LGPL-2.1, ...)
  * stay open because MOT's list still flags them. Matching is exact and case-sensitive, as in
  * MOT (quirk kept: callers normalise Hugging Face spellings first, see toSpdx).
  */

@@ -5,7 +5,7 @@ import { isMofComponentName, MOF_COMPONENT_NAMES, type MofComponentName } from '
 import { checkSpdxExpression, UNLICENSED } from './licenses.js';
 
 /**
- * The MOT model file (schema/mof_schema.json, §5.2 of the reference) with MOT's field names,
+ * The MOT model file (its JSON schema; docs/predicates.md, "Sources") with MOT's field names,
  * so a file from lfai/model_openness_tool `models/` or MOT's "Download YAML" can be passed
  * as is. Licences are stored normalised: SPDX expressions or the literal `unlicensed`.
  */
