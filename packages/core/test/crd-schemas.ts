@@ -12,31 +12,16 @@
  * apiVersion and kind. CEL rules (`x-kubernetes-validations`) are not evaluated.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'yaml';
+import { sharedDir } from './shared-dir.js';
 
 type Schema = Record<string, unknown>;
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
-/**
- * The shared crds folder: `MODELSHIP_SHARED_DIR` if set, else `shared/` beside the project
- * root or beside one of its parents (a git worktree sits deeper than the main checkout).
- */
+/** The shared crds folder (see sharedDir). */
 export function crdDir(): string {
-  const candidates: string[] = [];
-  if (process.env.MODELSHIP_SHARED_DIR) candidates.push(process.env.MODELSHIP_SHARED_DIR);
-  for (let d = dirname(REPO_ROOT); ; d = dirname(d)) {
-    candidates.push(join(d, 'shared'));
-    if (dirname(d) === d) break;
-  }
-  for (const c of candidates) {
-    const dir = join(c, 'data', 'schemas', 'crds');
-    if (existsSync(join(dir, 'SOURCES'))) return dir;
-  }
-  throw new Error(`no shared CRD schemas (data/schemas/crds) in any of: ${candidates.join(', ')}`);
+  return sharedDir(join('data', 'schemas', 'crds'));
 }
 
 function strict(s: Schema): Schema {

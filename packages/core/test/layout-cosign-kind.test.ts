@@ -7,10 +7,11 @@
  * valid OCI image indexes (image-spec v1.1.1 image-index-schema.json, read from the steering
  * repo's shared/data/schemas/oci) with every other annotation kept.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sharedDir } from './shared-dir.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Ajv as AjvCore } from 'ajv';
@@ -31,13 +32,8 @@ const KIND = 'kind';
 const IMAGE = 'dev.cosignproject.cosign/image';
 const IMAGE_INDEX = 'dev.cosignproject.cosign/imageIndex';
 
-/** shared/ sits beside the project (CI: a copy next to the clone); a worktree may be deeper. */
 function sharedSchemas(): string {
-  for (let dir = REPO_ROOT; ; dir = dirname(dir)) {
-    const candidate = join(dir, '..', 'shared', 'data', 'schemas', 'oci', 'image-spec-v1.1.1');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error(`no shared/data/schemas/oci/image-spec-v1.1.1 above ${REPO_ROOT}`);
-  }
+  return sharedDir(join('data', 'schemas', 'oci', 'image-spec-v1.1.1'));
 }
 
 /**
