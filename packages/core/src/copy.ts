@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { ModelshipError } from './errors.js';
-import { MANIFEST_MEDIA_TYPES, OCI_INDEX, DOCKER_MANIFEST_LIST } from './mediatypes.js';
-import type { Descriptor, Index, Manifest } from './oci.js';
+import { isManifestDescriptor, parseManifest } from './manifest.js';
+import type { Descriptor } from './oci.js';
 import type { ContentStore } from './store.js';
 
 export interface CopyOptions {
@@ -30,31 +30,6 @@ export interface CopyStats {
 }
 
 const MAX_DEPTH = 16;
-
-export function isManifestDescriptor(desc: Descriptor): boolean {
-  return MANIFEST_MEDIA_TYPES.includes(desc.mediaType);
-}
-
-/** Parses manifest bytes, refusing what is not JSON or not a manifest/index. */
-export function parseManifest(bytes: Buffer, desc: Descriptor): Manifest | Index {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw new ModelshipError('INVALID', `manifest ${desc.digest} is not valid JSON`, { cause: e });
-  }
-  if (!doc || typeof doc !== 'object' || (doc as { schemaVersion?: unknown }).schemaVersion !== 2)
-    throw new ModelshipError('INVALID', `manifest ${desc.digest} is not an OCI manifest or index (schemaVersion 2)`);
-  const d = doc as Partial<Manifest & Index>;
-  const isIndex = desc.mediaType === OCI_INDEX || desc.mediaType === DOCKER_MANIFEST_LIST || Array.isArray(d.manifests);
-  if (isIndex) {
-    if (!Array.isArray(d.manifests)) throw new ModelshipError('INVALID', `index ${desc.digest} has no manifests list`);
-    return d as Index;
-  }
-  if (!d.config || !Array.isArray(d.layers))
-    throw new ModelshipError('INVALID', `manifest ${desc.digest} lacks config or layers`);
-  return d as Manifest;
-}
 
 /**
  * The one graph copy: manifest -> config + layers (in parallel, skipping what the target has)

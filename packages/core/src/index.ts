@@ -4,6 +4,7 @@ export * from './oci.js';
 export * from './store.js';
 export * from './digest.js';
 export * from './copy.js';
+export * from './manifest.js';
 export * from './progress.js';
 export * from './pack.js';
 export * from './target.js';

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { countBytes } from './streams.js';
-import { copyGraph, parseManifest, type CopyOptions, type CopyStats } from './copy.js';
+import { copyGraph, type CopyOptions, type CopyStats } from './copy.js';
+import { parseManifest } from './manifest.js';
 import { ModelshipError } from './errors.js';
 import { ExtractionStage, assertDistinctLayerPaths, safeJoin, type CommitOptions } from './extract.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType } from './mediatypes.js';

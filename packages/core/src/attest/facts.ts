@@ -1,4 +1,4 @@
-import { parseManifest } from '../copy.js';
+import { parseManifest } from '../manifest.js';
 import { ModelshipError } from '../errors.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType, type LayerKind } from '../mediatypes.js';
 import type { Descriptor, Manifest } from '../oci.js';

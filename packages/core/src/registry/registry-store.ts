@@ -7,13 +7,8 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { HashingStream, VerifyingStream, sha256Digest } from '../digest.js';
 import { ModelshipError } from '../errors.js';
-import {
-  DOCKER_MANIFEST_LIST,
-  DOCKER_MANIFEST_V2,
-  MANIFEST_MEDIA_TYPES,
-  OCI_INDEX,
-  OCI_MANIFEST,
-} from '../mediatypes.js';
+import { isManifestMediaType as isManifest, referrerEntry, summarizeManifest } from '../manifest.js';
+import { DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
 import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 import { isValidRepository, isValidTag, parseReference, registryApiHost } from '../reference.js';
 import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from '../store.js';
@@ -33,10 +28,8 @@ import {
   filterByArtifactType,
   wellFormedReferrers,
   checkReferrerPages,
-  manifestSubject,
   nextLink,
   parseFallbackIndex,
-  referrerDescriptor,
   type FallbackIndexIO,
 } from './referrers.js';
 import { responseFailure } from './response-error.js';
@@ -84,10 +77,6 @@ export interface RegistryStoreOptions {
 
 const MANIFEST_ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST].join(', ');
 const MAX_MANIFEST = 4 * 1024 * 1024;
-
-function isManifest(mediaType: string): boolean {
-  return MANIFEST_MEDIA_TYPES.includes(mediaType);
-}
 
 function baseMediaType(ct: string | undefined): string | undefined {
   return ct?.split(';')[0]?.trim() || undefined;
@@ -395,16 +384,16 @@ export class RegistryStore implements ContentStore {
 
   private async pushManifest(desc: Descriptor, source: BlobSource | Buffer): Promise<PushResult> {
     const bytes = await this.manifestBytes(desc, source);
-    const sub = manifestSubject(bytes);
+    const summary = summarizeManifest(bytes);
+    const subject = summary?.subject;
     const existed = await this.exists(desc);
     let ociSubject: string | undefined;
     if (!existed) ociSubject = await this.putManifest(desc.digest, bytes, desc.mediaType, desc.digest);
-    if (sub && ociSubject !== sub.subject.digest) {
+    if (summary && subject && ociSubject !== subject.digest) {
       // Already there: the index may still lack it (an earlier run died in between). Without
       // the referrers API the fallback index is ours to keep complete.
       const needFallback = existed ? !(await this.hasReferrersApi()) : true;
-      if (needFallback)
-        await addToFallbackIndex(this.fallbackIO(), sub.subject.digest, referrerDescriptor(desc, sub.manifest));
+      if (needFallback) await addToFallbackIndex(this.fallbackIO(), subject.digest, referrerEntry(desc, summary));
     }
     return { uploaded: !existed };
   }
