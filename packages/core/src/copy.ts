@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { ModelshipError } from './errors.js';
 import { isManifestDescriptor, parseManifest } from './manifest.js';
 import type { Descriptor } from './oci.js';
-import type { ContentStore } from './store.js';
+import type { ContentStore, ReadOnlyStore } from './store.js';
 
 export interface CopyOptions {
   /** Blob transfers in flight at once (default 4: registries and peers use 3–6). */
@@ -39,7 +39,7 @@ const MAX_DEPTH = 16;
  * stay valid.
  */
 export async function copyGraph(
-  src: ContentStore,
+  src: ReadOnlyStore,
   dst: ContentStore,
   root: Descriptor,
   options: CopyOptions = {},

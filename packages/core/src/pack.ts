@@ -144,7 +144,8 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const skip = async (p: string, why: string): Promise<void> => {
     skipDirs.push({ path: await realpath(p).catch(() => resolve(p)), why });
   };
-  if (options.target.kind === 'oci-layout') await skip(options.target.location, 'the output layout');
+  const local = options.target.localFiles;
+  if (local) await skip(local.directory, 'the output layout');
   if (options.cache) await skip(options.cache.dir, 'the digest cache');
   const scanned = await scanModelDir(options.dir, { ...options.scan, skipDirs });
   // One git session (a private git dir: the model repo's own config and hooks never run) and
@@ -229,8 +230,9 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
 
   // Layouts on the same device: hash in the worker pool (all cores), then hard-link: one read.
   const poolHashed = new Map<ModelFile, LayerDigests>();
-  if (format === 'raw' && store.kind === 'oci-layout') {
-    const layoutDev = (await stat(store.location)).dev;
+  const local = store.localFiles;
+  if (format === 'raw' && local) {
+    const layoutDev = await local.linkDevice();
     const toHash = files.filter((f) => !cached.has(f) && f.dev === layoutDev);
     if (toHash.length) {
       let last = 0;

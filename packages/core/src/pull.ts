@@ -6,7 +6,7 @@ import { ModelshipError } from './errors.js';
 import { ExtractionStage, assertDistinctLayerPaths, safeJoin, type CommitOptions } from './extract.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType } from './mediatypes.js';
 import { isDigest, type Descriptor, type Manifest } from './oci.js';
-import type { ContentStore } from './store.js';
+import type { ContentStore, ReadOnlyStore } from './store.js';
 
 export interface ExtractResult {
   descriptor: Descriptor;
@@ -15,7 +15,7 @@ export interface ExtractResult {
 }
 
 /** Resolves `reference` (tag or digest) in `store`, with a clear error when it is missing. */
-export async function resolveReference(store: ContentStore, reference: string | undefined): Promise<Descriptor> {
+export async function resolveReference(store: ReadOnlyStore, reference: string | undefined): Promise<Descriptor> {
   if (!reference)
     throw new ModelshipError('USAGE', `no tag or digest given for ${store.location}`, {
       hint: 'name one, e.g. host/repo:v1 or oci:./model-oci:v1',
@@ -25,7 +25,7 @@ export async function resolveReference(store: ContentStore, reference: string | 
 
 /** Copies an artifact and its referrers into another store (push = layout -> registry, pull = registry -> layout). */
 export async function transfer(
-  src: ContentStore,
+  src: ReadOnlyStore,
   dst: ContentStore,
   root: Descriptor,
   options: CopyOptions = {},
@@ -38,7 +38,7 @@ export interface ExtractOptions extends CommitOptions {
 }
 
 /** The config's diffIds, one per layer, when the config is a ModelPack config that lists them. */
-async function configDiffIds(store: ContentStore, doc: Manifest): Promise<(string | undefined)[] | undefined> {
+async function configDiffIds(store: ReadOnlyStore, doc: Manifest): Promise<(string | undefined)[] | undefined> {
   if (!isModelConfigMediaType(doc.config.mediaType)) return undefined;
   let config: unknown;
   try {
@@ -60,7 +60,7 @@ async function configDiffIds(store: ContentStore, doc: Manifest): Promise<(strin
  * `overwrite` (ExtractConflictError).
  */
 export async function extractArtifact(
-  store: ContentStore,
+  store: ReadOnlyStore,
   root: Descriptor,
   dir: string,
   options: ExtractOptions = {},

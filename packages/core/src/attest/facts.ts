@@ -2,7 +2,7 @@ import { parseManifest } from '../manifest.js';
 import { ModelshipError } from '../errors.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType, type LayerKind } from '../mediatypes.js';
 import type { Descriptor, Manifest } from '../oci.js';
-import type { ContentStore } from '../store.js';
+import type { ReadOnlyStore } from '../store.js';
 
 export interface ArtifactLayer {
   path: string;
@@ -34,7 +34,7 @@ export const SMALL_FILE_LIMIT = 1024 * 1024;
 
 /** Reads the facts of `descriptor` in `store`; refuses what is not a ModelPack manifest. */
 export async function collectArtifactFacts(
-  store: ContentStore,
+  store: ReadOnlyStore,
   descriptor: Descriptor,
   name: string,
   /** false: manifest and config only (verify reads no model file, not even a README). */

@@ -1,12 +1,12 @@
 import { promises as fsp } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+import { join, relative, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createFileAtomic } from '../atomic-file.js';
 import { ModelshipError } from '../errors.js';
 import { isManifestMediaType as isManifestType, summarizeManifest, type ManifestSummary } from '../manifest.js';
 import { OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
 import { isDigest, type Descriptor, type Index } from '../oci.js';
-import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from '../store.js';
+import type { BlobSource, ContentStore, IngestResult, LocalBlobFiles, PushOptions, PushResult } from '../store.js';
 import { DEFAULT_MAX_BYTES, LayoutBlobs } from './blobs.js';
 import { errno, wrapFs } from './errors.js';
 import { LayoutIndexFile } from './index-file.js';
@@ -42,11 +42,20 @@ export class OciLayoutStore implements ContentStore {
   private readonly blobs: LayoutBlobs;
   private readonly index: LayoutIndexFile;
   private readonly summaries = new Map<string, ManifestSummary | null>();
+  /** Capability: blobs are files under `blobs/sha256/` (hard links land there). */
+  readonly localFiles: LocalBlobFiles;
 
   private constructor(dir: string, root: string, options: OciLayoutOpenOptions) {
     this.location = dir;
     const fsync = options.fsync ?? true;
     this.blobs = new LayoutBlobs(root, dir, fsync);
+    const blobs = this.blobs;
+    this.localFiles = {
+      directory: dir,
+      // Under the directory as the caller named it (relative stays relative), validated first.
+      blobFile: (desc) => join(dir, relative(root, blobs.path(desc))),
+      linkDevice: async () => (await fsp.stat(root)).dev,
+    };
     this.index = new LayoutIndexFile(root, dir, fsync, options.lockTimeoutMs ?? 60_000);
   }
 

@@ -11,7 +11,7 @@ import { isManifestMediaType as isManifest, referrerEntry, summarizeManifest } f
 import { DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
 import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 import { isValidRepository, isValidTag, parseReference, registryApiHost } from '../reference.js';
-import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from '../store.js';
+import type { BlobSource, ContentStore, IngestResult, MountSource, PushOptions, PushResult } from '../store.js';
 import { Authorizer, repositoryScope } from './auth.js';
 import { explicitCredential, lookupDockerCredential } from './credentials.js';
 import {
@@ -88,6 +88,8 @@ export class RegistryStore implements ContentStore {
   readonly location: string;
   readonly registry: string;
   readonly repository: string;
+  /** Capability: a store on the same registry may cross-repo mount from this repository. */
+  readonly mountSource: MountSource;
 
   private readonly http: HttpClient;
   private readonly auth: Authorizer;
@@ -114,6 +116,7 @@ export class RegistryStore implements ContentStore {
     this.registry = opts.registry;
     this.repository = opts.repository;
     this.location = `${opts.registry}/${opts.repository}`;
+    this.mountSource = { registry: opts.registry, repository: opts.repository };
     this.strategy = opts.uploadStrategy ?? 'auto';
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!(this.chunkSize > 0)) throw new ModelshipError('USAGE', `chunkSize must be positive, got ${opts.chunkSize}`);

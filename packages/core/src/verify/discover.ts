@@ -1,7 +1,7 @@
 import { ModelshipError, isModelshipError } from '../errors.js';
 import { isManifestMediaType, parseReferrerManifest } from '../manifest.js';
 import type { Descriptor, Manifest } from '../oci.js';
-import type { ContentStore } from '../store.js';
+import type { ReadOnlyStore } from '../store.js';
 import { wellFormedReferrers } from '../registry/referrers.js';
 
 /** Layer media types of Sigstore bundles (v0.1 … v0.3, both spellings), as cosign selects them. */
@@ -41,7 +41,7 @@ export interface DiscoveryResult {
  * kept when its single layer is a bundle, the bundle fetched size-capped and digest-checked
  * by the store, and the manifest's own `subject` required to be this artifact.
  */
-export async function discoverReferrers(store: ContentStore, subject: Descriptor): Promise<DiscoveryResult> {
+export async function discoverReferrers(store: ReadOnlyStore, subject: Descriptor): Promise<DiscoveryResult> {
   // Whatever the store hands back is untrusted: entries that are not descriptors are dropped.
   const listed = wellFormedReferrers(await store.referrers(subject));
   const bundles: DiscoveredBundle[] = [];
@@ -100,7 +100,7 @@ export async function discoverReferrers(store: ContentStore, subject: Descriptor
 }
 
 /** The bundles of `discoverReferrers`, without the rejected referrers. */
-export async function discoverBundles(store: ContentStore, subject: Descriptor): Promise<DiscoveredBundle[]> {
+export async function discoverBundles(store: ReadOnlyStore, subject: Descriptor): Promise<DiscoveredBundle[]> {
   return (await discoverReferrers(store, subject)).bundles;
 }
 
