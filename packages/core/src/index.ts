@@ -15,6 +15,7 @@ export * from './digest-cache.js';
 export * from './reference.js';
 export * from './registry/index.js';
 export * from './layout.js';
+export * from './memory-store.js';
 export * from './modelpack/index.js';
 export * from './streams.js';
 export * from './compression.js';
