@@ -34,8 +34,9 @@ const MAX_DEPTH = 16;
 /**
  * The one graph copy: manifest -> config + layers (in parallel, skipping what the target has)
  * -> manifest -> referrers, recursively. Children always land before their parent, so a
- * target never holds a manifest pointing at a missing blob, and a re-run after a failure
- * moves only what is missing. Manifest bytes are copied verbatim, so digests and signatures
+ * target never holds a manifest pointing at a missing blob because of us, and a re-run after a
+ * failure moves only what is missing; a present manifest's children are still checked, so a
+ * target left incomplete by anything else is completed, not skipped. Manifest bytes are copied verbatim, so digests and signatures
  * stay valid.
  */
 export async function copyGraph(
@@ -101,19 +102,19 @@ export async function copyGraph(
     if (!p) {
       p = (async () => {
         if (!isManifestDescriptor(desc)) return copyBlob(desc);
-        // A manifest the target already has implies its children (registries refuse manifests
-        // with missing blobs; our layouts write children first), but its referrers may be new.
+        // A manifest the target has usually has its children too (registries refuse manifests
+        // with missing blobs; our stores write children first), but not always: a copy by
+        // another tool interrupted, a registry GC, a blob removed from a layout. So the
+        // children of a present manifest are walked as well; what the target has costs one
+        // existence check in push, never a transfer (oras-go's copy re-checks in the same way).
         const present = await dst.exists(desc);
+        const bytes = await src.fetchBytes(desc);
+        const doc = parseManifest(bytes, desc);
+        if ('manifests' in doc) await Promise.all(doc.manifests.map((m) => copyNode(m, depth + 1)));
+        else await Promise.all([doc.config, ...doc.layers].map((b) => copyBlob(b)));
         if (present) {
           stats.manifestsSkipped++;
         } else {
-          const bytes = await src.fetchBytes(desc);
-          const doc = parseManifest(bytes, desc);
-          if ('manifests' in doc) {
-            await Promise.all(doc.manifests.map((m) => copyNode(m, depth + 1)));
-          } else {
-            await Promise.all([doc.config, ...doc.layers].map((b) => copyBlob(b)));
-          }
           await dst.push(desc, bytes);
           stats.manifestsCopied++;
           copiedManifests.add(desc.digest);
