@@ -27,9 +27,11 @@ import {
   serializeConfig,
   validateModelConfig,
   type ModelFile,
+  type ModelMetadata,
   type ModelMetadataOverrides,
   type ScanOptions,
   type ScanResult,
+  type SpecFormat,
 } from './modelpack/index.js';
 import type { IgnoredPath } from './modelpack/ignore-files.js';
 import type { Descriptor, Manifest } from './oci.js';
@@ -159,7 +161,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
 }
 
 async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSession): Promise<PackResult> {
-  const { files, specMetadata, specFormat, specText } = scanned;
+  const { files, specMetadata } = scanned;
   const family = options.family ?? 'cncf';
   const format = options.layerFormat ?? 'raw';
   const store = options.target;
@@ -190,8 +192,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
         warn(`${f.path}: compressing weights (${format}) rarely saves space and slows every pull; raw is recommended`);
   }
 
-  const cache = options.cache ?? null;
-  const stats = {
+  const stats: PackResult['stats'] = {
     files: files.length,
     hashed: 0,
     cacheHits: 0,
@@ -201,7 +202,57 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     bytesRead: 0,
     gitLfs: 0,
   };
+  const cached = await knownDigests(options, files, format, git, stats);
+  progress.setTotal(files.filter((f) => !cached.has(f)).reduce((a, f) => a + f.size, 0));
+  let done = 0;
+  const advance = (n: number): void => {
+    done += n;
+    stats.bytesRead += n;
+    progress.update(done);
+  };
+  const poolHashed = await poolHash(store, files, cached, format, advance, stats);
+  const layers = await pushLayers({ options, family, format, stats, warn, advance }, files, { cached, poolHashed });
+  progress.finish();
+  if (options.cache) await options.cache.save();
+
+  const built = buildArtifact({
+    family,
+    metadata,
+    layers: layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
+    ...(createdAt ? { createdAt } : {}),
+    ...(scanned.specFormat ? { spec: { format: scanned.specFormat, text: scanned.specText } } : {}),
+    ...(options.manifestAnnotations ? { manifestAnnotations: options.manifestAnnotations } : {}),
+  });
+  await store.push(built.configDescriptor, built.configBytes, { mountFrom: options.mountFrom });
+  await store.push(built.descriptor, built.manifestBytes);
+  for (const t of options.tags ?? []) await store.tag(built.descriptor, t);
+
+  return {
+    descriptor: built.descriptor,
+    manifest: built.manifest,
+    manifestBytes: built.manifestBytes,
+    config: built.config,
+    configDescriptor: built.configDescriptor,
+    layers,
+    size: built.configDescriptor.size + layers.reduce((a, l) => a + l.descriptor.size, 0),
+    warnings,
+    ignored: scanned.ignored,
+    stats,
+  };
+}
+
+// ---- digest resolution -------------------------------------------------------------------
+
+/** Digests known without reading the file: digest-cache hits, then Git LFS pointers (raw layers). */
+async function knownDigests(
+  options: PackOptions,
+  files: ModelFile[],
+  format: LayerEncoding,
+  git: GitSession,
+  stats: PackResult['stats'],
+): Promise<Map<ModelFile, LayerDigests>> {
   const cached = new Map<ModelFile, LayerDigests>();
+  const cache = options.cache ?? null;
   if (cache) {
     for (const f of files) {
       const hit = cache.get(f, cacheVariant(f, format));
@@ -218,52 +269,77 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     }
     stats.gitLfs = lfs.size;
   }
+  return cached;
+}
 
-  const total = files.filter((f) => !cached.has(f)).reduce((a, f) => a + f.size, 0);
-  progress.setTotal(total);
-  let done = 0;
-  const advance = (n: number): void => {
-    done += n;
-    stats.bytesRead += n;
-    progress.update(done);
-  };
-
-  // Layouts on the same device: hash in the worker pool (all cores), then hard-link: one read.
+/**
+ * A store that hard-links local files (a layout on the same device): hash those files in the
+ * worker pool (all cores) first, then each push is a link: one read of each file.
+ */
+async function poolHash(
+  store: ContentStore,
+  files: ModelFile[],
+  cached: Map<ModelFile, LayerDigests>,
+  format: LayerEncoding,
+  advance: (n: number) => void,
+  stats: PackResult['stats'],
+): Promise<Map<ModelFile, LayerDigests>> {
   const poolHashed = new Map<ModelFile, LayerDigests>();
   const local = store.localFiles;
-  if (format === 'raw' && local) {
-    const layoutDev = await local.linkDevice();
-    const toHash = files.filter((f) => !cached.has(f) && f.dev === layoutDev);
-    if (toHash.length) {
-      let last = 0;
-      const results = await hashFiles(
-        toHash.map((f) => f.absPath),
-        {
-          onProgress: (n) => {
-            advance(n - last);
-            last = n;
-          },
-        },
-      );
-      toHash.forEach((f, i) => {
-        const r = results[i]!;
-        poolHashed.set(f, { digest: r.digest, size: r.size, diffId: r.digest });
-      });
-      stats.hashed += toHash.length;
-    }
-  }
+  if (format !== 'raw' || !local) return poolHashed;
+  const linkDev = await local.linkDevice();
+  const toHash = files.filter((f) => !cached.has(f) && f.dev === linkDev);
+  if (!toHash.length) return poolHashed;
+  let last = 0;
+  const results = await hashFiles(
+    toHash.map((f) => f.absPath),
+    {
+      onProgress: (n) => {
+        advance(n - last);
+        last = n;
+      },
+    },
+  );
+  toHash.forEach((f, i) => {
+    const r = results[i]!;
+    poolHashed.set(f, { digest: r.digest, size: r.size, diffId: r.digest });
+  });
+  stats.hashed += toHash.length;
+  return poolHashed;
+}
 
+// ---- layer push --------------------------------------------------------------------------
+
+interface LayerContext {
+  options: PackOptions;
+  family: IdentifierFamily;
+  format: LayerEncoding;
+  stats: PackResult['stats'];
+  warn: (m: string) => void;
+  advance: (n: number) => void;
+}
+
+/** Pushes every file as a layer, `concurrency` at once: known digests by push, the rest by ingest. */
+async function pushLayers(
+  ctx: LayerContext,
+  files: ModelFile[],
+  known: { cached: Map<ModelFile, LayerDigests>; poolHashed: Map<ModelFile, LayerDigests> },
+): Promise<PackedLayer[]> {
+  const { options, family, format, stats } = ctx;
+  const store = options.target;
+  const cache = options.cache ?? null;
+  const { cached, poolHashed } = known;
   const limit = pLimit(options.concurrency ?? 4);
-  const layers = await Promise.all(
+  return Promise.all(
     files.map((file) =>
       limit(async (): Promise<PackedLayer> => {
         const mediaType = layerMediaType(family, file.kind, format);
-        const known = cached.get(file) ?? poolHashed.get(file);
+        const digested = cached.get(file) ?? poolHashed.get(file);
         let digests: LayerDigests;
         let uploaded: boolean;
         let mounted = false;
-        if (known) {
-          const desc = { mediaType, digest: known.digest, size: known.size };
+        if (digested) {
+          const desc = { mediaType, digest: digested.digest, size: digested.size };
           const source =
             format === 'raw'
               ? { path: file.absPath, open: () => createReadStream(file.absPath) }
@@ -277,11 +353,11 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
               last = n;
             },
           });
-          digests = known;
+          digests = digested;
           uploaded = res.uploaded;
           mounted = res.mounted === true;
         } else {
-          const r = await ingestLayer(store, file, format, mediaType, advance, options.mountFrom);
+          const r = await ingestLayer(store, file, format, mediaType, ctx.advance, options.mountFrom);
           digests = r.digests;
           uploaded = r.uploaded;
           stats.hashed++;
@@ -292,7 +368,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
         else if (uploaded) stats.uploaded++;
         else stats.skipped++;
         if (digests.size >= LARGE_LAYER_WARNING_BYTES)
-          warn(
+          ctx.warn(
             `${file.path}: layer is ${(digests.size / 1e9).toFixed(1)} GB; GHCR, Google Artifact Registry and ECR Public refuse layers over ~10 GB`,
           );
         return {
@@ -313,12 +389,39 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
       }),
     ),
   );
-  progress.finish();
-  if (cache) await cache.save();
+}
 
+// ---- manifest builder (pure) -------------------------------------------------------------
+
+export interface ArtifactInput {
+  family: IdentifierFamily;
+  metadata: ModelMetadata;
+  /** In manifest order, each with the diffId the config lists for it. */
+  layers: { descriptor: Descriptor; diffId: string }[];
+  createdAt?: string;
+  /** The Modelfile / spec file the model dir carried, if any. */
+  spec?: { format: SpecFormat; text: string | undefined };
+  manifestAnnotations?: Record<string, string>;
+}
+
+export interface BuiltArtifact {
+  config: Record<string, unknown>;
+  configBytes: Buffer;
+  configDescriptor: Descriptor;
+  manifest: Manifest;
+  manifestBytes: Buffer;
+  descriptor: Descriptor;
+}
+
+/**
+ * The ModelPack config and manifest over already-stored layers: no I/O, so the same inputs
+ * always give the same bytes and digests (what makes a pack reproducible).
+ */
+export function buildArtifact(input: ArtifactInput): BuiltArtifact {
+  const { family, createdAt } = input;
   const config = buildModelConfig(
-    metadata,
-    layers.map((l) => l.diffId),
+    input.metadata,
+    input.layers.map((l) => l.diffId),
     createdAt ? { createdAt } : {},
   );
   validateModelConfig(config);
@@ -328,21 +431,24 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     digest: sha256Digest(configBytes),
     size: configBytes.length,
   };
-  await store.push(configDescriptor, configBytes, { mountFrom: options.mountFrom });
-
   const annotations: Record<string, string> = {};
   // What modctl writes when it builds from a Modelfile, so `modctl` tooling sees the same
   // manifest; small ones only, the manifest must stay far below registries' 4 MiB limit.
-  if (specFormat === 'modelfile' && specText !== undefined && Buffer.byteLength(specText) <= MODELFILE_ANNOTATION_MAX)
-    annotations[family === 'cnai' ? ANNOTATION_MODCTL_MODELFILE_CNAI : ANNOTATION_MODCTL_MODELFILE] = specText;
-  Object.assign(annotations, options.manifestAnnotations ?? {});
+  const spec = input.spec;
+  if (
+    spec?.format === 'modelfile' &&
+    spec.text !== undefined &&
+    Buffer.byteLength(spec.text) <= MODELFILE_ANNOTATION_MAX
+  )
+    annotations[family === 'cnai' ? ANNOTATION_MODCTL_MODELFILE_CNAI : ANNOTATION_MODCTL_MODELFILE] = spec.text;
+  Object.assign(annotations, input.manifestAnnotations ?? {});
   if (createdAt) annotations[ANNOTATION_CREATED] = createdAt;
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     artifactType: modelManifestArtifactType(family),
     config: configDescriptor,
-    layers: layers.map((l) => l.descriptor),
+    layers: input.layers.map((l) => l.descriptor),
     ...(Object.keys(annotations).length ? { annotations: sortedRecord(annotations) } : {}),
   };
   const manifestBytes = serializeManifest(manifest);
@@ -351,21 +457,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     digest: sha256Digest(manifestBytes),
     size: manifestBytes.length,
   };
-  await store.push(descriptor, manifestBytes);
-  for (const t of options.tags ?? []) await store.tag(descriptor, t);
-
-  return {
-    descriptor,
-    manifest,
-    manifestBytes,
-    config,
-    configDescriptor,
-    layers,
-    size: configDescriptor.size + layers.reduce((a, l) => a + l.descriptor.size, 0),
-    warnings,
-    ignored: scanned.ignored,
-    stats,
-  };
+  return { config, configBytes, configDescriptor, manifest, manifestBytes, descriptor };
 }
 
 async function ingestLayer(
