@@ -43,9 +43,15 @@ export function parseManifest(bytes: Buffer, desc: Descriptor): Manifest | Index
   return d as Manifest;
 }
 
-/** The children a graph walk follows: an index's manifests, else a manifest's config and layers. */
-export function manifestChildren(doc: Manifest | Index): Descriptor[] {
-  return 'manifests' in doc ? doc.manifests : [doc.config, ...doc.layers];
+/**
+ * One image manifest (what pull extracts and attestations describe): an index is refused,
+ * with `hint` saying how to pick one of its manifests.
+ */
+export function parseImageManifest(bytes: Buffer, desc: Descriptor, hint: string): Manifest {
+  const doc = parseManifest(bytes, desc);
+  if ('manifests' in doc)
+    throw new ModelshipError('INVALID', `${desc.digest} is an index, not a model manifest`, { hint });
+  return doc;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { countBytes } from './streams.js';
 import { copyGraph, type CopyOptions, type CopyStats } from './copy.js';
-import { parseManifest } from './manifest.js';
+import { parseImageManifest } from './manifest.js';
 import { ModelshipError } from './errors.js';
 import { ExtractionStage, assertDistinctLayerPaths, safeJoin, type CommitOptions } from './extract.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType } from './mediatypes.js';
@@ -65,11 +65,7 @@ export async function extractArtifact(
   dir: string,
   options: ExtractOptions = {},
 ): Promise<ExtractResult> {
-  const doc = parseManifest(await store.fetchBytes(root), root);
-  if ('manifests' in doc)
-    throw new ModelshipError('INVALID', `${root.digest} is an index, not a model manifest`, {
-      hint: 'pick one manifest by digest',
-    });
+  const doc = parseImageManifest(await store.fetchBytes(root), root, 'pick one manifest by digest');
   if (!isModelConfigMediaType(doc.config.mediaType) && doc.artifactType === undefined)
     throw new ModelshipError('INVALID', `${root.digest} is not a ModelPack artifact (config ${doc.config.mediaType})`);
   // Everything the manifest alone can refuse is refused before the first byte is written.

@@ -1,10 +1,16 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sha256Digest } from '../src/digest.js';
 import { ModelshipError } from '../src/errors.js';
+import { OciLayoutStore } from '../src/layout.js';
+import { MemoryStore } from '../src/memory-store.js';
 import { OCI_MANIFEST, layerMediaType } from '../src/mediatypes.js';
 import type { ModelMetadata } from '../src/modelpack/index.js';
 import type { Descriptor } from '../src/oci.js';
-import { ANNOTATION_MODCTL_MODELFILE, ANNOTATION_MODCTL_MODELFILE_CNAI, buildArtifact } from '../src/pack.js';
+import { ANNOTATION_MODCTL_MODELFILE, ANNOTATION_MODCTL_MODELFILE_CNAI, buildArtifact, pack } from '../src/pack.js';
 
 const meta: ModelMetadata = {
   name: 'tiny',
@@ -83,5 +89,27 @@ describe('buildArtifact (pack’s pure manifest builder)', () => {
   it('refuses a config the ModelPack schema refuses', () => {
     const bad = [{ descriptor: layer(3), diffId: 'not-a-digest' }];
     expect(() => buildArtifact({ family: 'cncf', metadata: meta, layers: bad })).toThrow(ModelshipError);
+  });
+});
+
+describe('pack by store capability', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-pack-cap-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const SAMPLE = fileURLToPath(new URL('../../../examples/sample-model', import.meta.url));
+
+  it('a store without local files (memory) gets the same artifact as a layout, which hard-links', async () => {
+    const model = join(dir, 'model');
+    cpSync(SAMPLE, model, { recursive: true });
+    const mem = new MemoryStore();
+    const inMemory = await pack({ dir: model, target: mem, cache: null, gitLfs: false });
+    const layout = await OciLayoutStore.open(join(dir, 'oci'), { create: true });
+    const onDisk = await pack({ dir: model, target: layout, cache: null, gitLfs: false });
+    expect(inMemory.descriptor).toEqual(onDisk.descriptor);
+    for (const l of inMemory.layers)
+      expect(await mem.fetchBytes(l.descriptor, l.descriptor.size)).toHaveLength(l.descriptor.size);
+    // The layout's capability: raw layers were hashed in the pool and linked, not copied.
+    const weight = onDisk.layers.find((l) => l.kind === 'weight')!;
+    expect(statSync(layout.localFiles.blobFile(weight.descriptor)).ino).toBe(statSync(join(model, weight.path)).ino);
+    await layout.close();
   });
 });

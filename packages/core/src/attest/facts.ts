@@ -1,4 +1,4 @@
-import { parseManifest } from '../manifest.js';
+import { parseImageManifest } from '../manifest.js';
 import { ModelshipError } from '../errors.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType, type LayerKind } from '../mediatypes.js';
 import type { Descriptor, Manifest } from '../oci.js';
@@ -40,11 +40,7 @@ export async function collectArtifactFacts(
   /** false: manifest and config only (verify reads no model file, not even a README). */
   options: { smallFiles?: boolean } = {},
 ): Promise<ArtifactFacts> {
-  const doc = parseManifest(await store.fetchBytes(descriptor), descriptor);
-  if ('manifests' in doc)
-    throw new ModelshipError('INVALID', `${descriptor.digest} is an index, not a model manifest`, {
-      hint: 'attest one manifest by digest',
-    });
+  const doc = parseImageManifest(await store.fetchBytes(descriptor), descriptor, 'attest one manifest by digest');
   if (!isModelConfigMediaType(doc.config.mediaType))
     throw new ModelshipError(
       'INVALID',

@@ -37,6 +37,7 @@ const LAYOUT_VERSION = '1.0.0';
  * (index-file.ts); tags are `ref.name` annotations of its entries (tags.ts).
  */
 export class OciLayoutStore implements ContentStore {
+  /** What it is, for display: callers dispatch on capabilities (store.ts), never on this. */
   readonly kind = 'oci-layout' as const;
   readonly location: string;
   private readonly blobs: LayoutBlobs;

@@ -84,6 +84,7 @@ function baseMediaType(ct: string | undefined): string | undefined {
 
 /** A repository on an OCI distribution v1.1 registry. */
 export class RegistryStore implements ContentStore {
+  /** What it is, for display: callers dispatch on capabilities (store.ts), never on this. */
   readonly kind = 'registry' as const;
   readonly location: string;
   readonly registry: string;
@@ -306,14 +307,7 @@ export class RegistryStore implements ContentStore {
       throw new ModelshipError('INVALID', `${what}: content hashes to ${got}`, {
         hint: 'the registry returned different content than requested',
       });
-    let mt = ct && isManifest(ct) ? ct : undefined;
-    if (!mt) {
-      try {
-        mt = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
-      } catch {
-        // fall through to the error below
-      }
-    }
+    const mt = ct && isManifest(ct) ? ct : summarizeManifest(bytes)?.mediaType;
     if (!mt) throw new ModelshipError('INVALID', `${what}: cannot tell the manifest media type`);
     return { mediaType: mt, digest: got, size: bytes.length };
   }
