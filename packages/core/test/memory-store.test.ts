@@ -18,27 +18,14 @@ const desc = (bytes: Buffer, mediaType = BLOB): Descriptor => ({
 });
 const EMPTY: Descriptor = { mediaType: OCI_EMPTY, digest: OCI_EMPTY_DIGEST, size: 2 };
 
-function manifest(
-  o: { subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> } = {},
-): Buffer {
+/** An image manifest over the empty blob; `extra` adds subject, artifactType, annotations. */
+function manifest(extra: { subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> } = {}) {
   return Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      ...(o.artifactType ? { artifactType: o.artifactType } : {}),
-      config: EMPTY,
-      layers: [EMPTY],
-      ...(o.subject ? { subject: o.subject } : {}),
-      ...(o.annotations ? { annotations: o.annotations } : {}),
-    }),
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: EMPTY, layers: [EMPTY], ...extra }),
   );
 }
 
-async function readAll(r: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of r) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
+const readAll = async (r: Readable): Promise<Buffer> => Buffer.concat((await r.toArray()) as Buffer[]);
 
 const dirs: string[] = [];
 afterAll(() => {
