@@ -106,7 +106,7 @@ export async function copyGraph(
         // with missing blobs; our stores write children first), but not always: a copy by
         // another tool interrupted, a registry GC, a blob removed from a layout. So the
         // children of a present manifest are walked as well; what the target has costs one
-        // existence check in push, never a transfer (oras-go's copy re-checks in the same way).
+        // existence check in push, never a transfer.
         const present = await dst.exists(desc);
         const bytes = await src.fetchBytes(desc);
         const doc = parseManifest(bytes, desc);
