@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256Digest } from '../src/digest.js';
 import { ModelshipError } from '../src/errors.js';
@@ -110,6 +110,17 @@ describe('pack by store capability', () => {
     // The layout's capability: raw layers were hashed in the pool and linked, not copied.
     const weight = onDisk.layers.find((l) => l.kind === 'weight')!;
     expect(statSync(layout.localFiles.blobFile(weight.descriptor)).ino).toBe(statSync(join(model, weight.path)).ino);
+    await layout.close();
+  });
+
+  it('a layout names a blob file under the directory as it was given (what the pack action outputs)', async () => {
+    const rel = relative(process.cwd(), join(dir, 'oci'));
+    const layout = await OciLayoutStore.open(rel);
+    const d = (await layout.readIndex()).manifests[0]!;
+    expect(layout.localFiles.blobFile(d)).toBe(join(rel, 'blobs', 'sha256', d.digest.slice('sha256:'.length)));
+    expect(statSync(layout.localFiles.blobFile(d)).size).toBe(d.size);
+    expect(layout.localFiles.directory).toBe(rel);
+    expect(() => layout.localFiles.blobFile({ ...d, digest: 'sha256:../../x' })).toThrow(ModelshipError);
     await layout.close();
   });
 });
