@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OciLayoutStore, parsePolicy, promoteArtifact, type ContentStore, type Descriptor } from '@modelship/core';
+import { MemoryStore, OciLayoutStore, copyGraph, parsePolicy, promoteArtifact, type Descriptor } from '@modelship/core';
 import { packSample, runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -29,17 +29,21 @@ describe('promote copies exactly the digest it verified', () => {
   });
 
   it('a tag moved right after it was resolved does not change what is promoted', async () => {
-    const inner = await OciLayoutStore.open(layout);
     const resolved: string[] = [];
     // The source as an attacker with push access sees it: the first resolution of v1 gets the
     // signed model, and right then v1 is re-pointed at the unsigned one.
-    const racing: ContentStore = Object.create(inner) as ContentStore;
-    racing.resolve = async (ref: string): Promise<Descriptor> => {
-      const d = await inner.resolve(ref);
-      resolved.push(`${ref} -> ${d.digest}`);
-      if (ref === 'v1') await inner.tag(await inner.resolve('evil'), 'v1');
-      return d;
-    };
+    class RacingStore extends MemoryStore {
+      override async resolve(ref: string): Promise<Descriptor> {
+        const d = await super.resolve(ref);
+        resolved.push(`${ref} -> ${d.digest}`);
+        if (ref === 'v1') await this.tag(await super.resolve('evil'), 'v1');
+        return d;
+      }
+    }
+    const racing = new RacingStore(`oci:${layout}`);
+    const staged = await OciLayoutStore.open(layout);
+    for (const t of ['v1', 'evil']) await copyGraph(staged, racing, await staged.resolve(t), { tags: [t] });
+    await staged.close();
     const policy = parsePolicy(`version: 1\nsigners:\n  - key: { path: ${pub} }\n`, 'policy.yaml');
     const dest = join(tmp.dir, 'prod');
     const result = await promoteArtifact({
@@ -48,10 +52,9 @@ describe('promote copies exactly the digest it verified', () => {
       tags: ['v1'],
       policy,
     });
-    await inner.close();
-    // The tag really moved, and promote resolved it once.
-    expect((await (await OciLayoutStore.open(layout)).resolve('v1')).digest).toBe(unsigned);
+    // Promote resolved v1 once, and the tag really moved.
     expect(resolved.filter((r) => r.startsWith('v1 '))).toEqual([`v1 -> ${signed}`]);
+    expect((await racing.resolve('v1')).digest).toBe(unsigned);
     expect(result.descriptor.digest).toBe(signed);
     const prod = await OciLayoutStore.open(dest);
     expect((await prod.resolve('v1')).digest).toBe(signed);

@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
+  MemoryStore,
   ModelshipError,
   OciLayoutStore,
   attachBundle,
+  copyGraph,
   discoverBundles,
   discoverReferrers,
   generateKeyPair,
@@ -49,6 +51,13 @@ async function newLayout(name: string): Promise<{ store: OciLayoutStore; subject
   const s = await OciLayoutStore.open(join(tmp.dir, name), { create: true });
   const r = await pack({ dir: copySample(tmp.dir, `${name}-model`), target: s, tags: ['v1'], cache: null });
   return { store: s, subject: r.descriptor };
+}
+
+/** A copy of `roots` (with their referrers) in a memory store, whose listings a test can then rewrite. */
+async function inMemory(from: ContentStore, ...roots: Descriptor[]): Promise<MemoryStore> {
+  const mem = new MemoryStore();
+  for (const root of roots) await copyGraph(from, mem, root);
+  return mem;
 }
 
 beforeAll(async () => {
@@ -138,8 +147,8 @@ describe('key-signed bundles on an OCI layout', () => {
     const att = await attachBundle(store, other, bundle, COSIGN_SIGN_PREDICATE_TYPE);
     // Index entries carry the wrong artifactType / annotations: discovery must not trust them.
     const listed: Descriptor = { ...att.referrer, artifactType: 'application/vnd.oci.empty.v1+json', annotations: {} };
-    const lying: ContentStore = Object.create(store) as ContentStore;
-    lying.referrers = async (d: Descriptor) => [...(await store.referrers(d)), listed];
+    const lying = await inMemory(store, subject, att.referrer);
+    lying.setReferrers(subject, [...(await lying.referrers(subject)), listed]);
     const { bundles, rejected } = await discoverReferrers(lying, subject);
     expect(rejected).toEqual([{ referrer: listed, reason: 'referrer for another digest' }]);
     expect(bundles.some((b) => b.referrer.digest === att.referrer.digest)).toBe(false);
@@ -165,9 +174,11 @@ describe('key-signed bundles on an OCI layout', () => {
     const desc: Descriptor = { mediaType: OCI_MANIFEST, digest: sha256Digest(m), size: m.length };
     await store.push(desc, m);
     expect((await store.referrers(subject)).some((r) => r.digest === desc.digest)).toBe(true);
-    const wrongType: ContentStore = Object.create(store) as ContentStore;
-    wrongType.referrers = async (d: Descriptor) =>
-      (await store.referrers(d)).map((r) => ({ ...r, artifactType: 'application/vnd.oci.empty.v1+json' }));
+    const wrongType = await inMemory(store, subject);
+    wrongType.setReferrers(
+      subject,
+      (await wrongType.referrers(subject)).map((r) => ({ ...r, artifactType: 'application/vnd.oci.empty.v1+json' })),
+    );
     const { bundles, rejected } = await discoverReferrers(wrongType, subject);
     expect(rejected).toEqual([]);
     expect(bundles.some((b) => b.referrer.digest === signed.referrer.digest)).toBe(true);

@@ -106,8 +106,9 @@ export async function packRuntime(
  */
 export async function setPackOutputs(target: OpenedTarget, result: PackResult, reference: string): Promise<void> {
   let manifestPath: string;
-  if (target.kind === 'oci-layout') {
-    manifestPath = join(target.store.location, 'blobs', 'sha256', digestHex(result.descriptor.digest));
+  const local = target.store.localFiles;
+  if (local) {
+    manifestPath = local.blobFile(result.descriptor);
   } else {
     const tmp = join(process.env.RUNNER_TEMP || process.cwd(), 'modelship');
     await mkdir(tmp, { recursive: true });

@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
 import { ModelshipError } from './errors.js';
-import { MANIFEST_MEDIA_TYPES, OCI_INDEX, DOCKER_MANIFEST_LIST } from './mediatypes.js';
-import type { Descriptor, Index, Manifest } from './oci.js';
-import type { ContentStore } from './store.js';
+import { isManifestDescriptor, parseManifest } from './manifest.js';
+import type { Descriptor } from './oci.js';
+import type { ContentStore, ReadOnlyStore } from './store.js';
 
 export interface CopyOptions {
   /** Blob transfers in flight at once (default 4: registries and peers use 3–6). */
@@ -31,40 +31,16 @@ export interface CopyStats {
 
 const MAX_DEPTH = 16;
 
-export function isManifestDescriptor(desc: Descriptor): boolean {
-  return MANIFEST_MEDIA_TYPES.includes(desc.mediaType);
-}
-
-/** Parses manifest bytes, refusing what is not JSON or not a manifest/index. */
-export function parseManifest(bytes: Buffer, desc: Descriptor): Manifest | Index {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw new ModelshipError('INVALID', `manifest ${desc.digest} is not valid JSON`, { cause: e });
-  }
-  if (!doc || typeof doc !== 'object' || (doc as { schemaVersion?: unknown }).schemaVersion !== 2)
-    throw new ModelshipError('INVALID', `manifest ${desc.digest} is not an OCI manifest or index (schemaVersion 2)`);
-  const d = doc as Partial<Manifest & Index>;
-  const isIndex = desc.mediaType === OCI_INDEX || desc.mediaType === DOCKER_MANIFEST_LIST || Array.isArray(d.manifests);
-  if (isIndex) {
-    if (!Array.isArray(d.manifests)) throw new ModelshipError('INVALID', `index ${desc.digest} has no manifests list`);
-    return d as Index;
-  }
-  if (!d.config || !Array.isArray(d.layers))
-    throw new ModelshipError('INVALID', `manifest ${desc.digest} lacks config or layers`);
-  return d as Manifest;
-}
-
 /**
  * The one graph copy: manifest -> config + layers (in parallel, skipping what the target has)
  * -> manifest -> referrers, recursively. Children always land before their parent, so a
- * target never holds a manifest pointing at a missing blob, and a re-run after a failure
- * moves only what is missing. Manifest bytes are copied verbatim, so digests and signatures
+ * target never holds a manifest pointing at a missing blob because of us, and a re-run after a
+ * failure moves only what is missing; a present manifest's children are still checked, so a
+ * target left incomplete by anything else is completed, not skipped. Manifest bytes are copied verbatim, so digests and signatures
  * stay valid.
  */
 export async function copyGraph(
-  src: ContentStore,
+  src: ReadOnlyStore,
   dst: ContentStore,
   root: Descriptor,
   options: CopyOptions = {},
@@ -126,19 +102,19 @@ export async function copyGraph(
     if (!p) {
       p = (async () => {
         if (!isManifestDescriptor(desc)) return copyBlob(desc);
-        // A manifest the target already has implies its children (registries refuse manifests
-        // with missing blobs; our layouts write children first), but its referrers may be new.
+        // A manifest the target has usually has its children too (registries refuse manifests
+        // with missing blobs; our stores write children first), but not always: a copy by
+        // another tool interrupted, a registry GC, a blob removed from a layout. So the
+        // children of a present manifest are walked as well; what the target has costs one
+        // existence check in push, never a transfer.
         const present = await dst.exists(desc);
+        const bytes = await src.fetchBytes(desc);
+        const doc = parseManifest(bytes, desc);
+        if ('manifests' in doc) await Promise.all(doc.manifests.map((m) => copyNode(m, depth + 1)));
+        else await Promise.all([doc.config, ...doc.layers].map((b) => copyBlob(b)));
         if (present) {
           stats.manifestsSkipped++;
         } else {
-          const bytes = await src.fetchBytes(desc);
-          const doc = parseManifest(bytes, desc);
-          if ('manifests' in doc) {
-            await Promise.all(doc.manifests.map((m) => copyNode(m, depth + 1)));
-          } else {
-            await Promise.all([doc.config, ...doc.layers].map((b) => copyBlob(b)));
-          }
           await dst.push(desc, bytes);
           stats.manifestsCopied++;
           copiedManifests.add(desc.digest);

@@ -2,29 +2,18 @@ import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pLimit from 'p-limit';
-import { sha256Digest } from './digest.js';
 import type { DigestCache } from './digest-cache.js';
 import { ModelshipError } from './errors.js';
 import { gitLfsDigests } from './modelpack/git-lfs.js';
 import { openGitSession, type GitSession } from './modelpack/git.js';
 import { hashFiles } from './hash-pool.js';
-import {
-  ANNOTATION_CREATED,
-  OCI_MANIFEST,
-  layerMediaType,
-  modelConfigMediaType,
-  modelManifestArtifactType,
-  type IdentifierFamily,
-  type LayerEncoding,
-  type LayerKind,
-} from './mediatypes.js';
+import { layerMediaType, type IdentifierFamily, type LayerEncoding, type LayerKind } from './mediatypes.js';
 import {
   buildModelConfig,
   createLayerStream,
   inferModelMetadata,
   layerAnnotations,
   scanModelDir,
-  serializeConfig,
   validateModelConfig,
   type ModelFile,
   type ModelMetadataOverrides,
@@ -36,11 +25,16 @@ import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
 import { countBytes } from './streams.js';
+import { buildArtifact, sortedRecord } from './pack-manifest.js';
 
-/** modctl's manifest annotation holding the Modelfile text (`org.cnai.` in modctl 0.1.x/0.2.2). */
-export const ANNOTATION_MODCTL_MODELFILE = 'org.cncf.modctl.modelfile';
-export const ANNOTATION_MODCTL_MODELFILE_CNAI = 'org.cnai.modctl.modelfile';
-const MODELFILE_ANNOTATION_MAX = 64 * 1024;
+export {
+  ANNOTATION_MODCTL_MODELFILE,
+  ANNOTATION_MODCTL_MODELFILE_CNAI,
+  buildArtifact,
+  serializeManifest,
+  type ArtifactInput,
+  type BuiltArtifact,
+} from './pack-manifest.js';
 
 /** Registries that cap a layer near 10 GB (GHCR, Google, ECR Public); see reference §11. */
 export const LARGE_LAYER_WARNING_BYTES = 10 * 1000 * 1000 * 1000;
@@ -117,15 +111,6 @@ function cacheVariant(file: ModelFile, format: LayerEncoding): string {
 
 const PLACEHOLDER_DIGEST = `sha256:${'0'.repeat(64)}`;
 
-/** Compact JSON with a fixed key order, so the same inputs give the same manifest digest. */
-export function serializeManifest(manifest: Manifest): Buffer {
-  return Buffer.from(JSON.stringify(manifest), 'utf8');
-}
-
-function sortedRecord(r: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
 interface LayerDigests {
   digest: string;
   size: number;
@@ -144,7 +129,8 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const skip = async (p: string, why: string): Promise<void> => {
     skipDirs.push({ path: await realpath(p).catch(() => resolve(p)), why });
   };
-  if (options.target.kind === 'oci-layout') await skip(options.target.location, 'the output layout');
+  const local = options.target.localFiles;
+  if (local) await skip(local.directory, 'the output layout');
   if (options.cache) await skip(options.cache.dir, 'the digest cache');
   const scanned = await scanModelDir(options.dir, { ...options.scan, skipDirs });
   // One git session (a private git dir: the model repo's own config and hooks never run) and
@@ -158,7 +144,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
 }
 
 async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSession): Promise<PackResult> {
-  const { files, specMetadata, specFormat, specText } = scanned;
+  const { files, specMetadata } = scanned;
   const family = options.family ?? 'cncf';
   const format = options.layerFormat ?? 'raw';
   const store = options.target;
@@ -189,8 +175,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
         warn(`${f.path}: compressing weights (${format}) rarely saves space and slows every pull; raw is recommended`);
   }
 
-  const cache = options.cache ?? null;
-  const stats = {
+  const stats: PackResult['stats'] = {
     files: files.length,
     hashed: 0,
     cacheHits: 0,
@@ -200,7 +185,57 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     bytesRead: 0,
     gitLfs: 0,
   };
+  const cached = await knownDigests(options, files, format, git, stats);
+  progress.setTotal(files.filter((f) => !cached.has(f)).reduce((a, f) => a + f.size, 0));
+  let done = 0;
+  const advance = (n: number): void => {
+    done += n;
+    stats.bytesRead += n;
+    progress.update(done);
+  };
+  const poolHashed = await poolHash(store, files, cached, format, advance, stats);
+  const layers = await pushLayers({ options, family, format, stats, warn, advance }, files, { cached, poolHashed });
+  progress.finish();
+  if (options.cache) await options.cache.save();
+
+  const built = buildArtifact({
+    family,
+    metadata,
+    layers: layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
+    ...(createdAt ? { createdAt } : {}),
+    ...(scanned.specFormat ? { spec: { format: scanned.specFormat, text: scanned.specText } } : {}),
+    ...(options.manifestAnnotations ? { manifestAnnotations: options.manifestAnnotations } : {}),
+  });
+  await store.push(built.configDescriptor, built.configBytes, { mountFrom: options.mountFrom });
+  await store.push(built.descriptor, built.manifestBytes);
+  for (const t of options.tags ?? []) await store.tag(built.descriptor, t);
+
+  return {
+    descriptor: built.descriptor,
+    manifest: built.manifest,
+    manifestBytes: built.manifestBytes,
+    config: built.config,
+    configDescriptor: built.configDescriptor,
+    layers,
+    size: built.configDescriptor.size + layers.reduce((a, l) => a + l.descriptor.size, 0),
+    warnings,
+    ignored: scanned.ignored,
+    stats,
+  };
+}
+
+// ---- digest resolution -------------------------------------------------------------------
+
+/** Digests known without reading the file: digest-cache hits, then Git LFS pointers (raw layers). */
+async function knownDigests(
+  options: PackOptions,
+  files: ModelFile[],
+  format: LayerEncoding,
+  git: GitSession,
+  stats: PackResult['stats'],
+): Promise<Map<ModelFile, LayerDigests>> {
   const cached = new Map<ModelFile, LayerDigests>();
+  const cache = options.cache ?? null;
   if (cache) {
     for (const f of files) {
       const hit = cache.get(f, cacheVariant(f, format));
@@ -217,51 +252,77 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     }
     stats.gitLfs = lfs.size;
   }
+  return cached;
+}
 
-  const total = files.filter((f) => !cached.has(f)).reduce((a, f) => a + f.size, 0);
-  progress.setTotal(total);
-  let done = 0;
-  const advance = (n: number): void => {
-    done += n;
-    stats.bytesRead += n;
-    progress.update(done);
-  };
-
-  // Layouts on the same device: hash in the worker pool (all cores), then hard-link: one read.
+/**
+ * A store that hard-links local files (a layout on the same device): hash those files in the
+ * worker pool (all cores) first, then each push is a link: one read of each file.
+ */
+async function poolHash(
+  store: ContentStore,
+  files: ModelFile[],
+  cached: Map<ModelFile, LayerDigests>,
+  format: LayerEncoding,
+  advance: (n: number) => void,
+  stats: PackResult['stats'],
+): Promise<Map<ModelFile, LayerDigests>> {
   const poolHashed = new Map<ModelFile, LayerDigests>();
-  if (format === 'raw' && store.kind === 'oci-layout') {
-    const layoutDev = (await stat(store.location)).dev;
-    const toHash = files.filter((f) => !cached.has(f) && f.dev === layoutDev);
-    if (toHash.length) {
-      let last = 0;
-      const results = await hashFiles(
-        toHash.map((f) => f.absPath),
-        {
-          onProgress: (n) => {
-            advance(n - last);
-            last = n;
-          },
-        },
-      );
-      toHash.forEach((f, i) => {
-        const r = results[i]!;
-        poolHashed.set(f, { digest: r.digest, size: r.size, diffId: r.digest });
-      });
-      stats.hashed += toHash.length;
-    }
-  }
+  const local = store.localFiles;
+  if (format !== 'raw' || !local) return poolHashed;
+  const linkDev = await local.linkDevice();
+  const toHash = files.filter((f) => !cached.has(f) && f.dev === linkDev);
+  if (!toHash.length) return poolHashed;
+  let last = 0;
+  const results = await hashFiles(
+    toHash.map((f) => f.absPath),
+    {
+      onProgress: (n) => {
+        advance(n - last);
+        last = n;
+      },
+    },
+  );
+  toHash.forEach((f, i) => {
+    const r = results[i]!;
+    poolHashed.set(f, { digest: r.digest, size: r.size, diffId: r.digest });
+  });
+  stats.hashed += toHash.length;
+  return poolHashed;
+}
 
+// ---- layer push --------------------------------------------------------------------------
+
+interface LayerContext {
+  options: PackOptions;
+  family: IdentifierFamily;
+  format: LayerEncoding;
+  stats: PackResult['stats'];
+  warn: (m: string) => void;
+  advance: (n: number) => void;
+}
+
+/** Pushes every file as a layer, `concurrency` at once: known digests by push, the rest by ingest. */
+async function pushLayers(
+  ctx: LayerContext,
+  files: ModelFile[],
+  known: { cached: Map<ModelFile, LayerDigests>; poolHashed: Map<ModelFile, LayerDigests> },
+): Promise<PackedLayer[]> {
+  const { options, family, format, stats } = ctx;
+  const store = options.target;
+  const cache = options.cache ?? null;
+  const { cached, poolHashed } = known;
   const limit = pLimit(options.concurrency ?? 4);
-  const layers = await Promise.all(
+  return Promise.all(
     files.map((file) =>
       limit(async (): Promise<PackedLayer> => {
         const mediaType = layerMediaType(family, file.kind, format);
-        const known = cached.get(file) ?? poolHashed.get(file);
+        const digested = cached.get(file) ?? poolHashed.get(file);
         let digests: LayerDigests;
         let uploaded: boolean;
         let mounted = false;
-        if (known) {
-          const desc = { mediaType, digest: known.digest, size: known.size };
+        if (digested) {
+          const desc = { mediaType, digest: digested.digest, size: digested.size };
           const source =
             format === 'raw'
               ? { path: file.absPath, open: () => createReadStream(file.absPath) }
@@ -275,11 +336,11 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
               last = n;
             },
           });
-          digests = known;
+          digests = digested;
           uploaded = res.uploaded;
           mounted = res.mounted === true;
         } else {
-          const r = await ingestLayer(store, file, format, mediaType, advance, options.mountFrom);
+          const r = await ingestLayer(store, file, format, mediaType, ctx.advance, options.mountFrom);
           digests = r.digests;
           uploaded = r.uploaded;
           stats.hashed++;
@@ -290,7 +351,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
         else if (uploaded) stats.uploaded++;
         else stats.skipped++;
         if (digests.size >= LARGE_LAYER_WARNING_BYTES)
-          warn(
+          ctx.warn(
             `${file.path}: layer is ${(digests.size / 1e9).toFixed(1)} GB; GHCR, Google Artifact Registry and ECR Public refuse layers over ~10 GB`,
           );
         return {
@@ -311,59 +372,6 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
       }),
     ),
   );
-  progress.finish();
-  if (cache) await cache.save();
-
-  const config = buildModelConfig(
-    metadata,
-    layers.map((l) => l.diffId),
-    createdAt ? { createdAt } : {},
-  );
-  validateModelConfig(config);
-  const configBytes = serializeConfig(config);
-  const configDescriptor: Descriptor = {
-    mediaType: modelConfigMediaType(family),
-    digest: sha256Digest(configBytes),
-    size: configBytes.length,
-  };
-  await store.push(configDescriptor, configBytes, { mountFrom: options.mountFrom });
-
-  const annotations: Record<string, string> = {};
-  // What modctl writes when it builds from a Modelfile, so `modctl` tooling sees the same
-  // manifest; small ones only, the manifest must stay far below registries' 4 MiB limit.
-  if (specFormat === 'modelfile' && specText !== undefined && Buffer.byteLength(specText) <= MODELFILE_ANNOTATION_MAX)
-    annotations[family === 'cnai' ? ANNOTATION_MODCTL_MODELFILE_CNAI : ANNOTATION_MODCTL_MODELFILE] = specText;
-  Object.assign(annotations, options.manifestAnnotations ?? {});
-  if (createdAt) annotations[ANNOTATION_CREATED] = createdAt;
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    artifactType: modelManifestArtifactType(family),
-    config: configDescriptor,
-    layers: layers.map((l) => l.descriptor),
-    ...(Object.keys(annotations).length ? { annotations: sortedRecord(annotations) } : {}),
-  };
-  const manifestBytes = serializeManifest(manifest);
-  const descriptor: Descriptor = {
-    mediaType: OCI_MANIFEST,
-    digest: sha256Digest(manifestBytes),
-    size: manifestBytes.length,
-  };
-  await store.push(descriptor, manifestBytes);
-  for (const t of options.tags ?? []) await store.tag(descriptor, t);
-
-  return {
-    descriptor,
-    manifest,
-    manifestBytes,
-    config,
-    configDescriptor,
-    layers,
-    size: configDescriptor.size + layers.reduce((a, l) => a + l.descriptor.size, 0),
-    warnings,
-    ignored: scanned.ignored,
-    stats,
-  };
 }
 
 async function ingestLayer(

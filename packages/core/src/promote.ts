@@ -6,12 +6,11 @@ import { ModelshipError } from './errors.js';
 import type { Descriptor } from './oci.js';
 import type { Policy } from './policy/types.js';
 import { isValidTag, parseReference } from './reference.js';
-import { RegistryStore } from './registry/index.js';
 import { signArtifact } from './sign/sign.js';
 import { buildStatement } from './sign/statement.js';
 import type { SigningOptions } from './sign/setup.js';
 import type { InTotoStatement, SignerIdentity, SigningSetup } from './sign/types.js';
-import type { ContentStore } from './store.js';
+import { mountSourcesFor, type ContentStore, type ReadOnlyStore } from './store.js';
 import { verifyArtifact, type VerifyReport } from './verify/evaluate.js';
 import type { TufOptions } from './verify/tuf.js';
 
@@ -23,7 +22,7 @@ export interface PromoteEndpoint {
 }
 
 export interface PromoteSource extends PromoteEndpoint {
-  store: ContentStore;
+  store: ReadOnlyStore;
   /** Tag or digest in `store`; resolved to a digest once, and only that digest is verified and copied. */
   reference: string;
 }
@@ -240,12 +239,6 @@ export function buildPromotionPredicate(input: {
   };
 }
 
-function sameRegistryMount(src: ContentStore, dst: ContentStore): string[] {
-  if (src instanceof RegistryStore && dst instanceof RegistryStore)
-    if (src.registry === dst.registry && src.repository !== dst.repository) return [src.repository];
-  return [];
-}
-
 /**
  * Promotes one artifact: verify the source digest against the policy, copy it with every
  * referrer (recursively) to the destination, tag it there, and attach a signed promotion
@@ -288,7 +281,7 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
   const opened = typeof destination.store === 'function';
   const dst = typeof destination.store === 'function' ? await destination.store() : destination.store;
   try {
-    const mountFrom = options.mountFrom ?? sameRegistryMount(source.store, dst);
+    const mountFrom = options.mountFrom ?? mountSourcesFor(source.store, dst);
     const stats = await copyGraph(source.store, dst, root, {
       concurrency: options.concurrency ?? 4,
       referrers: true,

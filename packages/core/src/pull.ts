@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { countBytes } from './streams.js';
-import { copyGraph, parseManifest, type CopyOptions, type CopyStats } from './copy.js';
+import { copyGraph, type CopyOptions, type CopyStats } from './copy.js';
+import { parseImageManifest } from './manifest.js';
 import { ModelshipError } from './errors.js';
 import { ExtractionStage, assertDistinctLayerPaths, safeJoin, type CommitOptions } from './extract.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType } from './mediatypes.js';
 import { isDigest, type Descriptor, type Manifest } from './oci.js';
-import type { ContentStore } from './store.js';
+import type { ContentStore, ReadOnlyStore } from './store.js';
 
 export interface ExtractResult {
   descriptor: Descriptor;
@@ -14,7 +15,7 @@ export interface ExtractResult {
 }
 
 /** Resolves `reference` (tag or digest) in `store`, with a clear error when it is missing. */
-export async function resolveReference(store: ContentStore, reference: string | undefined): Promise<Descriptor> {
+export async function resolveReference(store: ReadOnlyStore, reference: string | undefined): Promise<Descriptor> {
   if (!reference)
     throw new ModelshipError('USAGE', `no tag or digest given for ${store.location}`, {
       hint: 'name one, e.g. host/repo:v1 or oci:./model-oci:v1',
@@ -24,7 +25,7 @@ export async function resolveReference(store: ContentStore, reference: string | 
 
 /** Copies an artifact and its referrers into another store (push = layout -> registry, pull = registry -> layout). */
 export async function transfer(
-  src: ContentStore,
+  src: ReadOnlyStore,
   dst: ContentStore,
   root: Descriptor,
   options: CopyOptions = {},
@@ -37,7 +38,7 @@ export interface ExtractOptions extends CommitOptions {
 }
 
 /** The config's diffIds, one per layer, when the config is a ModelPack config that lists them. */
-async function configDiffIds(store: ContentStore, doc: Manifest): Promise<(string | undefined)[] | undefined> {
+async function configDiffIds(store: ReadOnlyStore, doc: Manifest): Promise<(string | undefined)[] | undefined> {
   if (!isModelConfigMediaType(doc.config.mediaType)) return undefined;
   let config: unknown;
   try {
@@ -59,16 +60,12 @@ async function configDiffIds(store: ContentStore, doc: Manifest): Promise<(strin
  * `overwrite` (ExtractConflictError).
  */
 export async function extractArtifact(
-  store: ContentStore,
+  store: ReadOnlyStore,
   root: Descriptor,
   dir: string,
   options: ExtractOptions = {},
 ): Promise<ExtractResult> {
-  const doc = parseManifest(await store.fetchBytes(root), root);
-  if ('manifests' in doc)
-    throw new ModelshipError('INVALID', `${root.digest} is an index, not a model manifest`, {
-      hint: 'pick one manifest by digest',
-    });
+  const doc = parseImageManifest(await store.fetchBytes(root), root, 'pick one manifest by digest');
   if (!isModelConfigMediaType(doc.config.mediaType) && doc.artifactType === undefined)
     throw new ModelshipError('INVALID', `${root.digest} is not a ModelPack artifact (config ${doc.config.mediaType})`);
   // Everything the manifest alone can refuse is refused before the first byte is written.

@@ -35,13 +35,10 @@ export interface PushOptions {
 }
 
 /**
- * The one interface every byte goes through. Manifests and blobs are told apart by
- * `desc.mediaType` (see MANIFEST_MEDIA_TYPES). A manifest pushed with a `subject` must be
- * discoverable afterwards through `referrers(subject)`; how (referrers API, fallback tag
- * index, layout index.json) is the store's business.
+ * What readers need (verify, extract, discovery, attestation facts, a copy's source): nothing
+ * here writes. Manifests and blobs are told apart by `desc.mediaType` (see manifest.ts).
  */
-export interface ContentStore {
-  readonly kind: 'oci-layout' | 'registry';
+export interface ReadOnlyStore {
   /** Human-readable location (`./model-oci`, `localhost:5000/org/model`). */
   readonly location: string;
 
@@ -50,15 +47,60 @@ export interface ContentStore {
   fetch(desc: Descriptor): Promise<Readable>;
   /** Small content (manifests, configs) read fully; refuses more than `maxBytes` (default 4 MiB). */
   fetchBytes(desc: Descriptor, maxBytes?: number): Promise<Buffer>;
+  /** A tag or digest to the manifest descriptor (mediaType, digest, size). */
+  resolve(reference: string): Promise<Descriptor>;
+  /** Manifests whose `subject` is `desc`, optionally filtered by artifactType (client-side when needed). */
+  referrers(desc: Descriptor, artifactType?: string): Promise<Descriptor[]>;
+
+  /**
+   * Capability: the store is a repository on a registry, so a store on the same registry can
+   * cross-repo mount its blobs instead of uploading them.
+   */
+  readonly mountSource?: MountSource;
+}
+
+export interface MountSource {
+  /** `host[:port]` as the store was opened with. */
+  registry: string;
+  repository: string;
+}
+
+/** Capability: the store keeps each blob as a local file. */
+export interface LocalBlobFiles {
+  /** The directory the store writes into (pack never packs it). */
+  readonly directory: string;
+  /** The file that holds blob `desc` once it is stored (a path only; it may not exist yet). */
+  blobFile(desc: Descriptor): string;
+  /**
+   * The filesystem device (st_dev) blobs are written to: a `BlobSource.path` on this device
+   * is hard-linked rather than copied, so hashing it first in parallel saves a read.
+   */
+  linkDevice(): Promise<number>;
+}
+
+/**
+ * The one interface every byte goes through. A manifest pushed with a `subject` must be
+ * discoverable afterwards through `referrers(subject)`; how (referrers API, fallback tag
+ * index, layout index.json) is the store's business. What only some stores can do is an
+ * optional capability (`localFiles`, `mountSource`), tested by presence.
+ */
+export interface ContentStore extends ReadOnlyStore {
   /** Stores content whose descriptor is known; verifies digest and size of what was written. */
   push(desc: Descriptor, source: BlobSource | Buffer, options?: PushOptions): Promise<PushResult>;
   /** Stores a blob whose digest is not known yet, hashing while writing: one read of the source. */
   ingest(mediaType: string, stream: Readable, options?: PushOptions): Promise<IngestResult>;
-  /** A tag or digest to the manifest descriptor (mediaType, digest, size). */
-  resolve(reference: string): Promise<Descriptor>;
   tag(desc: Descriptor, tag: string): Promise<void>;
-  /** Manifests whose `subject` is `desc`, optionally filtered by artifactType (client-side when needed). */
-  referrers(desc: Descriptor, artifactType?: string): Promise<Descriptor[]>;
   /** Releases connections / locks. */
   close(): Promise<void>;
+
+  /** Capability: blobs are local files (see LocalBlobFiles). */
+  readonly localFiles?: LocalBlobFiles;
+}
+
+/** Repositories of `src` that `dst` can cross-repo mount from: same registry, other repository. */
+export function mountSourcesFor(src: ReadOnlyStore, dst: ReadOnlyStore): string[] {
+  const from = src.mountSource;
+  const to = dst.mountSource;
+  if (from && to && from.registry === to.registry && from.repository !== to.repository) return [from.repository];
+  return [];
 }

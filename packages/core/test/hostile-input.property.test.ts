@@ -7,8 +7,8 @@ import { join, relative, isAbsolute } from 'node:path';
 import { ModelshipError } from '../src/errors.js';
 import { formatReference, parseReference, type Reference } from '../src/reference.js';
 import { parsePolicy } from '../src/policy/parse.js';
-import { parseManifest } from '../src/copy.js';
-import { manifestSubject, parseFallbackIndex, wellFormedReferrers } from '../src/registry/referrers.js';
+import { parseManifest, summarizeManifest } from '../src/manifest.js';
+import { parseFallbackIndex, wellFormedReferrers } from '../src/registry/referrers.js';
 import { isDigest } from '../src/oci.js';
 import { parseStatement } from '../src/sign/statement.js';
 import { safeJoin } from '../src/extract.js';
@@ -194,7 +194,7 @@ describe('documents from a registry or layout', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
         onlyModelshipErrors(() => parseManifest(Buffer.from(b), desc), ['INVALID']);
-        expect(() => manifestSubject(Buffer.from(b))).not.toThrow();
+        expect(() => summarizeManifest(Buffer.from(b))).not.toThrow();
       }),
       RUNS,
     );

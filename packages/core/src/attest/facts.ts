@@ -1,8 +1,8 @@
-import { parseManifest } from '../copy.js';
+import { parseImageManifest } from '../manifest.js';
 import { ModelshipError } from '../errors.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType, type LayerKind } from '../mediatypes.js';
 import type { Descriptor, Manifest } from '../oci.js';
-import type { ContentStore } from '../store.js';
+import type { ReadOnlyStore } from '../store.js';
 
 export interface ArtifactLayer {
   path: string;
@@ -34,17 +34,13 @@ export const SMALL_FILE_LIMIT = 1024 * 1024;
 
 /** Reads the facts of `descriptor` in `store`; refuses what is not a ModelPack manifest. */
 export async function collectArtifactFacts(
-  store: ContentStore,
+  store: ReadOnlyStore,
   descriptor: Descriptor,
   name: string,
   /** false: manifest and config only (verify reads no model file, not even a README). */
   options: { smallFiles?: boolean } = {},
 ): Promise<ArtifactFacts> {
-  const doc = parseManifest(await store.fetchBytes(descriptor), descriptor);
-  if ('manifests' in doc)
-    throw new ModelshipError('INVALID', `${descriptor.digest} is an index, not a model manifest`, {
-      hint: 'attest one manifest by digest',
-    });
+  const doc = parseImageManifest(await store.fetchBytes(descriptor), descriptor, 'attest one manifest by digest');
   if (!isModelConfigMediaType(doc.config.mediaType))
     throw new ModelshipError(
       'INVALID',

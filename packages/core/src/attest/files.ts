@@ -10,7 +10,7 @@ import { hashFiles, type FileDigest, type HashRequest } from '../hash-pool.js';
 import { parseLayerMediaType } from '../mediatypes.js';
 import { layerTarSize, tarHeaderBytes } from '../modelpack/tar.js';
 import { isDigest, type Descriptor } from '../oci.js';
-import type { ContentStore } from '../store.js';
+import type { ReadOnlyStore } from '../store.js';
 import type { ArtifactFacts, ArtifactLayer } from './facts.js';
 
 /** OpenSSF model signing (sigstore/model-transparency) v1.0 predicate (docs/predicates.md, "Per-file manifest"). */
@@ -37,7 +37,7 @@ export interface FileManifestOptions {
    * its diffId (a directory layer, a tar written by another tool) is read from it entry by
    * entry and compared with the directory.
    */
-  store?: ContentStore;
+  store?: ReadOnlyStore;
 }
 
 export interface FileVerification {
@@ -110,7 +110,7 @@ type LayerPlan =
 async function checkModelDir(
   facts: ArtifactFacts,
   dir: string,
-  store: ContentStore | undefined,
+  store: ReadOnlyStore | undefined,
 ): Promise<FileResource[]> {
   const root = await modelRoot(dir);
   const diffIds = configDiffIds(facts);
@@ -250,7 +250,7 @@ function fileMode(facts: ArtifactFacts, index: number, st: Stats): number {
 async function tarEntryDigests(
   facts: ArtifactFacts,
   index: number,
-  store: ContentStore | undefined,
+  store: ReadOnlyStore | undefined,
   diffId: string | undefined,
 ): Promise<Map<string, { digest: string; size: number }>> {
   const desc: Descriptor | undefined = facts.manifest.layers[index];

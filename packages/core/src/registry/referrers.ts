@@ -4,36 +4,6 @@ import { ModelshipError } from '../errors.js';
 import { OCI_INDEX } from '../mediatypes.js';
 import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 
-/** A manifest as pushed: enough of it to describe it in a referrers list. */
-interface ManifestLike {
-  mediaType?: string;
-  artifactType?: string;
-  config?: { mediaType?: string };
-  subject?: Descriptor;
-  annotations?: Record<string, string>;
-}
-
-/** Parses manifest bytes for their `subject`; undefined for anything that isn't JSON with one. */
-export function manifestSubject(bytes: Buffer): { subject: Descriptor; manifest: ManifestLike } | undefined {
-  let m: ManifestLike;
-  try {
-    m = JSON.parse(bytes.toString('utf8')) as ManifestLike;
-  } catch {
-    return undefined;
-  }
-  if (!m || typeof m !== 'object' || !m.subject || typeof m.subject.digest !== 'string') return undefined;
-  return { subject: m.subject, manifest: m };
-}
-
-/** The referrers-list entry for a manifest (spec: artifactType, else config.mediaType; all annotations). */
-export function referrerDescriptor(desc: Descriptor, manifest: ManifestLike): Descriptor {
-  const d: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
-  const artifactType = manifest.artifactType ?? manifest.config?.mediaType;
-  if (artifactType) d.artifactType = artifactType;
-  if (manifest.annotations && Object.keys(manifest.annotations).length) d.annotations = { ...manifest.annotations };
-  return d;
-}
-
 export function emptyReferrersIndex(): Index {
   return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
 }

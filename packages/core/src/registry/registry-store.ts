@@ -7,16 +7,11 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { HashingStream, VerifyingStream, sha256Digest } from '../digest.js';
 import { ModelshipError } from '../errors.js';
-import {
-  DOCKER_MANIFEST_LIST,
-  DOCKER_MANIFEST_V2,
-  MANIFEST_MEDIA_TYPES,
-  OCI_INDEX,
-  OCI_MANIFEST,
-} from '../mediatypes.js';
+import { isManifestMediaType as isManifest, referrerEntry, summarizeManifest } from '../manifest.js';
+import { DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
 import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 import { isValidRepository, isValidTag, parseReference, registryApiHost } from '../reference.js';
-import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from '../store.js';
+import type { BlobSource, ContentStore, IngestResult, MountSource, PushOptions, PushResult } from '../store.js';
 import { Authorizer, repositoryScope } from './auth.js';
 import { explicitCredential, lookupDockerCredential } from './credentials.js';
 import {
@@ -33,10 +28,8 @@ import {
   filterByArtifactType,
   wellFormedReferrers,
   checkReferrerPages,
-  manifestSubject,
   nextLink,
   parseFallbackIndex,
-  referrerDescriptor,
   type FallbackIndexIO,
 } from './referrers.js';
 import { responseFailure } from './response-error.js';
@@ -85,20 +78,19 @@ export interface RegistryStoreOptions {
 const MANIFEST_ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST].join(', ');
 const MAX_MANIFEST = 4 * 1024 * 1024;
 
-function isManifest(mediaType: string): boolean {
-  return MANIFEST_MEDIA_TYPES.includes(mediaType);
-}
-
 function baseMediaType(ct: string | undefined): string | undefined {
   return ct?.split(';')[0]?.trim() || undefined;
 }
 
 /** A repository on an OCI distribution v1.1 registry. */
 export class RegistryStore implements ContentStore {
+  /** What it is, for display: callers dispatch on capabilities (store.ts), never on this. */
   readonly kind = 'registry' as const;
   readonly location: string;
   readonly registry: string;
   readonly repository: string;
+  /** Capability: a store on the same registry may cross-repo mount from this repository. */
+  readonly mountSource: MountSource;
 
   private readonly http: HttpClient;
   private readonly auth: Authorizer;
@@ -125,6 +117,7 @@ export class RegistryStore implements ContentStore {
     this.registry = opts.registry;
     this.repository = opts.repository;
     this.location = `${opts.registry}/${opts.repository}`;
+    this.mountSource = { registry: opts.registry, repository: opts.repository };
     this.strategy = opts.uploadStrategy ?? 'auto';
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!(this.chunkSize > 0)) throw new ModelshipError('USAGE', `chunkSize must be positive, got ${opts.chunkSize}`);
@@ -314,14 +307,7 @@ export class RegistryStore implements ContentStore {
       throw new ModelshipError('INVALID', `${what}: content hashes to ${got}`, {
         hint: 'the registry returned different content than requested',
       });
-    let mt = ct && isManifest(ct) ? ct : undefined;
-    if (!mt) {
-      try {
-        mt = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
-      } catch {
-        // fall through to the error below
-      }
-    }
+    const mt = ct && isManifest(ct) ? ct : summarizeManifest(bytes)?.mediaType;
     if (!mt) throw new ModelshipError('INVALID', `${what}: cannot tell the manifest media type`);
     return { mediaType: mt, digest: got, size: bytes.length };
   }
@@ -395,16 +381,16 @@ export class RegistryStore implements ContentStore {
 
   private async pushManifest(desc: Descriptor, source: BlobSource | Buffer): Promise<PushResult> {
     const bytes = await this.manifestBytes(desc, source);
-    const sub = manifestSubject(bytes);
+    const summary = summarizeManifest(bytes);
+    const subject = summary?.subject;
     const existed = await this.exists(desc);
     let ociSubject: string | undefined;
     if (!existed) ociSubject = await this.putManifest(desc.digest, bytes, desc.mediaType, desc.digest);
-    if (sub && ociSubject !== sub.subject.digest) {
+    if (summary && subject && ociSubject !== subject.digest) {
       // Already there: the index may still lack it (an earlier run died in between). Without
       // the referrers API the fallback index is ours to keep complete.
       const needFallback = existed ? !(await this.hasReferrersApi()) : true;
-      if (needFallback)
-        await addToFallbackIndex(this.fallbackIO(), sub.subject.digest, referrerDescriptor(desc, sub.manifest));
+      if (needFallback) await addToFallbackIndex(this.fallbackIO(), subject.digest, referrerEntry(desc, summary));
     }
     return { uploaded: !existed };
   }

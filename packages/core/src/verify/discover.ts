@@ -1,7 +1,7 @@
 import { ModelshipError, isModelshipError } from '../errors.js';
-import { MANIFEST_MEDIA_TYPES } from '../mediatypes.js';
+import { isManifestMediaType, parseReferrerManifest } from '../manifest.js';
 import type { Descriptor, Manifest } from '../oci.js';
-import type { ContentStore } from '../store.js';
+import type { ReadOnlyStore } from '../store.js';
 import { wellFormedReferrers } from '../registry/referrers.js';
 
 /** Layer media types of Sigstore bundles (v0.1 … v0.3, both spellings), as cosign selects them. */
@@ -41,7 +41,7 @@ export interface DiscoveryResult {
  * kept when its single layer is a bundle, the bundle fetched size-capped and digest-checked
  * by the store, and the manifest's own `subject` required to be this artifact.
  */
-export async function discoverReferrers(store: ContentStore, subject: Descriptor): Promise<DiscoveryResult> {
+export async function discoverReferrers(store: ReadOnlyStore, subject: Descriptor): Promise<DiscoveryResult> {
   // Whatever the store hands back is untrusted: entries that are not descriptors are dropped.
   const listed = wellFormedReferrers(await store.referrers(subject));
   const bundles: DiscoveredBundle[] = [];
@@ -54,14 +54,14 @@ export async function discoverReferrers(store: ContentStore, subject: Descriptor
   for (const referrer of listed) {
     if (seen.has(referrer.digest)) continue;
     seen.add(referrer.digest);
-    if (referrer.mediaType && !MANIFEST_MEDIA_TYPES.includes(referrer.mediaType)) continue;
+    if (referrer.mediaType && !isManifestMediaType(referrer.mediaType)) continue;
     let manifest: Manifest;
     try {
       const bytes = await store.fetchBytes(
         { mediaType: referrer.mediaType, digest: referrer.digest, size: referrer.size },
         MAX_BUNDLE_BYTES,
       );
-      manifest = parseManifest(bytes);
+      manifest = parseReferrerManifest(bytes);
     } catch (e) {
       if (isModelshipError(e) && e.code === 'NETWORK') throw e;
       rejected.push({ referrer, reason: `unreadable referrer manifest: ${message(e)}` });
@@ -100,21 +100,8 @@ export async function discoverReferrers(store: ContentStore, subject: Descriptor
 }
 
 /** The bundles of `discoverReferrers`, without the rejected referrers. */
-export async function discoverBundles(store: ContentStore, subject: Descriptor): Promise<DiscoveredBundle[]> {
+export async function discoverBundles(store: ReadOnlyStore, subject: Descriptor): Promise<DiscoveredBundle[]> {
   return (await discoverReferrers(store, subject)).bundles;
-}
-
-function parseManifest(bytes: Buffer): Manifest {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw new ModelshipError('INVALID', 'not JSON', { cause: e });
-  }
-  const m = doc as Partial<Manifest> | null;
-  if (!m || typeof m !== 'object' || !Array.isArray(m.layers))
-    throw new ModelshipError('INVALID', 'not an image manifest (no layers)');
-  return m as Manifest;
 }
 
 function message(e: unknown): string {

@@ -10,7 +10,7 @@ import { evaluateLicenses } from '../policy/licenses.js';
 import type { Policy, PolicySigner } from '../policy/types.js';
 import { loadPublicKey } from '../sign/keys.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, type InTotoStatement } from '../sign/types.js';
-import type { ContentStore } from '../store.js';
+import type { ReadOnlyStore } from '../store.js';
 import { signerIdentity, verifyBundle, type VerifiedSigner } from './bundles.js';
 import { discoverReferrers } from './discover.js';
 import { evaluateSlsa } from './slsa.js';
@@ -45,7 +45,7 @@ export interface VerifyReport {
 }
 
 export interface VerifyOptions {
-  store: ContentStore;
+  store: ReadOnlyStore;
   reference: string;
   policy: Policy;
   /** Overrides `policy.trust.trustedRoot`. */
