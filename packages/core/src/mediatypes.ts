@@ -1,4 +1,4 @@
-/** OCI and ModelPack identifiers. Facts: shared/reference/modelpack.md §1, §4, §5. */
+/** OCI and ModelPack identifiers (docs/decisions.md, "Identifier families"). */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
@@ -32,7 +32,7 @@ export function modelConfigMediaType(family: IdentifierFamily): string {
 }
 
 export function layerMediaType(family: IdentifierFamily, kind: LayerKind, encoding: LayerEncoding): string {
-  // The bare name is the tar type; raw carries a `.raw` suffix (reference §4).
+  // The bare name is the tar type; raw carries a `.raw` suffix (docs/decisions.md, "Identifier families").
   const suffix = encoding === 'tar' ? '.tar' : `.${encoding}`;
   return `application/vnd.${family}.model.${kind}.v1${suffix}`;
 }

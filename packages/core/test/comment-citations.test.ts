@@ -119,31 +119,11 @@ export function scanSources(read: (file: string) => string = (f) => readFileSync
   return findings;
 }
 
-/**
- * Citations in files another change owns right now (the layout split and the manifest module:
- * layout.ts, mediatypes.ts, pack.ts). The facts are in the docs already (docs/referrers.md,
- * "OCI layouts"; docs/decisions.md, "pack"); the comments are rewritten when those changes
- * land, and the test below then asks for this list to be emptied.
- */
-const PENDING_ELSEWHERE = [
-  'pkg/oci/layout/index.go',
-  'pkg/cosign/verify.go',
-  'shared/reference/modelpack.md',
-  'reference §4',
-  'reference §11',
-];
-
-const citedText = (finding: string) => /: "([^"]+)" \(/.exec(finding)![1];
-
 describe('source comments cite only what a reader of the repository can open', () => {
   const findings = scanSources();
 
   it('no comment in packages/*/src or actions/*/src cites another repository or ../shared', () => {
-    expect(findings.filter((f) => !PENDING_ELSEWHERE.includes(citedText(f)))).toEqual([]);
-  });
-
-  it('every citation still pending in another change is still there (else drop it from the list)', () => {
-    expect(PENDING_ELSEWHERE.filter((c) => !findings.some((f) => citedText(f) === c))).toEqual([]);
+    expect(findings).toEqual([]);
   });
 
   const none = () => false;

@@ -8,9 +8,9 @@ import {
 import type { Descriptor, Index } from '../oci.js';
 
 /**
- * cosign's layout annotation (sigstore/cosign pkg/oci/layout/index.go): `cosign verify
+ * cosign's layout annotation (docs/referrers.md, "OCI layouts"): `cosign verify
  * --local-image DIR` verifies the index.json entry annotated `kind:
- * dev.cosignproject.cosign/image` (pkg/cosign/verify.go getLocalBundleDescriptors) and finds
+ * dev.cosignproject.cosign/image` and finds
  * its bundles by scanning blobs/ for referrers of that digest; `cosign save` writes
  * `…/imageIndex` for an index. modelship puts it on the artifact it tagged last, so the
  * layout has one cosign target. Referrer entries get no `…/sigs` / `…/atts` kind: those
