@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import {
   ModelshipError,
   keySourceFrom,
+  registryAccess,
   signingSetup,
   type RegistryAccess,
   type SigningSetup,
@@ -30,24 +30,28 @@ export function addRegistryOptions(cmd: Command): Command {
     );
 }
 
-export async function registryAccess(flags: RegistryFlags, io: CliIO): Promise<RegistryAccess> {
-  const access: RegistryAccess = {};
-  if (flags.plainHttp) access.plainHttp = true;
-  if (flags.insecure) access.insecure = true;
-  if (flags.registryConfig) access.dockerConfig = flags.registryConfig;
+/** The shared registry flags and MODELSHIP_REGISTRY_* variables, checked by core's registryAccess. */
+export async function registryAccessFromFlags(flags: RegistryFlags, io: CliIO): Promise<RegistryAccess> {
   const username = flags.username ?? io.env.MODELSHIP_REGISTRY_USERNAME;
-  let password = io.env.MODELSHIP_REGISTRY_PASSWORD;
-  if (flags.passwordStdin) password = (await io.readStdin()).replace(/\r?\n$/, '');
-  if (password !== undefined && password !== '' && !username)
-    throw new ModelshipError('USAGE', 'a registry password was given without a username', {
-      hint: 'add --username USER (or MODELSHIP_REGISTRY_USERNAME)',
-    });
-  if (username) {
-    access.username = username;
-    if (password !== undefined) access.password = password;
-  }
-  return access;
+  const password = flags.passwordStdin
+    ? (await io.readStdin()).replace(/\r?\n$/, '')
+    : io.env.MODELSHIP_REGISTRY_PASSWORD;
+  return registryAccess(
+    {
+      username,
+      password,
+      plainHttp: flags.plainHttp,
+      insecure: flags.insecure,
+      dockerConfig: flags.registryConfig,
+    },
+    REGISTRY_LABELS,
+  );
 }
+
+const REGISTRY_LABELS = {
+  username: '--username USER (or MODELSHIP_REGISTRY_USERNAME)',
+  password: '--password-stdin or MODELSHIP_REGISTRY_PASSWORD',
+};
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -121,17 +125,4 @@ export function tufOptions(flags: TufFlags): TufOptions {
     ...(flags.tufCache ? { cachePath: flags.tufCache } : {}),
     ...(flags.tufOffline ? { offline: true } : {}),
   };
-}
-
-/** Extra public keys given on the command line, for verification. */
-export async function readPublicKeys(paths: readonly string[] | undefined): Promise<{ pem: string; name: string }[]> {
-  const keys: { pem: string; name: string }[] = [];
-  for (const path of paths ?? []) {
-    try {
-      keys.push({ pem: await readFile(path, 'utf8'), name: path });
-    } catch (e) {
-      throw new ModelshipError('INPUT', `cannot read public key ${path}`, { cause: e });
-    }
-  }
-  return keys;
 }

@@ -23,3 +23,23 @@ export * from './verify/index.js';
 export * from './policy/index.js';
 export * from './promote.js';
 export * from './untrusted-text.js';
+export {
+  MAX_CONCURRENCY,
+  MODELSHIP_VERSION,
+  metadataOverrides,
+  parseConcurrency,
+  parseCreated,
+  parseKeyValues,
+  planPromotion,
+  readPublicKeys,
+  registryAccess,
+  requireReference,
+  type CredentialLabels,
+  type MetadataFields,
+  type PromotionDestination,
+  type PromotionLabels,
+  type PromotionPlan,
+  type PromotionRequest,
+  type PublicKeyFile,
+  type RegistryAccessFields,
+} from './request/index.js';

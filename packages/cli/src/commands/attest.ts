@@ -2,7 +2,9 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   ATTESTATION_KINDS,
+  MODELSHIP_VERSION,
   ModelshipError,
+  requireReference,
   attestArtifact,
   gitHubTargetFromEnv,
   openTarget,
@@ -11,11 +13,10 @@ import {
   type CustomPredicate,
 } from '@modelship/core';
 import { json, safe, type CliIO } from '../io.js';
-import { VERSION } from '../version.js';
 import {
   addRegistryOptions,
   addSigningOptions,
-  registryAccess,
+  registryAccessFromFlags,
   signingSetupFromFlags,
   type RegistryFlags,
   type SigningFlags,
@@ -79,13 +80,13 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
     throw new ModelshipError('USAGE', '--github-upload needs GITHUB_TOKEN (or GH_TOKEN) and GITHUB_REPOSITORY', {
       hint: 'in a workflow these come from the runner; locally export them',
     });
-  const target = await openTarget(reference, { registry: await registryAccess(flags, io) });
+  const target = await openTarget(reference, { registry: await registryAccessFromFlags(flags, io) });
   try {
-    if (!target.reference) throw new ModelshipError('USAGE', `"${reference}" names no tag or digest to attest`);
+    const subject = requireReference(target, reference, 'reference');
     const setup = await signingSetupFromFlags(flags, io);
     const result = await attestArtifact({
       store: target.store,
-      reference: target.reference,
+      reference: subject,
       name: target.base,
       setup,
       kinds,
@@ -93,7 +94,7 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
       ...(flags.mofOverrides ? { mofOverridesPath: flags.mofOverrides } : {}),
       ...(flags.modelDir ? { modelDir: resolve(flags.modelDir) } : {}),
       env: io.env,
-      version: VERSION,
+      version: MODELSHIP_VERSION,
       ...(github ? { github } : {}),
     });
     return { text: render(result), json: toJson(result) };

@@ -1,5 +1,13 @@
 import type { Command } from 'commander';
-import { ModelshipError, loadPolicy, openTarget, verifyArtifact, type VerifyReport } from '@modelship/core';
+import {
+  ModelshipError,
+  loadPolicy,
+  openTarget,
+  readPublicKeys,
+  requireReference,
+  verifyArtifact,
+  type VerifyReport,
+} from '@modelship/core';
 import {
   findModelRefsInList,
   findModelRefsInManifests,
@@ -15,8 +23,7 @@ import {
   addRegistryOptions,
   addTufOptions,
   collect,
-  readPublicKeys,
-  registryAccess,
+  registryAccessFromFlags,
   tufOptions,
   type RegistryFlags,
   type TufFlags,
@@ -65,7 +72,7 @@ export function registerVerify(program: Command, io: CliIO): void {
           publicKeys,
           ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
           tuf: tufOptions(flags),
-          registry: await registryAccess(flags, io),
+          registry: await registryAccessFromFlags(flags, io),
         },
         io,
       );
@@ -76,13 +83,12 @@ export function registerVerify(program: Command, io: CliIO): void {
         hint: 'give a reference, --refs-file FILE or --k8s-manifests FILE...',
       });
     if (flags.annotations) throw new ModelshipError('USAGE', '--annotations needs --refs-file or --k8s-manifests');
-    const target = await openTarget(reference, { registry: await registryAccess(flags, io) });
+    const target = await openTarget(reference, { registry: await registryAccessFromFlags(flags, io) });
     let report: VerifyReport;
     try {
-      if (!target.reference) throw new ModelshipError('USAGE', `"${reference}" names no tag or digest to verify`);
       report = await verifyArtifact({
         store: target.store,
-        reference: target.reference,
+        reference: requireReference(target, reference, 'reference'),
         policy,
         ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
         tuf: tufOptions(flags),
