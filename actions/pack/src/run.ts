@@ -1,35 +1,44 @@
-import * as core from '@actions/core';
 import {
   addPackSummary,
   packInputs,
   packRuntime,
   registryInputs,
-  runAction,
   setPackOutputs,
+  showSummaryInput,
+  type ActionContext,
+  type PackInputs,
 } from '@modelship/action-common';
-import { openTarget, pack, safe } from '@modelship/core';
+import { openTarget, pack, safe, type RegistryAccess } from '@modelship/core';
 
-export async function run(): Promise<void> {
-  await runAction(async () => {
-    const inputs = packInputs();
-    const target = await openTarget(inputs.target, { create: true, registry: registryInputs() });
-    try {
-      const tags = inputs.tags.length ? inputs.tags : [target.reference ?? 'latest'];
-      const result = await pack({
-        dir: inputs.dir,
-        target: target.store,
-        tags,
-        ...inputs.options,
-        ...(await packRuntime(inputs)),
-      });
-      const reference = `${target.base}:${tags[0]}`;
-      await setPackOutputs(target, result, reference);
-      core.info(safe`packed ${inputs.dir} -> ${reference}`);
-      core.info(safe`digest: ${result.descriptor.digest}`);
-      addPackSummary(result, reference);
-      await core.summary.write();
-    } finally {
-      await target.store.close();
-    }
-  });
+export interface Inputs {
+  pack: PackInputs;
+  registry: RegistryAccess;
+  showSummary: boolean;
+}
+
+export function readInputs(): Inputs {
+  return { pack: packInputs(), registry: registryInputs(), showSummary: showSummaryInput() };
+}
+
+export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
+  const p = inputs.pack;
+  const target = await openTarget(p.target, { create: true, registry: inputs.registry });
+  try {
+    const tags = p.tags.length ? p.tags : [target.reference ?? 'latest'];
+    const result = await pack({
+      dir: p.dir,
+      target: target.store,
+      tags,
+      ...p.options,
+      ...(await packRuntime(p, ctx)),
+    });
+    const reference = `${target.base}:${tags[0]}`;
+    await setPackOutputs(ctx, target, result, reference);
+    ctx.info(safe`packed ${p.dir} -> ${reference}`);
+    ctx.info(safe`digest: ${result.descriptor.digest}`);
+    addPackSummary(ctx.summary, result, reference);
+    await ctx.summary.write();
+  } finally {
+    await target.store.close();
+  }
 }
