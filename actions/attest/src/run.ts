@@ -1,28 +1,17 @@
+import * as core from '@actions/core';
 import {
   addAttestSummary,
   attestInputs,
-  registryInputs,
   setAttestOutputs,
   showSummaryInput,
-  signingInputs,
+  subjectInputs,
   type ActionContext,
   type AttestInputs,
+  type SubjectInputs,
 } from '@modelship/action-common';
-import * as core from '@actions/core';
-import {
-  MODELSHIP_VERSION,
-  attestArtifact,
-  openTarget,
-  requireReference,
-  signingSetup,
-  type RegistryAccess,
-  type SigningOptions,
-} from '@modelship/core';
+import { MODELSHIP_VERSION, attestArtifact, signingSetup, withSubject } from '@modelship/core';
 
-export interface Inputs {
-  reference: string;
-  signing: SigningOptions;
-  registry: RegistryAccess;
+export interface Inputs extends SubjectInputs {
   attest: AttestInputs;
   modelDir?: string;
   showSummary: boolean;
@@ -30,28 +19,16 @@ export interface Inputs {
 
 /** Reads the attest action's inputs (secrets are masked by runAction before this). */
 export function readInputs(): Inputs {
-  const signing = signingInputs();
-  const reference = core.getInput('reference', { required: true });
+  const subject = subjectInputs();
   const attest = attestInputs();
   const modelDir = core.getInput('model-dir');
-  return {
-    reference,
-    signing,
-    registry: registryInputs(),
-    attest,
-    ...(modelDir ? { modelDir } : {}),
-    showSummary: showSummaryInput(),
-  };
+  return { ...subject, attest, ...(modelDir ? { modelDir } : {}), showSummary: showSummaryInput() };
 }
 
 export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
-  const target = await openTarget(inputs.reference, { registry: inputs.registry });
-  try {
-    const reference = requireReference(target, inputs.reference, 'input reference');
+  await withSubject(inputs.reference, 'input reference', inputs.registry, async (s) => {
     const result = await attestArtifact({
-      store: target.store,
-      reference,
-      name: target.base,
+      ...s,
       setup: await signingSetup(inputs.signing),
       ...inputs.attest,
       ...(inputs.modelDir ? { modelDir: inputs.modelDir } : {}),
@@ -59,9 +36,7 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
     });
     ctx.setOutput('digest', result.facts.descriptor.digest);
     setAttestOutputs(ctx, result);
-    addAttestSummary(ctx.summary, result, target.base);
+    addAttestSummary(ctx.summary, result, s.name);
     await ctx.summary.write();
-  } finally {
-    await target.store.close();
-  }
+  });
 }

@@ -5,3 +5,4 @@ export * from './inputs.js';
 export * from './outputs.js';
 export * from './summary.js';
 export * from './context.js';
+export * from './pack-step.js';

@@ -156,6 +156,20 @@ export function signingInputs(): SigningOptions {
   };
 }
 
+/** What sign and attest act on: the artifact (input reference), how to reach it, how to sign. */
+export interface SubjectInputs {
+  reference: string;
+  registry: RegistryAccess;
+  signing: SigningOptions;
+}
+
+/** Reads reference, the signing inputs and the registry inputs (secrets masked first). */
+export function subjectInputs(): SubjectInputs {
+  const signing = signingInputs();
+  const reference = core.getInput('reference', { required: true });
+  return { reference, registry: registryInputs(), signing };
+}
+
 /** The `tuf-*` inputs of verify and promote: where the Sigstore trusted root comes from. */
 export function tufInputs(): TufOptions {
   const mirrorURL = core.getInput('tuf-mirror');

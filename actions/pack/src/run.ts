@@ -1,14 +1,12 @@
 import {
-  addPackSummary,
   packInputs,
-  packRuntime,
+  packStep,
   registryInputs,
-  setPackOutputs,
   showSummaryInput,
   type ActionContext,
   type PackInputs,
 } from '@modelship/action-common';
-import { openTarget, pack, safe, type RegistryAccess } from '@modelship/core';
+import type { RegistryAccess } from '@modelship/core';
 
 export interface Inputs {
   pack: PackInputs;
@@ -21,24 +19,6 @@ export function readInputs(): Inputs {
 }
 
 export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
-  const p = inputs.pack;
-  const target = await openTarget(p.target, { create: true, registry: inputs.registry });
-  try {
-    const tags = p.tags.length ? p.tags : [target.reference ?? 'latest'];
-    const result = await pack({
-      dir: p.dir,
-      target: target.store,
-      tags,
-      ...p.options,
-      ...(await packRuntime(p, ctx)),
-    });
-    const reference = `${target.base}:${tags[0]}`;
-    await setPackOutputs(ctx, target, result, reference);
-    ctx.info(safe`packed ${p.dir} -> ${reference}`);
-    ctx.info(safe`digest: ${result.descriptor.digest}`);
-    addPackSummary(ctx.summary, result, reference);
-    await ctx.summary.write();
-  } finally {
-    await target.store.close();
-  }
+  await packStep(inputs.pack, inputs.registry, ctx, 'modelship pack');
+  await ctx.summary.write();
 }

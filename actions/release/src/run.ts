@@ -1,15 +1,13 @@
 import * as core from '@actions/core';
 import {
   addAttestSummary,
-  addPackSummary,
   addSignSummary,
   attestInputs,
   keyValueInput,
   packInputs,
-  packRuntime,
+  packStep,
   registryInputs,
   setAttestOutputs,
-  setPackOutputs,
   setSignOutputs,
   showSummaryInput,
   signingInputs,
@@ -20,9 +18,6 @@ import {
 import {
   MODELSHIP_VERSION,
   attestArtifact,
-  openTarget,
-  pack,
-  safe,
   signArtifact,
   signingSetup,
   type RegistryAccess,
@@ -66,37 +61,23 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
   // before anything is packed or pushed.
   const setup = await signingSetup(inputs.signing);
 
-  const target = await openTarget(p.target, { create: true, registry: inputs.registry });
-  try {
-    const tags = p.tags.length ? p.tags : [target.reference ?? 'latest'];
-    const result = await pack({
-      dir: p.dir,
-      target: target.store,
-      tags,
-      ...p.options,
-      ...(await packRuntime(p, ctx)),
-    });
+  await packStep(p, inputs.registry, ctx, 'modelship release: pack', async ({ store, base, result }) => {
     const digest = result.descriptor.digest;
-    const reference = `${target.base}:${tags[0]}`;
-    await setPackOutputs(ctx, target, result, reference);
-    ctx.setOutput('pinned-reference', `${target.base}@${digest}`);
-    ctx.info(safe`packed ${p.dir} -> ${reference}`);
-    ctx.info(safe`digest: ${digest}`);
-    addPackSummary(ctx.summary, result, reference, 'modelship release: pack');
+    ctx.setOutput('pinned-reference', `${base}@${digest}`);
 
     let signer = '';
     if (inputs.attest.kinds.length || inputs.attest.custom?.length) {
       const attested = await attestArtifact({
-        store: target.store,
+        store,
         reference: digest,
-        name: target.base,
+        name: base,
         setup,
         ...inputs.attest,
         modelDir: p.dir,
         version: MODELSHIP_VERSION,
       });
       setAttestOutputs(ctx, attested);
-      addAttestSummary(ctx.summary, attested, target.base, 'modelship release: attest');
+      addAttestSummary(ctx.summary, attested, base, 'modelship release: attest');
       signer = attested.attestations[0]?.signed.identity.subject ?? '';
     } else {
       setAttestOutputs(ctx, { attestations: [] });
@@ -104,21 +85,19 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
 
     if (inputs.sign) {
       const signed = await signArtifact({
-        store: target.store,
+        store,
         reference: digest,
-        name: target.base,
+        name: base,
         setup,
         annotations: inputs.annotations,
       });
-      await setSignOutputs(ctx, signed, target.base, inputs.bundleOut);
-      addSignSummary(ctx.summary, signed, target.base, 'modelship release: sign');
+      await setSignOutputs(ctx, signed, base, inputs.bundleOut);
+      addSignSummary(ctx.summary, signed, base, 'modelship release: sign');
       signer = signed.identity.subject;
     } else {
       for (const name of ['bundle-digest', 'referrer-digest', 'bundle-path']) ctx.setOutput(name, '');
     }
     ctx.setOutput('signer-identity', signer);
-    await ctx.summary.write();
-  } finally {
-    await target.store.close();
-  }
+  });
+  await ctx.summary.write();
 }

@@ -13,13 +13,12 @@ import {
   ModelshipError,
   digestHex,
   loadPolicy,
-  openTarget,
   readPublicKeys,
-  requireReference,
   safe,
   safeHtml,
   untrustedHtml,
   verifyArtifact,
+  withSubject,
   type RegistryAccess,
   type TufOptions,
 } from '@modelship/core';
@@ -90,11 +89,9 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
     );
     return;
   }
-  const target = await openTarget(reference, { registry: inputs.registry });
-  try {
+  await withSubject(reference, 'input reference', inputs.registry, async (subject) => {
     const report = await verifyArtifact({
-      store: target.store,
-      reference: requireReference(target, reference, 'input reference'),
+      ...subject,
       policy,
       publicKeys,
       ...(trustedRoot ? { trustedRootPath: trustedRoot } : {}),
@@ -114,7 +111,7 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
     await ctx.summary
       .addHeading(`modelship verify: ${report.ok ? 'passed' : 'FAILED'}`, 3)
       .addRaw(
-        safeHtml`<p><code>${target.base}@${report.subject.digest}</code> against <code>${policy.source}</code> (${policy.digest})</p>`,
+        safeHtml`<p><code>${subject.name}@${report.subject.digest}</code> against <code>${policy.source}</code> (${policy.digest})</p>`,
       )
       .addTable(checksTable(report.checks))
       .addTable([
@@ -137,12 +134,10 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
     if (!report.ok)
       throw new ModelshipError(
         'POLICY',
-        `${target.base}@${report.subject.digest} does not meet ${policy.source}: ${report.checks
+        `${subject.name}@${report.subject.digest} does not meet ${policy.source}: ${report.checks
           .filter((c) => !c.ok)
           .map((c) => c.rule)
           .join(', ')}`,
       );
-  } finally {
-    await target.store.close();
-  }
+  });
 }

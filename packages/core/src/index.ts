@@ -34,6 +34,7 @@ export {
   readPublicKeys,
   registryAccess,
   requireReference,
+  withSubject,
   type CredentialLabels,
   type MetadataFields,
   type PromotionDestination,
@@ -42,4 +43,5 @@ export {
   type PromotionRequest,
   type PublicKeyFile,
   type RegistryAccessFields,
+  type Subject,
 } from './request/index.js';

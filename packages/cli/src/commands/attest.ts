@@ -4,10 +4,9 @@ import {
   ATTESTATION_KINDS,
   MODELSHIP_VERSION,
   ModelshipError,
-  requireReference,
+  withSubject,
   attestArtifact,
   gitHubTargetFromEnv,
-  openTarget,
   type AttestationKind,
   type AttestResult,
   type CustomPredicate,
@@ -80,14 +79,11 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
     throw new ModelshipError('USAGE', '--github-upload needs GITHUB_TOKEN (or GH_TOKEN) and GITHUB_REPOSITORY', {
       hint: 'in a workflow these come from the runner; locally export them',
     });
-  const target = await openTarget(reference, { registry: await registryAccessFromFlags(flags, io) });
-  try {
-    const subject = requireReference(target, reference, 'reference');
+  const registry = await registryAccessFromFlags(flags, io);
+  return withSubject(reference, 'reference', registry, async (s) => {
     const setup = await signingSetupFromFlags(flags, io);
     const result = await attestArtifact({
-      store: target.store,
-      reference: subject,
-      name: target.base,
+      ...s,
       setup,
       kinds,
       custom,
@@ -98,9 +94,7 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
       ...(github ? { github } : {}),
     });
     return { text: render(result), json: toJson(result) };
-  } finally {
-    await target.store.close();
-  }
+  });
 }
 
 function mofClass(r: AttestResult): string | undefined {

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { isDigest, openTarget, parseKeyValues, requireReference, signArtifact, type SignResult } from '@modelship/core';
+import { isDigest, parseKeyValues, signArtifact, withSubject, type SignResult } from '@modelship/core';
 import { json, safe, type CliIO } from '../io.js';
 import {
   addRegistryOptions,
@@ -34,23 +34,14 @@ export function registerSign(program: Command, io: CliIO): void {
 
 async function runSign(reference: string, flags: SignFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
   const annotations = parseKeyValues(flags.annotation, '--annotation');
-  const target = await openTarget(reference, { registry: await registryAccessFromFlags(flags, io) });
-  try {
-    const subject = requireReference(target, reference, 'reference');
+  const registry = await registryAccessFromFlags(flags, io);
+  return withSubject(reference, 'reference', registry, async (s, target) => {
     const setup = await signingSetupFromFlags(flags, io);
-    const result = await signArtifact({
-      store: target.store,
-      reference: subject,
-      name: target.base,
-      setup,
-      annotations,
-    });
+    const result = await signArtifact({ ...s, setup, annotations });
     if (flags.bundleOut) await writeFile(flags.bundleOut, result.bundleBytes);
-    const ref = isDigest(subject) ? target.display : `${target.base}@${result.subject.digest}`;
+    const ref = isDigest(s.reference) ? target.display : `${s.name}@${result.subject.digest}`;
     return { text: render(result, ref, flags.bundleOut), json: toJson(result, ref, flags.bundleOut) };
-  } finally {
-    await target.store.close();
-  }
+  });
 }
 
 function render(r: SignResult, ref: string, bundleOut: string | undefined): string {

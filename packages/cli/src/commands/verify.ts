@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import {
   ModelshipError,
   loadPolicy,
-  openTarget,
   readPublicKeys,
-  requireReference,
+  withSubject,
   verifyArtifact,
   type VerifyReport,
 } from '@modelship/core';
@@ -83,27 +82,24 @@ export function registerVerify(program: Command, io: CliIO): void {
         hint: 'give a reference, --refs-file FILE or --k8s-manifests FILE...',
       });
     if (flags.annotations) throw new ModelshipError('USAGE', '--annotations needs --refs-file or --k8s-manifests');
-    const target = await openTarget(reference, { registry: await registryAccessFromFlags(flags, io) });
-    let report: VerifyReport;
-    try {
-      report = await verifyArtifact({
-        store: target.store,
-        reference: requireReference(target, reference, 'reference'),
+    const registry = await registryAccessFromFlags(flags, io);
+    const { report, name } = await withSubject(reference, 'reference', registry, async (s) => ({
+      name: s.name,
+      report: await verifyArtifact({
+        ...s,
         policy,
         ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
         tuf: tufOptions(flags),
         publicKeys,
         ...(flags.verifyFiles ? { verifyFilesDir: flags.verifyFiles } : {}),
-      });
-    } finally {
-      await target.store.close();
-    }
-    io.out(flags.json ? json(report) : render(report, target.base));
+      }),
+    }));
+    io.out(flags.json ? json(report) : render(report, name));
     if (!report.ok) {
       const failed = report.checks.filter((c) => !c.ok).map((c) => c.rule);
       throw new ModelshipError(
         'POLICY',
-        `${target.base}@${report.subject.digest} does not meet ${policy.source}: ${failed.join(', ')}`,
+        `${name}@${report.subject.digest} does not meet ${policy.source}: ${failed.join(', ')}`,
       );
     }
   });

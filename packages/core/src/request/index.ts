@@ -7,6 +7,7 @@ export { metadataOverrides, type MetadataFields } from './metadata.js';
 export { registryAccess, type CredentialLabels, type RegistryAccessFields } from './registry-access.js';
 export { readPublicKeys, type PublicKeyFile } from './public-keys.js';
 export { requireReference } from './reference.js';
+export { withSubject, type Subject } from './subject.js';
 export {
   planPromotion,
   type PromotionDestination,
