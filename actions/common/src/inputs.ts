@@ -3,20 +3,21 @@
 import { resolve } from 'node:path';
 import * as core from '@actions/core';
 import {
-  ATTESTATION_KINDS,
   IDENTIFIER_FAMILIES,
   LAYER_ENCODINGS,
   ModelshipError,
   gitHubTargetFromEnv,
   keySourceFrom,
+  REKOR_ENTRY_TYPES,
+  customPredicates,
   metadataOverrides,
+  parseAttestationKinds,
+  parseChoice,
   parseConcurrency,
   parseCreated,
   parseKeyValues,
   registryAccess,
   type AttestOptions,
-  type AttestationKind,
-  type CustomPredicate,
   type IdentifierFamily,
   type LayerEncoding,
   type PackOptions,
@@ -44,10 +45,7 @@ export function linesInput(name: string): string[] {
 }
 
 export function choiceInput<T extends string>(name: string, allowed: readonly T[]): T {
-  const v = core.getInput(name);
-  if (!(allowed as readonly string[]).includes(v))
-    throw new ModelshipError('USAGE', `input ${name} "${v}" is not one of ${allowed.join(', ')}`);
-  return v as T;
+  return parseChoice(core.getInput(name), allowed, `input ${name}`);
 }
 
 /** A boolean input; empty (not in action.yml, or set to '') reads as `fallback`. */
@@ -137,9 +135,8 @@ export function signingInputs(): SigningOptions {
   const key = secretInput('key');
   const keyPassword = secretInput('key-password');
   const identityToken = secretInput('identity-token');
-  const entryType = core.getInput('rekor-entry-type');
-  if (entryType && entryType !== 'dsse' && entryType !== 'intoto')
-    throw new ModelshipError('USAGE', `input rekor-entry-type "${entryType}" is not dsse or intoto`);
+  const entry = core.getInput('rekor-entry-type');
+  const entryType = entry ? parseChoice(entry, REKOR_ENTRY_TYPES, 'input rekor-entry-type') : undefined;
   const tlog = tlogInput();
   const fulcioURL = core.getInput('fulcio-url');
   const rekorURL = core.getInput('rekor-url');
@@ -152,7 +149,7 @@ export function signingInputs(): SigningOptions {
     ...(rekorURL ? { rekorURL } : {}),
     ...(tsaURL ? { tsaURL } : {}),
     ...(tlog !== undefined ? { tlog } : {}),
-    ...(entryType ? { rekorEntryType: entryType as 'dsse' | 'intoto' } : {}),
+    ...(entryType ? { rekorEntryType: entryType } : {}),
   };
 }
 
@@ -188,6 +185,8 @@ export interface PackInputs {
   dir: string;
   /** `oci:DIR[:TAG]` or `HOST/REPO[:TAG]`, for openTarget. */
   target: string;
+  /** The input the target came from (push or output), for messages. */
+  targetLabel: string;
   /** Explicit tags (empty: the target's tag, else latest). */
   tags: string[];
   options: Pick<PackOptions, 'family' | 'layerFormat' | 'scan' | 'metadata' | 'createdAt'>;
@@ -224,6 +223,7 @@ export function packInputs(): PackInputs {
   return {
     dir,
     target: pushRef || (output.startsWith('oci:') ? output : `oci:${output}`),
+    targetLabel: pushRef ? 'input push' : 'input output',
     tags: listInput('tags'),
     options: {
       family,
@@ -247,22 +247,18 @@ export type AttestInputs = Pick<AttestOptions, 'kinds' | 'custom' | 'mofOverride
 
 /** Reads the attestation inputs shared by the attest and release actions. */
 export function attestInputs(): AttestInputs {
-  const kinds = listInput('types');
-  for (const k of kinds)
-    if (!(ATTESTATION_KINDS as readonly string[]).includes(k))
-      throw new ModelshipError('USAGE', `input types: "${k}" is not one of ${ATTESTATION_KINDS.join(', ')}`);
-  const predicateType = core.getInput('predicate-type');
-  const predicatePath = core.getInput('predicate');
-  if (!predicateType !== !predicatePath)
-    throw new ModelshipError('USAGE', 'inputs predicate-type and predicate go together');
-  const custom: CustomPredicate[] = predicateType ? [{ predicateType, path: predicatePath }] : [];
+  const kinds = parseAttestationKinds(listInput('types'), 'input types');
+  const custom = customPredicates(core.getInput('predicate-type'), core.getInput('predicate'), {
+    type: 'inputs predicate-type',
+    path: 'predicate',
+  });
   const mofOverrides = core.getInput('mof-overrides');
   const githubToken = secretInput('github-token');
   const upload = core.getBooleanInput('github-upload');
   const github = upload ? gitHubTargetFromEnv(process.env, githubToken) : undefined;
   if (upload && !github) throw new ModelshipError('USAGE', 'github-upload needs a github-token and GITHUB_REPOSITORY');
   return {
-    kinds: kinds as AttestationKind[],
+    kinds,
     custom,
     ...(mofOverrides ? { mofOverridesPath: mofOverrides } : {}),
     ...(github ? { github } : {}),

@@ -1,4 +1,12 @@
-import { openTarget, pack, safe, type ContentStore, type PackResult, type RegistryAccess } from '@modelship/core';
+import {
+  openTarget,
+  pack,
+  packTags,
+  safe,
+  type ContentStore,
+  type PackResult,
+  type RegistryAccess,
+} from '@modelship/core';
 import type { ActionContext } from './context.js';
 import type { PackInputs } from './inputs.js';
 import { packRuntime, setPackOutputs } from './outputs.js';
@@ -25,7 +33,7 @@ export async function packStep(
 ): Promise<void> {
   const target = await openTarget(p.target, { create: true, registry });
   try {
-    const tags = p.tags.length ? p.tags : [target.reference ?? 'latest'];
+    const tags = packTags(target, p.target, p.tags, p.targetLabel);
     const result = await pack({
       dir: p.dir,
       target: target.store,

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import {
-  ModelshipError,
+  REKOR_ENTRY_TYPES,
   keySourceFrom,
+  parseChoice,
   registryAccess,
   signingSetup,
   type RegistryAccess,
@@ -85,8 +86,9 @@ export function addSigningOptions(cmd: Command): Command {
 
 /** Key from --key, password from MODELSHIP_KEY_PASSWORD / COSIGN_PASSWORD, token from --identity-token / SIGSTORE_ID_TOKEN. */
 export async function signingSetupFromFlags(flags: SigningFlags, io: CliIO): Promise<SigningSetup> {
-  if (flags.rekorEntryType && flags.rekorEntryType !== 'dsse' && flags.rekorEntryType !== 'intoto')
-    throw new ModelshipError('USAGE', `--rekor-entry-type "${flags.rekorEntryType}" is not dsse or intoto`);
+  const rekorEntryType = flags.rekorEntryType
+    ? parseChoice(flags.rekorEntryType, REKOR_ENTRY_TYPES, '--rekor-entry-type')
+    : undefined;
   const password = io.env.MODELSHIP_KEY_PASSWORD ?? io.env.COSIGN_PASSWORD;
   const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
   return signingSetup({
@@ -97,7 +99,7 @@ export async function signingSetupFromFlags(flags: SigningFlags, io: CliIO): Pro
     ...(flags.rekorUrl ? { rekorURL: flags.rekorUrl } : {}),
     ...(flags.tsaUrl ? { tsaURL: flags.tsaUrl } : {}),
     ...(flags.tlog !== undefined ? { tlog: flags.tlog } : {}),
-    ...(flags.rekorEntryType ? { rekorEntryType: flags.rekorEntryType as 'dsse' | 'intoto' } : {}),
+    ...(rekorEntryType ? { rekorEntryType } : {}),
     env: io.env,
   });
 }

@@ -26,7 +26,12 @@ export * from './untrusted-text.js';
 export {
   MAX_CONCURRENCY,
   MODELSHIP_VERSION,
+  REKOR_ENTRY_TYPES,
+  customPredicates,
   metadataOverrides,
+  packTags,
+  parseAttestationKinds,
+  parseChoice,
   parseConcurrency,
   parseCreated,
   parseKeyValues,

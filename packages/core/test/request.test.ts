@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   MODELSHIP_VERSION,
+  REKOR_ENTRY_TYPES,
+  customPredicates,
   metadataOverrides,
+  packTags,
+  parseAttestationKinds,
+  parseChoice,
   parseConcurrency,
   parseCreated,
   parseKeyValues,
@@ -190,6 +195,54 @@ describe('planPromotion', () => {
     expect(e.hint).toContain('record: false');
     expect(planPromotion({ ...base, record: true, signing: { key: { path: 'k.pem' } } }).record).toBe(true);
     expect(planPromotion({ ...base, record: true, env: { SIGSTORE_ID_TOKEN: 't' } }).record).toBe(true);
+  });
+});
+
+describe('parseChoice', () => {
+  it('takes an allowed value and names the label and the choices otherwise', () => {
+    expect(parseChoice('intoto', REKOR_ENTRY_TYPES, '--rekor-entry-type')).toBe('intoto');
+    expect(thrown(() => parseChoice('rekord', REKOR_ENTRY_TYPES, 'input rekor-entry-type')).message).toBe(
+      'input rekor-entry-type "rekord" is not one of dsse, intoto',
+    );
+  });
+});
+
+describe('parseAttestationKinds', () => {
+  // Drift: the CLI dropped a repeated kind, the actions signed and attached it twice.
+  it('checks each kind and attests a repeated one once', () => {
+    expect(parseAttestationKinds(['slsa', ' mof', 'slsa', ''], 'input types')).toEqual(['slsa', 'mof']);
+    const e = thrown(() => parseAttestationKinds(['slsa', 'sbom'], '--type'));
+    expect(e.code).toBe('USAGE');
+    expect(e.message).toBe('--type "sbom" is not one of slsa, mof, files');
+  });
+});
+
+describe('customPredicates', () => {
+  const labels = { type: '--predicate-type', path: '--predicate' };
+  it('pairs the type with its file, or refuses one without the other', () => {
+    expect(customPredicates(undefined, undefined, labels)).toEqual([]);
+    expect(customPredicates('https://x.dev/p', 'p.json', labels)).toEqual([
+      { predicateType: 'https://x.dev/p', path: 'p.json' },
+    ]);
+    expect(thrown(() => customPredicates('https://x.dev/p', '', labels)).message).toBe(
+      '--predicate-type and --predicate go together',
+    );
+  });
+});
+
+describe('packTags', () => {
+  const D = `sha256:${'b'.repeat(64)}`;
+  it('takes the tags given, else the target tag, else latest', () => {
+    expect(packTags({ reference: 'v1' }, 'h/r:v1', ['a', 'b'], '--push')).toEqual(['a', 'b']);
+    expect(packTags({ reference: 'v1' }, 'h/r:v1', [], '--push')).toEqual(['v1']);
+    expect(packTags({}, 'h/r', undefined, '--push')).toEqual(['latest']);
+  });
+
+  // Drift: the CLI refused a digest target, the pack and release actions went on packing.
+  it('refuses a target that names a digest, naming the input', () => {
+    const e = thrown(() => packTags({ reference: D }, `h/r@${D}`, [], 'input push'));
+    expect(e.code).toBe('USAGE');
+    expect(e.message).toBe(`input push "h/r@${D}" names a digest`);
   });
 });
 

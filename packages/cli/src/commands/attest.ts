@@ -4,12 +4,12 @@ import {
   ATTESTATION_KINDS,
   MODELSHIP_VERSION,
   ModelshipError,
-  withSubject,
   attestArtifact,
+  customPredicates,
   gitHubTargetFromEnv,
-  type AttestationKind,
+  parseAttestationKinds,
+  withSubject,
   type AttestResult,
-  type CustomPredicate,
 } from '@modelship/core';
 import { json, safe, type CliIO } from '../io.js';
 import {
@@ -29,17 +29,6 @@ interface AttestFlags extends RegistryFlags, SigningFlags {
   modelDir?: string;
   githubUpload?: boolean;
   json?: boolean;
-}
-
-export function parseKinds(value: string): AttestationKind[] {
-  const kinds = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const k of kinds)
-    if (!(ATTESTATION_KINDS as readonly string[]).includes(k))
-      throw new ModelshipError('USAGE', `--type "${k}" is not one of ${ATTESTATION_KINDS.join(', ')}`);
-  return [...new Set(kinds)] as AttestationKind[];
 }
 
 export function registerAttest(program: Command, io: CliIO): void {
@@ -69,11 +58,12 @@ export function registerAttest(program: Command, io: CliIO): void {
 }
 
 async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
-  if (!flags.predicateType !== !flags.predicate)
-    throw new ModelshipError('USAGE', '--predicate-type and --predicate go together');
-  const kinds = flags.type === '' || flags.type === 'none' ? [] : parseKinds(flags.type);
-  const custom: CustomPredicate[] =
-    flags.predicateType && flags.predicate ? [{ predicateType: flags.predicateType, path: flags.predicate }] : [];
+  const custom = customPredicates(flags.predicateType, flags.predicate, {
+    type: '--predicate-type',
+    path: '--predicate',
+  });
+  const kinds =
+    flags.type === '' || flags.type === 'none' ? [] : parseAttestationKinds(flags.type.split(','), '--type');
   const github = flags.githubUpload ? gitHubTargetFromEnv(io.env) : undefined;
   if (flags.githubUpload && !github)
     throw new ModelshipError('USAGE', '--github-upload needs GITHUB_TOKEN (or GH_TOKEN) and GITHUB_REPOSITORY', {

@@ -5,8 +5,9 @@ import {
   IDENTIFIER_FAMILIES,
   LAYER_ENCODINGS,
   ModelshipError,
-  isDigest,
   metadataOverrides,
+  packTags,
+  parseChoice,
   parseConcurrency,
   parseCreated,
   openTarget,
@@ -94,17 +95,11 @@ export function registerPack(program: Command, io: CliIO): void {
   });
 }
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value))
-    throw new ModelshipError('USAGE', `${flag} "${value}" is not one of ${allowed.join(', ')}`);
-  return value as T;
-}
-
 async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
   if (flags.output && flags.push)
     throw new ModelshipError('USAGE', '--output and --push are exclusive: pick one target');
-  const layerFormat = oneOf<LayerEncoding>(flags.layerFormat, LAYER_ENCODINGS, '--layer-format');
-  const family = oneOf<IdentifierFamily>(flags.identifiers, IDENTIFIER_FAMILIES, '--identifiers');
+  const layerFormat = parseChoice<LayerEncoding>(flags.layerFormat, LAYER_ENCODINGS, '--layer-format');
+  const family = parseChoice<IdentifierFamily>(flags.identifiers, IDENTIFIER_FAMILIES, '--identifiers');
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency');
   const createdAt = parseCreated(flags.created, '--created');
 
@@ -114,9 +109,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
     registry: await registryAccessFromFlags(flags, io),
   });
   try {
-    if (target.reference && isDigest(target.reference))
-      throw new ModelshipError('USAGE', `cannot pack to a digest (${target.reference}); name a tag instead`);
-    const tags = flags.tag?.length ? flags.tag : [target.reference ?? 'latest'];
+    const tags = packTags(target, targetSpec, flags.tag, flags.push ? '--push' : '--output');
     const metadata = metadataOverrides({
       name: flags.name,
       version: flags.modelVersion,

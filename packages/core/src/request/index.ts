@@ -2,6 +2,10 @@
 // label (a CLI flag or an action input) its messages name.
 export { MAX_CONCURRENCY, parseConcurrency } from './concurrency.js';
 export { parseCreated } from './created.js';
+export { parseChoice } from './choice.js';
+export { REKOR_ENTRY_TYPES } from './rekor-entry-type.js';
+export { customPredicates, parseAttestationKinds } from './attestation.js';
+export { packTags } from './pack-tags.js';
 export { parseKeyValues } from './key-values.js';
 export { metadataOverrides, type MetadataFields } from './metadata.js';
 export { registryAccess, type CredentialLabels, type RegistryAccessFields } from './registry-access.js';
