@@ -27,6 +27,8 @@ const common = {
   transform: { '^.+\\.ts$': tsJest },
   moduleNameMapper: {
     '^@modelship/core$': '<rootDir>/packages/core/src/index.ts',
+    // In-process action tests (actions/*/test) run the glue's source, as core's.
+    '^@modelship/action-common$': '<rootDir>/actions/common/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testEnvironment: 'node',

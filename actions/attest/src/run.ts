@@ -2,40 +2,41 @@ import * as core from '@actions/core';
 import {
   addAttestSummary,
   attestInputs,
-  registryInputs,
-  runAction,
   setAttestOutputs,
-  signingInputs,
+  showSummaryInput,
+  subjectInputs,
+  type ActionContext,
+  type AttestInputs,
+  type SubjectInputs,
 } from '@modelship/action-common';
-import { ModelshipError, attestArtifact, openTarget, signingSetup } from '@modelship/core';
+import { MODELSHIP_VERSION, attestArtifact, signingSetup, withSubject } from '@modelship/core';
 
-export async function run(): Promise<void> {
-  await runAction(async () => {
-    const signing = signingInputs();
-    const reference = core.getInput('reference', { required: true });
-    const attest = attestInputs();
-    const modelDir = core.getInput('model-dir');
+export interface Inputs extends SubjectInputs {
+  attest: AttestInputs;
+  modelDir?: string;
+  showSummary: boolean;
+}
 
-    const target = await openTarget(reference, { registry: registryInputs() });
-    try {
-      if (!target.reference)
-        throw new ModelshipError('USAGE', `input reference "${reference}" names no tag or digest`, {
-          hint: 'use HOST/REPO@sha256:... (e.g. the digest output of the pack step)',
-        });
-      const result = await attestArtifact({
-        store: target.store,
-        reference: target.reference,
-        name: target.base,
-        setup: await signingSetup(signing),
-        ...attest,
-        ...(modelDir ? { modelDir } : {}),
-      });
-      core.setOutput('digest', result.facts.descriptor.digest);
-      setAttestOutputs(result);
-      addAttestSummary(result, target.base);
-      await core.summary.write();
-    } finally {
-      await target.store.close();
-    }
+/** Reads the attest action's inputs (secrets are masked by runAction before this). */
+export function readInputs(): Inputs {
+  const subject = subjectInputs();
+  const attest = attestInputs();
+  const modelDir = core.getInput('model-dir');
+  return { ...subject, attest, ...(modelDir ? { modelDir } : {}), showSummary: showSummaryInput() };
+}
+
+export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
+  await withSubject(inputs.reference, 'input reference', inputs.registry, async (s) => {
+    const result = await attestArtifact({
+      ...s,
+      setup: await signingSetup(inputs.signing),
+      ...inputs.attest,
+      ...(inputs.modelDir ? { modelDir: inputs.modelDir } : {}),
+      version: MODELSHIP_VERSION,
+    });
+    ctx.setOutput('digest', result.facts.descriptor.digest);
+    setAttestOutputs(ctx, result);
+    addAttestSummary(ctx.summary, result, s.name);
+    await ctx.summary.write();
   });
 }

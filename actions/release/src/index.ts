@@ -1,3 +1,7 @@
-import { run } from './run.js';
+import { runAction, runnerContext } from '@modelship/action-common';
+import { readInputs, run } from './run.js';
 
-await run();
+await runAction(async () => {
+  const inputs = readInputs();
+  await run(inputs, runnerContext(inputs.showSummary));
+});

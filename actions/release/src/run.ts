@@ -1,87 +1,103 @@
 import * as core from '@actions/core';
 import {
   addAttestSummary,
-  addPackSummary,
   addSignSummary,
   attestInputs,
   keyValueInput,
   packInputs,
-  packRuntime,
+  packStep,
   registryInputs,
-  runAction,
   setAttestOutputs,
-  setPackOutputs,
   setSignOutputs,
+  showSummaryInput,
   signingInputs,
+  type ActionContext,
+  type AttestInputs,
+  type PackInputs,
 } from '@modelship/action-common';
-import { attestArtifact, openTarget, pack, safe, signArtifact, signingSetup } from '@modelship/core';
+import {
+  MODELSHIP_VERSION,
+  attestArtifact,
+  signArtifact,
+  signingSetup,
+  type RegistryAccess,
+  type SigningOptions,
+} from '@modelship/core';
 
-export async function run(): Promise<void> {
-  await runAction(async () => {
-    // Secrets are masked inside signingInputs/registryInputs before anything can print them.
-    const signing = signingInputs();
-    const registry = registryInputs();
-    const inputs = packInputs();
-    const attest = attestInputs();
-    const annotations = keyValueInput('annotations');
-    const sign = core.getBooleanInput('sign');
-    // Keyless problems that need no network (no id-token permission, bad URLs) surface here,
-    // before anything is packed or pushed.
-    const setup = await signingSetup(signing);
+export interface Inputs {
+  signing: SigningOptions;
+  registry: RegistryAccess;
+  pack: PackInputs;
+  attest: AttestInputs;
+  annotations: Record<string, string>;
+  sign: boolean;
+  bundleOut?: string;
+  showSummary: boolean;
+}
 
-    const target = await openTarget(inputs.target, { create: true, registry });
-    try {
-      const tags = inputs.tags.length ? inputs.tags : [target.reference ?? 'latest'];
-      const result = await pack({
-        dir: inputs.dir,
-        target: target.store,
-        tags,
-        ...inputs.options,
-        ...(await packRuntime(inputs)),
+/** Reads the release action's inputs (secrets are masked by runAction before this). */
+export function readInputs(): Inputs {
+  const signing = signingInputs();
+  const registry = registryInputs();
+  const packed = packInputs();
+  const attest = attestInputs();
+  const annotations = keyValueInput('annotations');
+  const bundleOut = core.getInput('bundle-out');
+  return {
+    signing,
+    registry,
+    pack: packed,
+    attest,
+    annotations,
+    sign: core.getBooleanInput('sign'),
+    ...(bundleOut ? { bundleOut } : {}),
+    showSummary: showSummaryInput(),
+  };
+}
+
+export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
+  const p = inputs.pack;
+  // Keyless problems that need no network (no id-token permission, bad URLs) surface here,
+  // before anything is packed or pushed.
+  const setup = await signingSetup(inputs.signing);
+
+  await packStep(p, inputs.registry, ctx, 'modelship release: pack', async ({ store, base, result }) => {
+    const digest = result.descriptor.digest;
+    ctx.setOutput('pinned-reference', `${base}@${digest}`);
+
+    let signer = '';
+    if (inputs.attest.kinds.length || inputs.attest.custom?.length) {
+      const attested = await attestArtifact({
+        store,
+        reference: digest,
+        name: base,
+        setup,
+        ...inputs.attest,
+        modelDir: p.dir,
+        version: MODELSHIP_VERSION,
       });
-      const digest = result.descriptor.digest;
-      const reference = `${target.base}:${tags[0]}`;
-      await setPackOutputs(target, result, reference);
-      core.setOutput('pinned-reference', `${target.base}@${digest}`);
-      core.info(safe`packed ${inputs.dir} -> ${reference}`);
-      core.info(safe`digest: ${digest}`);
-      addPackSummary(result, reference, 'modelship release: pack');
-
-      let signer = '';
-      if (attest.kinds.length || attest.custom?.length) {
-        const attested = await attestArtifact({
-          store: target.store,
-          reference: digest,
-          name: target.base,
-          setup,
-          ...attest,
-          modelDir: inputs.dir,
-        });
-        setAttestOutputs(attested);
-        addAttestSummary(attested, target.base, 'modelship release: attest');
-        signer = attested.attestations[0]?.signed.identity.subject ?? '';
-      } else {
-        setAttestOutputs({ attestations: [] });
-      }
-
-      if (sign) {
-        const signed = await signArtifact({
-          store: target.store,
-          reference: digest,
-          name: target.base,
-          setup,
-          annotations,
-        });
-        await setSignOutputs(signed, target.base);
-        addSignSummary(signed, target.base, 'modelship release: sign');
-        signer = signed.identity.subject;
-      } else {
-        for (const name of ['bundle-digest', 'referrer-digest', 'bundle-path']) core.setOutput(name, '');
-      }
-      core.setOutput('signer-identity', signer);
-      await core.summary.write();
-    } finally {
-      await target.store.close();
+      setAttestOutputs(ctx, attested);
+      addAttestSummary(ctx.summary, attested, base, 'modelship release: attest');
+      signer = attested.attestations[0]?.signed.identity.subject ?? '';
+    } else {
+      setAttestOutputs(ctx, { attestations: [] });
     }
+
+    if (inputs.sign) {
+      const signed = await signArtifact({
+        store,
+        reference: digest,
+        name: base,
+        setup,
+        annotations: inputs.annotations,
+      });
+      await setSignOutputs(ctx, signed, base, inputs.bundleOut);
+      addSignSummary(ctx.summary, signed, base, 'modelship release: sign');
+      signer = signed.identity.subject;
+    } else {
+      for (const name of ['bundle-digest', 'referrer-digest', 'bundle-path']) ctx.setOutput(name, '');
+    }
+    ctx.setOutput('signer-identity', signer);
   });
+  await ctx.summary.write();
 }

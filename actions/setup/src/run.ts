@@ -1,12 +1,19 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { maskSecret, runAction, secretInput, untrustedWarning } from '@modelship/action-common';
+import {
+  maskSecret,
+  runAction,
+  runnerContext,
+  secretInput,
+  showSummaryInput,
+  type ActionContext,
+} from '@modelship/action-common';
 import { ModelshipError, defaultCacheDir, safe, untrustedHtml } from '@modelship/core';
 import { bundledCliDir, installCli } from './cli.js';
 import { restoreDigestCache, saveDigestCache } from './digest-cache.js';
 import { loginSecrets, parseLogins, registryHost, writeDockerConfig, type RegistryLogin } from './logins.js';
-import { installTool, parseTools, type InstalledTool } from './tools.js';
+import { installTool, parseTools, type InstalledTool, type PeerTool } from './tools.js';
 
 const STATE = {
   post: 'isPost',
@@ -51,97 +58,120 @@ function loginInputs(): RegistryLogin[] {
   return parsed;
 }
 
-export async function run(): Promise<void> {
-  await runAction(async () => {
-    core.saveState(STATE.post, 'true');
-    const logins = loginInputs();
-    const tools = parseTools(core.getInput('tools'));
-    const useCache = core.getBooleanInput('cache');
-    const temp = runnerDir('RUNNER_TEMP');
-    runnerDir('RUNNER_TOOL_CACHE');
+export interface Inputs {
+  logins: RegistryLogin[];
+  tools: PeerTool[];
+  cache: boolean;
+  showSummary: boolean;
+}
 
-    const cli = await installCli(bundledCliDir(), temp);
-    core.addPath(cli.path);
-    core.setOutput('version', cli.version);
-    core.setOutput('path', cli.path);
-    core.info(safe`modelship ${cli.version} ${cli.reused ? 'found in' : 'installed into'} the tool cache: ${cli.path}`);
+/** Reads the setup action's inputs (passwords masked before any is parsed). */
+export function readInputs(): Inputs {
+  return {
+    logins: loginInputs(),
+    tools: parseTools(core.getInput('tools')),
+    cache: core.getBooleanInput('cache'),
+    showSummary: showSummaryInput(),
+  };
+}
 
-    let dockerConfig = '';
-    if (logins.length) {
-      dockerConfig = join(temp, 'modelship-docker-config');
-      await writeDockerConfig(dockerConfig, logins);
-      core.exportVariable('DOCKER_CONFIG', dockerConfig);
-      core.saveState(STATE.dockerConfig, dockerConfig);
-      core.info(
-        `registry logins written to ${join(dockerConfig, 'config.json')}: ${logins.map((l) => l.registry).join(', ')}`,
-      );
+/**
+ * Installs the CLI and tools, writes the logins, restores the digest cache. The runner's own
+ * state (PATH, exported variables, saved state for the post step) goes through @actions/core
+ * directly: only a runner has it.
+ */
+export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
+  const { logins, tools, cache: useCache } = inputs;
+  const temp = runnerDir('RUNNER_TEMP');
+  runnerDir('RUNNER_TOOL_CACHE');
+
+  const cli = await installCli(bundledCliDir(), temp);
+  core.addPath(cli.path);
+  ctx.setOutput('version', cli.version);
+  ctx.setOutput('path', cli.path);
+  ctx.info(safe`modelship ${cli.version} ${cli.reused ? 'found in' : 'installed into'} the tool cache: ${cli.path}`);
+
+  let dockerConfig = '';
+  if (logins.length) {
+    dockerConfig = join(temp, 'modelship-docker-config');
+    await writeDockerConfig(dockerConfig, logins);
+    core.exportVariable('DOCKER_CONFIG', dockerConfig);
+    core.saveState(STATE.dockerConfig, dockerConfig);
+    ctx.info(
+      `registry logins written to ${join(dockerConfig, 'config.json')}: ${logins.map((l) => l.registry).join(', ')}`,
+    );
+  }
+  ctx.setOutput('docker-config', dockerConfig);
+
+  const installed: InstalledTool[] = [];
+  for (const tool of tools) {
+    const t = await installTool(tool, temp);
+    core.addPath(t.path);
+    installed.push(t);
+    ctx.info(safe`${t.name} ${t.version} ${t.reused ? 'found in' : 'installed into'} the tool cache: ${t.path}`);
+  }
+  ctx.setOutput('tools', JSON.stringify(Object.fromEntries(installed.map((t) => [t.name, t.path]))));
+
+  // Later steps and the CLI must agree on where the digest cache is for the post step to save it.
+  const cacheDir = defaultCacheDir();
+  core.exportVariable('MODELSHIP_CACHE_DIR', cacheDir);
+  let cacheNote = 'off';
+  ctx.setOutput('cache-hit', 'false');
+  if (useCache) {
+    core.saveState(STATE.cacheDir, cacheDir);
+    const r = await restoreDigestCache(cacheDir);
+    if (r.status === 'restored') {
+      core.saveState(STATE.restoredKey, r.key);
+      ctx.setOutput('cache-hit', 'true');
+      cacheNote = `restored (${r.key})`;
+    } else if (r.status === 'miss') cacheNote = 'nothing saved yet';
+    else {
+      ctx.warning(`digest cache not restored: ${r.why}; files are hashed afresh`);
+      cacheNote = 'cache service unavailable';
     }
-    core.setOutput('docker-config', dockerConfig);
+    ctx.info(safe`digest cache ${cacheDir}: ${cacheNote}`);
+  }
 
-    const installed: InstalledTool[] = [];
-    for (const tool of tools) {
-      const t = await installTool(tool, temp);
-      core.addPath(t.path);
-      installed.push(t);
-      core.info(safe`${t.name} ${t.version} ${t.reused ? 'found in' : 'installed into'} the tool cache: ${t.path}`);
-    }
-    core.setOutput('tools', JSON.stringify(Object.fromEntries(installed.map((t) => [t.name, t.path]))));
-
-    // Later steps and the CLI must agree on where the digest cache is for the post step to save it.
-    const cacheDir = defaultCacheDir();
-    core.exportVariable('MODELSHIP_CACHE_DIR', cacheDir);
-    let cacheNote = 'off';
-    core.setOutput('cache-hit', 'false');
-    if (useCache) {
-      core.saveState(STATE.cacheDir, cacheDir);
-      const r = await restoreDigestCache(cacheDir);
-      if (r.status === 'restored') {
-        core.saveState(STATE.restoredKey, r.key);
-        core.setOutput('cache-hit', 'true');
-        cacheNote = `restored (${r.key})`;
-      } else if (r.status === 'miss') cacheNote = 'nothing saved yet';
-      else {
-        untrustedWarning(`digest cache not restored: ${r.why}; files are hashed afresh`);
-        cacheNote = 'cache service unavailable';
-      }
-      core.info(safe`digest cache ${cacheDir}: ${cacheNote}`);
-    }
-
-    await core.summary
-      .addHeading('modelship setup', 3)
-      .addTable([
-        [
-          { data: 'Tool', header: true },
-          { data: 'Version', header: true },
-          { data: 'Path', header: true },
-        ],
-        ['modelship', untrustedHtml(cli.version), `<code>${untrustedHtml(cli.path)}</code>`],
-        ...installed.map((t) => [
-          untrustedHtml(t.name),
-          untrustedHtml(t.version),
-          `<code>${untrustedHtml(t.path)}</code>`,
-        ]),
-      ])
-      .addRaw(
-        `<p>Registry logins: ${logins.length ? logins.map((l) => `<code>${untrustedHtml(l.registry)}</code>`).join(', ') : 'none'}. Digest cache: ${untrustedHtml(cacheNote)}.</p>`,
-      )
-      .write();
-  });
+  await ctx.summary
+    .addHeading('modelship setup', 3)
+    .addTable([
+      [
+        { data: 'Tool', header: true },
+        { data: 'Version', header: true },
+        { data: 'Path', header: true },
+      ],
+      ['modelship', untrustedHtml(cli.version), `<code>${untrustedHtml(cli.path)}</code>`],
+      ...installed.map((t) => [
+        untrustedHtml(t.name),
+        untrustedHtml(t.version),
+        `<code>${untrustedHtml(t.path)}</code>`,
+      ]),
+    ])
+    .addRaw(
+      `<p>Registry logins: ${logins.length ? logins.map((l) => `<code>${untrustedHtml(l.registry)}</code>`).join(', ') : 'none'}. Digest cache: ${untrustedHtml(cacheNote)}.</p>`,
+    )
+    .write();
 }
 
 /** Post step: save the digest cache when it changed, and remove the written credentials. */
 export async function post(): Promise<void> {
+  const ctx = runnerContext(false);
   await runAction(async () => {
     const cacheDir = core.getState(STATE.cacheDir);
     if (cacheDir) {
       const r = await saveDigestCache(cacheDir, core.getState(STATE.restoredKey));
       if (r.status === 'saved') core.info(safe`digest cache saved as ${r.key}`);
-      else if (r.status === 'unavailable') untrustedWarning(`digest cache not saved: ${r.why}`);
+      else if (r.status === 'unavailable') ctx.warning(`digest cache not saved: ${r.why}`);
       else core.info(`digest cache not saved: ${r.status === 'empty' ? 'nothing was hashed' : 'unchanged'}`);
     }
     const dockerConfig = core.getState(STATE.dockerConfig);
     if (dockerConfig) await rm(dockerConfig, { recursive: true, force: true });
   });
+}
+
+/** Marks the main step as run, first of all, so the post step cleans up even after a failure. */
+export function markMain(): void {
+  core.saveState(STATE.post, 'true');
 }
 
 export function isPost(): boolean {

@@ -2,40 +2,35 @@ import * as core from '@actions/core';
 import {
   addSignSummary,
   keyValueInput,
-  registryInputs,
-  runAction,
   setSignOutputs,
-  signingInputs,
+  showSummaryInput,
+  subjectInputs,
+  type ActionContext,
+  type SubjectInputs,
 } from '@modelship/action-common';
-import { ModelshipError, openTarget, signArtifact, signingSetup } from '@modelship/core';
+import { signArtifact, signingSetup, withSubject } from '@modelship/core';
 
-export async function run(): Promise<void> {
-  await runAction(async () => {
-    // Secrets are masked inside signingInputs before anything can print them.
-    const signing = signingInputs();
-    const reference = core.getInput('reference', { required: true });
-    const annotations = keyValueInput('annotations');
+export interface Inputs extends SubjectInputs {
+  annotations: Record<string, string>;
+  bundleOut?: string;
+  showSummary: boolean;
+}
 
-    const target = await openTarget(reference, { registry: registryInputs() });
-    try {
-      if (!target.reference)
-        throw new ModelshipError('USAGE', `input reference "${reference}" names no tag or digest`, {
-          hint: 'use HOST/REPO@sha256:... (e.g. the digest output of the pack step)',
-        });
-      const setup = await signingSetup(signing);
-      const r = await signArtifact({
-        store: target.store,
-        reference: target.reference,
-        name: target.base,
-        setup,
-        annotations,
-      });
-      core.setOutput('digest', r.subject.digest);
-      await setSignOutputs(r, target.base);
-      addSignSummary(r, target.base);
-      await core.summary.write();
-    } finally {
-      await target.store.close();
-    }
+/** Reads the sign action's inputs (secrets are masked by runAction before this). */
+export function readInputs(): Inputs {
+  const subject = subjectInputs();
+  const annotations = keyValueInput('annotations');
+  const bundleOut = core.getInput('bundle-out');
+  return { ...subject, annotations, ...(bundleOut ? { bundleOut } : {}), showSummary: showSummaryInput() };
+}
+
+export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
+  await withSubject(inputs.reference, 'input reference', inputs.registry, async (s) => {
+    const setup = await signingSetup(inputs.signing);
+    const r = await signArtifact({ ...s, setup, annotations: inputs.annotations });
+    ctx.setOutput('digest', r.subject.digest);
+    await setSignOutputs(ctx, r, s.name, inputs.bundleOut);
+    addSignSummary(ctx.summary, r, s.name);
+    await ctx.summary.write();
   });
 }

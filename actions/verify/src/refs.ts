@@ -1,8 +1,7 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import * as core from '@actions/core';
 import * as glob from '@actions/glob';
-import { untrustedWarning } from '@modelship/action-common';
+import { type ActionContext } from '@modelship/action-common';
 import {
   ModelshipError,
   safe,
@@ -33,7 +32,7 @@ const MANIFEST_EXT = /\.(ya?ml|json)$/i;
  * silently); files reached through a glob or a directory are kept only when they look like
  * manifests (.yaml, .yml, .json), so `k8s/` does not scan READMEs.
  */
-async function manifestFiles(patterns: string[]): Promise<string[]> {
+async function manifestFiles(patterns: string[], ctx: ActionContext): Promise<string[]> {
   const files = new Set<string>();
   for (const p of patterns) {
     if (p.startsWith('!') || /[*?[\]]/.test(p)) continue;
@@ -51,8 +50,8 @@ async function manifestFiles(patterns: string[]): Promise<string[]> {
     files.add(f);
     globbed++;
   }
-  if (files.size === 0) untrustedWarning(`input manifests matched no files: ${patterns.join(', ')}`);
-  else core.info(`scanning ${files.size} manifest file(s) (${globbed} from globs or directories)`);
+  if (files.size === 0) ctx.warning(`input manifests matched no files: ${patterns.join(', ')}`);
+  else ctx.info(`scanning ${files.size} manifest file(s) (${globbed} from globs or directories)`);
   return [...files];
 }
 
@@ -64,32 +63,32 @@ function forAnnotation(file: string, workspace: string): string {
 }
 
 /** Verifies every model reference in a list file and/or Kubernetes manifests; annotates each failure on its line. */
-export async function verifyReferences(inputs: VerifyReferencesInputs): Promise<void> {
+export async function verifyReferences(inputs: VerifyReferencesInputs, ctx: ActionContext): Promise<void> {
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
   const refs: ModelRef[] = [];
   if (inputs.referencesFile) refs.push(...(await findModelRefsInList(inputs.referencesFile)));
-  if (inputs.manifests.length) refs.push(...(await findModelRefsInManifests(await manifestFiles(inputs.manifests))));
+  if (inputs.manifests.length)
+    refs.push(...(await findModelRefsInManifests(await manifestFiles(inputs.manifests, ctx))));
   for (const r of refs) r.file = forAnnotation(r.file, workspace);
 
   const result = await verifyModelRefs({ ...inputs.verify, refs, registry: inputs.registry });
-  const dir = join(process.env.RUNNER_TEMP || process.cwd(), 'modelship');
-  await mkdir(dir, { recursive: true });
-  const reportPath = join(dir, 'verify-references.json');
+  await mkdir(ctx.tempDir, { recursive: true });
+  const reportPath = join(ctx.tempDir, 'verify-references.json');
   await writeFile(reportPath, JSON.stringify(result, null, 2));
-  core.setOutput('verified', String(result.ok));
-  core.setOutput('report-path', reportPath);
-  core.setOutput('checked', String(result.checked));
-  core.setOutput('failed', String(result.failed));
+  ctx.setOutput('verified', String(result.ok));
+  ctx.setOutput('report-path', reportPath);
+  ctx.setOutput('checked', String(result.checked));
+  ctx.setOutput('failed', String(result.failed));
 
   for (const r of result.results)
-    core.info(
+    ctx.info(
       safe`${r.ok ? 'ok  ' : 'FAIL'} ${r.reference} (${r.locations.map((l) => `${l.file}:${l.line}`).join(', ')}): ${r.message}`,
     );
   // @actions/core escapes the message's line breaks and the properties' `:` and `,`; the
   // message (a reference and a reason from the manifests and the registry) also gets its
   // control characters made visible. The file stays as it is: it must name the real file.
   for (const a of modelRefAnnotations(result.results))
-    core.error(untrustedText(a.message), {
+    ctx.error(untrustedText(a.message), {
       title: a.title,
       file: a.location.file,
       startLine: a.location.line,
@@ -101,8 +100,8 @@ export async function verifyReferences(inputs: VerifyReferencesInputs): Promise<
     result.checked === 0
       ? 'modelship verify: no model references found'
       : `modelship verify: ${result.ok ? 'passed' : 'FAILED'} (${result.checked - result.failed} of ${result.checked} model references verified)`;
-  if (result.checked === 0) core.notice('no model references found in the given references file or manifests');
-  await core.summary
+  if (result.checked === 0) ctx.notice('no model references found in the given references file or manifests');
+  await ctx.summary
     .addHeading(heading, 3)
     .addRaw(safeHtml`<p>against <code>${policy.source}</code> (${policy.digest})</p>`)
     .addTable([

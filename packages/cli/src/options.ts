@@ -1,8 +1,9 @@
 import { Option, type Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import {
-  ModelshipError,
+  REKOR_ENTRY_TYPES,
   keySourceFrom,
+  parseChoice,
+  registryAccess,
   signingSetup,
   type RegistryAccess,
   type SigningSetup,
@@ -30,24 +31,28 @@ export function addRegistryOptions(cmd: Command): Command {
     );
 }
 
-export async function registryAccess(flags: RegistryFlags, io: CliIO): Promise<RegistryAccess> {
-  const access: RegistryAccess = {};
-  if (flags.plainHttp) access.plainHttp = true;
-  if (flags.insecure) access.insecure = true;
-  if (flags.registryConfig) access.dockerConfig = flags.registryConfig;
+/** The shared registry flags and MODELSHIP_REGISTRY_* variables, checked by core's registryAccess. */
+export async function registryAccessFromFlags(flags: RegistryFlags, io: CliIO): Promise<RegistryAccess> {
   const username = flags.username ?? io.env.MODELSHIP_REGISTRY_USERNAME;
-  let password = io.env.MODELSHIP_REGISTRY_PASSWORD;
-  if (flags.passwordStdin) password = (await io.readStdin()).replace(/\r?\n$/, '');
-  if (password !== undefined && password !== '' && !username)
-    throw new ModelshipError('USAGE', 'a registry password was given without a username', {
-      hint: 'add --username USER (or MODELSHIP_REGISTRY_USERNAME)',
-    });
-  if (username) {
-    access.username = username;
-    if (password !== undefined) access.password = password;
-  }
-  return access;
+  const password = flags.passwordStdin
+    ? (await io.readStdin()).replace(/\r?\n$/, '')
+    : io.env.MODELSHIP_REGISTRY_PASSWORD;
+  return registryAccess(
+    {
+      username,
+      password,
+      plainHttp: flags.plainHttp,
+      insecure: flags.insecure,
+      dockerConfig: flags.registryConfig,
+    },
+    REGISTRY_LABELS,
+  );
 }
+
+const REGISTRY_LABELS = {
+  username: '--username USER (or MODELSHIP_REGISTRY_USERNAME)',
+  password: '--password-stdin or MODELSHIP_REGISTRY_PASSWORD',
+};
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -81,8 +86,9 @@ export function addSigningOptions(cmd: Command): Command {
 
 /** Key from --key, password from MODELSHIP_KEY_PASSWORD / COSIGN_PASSWORD, token from --identity-token / SIGSTORE_ID_TOKEN. */
 export async function signingSetupFromFlags(flags: SigningFlags, io: CliIO): Promise<SigningSetup> {
-  if (flags.rekorEntryType && flags.rekorEntryType !== 'dsse' && flags.rekorEntryType !== 'intoto')
-    throw new ModelshipError('USAGE', `--rekor-entry-type "${flags.rekorEntryType}" is not dsse or intoto`);
+  const rekorEntryType = flags.rekorEntryType
+    ? parseChoice(flags.rekorEntryType, REKOR_ENTRY_TYPES, '--rekor-entry-type')
+    : undefined;
   const password = io.env.MODELSHIP_KEY_PASSWORD ?? io.env.COSIGN_PASSWORD;
   const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
   return signingSetup({
@@ -93,7 +99,7 @@ export async function signingSetupFromFlags(flags: SigningFlags, io: CliIO): Pro
     ...(flags.rekorUrl ? { rekorURL: flags.rekorUrl } : {}),
     ...(flags.tsaUrl ? { tsaURL: flags.tsaUrl } : {}),
     ...(flags.tlog !== undefined ? { tlog: flags.tlog } : {}),
-    ...(flags.rekorEntryType ? { rekorEntryType: flags.rekorEntryType as 'dsse' | 'intoto' } : {}),
+    ...(rekorEntryType ? { rekorEntryType } : {}),
     env: io.env,
   });
 }
@@ -121,17 +127,4 @@ export function tufOptions(flags: TufFlags): TufOptions {
     ...(flags.tufCache ? { cachePath: flags.tufCache } : {}),
     ...(flags.tufOffline ? { offline: true } : {}),
   };
-}
-
-/** Extra public keys given on the command line, for verification. */
-export async function readPublicKeys(paths: readonly string[] | undefined): Promise<{ pem: string; name: string }[]> {
-  const keys: { pem: string; name: string }[] = [];
-  for (const path of paths ?? []) {
-    try {
-      keys.push({ pem: await readFile(path, 'utf8'), name: path });
-    } catch (e) {
-      throw new ModelshipError('INPUT', `cannot read public key ${path}`, { cause: e });
-    }
-  }
-  return keys;
 }

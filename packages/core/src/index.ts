@@ -25,3 +25,30 @@ export * from './verify/index.js';
 export * from './policy/index.js';
 export * from './promote.js';
 export * from './untrusted-text.js';
+export {
+  MAX_CONCURRENCY,
+  MODELSHIP_VERSION,
+  REKOR_ENTRY_TYPES,
+  customPredicates,
+  metadataOverrides,
+  packTags,
+  parseAttestationKinds,
+  parseChoice,
+  parseConcurrency,
+  parseCreated,
+  parseKeyValues,
+  planPromotion,
+  readPublicKeys,
+  registryAccess,
+  requireReference,
+  withSubject,
+  type CredentialLabels,
+  type MetadataFields,
+  type PromotionDestination,
+  type PromotionLabels,
+  type PromotionPlan,
+  type PromotionRequest,
+  type PublicKeyFile,
+  type RegistryAccessFields,
+  type Subject,
+} from './request/index.js';

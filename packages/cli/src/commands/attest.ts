@@ -2,20 +2,20 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   ATTESTATION_KINDS,
+  MODELSHIP_VERSION,
   ModelshipError,
   attestArtifact,
+  customPredicates,
   gitHubTargetFromEnv,
-  openTarget,
-  type AttestationKind,
+  parseAttestationKinds,
+  withSubject,
   type AttestResult,
-  type CustomPredicate,
 } from '@modelship/core';
 import { json, safe, type CliIO } from '../io.js';
-import { VERSION } from '../version.js';
 import {
   addRegistryOptions,
   addSigningOptions,
-  registryAccess,
+  registryAccessFromFlags,
   signingSetupFromFlags,
   type RegistryFlags,
   type SigningFlags,
@@ -29,17 +29,6 @@ interface AttestFlags extends RegistryFlags, SigningFlags {
   modelDir?: string;
   githubUpload?: boolean;
   json?: boolean;
-}
-
-export function parseKinds(value: string): AttestationKind[] {
-  const kinds = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const k of kinds)
-    if (!(ATTESTATION_KINDS as readonly string[]).includes(k))
-      throw new ModelshipError('USAGE', `--type "${k}" is not one of ${ATTESTATION_KINDS.join(', ')}`);
-  return [...new Set(kinds)] as AttestationKind[];
 }
 
 export function registerAttest(program: Command, io: CliIO): void {
@@ -69,37 +58,33 @@ export function registerAttest(program: Command, io: CliIO): void {
 }
 
 async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
-  if (!flags.predicateType !== !flags.predicate)
-    throw new ModelshipError('USAGE', '--predicate-type and --predicate go together');
-  const kinds = flags.type === '' || flags.type === 'none' ? [] : parseKinds(flags.type);
-  const custom: CustomPredicate[] =
-    flags.predicateType && flags.predicate ? [{ predicateType: flags.predicateType, path: flags.predicate }] : [];
+  const custom = customPredicates(flags.predicateType, flags.predicate, {
+    type: '--predicate-type',
+    path: '--predicate',
+  });
+  const kinds =
+    flags.type === '' || flags.type === 'none' ? [] : parseAttestationKinds(flags.type.split(','), '--type');
   const github = flags.githubUpload ? gitHubTargetFromEnv(io.env) : undefined;
   if (flags.githubUpload && !github)
     throw new ModelshipError('USAGE', '--github-upload needs GITHUB_TOKEN (or GH_TOKEN) and GITHUB_REPOSITORY', {
       hint: 'in a workflow these come from the runner; locally export them',
     });
-  const target = await openTarget(reference, { registry: await registryAccess(flags, io) });
-  try {
-    if (!target.reference) throw new ModelshipError('USAGE', `"${reference}" names no tag or digest to attest`);
+  const registry = await registryAccessFromFlags(flags, io);
+  return withSubject(reference, 'reference', registry, async (s) => {
     const setup = await signingSetupFromFlags(flags, io);
     const result = await attestArtifact({
-      store: target.store,
-      reference: target.reference,
-      name: target.base,
+      ...s,
       setup,
       kinds,
       custom,
       ...(flags.mofOverrides ? { mofOverridesPath: flags.mofOverrides } : {}),
       ...(flags.modelDir ? { modelDir: resolve(flags.modelDir) } : {}),
       env: io.env,
-      version: VERSION,
+      version: MODELSHIP_VERSION,
       ...(github ? { github } : {}),
     });
     return { text: render(result), json: toJson(result) };
-  } finally {
-    await target.store.close();
-  }
+  });
 }
 
 function mofClass(r: AttestResult): string | undefined {

@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { KEY_ALGORITHMS, ModelshipError, generateKeyPair, writeKeyPair, type KeyAlgorithm } from '@modelship/core';
+import {
+  KEY_ALGORITHMS,
+  ModelshipError,
+  generateKeyPair,
+  parseChoice,
+  writeKeyPair,
+  type KeyAlgorithm,
+} from '@modelship/core';
 import { json, safe, type CliIO } from '../io.js';
 
 interface GenerateKeyPairFlags {
@@ -29,9 +36,7 @@ export function registerGenerateKeyPair(program: Command, io: CliIO): void {
 }
 
 async function runGenerateKeyPair(flags: GenerateKeyPairFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
-  if (!(KEY_ALGORITHMS as readonly string[]).includes(flags.algorithm))
-    throw new ModelshipError('USAGE', `--algorithm "${flags.algorithm}" is not one of ${KEY_ALGORITHMS.join(', ')}`);
-  const algorithm = flags.algorithm as KeyAlgorithm;
+  const algorithm = parseChoice<KeyAlgorithm>(flags.algorithm, KEY_ALGORITHMS, '--algorithm');
   if (!flags.outputKeyPrefix) throw new ModelshipError('USAGE', '--output-key-prefix is empty');
 
   const password = await keyPassword(flags, io);

@@ -5,17 +5,20 @@ import {
   IDENTIFIER_FAMILIES,
   LAYER_ENCODINGS,
   ModelshipError,
-  isDigest,
+  metadataOverrides,
+  packTags,
+  parseChoice,
+  parseConcurrency,
+  parseCreated,
   openTarget,
   pack,
   type IdentifierFamily,
   type LayerEncoding,
-  type ModelMetadataOverrides,
   type PackResult,
   untrustedText,
 } from '@modelship/core';
 import { formatBytes, json, progressFor, safe, table, type CliIO } from '../io.js';
-import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
+import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
 
 interface PackFlags extends RegistryFlags {
   output?: string;
@@ -92,53 +95,33 @@ export function registerPack(program: Command, io: CliIO): void {
   });
 }
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value))
-    throw new ModelshipError('USAGE', `${flag} "${value}" is not one of ${allowed.join(', ')}`);
-  return value as T;
-}
-
 async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
   if (flags.output && flags.push)
     throw new ModelshipError('USAGE', '--output and --push are exclusive: pick one target');
-  const layerFormat = oneOf<LayerEncoding>(flags.layerFormat, LAYER_ENCODINGS, '--layer-format');
-  const family = oneOf<IdentifierFamily>(flags.identifiers, IDENTIFIER_FAMILIES, '--identifiers');
-  const concurrency = Number(flags.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
-    throw new ModelshipError('USAGE', `--concurrency "${flags.concurrency}" must be an integer from 1 to 64`);
-  let createdAt: string | undefined;
-  if (flags.created === true) createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  else if (typeof flags.created === 'string') {
-    if (Number.isNaN(Date.parse(flags.created)) || !/^\d{4}-\d\d-\d\dT/.test(flags.created))
-      throw new ModelshipError('USAGE', `--created "${flags.created}" is not an RFC 3339 time`, {
-        hint: 'e.g. 2026-01-31T12:00:00Z',
-      });
-    createdAt = flags.created;
-  }
+  const layerFormat = parseChoice<LayerEncoding>(flags.layerFormat, LAYER_ENCODINGS, '--layer-format');
+  const family = parseChoice<IdentifierFamily>(flags.identifiers, IDENTIFIER_FAMILIES, '--identifiers');
+  const concurrency = parseConcurrency(flags.concurrency, '--concurrency');
+  const createdAt = parseCreated(flags.created, '--created');
 
   const targetSpec = flags.push ?? (flags.output ? flags.output : './model-oci');
   const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
     create: true,
-    registry: await registryAccess(flags, io),
+    registry: await registryAccessFromFlags(flags, io),
   });
   try {
-    if (target.reference && isDigest(target.reference))
-      throw new ModelshipError('USAGE', `cannot pack to a digest (${target.reference}); name a tag instead`);
-    const tags = flags.tag?.length ? flags.tag : [target.reference ?? 'latest'];
-    const metadata: ModelMetadataOverrides = {};
-    const set = <K extends keyof ModelMetadataOverrides>(k: K, v: ModelMetadataOverrides[K] | undefined): void => {
-      if (v !== undefined) metadata[k] = v;
-    };
-    set('name', flags.name);
-    set('version', flags.modelVersion);
-    set('family', flags.family);
-    set('architecture', flags.arch);
-    set('format', flags.format);
-    set('paramSize', flags.paramSize);
-    set('precision', flags.precision);
-    set('quantization', flags.quantization);
-    set('licenses', flags.license);
-    set('authors', flags.author);
+    const tags = packTags(target, targetSpec, flags.tag, flags.push ? '--push' : '--output');
+    const metadata = metadataOverrides({
+      name: flags.name,
+      version: flags.modelVersion,
+      family: flags.family,
+      architecture: flags.arch,
+      format: flags.format,
+      paramSize: flags.paramSize,
+      precision: flags.precision,
+      quantization: flags.quantization,
+      licenses: flags.license,
+      authors: flags.author,
+    });
 
     const progress = progressFor(io, 'pack', flags.progress && !flags.json);
     const result = await pack({

@@ -6,6 +6,7 @@ import {
   exportPolicy,
   loadExportInputs,
   loadPolicy,
+  parseChoice,
   type ExportTarget,
 } from '@modelship/core';
 import { untrustedLines, type CliIO } from '../io.js';
@@ -42,9 +43,7 @@ export function registerPolicy(program: Command, io: CliIO): void {
 }
 
 async function runExport(file: string, flags: ExportFlags, io: CliIO): Promise<void> {
-  if (!(EXPORT_TARGETS as readonly string[]).includes(flags.to))
-    throw new ModelshipError('USAGE', `--to "${flags.to}" is not one of ${EXPORT_TARGETS.join(', ')}`);
-  const to = flags.to as ExportTarget;
+  const to = parseChoice<ExportTarget>(flags.to, EXPORT_TARGETS, '--to');
   if (to !== 'kyverno' && !flags.image?.length)
     throw new ModelshipError(
       'USAGE',

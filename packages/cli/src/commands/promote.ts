@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
 import {
+  MODELSHIP_VERSION,
   ModelshipError,
-  canSign,
   formatBytes,
-  isDigest,
-  isLayoutSpec,
   loadPolicy,
   openTarget,
+  parseConcurrency,
+  planPromotion,
   promoteArtifact,
-  splitLayoutSpec,
+  readPublicKeys,
+  registryAccess,
+  type PromotionDestination,
   type ContentStore,
   type PromoteResult,
   type RegistryAccess,
@@ -16,17 +18,15 @@ import {
   type VerifyReport,
 } from '@modelship/core';
 import { json, progressFor, safe, type CliIO } from '../io.js';
-import { VERSION } from '../version.js';
 import {
   addRegistryOptions,
   addSigningOptions,
   collect,
-  registryAccess,
+  registryAccessFromFlags,
   signingSetupFromFlags,
   type RegistryFlags,
   type SigningFlags,
   addTufOptions,
-  readPublicKeys,
   tufOptions,
   type TufFlags,
 } from '../options.js';
@@ -79,13 +79,6 @@ export function registerPromote(program: Command, io: CliIO): void {
   );
 }
 
-function concurrencyOf(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64)
-    throw new ModelshipError('USAGE', `--concurrency "${v}" must be an integer from 1 to 64`);
-  return n;
-}
-
 /**
  * Per-side credentials: --src-/--dest- flags and MODELSHIP_SRC_/MODELSHIP_DEST_ variables win
  * over the shared --username/MODELSHIP_REGISTRY_* ones; docker config.json is per host anyway.
@@ -100,21 +93,19 @@ async function sideAccess(
   env: NodeJS.ProcessEnv,
 ): Promise<RegistryAccess> {
   const prefix = side === 'src' ? 'MODELSHIP_SRC' : 'MODELSHIP_DEST';
-  const user = username ?? env[`${prefix}_USERNAME`];
   const password = passwordStdin ? (await stdin()).replace(/\r?\n$/, '') : env[`${prefix}_PASSWORD`];
-  if (password && !user)
-    throw new ModelshipError(
-      'USAGE',
-      `a ${side === 'src' ? 'source' : 'destination'} password was given without a username`,
-      {
-        hint: `add --${side}-username USER (or ${prefix}_USERNAME)`,
-      },
-    );
-  if (!user) return shared;
+  const own = registryAccess(
+    { username: username ?? env[`${prefix}_USERNAME`], password: password || undefined },
+    {
+      username: `--${side}-username USER (or ${prefix}_USERNAME)`,
+      password: `--${side}-password-stdin or ${prefix}_PASSWORD`,
+    },
+  );
+  if (!own.username) return shared;
   const { username: _u, password: _p, ...rest } = shared;
   void _u;
   void _p;
-  return { ...rest, username: user, ...(password ? { password } : {}) };
+  return { ...rest, ...own };
 }
 
 async function runPromote(source: string, destination: string, flags: PromoteFlags, io: CliIO): Promise<void> {
@@ -123,26 +114,23 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
     throw new ModelshipError('USAGE', 'standard input can carry only one password', {
       hint: 'pass the other one in MODELSHIP_SRC_PASSWORD / MODELSHIP_DEST_PASSWORD',
     });
-  const concurrency = concurrencyOf(flags.concurrency);
+  const concurrency = parseConcurrency(flags.concurrency, '--concurrency');
+  const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
+  const plan = planPromotion({
+    source,
+    destination,
+    tags: flags.tag,
+    record: flags.record,
+    signing: { ...(flags.key ? { key: { path: flags.key } } : {}), ...(identityToken ? { identityToken } : {}) },
+    env: io.env,
+    labels: { source: 'source', destination: 'destination', key: '--key KEY', noRecord: '--no-record' },
+  });
   const policy = await loadPolicy(flags.policy);
   const publicKeys = await readPublicKeys(flags.publicKey);
-  const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
-  let setup: SigningSetup | undefined;
-  if (flags.record) {
-    if (
-      !canSign(
-        { ...(flags.key ? { key: { path: flags.key } } : {}), ...(identityToken ? { identityToken } : {}) },
-        io.env,
-      )
-    )
-      throw new ModelshipError('USAGE', 'promote signs a promotion record, and no signer is configured', {
-        hint: 'pass --key KEY (or an OIDC token: --identity-token / SIGSTORE_ID_TOKEN), or --no-record to promote without a record',
-      });
-    // Before any network work, so a bad key or password fails with nothing done.
-    setup = await signingSetupFromFlags(flags, io);
-  }
+  // Before any network work, so a bad key or password fails with nothing done.
+  const setup: SigningSetup | undefined = plan.record ? await signingSetupFromFlags(flags, io) : undefined;
 
-  const shared = await registryAccess(flags, io);
+  const shared = await registryAccessFromFlags(flags, io);
   const stdin = (): Promise<string> => io.readStdin();
   const srcAccess = await sideAccess(shared, 'src', flags.srcUsername, flags.srcPasswordStdin, stdin, io.env);
   const dstAccess = await sideAccess(shared, 'dest', flags.destUsername, flags.destPasswordStdin, stdin, io.env);
@@ -150,26 +138,16 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
   const src = await openTarget(source, { registry: srcAccess });
   let dstRegistry: ContentStore | undefined;
   try {
-    if (!src.reference)
-      throw new ModelshipError('USAGE', `"${source}" names no tag or digest to promote`, {
-        hint: 'e.g. host/repo:v1, host/repo@sha256:… or oci:DIR:v1',
-      });
-    const dst = await destinationTarget(destination, dstAccess);
+    const dst = await destinationTarget(plan.destination, dstAccess);
     if (typeof dst.store !== 'function') dstRegistry = dst.store;
-    if (dst.reference && isDigest(dst.reference))
-      throw new ModelshipError('USAGE', `destination "${destination}" names a digest`, {
-        hint: 'name the destination repository or layout, optionally with a tag: the digest is the source’s',
-      });
-    const tags = [...(dst.reference ? [dst.reference] : []), ...(flags.tag ?? [])];
-    // Promotion keeps the source's tag when the destination names none (as push does).
-    if (!tags.length && !isDigest(src.reference)) tags.push(src.reference);
+    const tags = plan.tags;
 
     const progress = progressFor(io, 'promote', flags.progress && !flags.json);
     let failedReport: VerifyReport | undefined;
     let result: PromoteResult;
     try {
       result = await promoteArtifact({
-        source: { store: src.store, reference: src.reference, name: src.base },
+        source: { store: src.store, reference: plan.sourceReference, name: src.base },
         destination: { store: dst.store, name: dst.base },
         tags,
         policy,
@@ -177,7 +155,7 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
         tuf: tufOptions(flags),
         publicKeys,
         ...(setup ? { recordSetup: setup } : {}),
-        version: VERSION,
+        version: MODELSHIP_VERSION,
         env: io.env,
         concurrency,
         onVerified: (r) => {
@@ -198,25 +176,18 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
   }
 }
 
-/**
- * A registry destination is opened at once (opening writes nothing); a layout only after the
- * policy passed, because opening with create makes the directory.
- */
+/** Opens the planned destination: a registry at once, a layout only when the copy needs it. */
 async function destinationTarget(
-  spec: string,
+  planned: PromotionDestination,
   access: RegistryAccess,
-): Promise<{ store: ContentStore | (() => Promise<ContentStore>); base: string; reference?: string }> {
-  if (isLayoutSpec(spec)) {
-    const { path, reference } = splitLayoutSpec(spec);
-    if (!path) throw new ModelshipError('USAGE', `"${spec}" names no layout directory`, { hint: 'use oci:PATH[:TAG]' });
+): Promise<{ store: ContentStore | (() => Promise<ContentStore>); base: string }> {
+  if (planned.kind === 'oci-layout')
     return {
-      store: async () => (await openTarget(`oci:${path}`, { create: true })).store,
-      base: `oci:${path}`,
-      ...(reference ? { reference } : {}),
+      store: async () => (await openTarget(planned.base, { create: true })).store,
+      base: planned.base,
     };
-  }
-  const t = await openTarget(spec, { registry: access });
-  return { store: t.store, base: t.base, ...(t.reference ? { reference: t.reference } : {}) };
+  const t = await openTarget(planned.spec, { registry: access });
+  return { store: t.store, base: t.base };
 }
 
 function renderFailure(r: VerifyReport): string {

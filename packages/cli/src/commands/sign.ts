@@ -1,12 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ModelshipError, isDigest, openTarget, signArtifact, type SignResult } from '@modelship/core';
+import { isDigest, parseKeyValues, signArtifact, withSubject, type SignResult } from '@modelship/core';
 import { json, safe, type CliIO } from '../io.js';
 import {
   addRegistryOptions,
   addSigningOptions,
   collect,
-  registryAccess,
+  registryAccessFromFlags,
   signingSetupFromFlags,
   type RegistryFlags,
   type SigningFlags,
@@ -16,16 +16,6 @@ interface SignFlags extends RegistryFlags, SigningFlags {
   annotation?: string[];
   bundleOut?: string;
   json?: boolean;
-}
-
-export function parseAnnotations(values: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const i = v.indexOf('=');
-    if (i <= 0) throw new ModelshipError('USAGE', `--annotation "${v}" is not key=value`);
-    out[v.slice(0, i)] = v.slice(i + 1);
-  }
-  return out;
 }
 
 export function registerSign(program: Command, io: CliIO): void {
@@ -43,27 +33,15 @@ export function registerSign(program: Command, io: CliIO): void {
 }
 
 async function runSign(reference: string, flags: SignFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
-  const annotations = parseAnnotations(flags.annotation);
-  const target = await openTarget(reference, { registry: await registryAccess(flags, io) });
-  try {
-    if (!target.reference)
-      throw new ModelshipError('USAGE', `"${reference}" names no tag or digest to sign`, {
-        hint: 'sign HOST/REPO@sha256:... (or :TAG) so it is clear what was signed',
-      });
+  const annotations = parseKeyValues(flags.annotation, '--annotation');
+  const registry = await registryAccessFromFlags(flags, io);
+  return withSubject(reference, 'reference', registry, async (s, target) => {
     const setup = await signingSetupFromFlags(flags, io);
-    const result = await signArtifact({
-      store: target.store,
-      reference: target.reference,
-      name: target.base,
-      setup,
-      annotations,
-    });
+    const result = await signArtifact({ ...s, setup, annotations });
     if (flags.bundleOut) await writeFile(flags.bundleOut, result.bundleBytes);
-    const ref = isDigest(target.reference) ? target.display : `${target.base}@${result.subject.digest}`;
+    const ref = isDigest(s.reference) ? target.display : `${s.name}@${result.subject.digest}`;
     return { text: render(result, ref, flags.bundleOut), json: toJson(result, ref, flags.bundleOut) };
-  } finally {
-    await target.store.close();
-  }
+  });
 }
 
 function render(r: SignResult, ref: string, bundleOut: string | undefined): string {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import {
   ExtractConflictError,
   ModelshipError,
+  parseConcurrency,
   extractArtifact,
   formatBytes,
   isDigest,
@@ -12,7 +13,7 @@ import {
   type CopyStats,
 } from '@modelship/core';
 import { json, progressFor, safe, type CliIO } from '../io.js';
-import { addRegistryOptions, collect, registryAccess, type RegistryFlags } from '../options.js';
+import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
 
 interface TransferFlags extends RegistryFlags {
   mountFrom?: string[];
@@ -20,13 +21,6 @@ interface TransferFlags extends RegistryFlags {
   progress: boolean;
   referrers: boolean;
   concurrency: string;
-}
-
-function concurrencyOf(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64)
-    throw new ModelshipError('USAGE', `--concurrency "${v}" must be an integer from 1 to 64`);
-  return n;
 }
 
 function summary(stats: CopyStats): string {
@@ -82,7 +76,7 @@ export function registerPull(program: Command, io: CliIO): void {
         await runTransfer(reference, out, flags, io, 'pull');
         return;
       }
-      const src = await openTarget(reference, { registry: await registryAccess(flags, io) });
+      const src = await openTarget(reference, { registry: await registryAccessFromFlags(flags, io) });
       try {
         const root = await resolveReference(src.store, src.reference);
         const progress = progressFor(io, 'pull', flags.progress && !flags.json);
@@ -125,7 +119,7 @@ async function runTransfer(
   io: CliIO,
   verb: 'push' | 'pull',
 ): Promise<void> {
-  const access = await registryAccess(flags, io);
+  const access = await registryAccessFromFlags(flags, io);
   const src = await openTarget(source, { registry: access });
   try {
     const dst = await openTarget(destination, { registry: access, create: true });
@@ -141,7 +135,7 @@ async function runTransfer(
             : undefined;
       const progress = progressFor(io, verb, flags.progress && !flags.json);
       const stats = await transfer(src.store, dst.store, root, {
-        concurrency: concurrencyOf(flags.concurrency),
+        concurrency: parseConcurrency(flags.concurrency, '--concurrency'),
         referrers: flags.referrers,
         tags: tag ? [tag] : [],
         ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),

@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { ModelshipError, loadPolicy, openTarget, verifyArtifact, type VerifyReport } from '@modelship/core';
+import {
+  ModelshipError,
+  loadPolicy,
+  readPublicKeys,
+  withSubject,
+  verifyArtifact,
+  type VerifyReport,
+} from '@modelship/core';
 import {
   findModelRefsInList,
   findModelRefsInManifests,
@@ -15,8 +22,7 @@ import {
   addRegistryOptions,
   addTufOptions,
   collect,
-  readPublicKeys,
-  registryAccess,
+  registryAccessFromFlags,
   tufOptions,
   type RegistryFlags,
   type TufFlags,
@@ -65,7 +71,7 @@ export function registerVerify(program: Command, io: CliIO): void {
           publicKeys,
           ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
           tuf: tufOptions(flags),
-          registry: await registryAccess(flags, io),
+          registry: await registryAccessFromFlags(flags, io),
         },
         io,
       );
@@ -76,28 +82,24 @@ export function registerVerify(program: Command, io: CliIO): void {
         hint: 'give a reference, --refs-file FILE or --k8s-manifests FILE...',
       });
     if (flags.annotations) throw new ModelshipError('USAGE', '--annotations needs --refs-file or --k8s-manifests');
-    const target = await openTarget(reference, { registry: await registryAccess(flags, io) });
-    let report: VerifyReport;
-    try {
-      if (!target.reference) throw new ModelshipError('USAGE', `"${reference}" names no tag or digest to verify`);
-      report = await verifyArtifact({
-        store: target.store,
-        reference: target.reference,
+    const registry = await registryAccessFromFlags(flags, io);
+    const { report, name } = await withSubject(reference, 'reference', registry, async (s) => ({
+      name: s.name,
+      report: await verifyArtifact({
+        ...s,
         policy,
         ...(flags.trustedRoot ? { trustedRootPath: flags.trustedRoot } : {}),
         tuf: tufOptions(flags),
         publicKeys,
         ...(flags.verifyFiles ? { verifyFilesDir: flags.verifyFiles } : {}),
-      });
-    } finally {
-      await target.store.close();
-    }
-    io.out(flags.json ? json(report) : render(report, target.base));
+      }),
+    }));
+    io.out(flags.json ? json(report) : render(report, name));
     if (!report.ok) {
       const failed = report.checks.filter((c) => !c.ok).map((c) => c.rule);
       throw new ModelshipError(
         'POLICY',
-        `${target.base}@${report.subject.digest} does not meet ${policy.source}: ${failed.join(', ')}`,
+        `${name}@${report.subject.digest} does not meet ${policy.source}: ${failed.join(', ')}`,
       );
     }
   });

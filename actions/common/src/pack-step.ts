@@ -1,0 +1,53 @@
+import {
+  openTarget,
+  pack,
+  packTags,
+  safe,
+  type ContentStore,
+  type PackResult,
+  type RegistryAccess,
+} from '@modelship/core';
+import type { ActionContext } from './context.js';
+import type { PackInputs } from './inputs.js';
+import { packRuntime, setPackOutputs } from './outputs.js';
+import { addPackSummary } from './summary.js';
+
+/** What the pack step leaves open for the steps after it (release attests and signs it). */
+export interface Packed {
+  store: ContentStore;
+  /** `oci:DIR` or `host/repo`. */
+  base: string;
+  result: PackResult;
+}
+
+/**
+ * The pack step of the pack and release actions: packs into the target, sets the pack
+ * outputs, logs and adds the summary section, then runs `after` with the target still open.
+ */
+export async function packStep(
+  p: PackInputs,
+  registry: RegistryAccess,
+  ctx: ActionContext,
+  heading: string,
+  after: (packed: Packed) => Promise<void> = async () => {},
+): Promise<void> {
+  const target = await openTarget(p.target, { create: true, registry });
+  try {
+    const tags = packTags(target, p.target, p.tags, p.targetLabel);
+    const result = await pack({
+      dir: p.dir,
+      target: target.store,
+      tags,
+      ...p.options,
+      ...(await packRuntime(p, ctx)),
+    });
+    const reference = `${target.base}:${tags[0]}`;
+    await setPackOutputs(ctx, target, result, reference);
+    ctx.info(safe`packed ${p.dir} -> ${reference}`);
+    ctx.info(safe`digest: ${result.descriptor.digest}`);
+    addPackSummary(ctx.summary, result, reference, heading);
+    await after({ store: target.store, base: target.base, result });
+  } finally {
+    await target.store.close();
+  }
+}

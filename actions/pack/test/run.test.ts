@@ -1,0 +1,49 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { recordingContext } from '../../common/test/fake-context.js';
+import { copySample, tempDir } from '../../../test/helpers/tmp.js';
+import { run, type Inputs } from '../src/run.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+function inputs(dir: string, target: string, targetLabel: string): Inputs {
+  return {
+    pack: {
+      dir,
+      target,
+      targetLabel,
+      tags: [],
+      options: { family: 'cncf', layerFormat: 'raw', scan: { useDirSpec: true }, metadata: {} },
+      cache: false,
+    },
+    registry: {},
+    showSummary: true,
+  };
+}
+
+describe('actions/pack run(inputs) in-process', () => {
+  it('packs into a layout: outputs name the layout, the tag defaults to the target tag', async () => {
+    const layout = join(tmp.dir, 'model-oci');
+    const { ctx, recorded } = recordingContext(tmp.dir);
+    await run(inputs(copySample(tmp.dir), `oci:${layout}:v1`, 'input output'), ctx);
+    expect(recorded.outputs.reference).toBe(`oci:${layout}:v1`);
+    expect(recorded.outputs['layout-path']).toBe(layout);
+    expect(recorded.outputs.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(existsSync(recorded.outputs['manifest-path']!)).toBe(true);
+    expect(recorded.summaries.map((s) => s[0])).toEqual(['# modelship pack']);
+  });
+
+  // Drift: the CLI refused a digest target; the pack action packed and tagged it.
+  it('refuses a target that names a digest, naming the input, before packing', async () => {
+    const D = `sha256:${'c'.repeat(64)}`;
+    const layout = join(tmp.dir, 'digest-oci');
+    const { ctx, recorded } = recordingContext(tmp.dir);
+    await expect(
+      run(inputs(copySample(tmp.dir, 'm2'), `oci:${layout}@${D}`, 'input output'), ctx),
+    ).rejects.toMatchObject({ code: 'USAGE', message: `input output "oci:${layout}@${D}" names a digest` });
+    expect(recorded.outputs).toEqual({});
+    expect(recorded.summaries).toEqual([]);
+  });
+});
