@@ -1,54 +1,93 @@
-export * from './errors.js';
-export * from './mediatypes.js';
-export * from './oci.js';
-export * from './store.js';
-export * from './digest.js';
-export * from './copy.js';
-export * from './manifest.js';
-export * from './progress.js';
-export * from './pack.js';
-export * from './target.js';
-export * from './extract.js';
-export * from './pull.js';
-export * from './hash-pool.js';
-export * from './digest-cache.js';
-export * from './reference.js';
-export * from './registry/index.js';
-export * from './layout.js';
-export * from './memory-store.js';
-export * from './modelpack/index.js';
-export * from './streams.js';
-export * from './compression.js';
-export * from './sign/index.js';
-export * from './attest/index.js';
-export * from './verify/index.js';
-export * from './policy/index.js';
-export * from './promote.js';
-export * from './untrusted-text.js';
+// The public surface: what the CLI, the actions, the scripts and the integration tests
+// import. Add a name here when a front end needs it; the rest stays internal to core (unit
+// tests import the module itself).
+export { attestArtifact, ATTESTATION_KINDS, type AttestOptions, type AttestResult } from './attest/attest.js';
+export { collectArtifactFacts } from './attest/facts.js';
+export { FILES_PREDICATE_TYPE } from './attest/files.js';
+export { type GitHubClaims } from './attest/github-oidc.js';
+export { gitHubTargetFromEnv } from './attest/github.js';
+export { MOF_PREDICATE_TYPE } from './attest/mof/predicate.js';
+export { provenanceFromClaims, SLSA_PROVENANCE_V1 } from './attest/provenance.js';
+export { copyGraph, type CopyStats } from './copy.js';
+export { defaultCacheDir, DigestCache } from './digest-cache.js';
+export { sha256Digest, sha256Hex } from './digest.js';
+export { ERROR_CODES, isModelshipError, ModelshipError, toModelshipError } from './errors.js';
+export { ExtractConflictError } from './extract.js';
+export { OciLayoutStore } from './layout/store.js';
 export {
-  MAX_CONCURRENCY,
-  MODELSHIP_VERSION,
-  REKOR_ENTRY_TYPES,
-  customPredicates,
-  metadataOverrides,
-  packTags,
-  parseAttestationKinds,
-  parseChoice,
-  parseConcurrency,
-  parseCreated,
-  parseKeyValues,
-  planPromotion,
-  readPublicKeys,
-  registryAccess,
-  requireReference,
-  withSubject,
-  type CredentialLabels,
-  type MetadataFields,
-  type PromotionDestination,
-  type PromotionLabels,
-  type PromotionPlan,
-  type PromotionRequest,
-  type PublicKeyFile,
-  type RegistryAccessFields,
-  type Subject,
-} from './request/index.js';
+  IDENTIFIER_FAMILIES,
+  type IdentifierFamily,
+  LAYER_ENCODINGS,
+  type LayerEncoding,
+  OCI_EMPTY,
+  OCI_EMPTY_DIGEST,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  parseLayerMediaType,
+} from './mediatypes.js';
+export { MemoryStore } from './memory-store.js';
+export { validateModelConfig } from './modelpack/config.js';
+export { type Descriptor, digestHex, type Index, isDigest, type Manifest, referrersFallbackTag } from './oci.js';
+export { pack, type PackOptions, type PackResult } from './pack.js';
+export { EXPORT_TARGETS, exportPolicy, type ExportTarget, loadExportInputs } from './policy/export.js';
+export { loadPolicy, parsePolicy, policyDigest } from './policy/parse.js';
+export { type Policy } from './policy/types.js';
+export { createProgress, formatBytes, type Progress, type ProgressMode } from './progress.js';
+export { promoteArtifact, type PromoteResult, PROMOTION_PREDICATE_TYPE } from './promote.js';
+export { extractArtifact, resolveReference, transfer } from './pull.js';
+export { credentialKey, dockerConfigPath } from './registry/credentials.js';
+export { RegistryStore } from './registry/registry-store.js';
+export { customPredicates, parseAttestationKinds } from './request/attestation.js';
+export { parseChoice } from './request/choice.js';
+export { parseConcurrency } from './request/concurrency.js';
+export { parseCreated } from './request/created.js';
+export { parseKeyValues } from './request/key-values.js';
+export { metadataOverrides } from './request/metadata.js';
+export { packTags } from './request/pack-tags.js';
+export { planPromotion, type PromotionDestination } from './request/promotion.js';
+export { readPublicKeys } from './request/public-keys.js';
+export { registryAccess } from './request/registry-access.js';
+export { REKOR_ENTRY_TYPES } from './request/rekor-entry-type.js';
+export { withSubject } from './request/subject.js';
+export { MODELSHIP_VERSION } from './request/version.js';
+export { signStatement } from './sign/bundle.js';
+export { writeKeyPair } from './sign/key-files.js';
+export { keylessSetup } from './sign/keyless.js';
+export {
+  generateKeyPair,
+  KEY_ALGORITHMS,
+  type KeyAlgorithm,
+  keySetup,
+  type LoadedKey,
+  loadPrivateKey,
+  loadPublicKey,
+} from './sign/keys.js';
+export { attachBundle } from './sign/referrer.js';
+export { keySourceFrom, type SigningOptions, signingSetup } from './sign/setup.js';
+export { signArtifact, type SignResult } from './sign/sign.js';
+export { parseStatement, signatureStatement } from './sign/statement.js';
+export {
+  BUNDLE_V03_MEDIA_TYPE,
+  COSIGN_SIGN_PREDICATE_TYPE,
+  type InTotoStatement,
+  type SerializedBundleJson,
+  type SigningSetup,
+} from './sign/types.js';
+export { type ContentStore } from './store.js';
+export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
+export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';
+export { fulcioExtensions, type VerifiedSigner, verifyBundle } from './verify/bundles.js';
+export { discoverBundles, discoverReferrers } from './verify/discover.js';
+export { matchSigner, verifyArtifact, type VerifyReport } from './verify/evaluate.js';
+export {
+  findModelRefsInList,
+  findModelRefsInManifests,
+  githubAnnotation,
+  type ModelRef,
+  modelRefAnnotations,
+  verifyModelRefs,
+  type VerifyModelRefsOptions,
+} from './verify/model-refs.js';
+export { certificateBuildClaims, evaluateSlsa, repositoryMatches } from './verify/slsa.js';
+export { policyTrustSource, trustMaterial, type VerificationTrust } from './verify/trust.js';
+export { defaultTufCacheDir, fetchTrustedRoot, SIGSTORE_TUF_MIRROR, type TufOptions } from './verify/tuf.js';

@@ -1,19 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import {
-  buildMofPredicate,
-  evaluateMof,
-  judgeLicense,
-  MOF_COMPONENTS,
-  MOF_PREDICATE_TYPE,
-  ModelshipError,
-  parseMofOverrides,
-  type ArtifactFacts,
-  type ArtifactLayer,
-  type LicenseVerdict,
-  type MofComponent,
-  type MofContentType,
-} from '../src/index.js';
+import { type ArtifactFacts, type ArtifactLayer } from '../src/attest/facts.js';
+import { MOF_COMPONENTS, type MofContentType } from '../src/attest/mof/components.js';
+import { evaluateMof } from '../src/attest/mof/evaluate.js';
+import { judgeLicense, type LicenseVerdict } from '../src/attest/mof/licenses.js';
+import { parseMofOverrides } from '../src/attest/mof/overrides.js';
+import { buildMofPredicate, MOF_PREDICATE_TYPE } from '../src/attest/mof/predicate.js';
+import { type MofComponent } from '../src/attest/mof/types.js';
+import { ModelshipError } from '../src/errors.js';
 
 type Kind = ArtifactLayer['kind'];
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { layerMediaType, parseLayerMediaType, referrersFallbackTag } from '../src/index.js';
+import { layerMediaType, parseLayerMediaType } from '../src/mediatypes.js';
+import { referrersFallbackTag } from '../src/oci.js';
 
 describe('media types', () => {
   it('round-trips every kind and encoding in both families', () => {

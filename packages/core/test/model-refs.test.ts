@@ -2,8 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ModelshipError } from '../src/errors.js';
+import { parsePolicy } from '../src/policy/parse.js';
 import {
-  ModelshipError,
   escapeWorkflowData,
   escapeWorkflowProperty,
   findModelRefsInList,
@@ -13,9 +14,8 @@ import {
   modelRefAnnotations,
   parseK8sManifests,
   parseModelRefsList,
-  parsePolicy,
   verifyModelRefs,
-} from '../src/index.js';
+} from '../src/verify/model-refs.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;

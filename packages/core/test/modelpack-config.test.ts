@@ -2,14 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  buildModelConfig,
-  MODELPACK_CONFIG_SCHEMA,
-  ModelshipError,
-  serializeConfig,
-  validateModelConfig,
-  type ModelMetadata,
-} from '../src/index.js';
+import { ModelshipError } from '../src/errors.js';
+import { buildModelConfig, serializeConfig, validateModelConfig } from '../src/modelpack/config.js';
+import { MODELPACK_CONFIG_SCHEMA } from '../src/modelpack/schema.js';
+import { type ModelMetadata } from '../src/modelpack/types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const D1 = `sha256:${'1'.repeat(64)}`;

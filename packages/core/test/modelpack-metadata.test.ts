@@ -2,19 +2,15 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  formatParamSize,
-  inferModelMetadata,
-  ModelshipError,
-  parseGitRemotes,
-  parseModelCard,
-  readGgufHeader,
-  readGitInfo,
-  readSafetensorsHeader,
-  scanModelDir,
-  stripUrlCredentials,
-  toSpdx,
-} from '../src/index.js';
+import { ModelshipError } from '../src/errors.js';
+import { readGgufHeader } from '../src/modelpack/gguf.js';
+import { parseGitRemotes, readGitInfo, stripUrlCredentials } from '../src/modelpack/git.js';
+import { toSpdx } from '../src/modelpack/license.js';
+import { inferModelMetadata } from '../src/modelpack/metadata.js';
+import { parseModelCard } from '../src/modelpack/modelcard.js';
+import { readSafetensorsHeader } from '../src/modelpack/safetensors.js';
+import { scanModelDir } from '../src/modelpack/scan.js';
+import { formatParamSize } from '../src/modelpack/values.js';
 import { gguf, llamaCheckout, safetensors, tempDir, writeTree } from './modelpack-fixtures.js';
 
 let tmp: { dir: string; cleanup: () => void };

@@ -2,7 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, realpathSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { classifyPath, ModelshipError, scanModelDir } from '../src/index.js';
+import { ModelshipError } from '../src/errors.js';
+import { classifyPath } from '../src/modelpack/classify.js';
+import { scanModelDir } from '../src/modelpack/scan.js';
 import { gguf, llamaCheckout, safetensors, tempDir, writeTree } from './modelpack-fixtures.js';
 
 let tmp: { dir: string; cleanup: () => void };

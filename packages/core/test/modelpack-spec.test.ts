@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { ModelshipError, parseKitfile, parseModelfile, parseYamlSpec, scanModelDir } from '../src/index.js';
+import { ModelshipError } from '../src/errors.js';
+import { scanModelDir } from '../src/modelpack/scan.js';
+import { parseKitfile, parseModelfile, parseYamlSpec } from '../src/modelpack/spec.js';
 import { safetensors, tempDir, writeTree } from './modelpack-fixtures.js';
 
 function thrown(fn: () => unknown): ModelshipError {

@@ -6,15 +6,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
-import {
-  createLayerStream,
-  diffIdNeeded,
-  layerAnnotations,
-  layerTarSize,
-  scanModelDir,
-  tarHeaderBytes,
-  type ModelFile,
-} from '../src/index.js';
+import { layerAnnotations } from '../src/modelpack/annotations.js';
+import { scanModelDir } from '../src/modelpack/scan.js';
+import { createLayerStream, diffIdNeeded, layerTarSize, tarHeaderBytes } from '../src/modelpack/tar.js';
+import { type ModelFile } from '../src/modelpack/types.js';
 import { zstdAvailable } from '../src/compression.js';
 import { tempDir, writeTree } from './modelpack-fixtures.js';
 

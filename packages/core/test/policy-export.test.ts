@@ -6,21 +6,18 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { ModelshipError } from '../src/errors.js';
 import {
-  GITHUB_ACTIONS_ISSUER,
-  ModelshipError,
   exportPolicy,
-  githubIdentityRegex,
   loadExportInputs,
-  loadPolicy,
-  parseK8sManifests,
-  parsePolicy,
-  toRe2,
   type ExportPolicyOptions,
   type ExportTarget,
-  type Policy,
   type PolicyExport,
-} from '../src/index.js';
+} from '../src/policy/export.js';
+import { githubIdentityRegex, loadPolicy, parsePolicy } from '../src/policy/parse.js';
+import { toRe2 } from '../src/policy/re2.js';
+import { GITHUB_ACTIONS_ISSUER, type Policy } from '../src/policy/types.js';
+import { parseK8sManifests } from '../src/verify/model-refs.js';
 import { crdErrors } from './crd-schemas.js';
 
 const COSIGN_SIGN = 'https://sigstore.dev/cosign/sign/v1';

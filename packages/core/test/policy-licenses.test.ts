@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ModelshipError, parsePolicy } from '../src/index.js';
+import { ModelshipError } from '../src/errors.js';
+import { parsePolicy } from '../src/policy/parse.js';
 import { evaluateLicenses } from '../src/policy/licenses.js';
 import { formatSpdx, parseSpdxExpression } from '../src/spdx.js';
 

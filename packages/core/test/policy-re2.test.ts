@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
-import { githubIdentityRegex, toRe2 } from '../src/index.js';
+import { githubIdentityRegex } from '../src/policy/parse.js';
+import { toRe2 } from '../src/policy/re2.js';
 
 /**
  * The oracle for "Go matches what JavaScript matches" is re2js, a JavaScript port of RE2/J,

@@ -3,15 +3,9 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  GITHUB_ACTIONS_ISSUER,
-  githubIdentityRegex,
-  loadPolicy,
-  ModelshipError,
-  parsePolicy,
-  policyDigest,
-  type KeylessSigner,
-} from '../src/index.js';
+import { ModelshipError } from '../src/errors.js';
+import { githubIdentityRegex, loadPolicy, parsePolicy, policyDigest } from '../src/policy/parse.js';
+import { GITHUB_ACTIONS_ISSUER, type KeylessSigner } from '../src/policy/types.js';
 
 const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' });
 

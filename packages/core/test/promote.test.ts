@@ -2,16 +2,16 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ModelshipError } from '../src/errors.js';
+import { parsePolicy } from '../src/policy/parse.js';
 import {
-  ModelshipError,
   buildPromotionPredicate,
   canSign,
   checkDestinationAllowed,
   defaultActor,
   normalizeDestination,
-  parsePolicy,
-  type VerifyReport,
-} from '../src/index.js';
+} from '../src/promote.js';
+import { type VerifyReport } from '../src/verify/evaluate.js';
 
 function policy(promote: string): ReturnType<typeof parsePolicy> {
   return parsePolicy(`version: 1\nsigners:\n  - key: { path: release.pub }\n${promote}`, 'p.yaml');
