@@ -16,6 +16,7 @@ describe('the CLI names the settings core messages mention by its flags', () => 
     const flags = longFlags(buildProgram(io));
     expect(Object.keys(CLI_OPTION_NAMES).sort()).toEqual(Object.keys(OPTION_WORDS).sort());
     for (const [key, name] of Object.entries(CLI_OPTION_NAMES))
-      for (const flag of name.match(/--[a-z-]+/g) ?? []) expect([key, flag, flags.has(flag)]).toEqual([key, flag, true]);
+      for (const flag of name.match(/--[a-z-]+/g) ?? [])
+        expect([key, flag, flags.has(flag)]).toEqual([key, flag, true]);
   });
 });

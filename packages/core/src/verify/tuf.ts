@@ -37,8 +37,7 @@ export function defaultTufCacheDir(env: NodeJS.ProcessEnv = process.env): string
   return join(defaultCacheDir(env), 'tuf');
 }
 
-const AIR_GAP_HINT =
-  `pin the root instead for air-gapped use: trust.trustedRoot in the policy or ${opt('trustedRoot')} FILE (a trusted_root.json, e.g. from \`cosign trusted-root create\` or a machine that can reach the mirror); ${opt('tufOffline')} uses an unexpired cache without the network`;
+const AIR_GAP_HINT = `pin the root instead for air-gapped use: trust.trustedRoot in the policy or ${opt('trustedRoot')} FILE (a trusted_root.json, e.g. from \`cosign trusted-root create\` or a machine that can reach the mirror); ${opt('tufOffline')} uses an unexpired cache without the network`;
 
 function causes(e: unknown): unknown[] {
   const out: unknown[] = [];
