@@ -24,7 +24,6 @@ export const ACTION_INPUT_NAMES: Record<OptionKey, string | null> = {
   predicate: 'predicate',
   predicateType: 'predicate-type',
   rekorUrl: 'rekor-url',
-  to: null,
   trustedRoot: 'trusted-root',
   tsaUrl: 'tsa-url',
   tufCache: 'tuf-cache',

@@ -23,7 +23,6 @@ export const CLI_OPTION_NAMES: Record<OptionKey, string> = {
   predicate: '--predicate',
   predicateType: '--predicate-type',
   rekorUrl: '--rekor-url',
-  to: '--to',
   trustedRoot: '--trusted-root',
   tsaUrl: '--tsa-url',
   tufCache: '--tuf-cache',

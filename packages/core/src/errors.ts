@@ -40,7 +40,6 @@ export const OPTION_WORDS = {
   predicate: 'the predicate file',
   predicateType: 'the predicate type',
   rekorUrl: 'the Rekor URL',
-  to: 'the export format',
   trustedRoot: 'the trusted root file',
   tsaUrl: 'the timestamp authority URL',
   tufCache: 'the TUF cache directory',
