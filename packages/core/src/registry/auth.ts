@@ -357,5 +357,5 @@ export class Authorizer {
 }
 
 export function loginHint(host: string): string {
-  return `pass ${opt('username')} and ${opt('password')} (a password or token), or run \`docker login ${host}\` so the docker config.json / credential helper has an entry for ${host}`;
+  return `pass the user with ${opt('username')} and the password or a token with ${opt('password')}, or run \`docker login ${host}\` so the docker config.json / credential helper has an entry for ${host}`;
 }
