@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sha256Digest } from '../packages/core/src/digest.js';
-import { ModelshipError } from '../packages/core/src/errors.js';
+import { ModelshipError, opt } from '../packages/core/src/errors.js';
 import { OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_INDEX, OCI_MANIFEST } from '../packages/core/src/mediatypes.js';
 import { referrersFallbackTag, type Descriptor, type Index, type Manifest } from '../packages/core/src/oci.js';
 import { parseReference } from '../packages/core/src/reference.js';
@@ -328,7 +328,7 @@ describe('RegistryStore against distribution 2.8.2 (no auth)', () => {
     const store = open('models/a', { plainHttp: false });
     const err = await rejection(store.exists(blob(EMPTY)));
     expect(err.code).toBe('NETWORK');
-    expect(err.hint).toContain('--plain-http');
+    expect(err.template.hint).toContain(opt('plainHttp'));
   });
 
   it('rejects malformed references and repository names with USAGE', () => {
@@ -433,7 +433,7 @@ describe('RegistryStore with htpasswd (Basic) auth', () => {
     expect(wrong.message).toContain(reg.host);
     expect(wrong.message).toContain('rejected the credentials');
     expect(wrong.hint).toContain(`docker login ${reg.host}`);
-    expect(wrong.hint).toContain('--username');
+    expect(wrong.template.hint).toContain(opt('username'));
     expect(`${wrong.message} ${wrong.hint}`).not.toContain('nope');
 
     const none = await rejection(open({}).exists(blob(EMPTY)));

@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   ModelshipError,
+  opt,
   defaultTufCacheDir,
   fetchTrustedRoot,
   parsePolicy,
@@ -476,8 +477,10 @@ describe('policyTrustSource', () => {
     expect(err).toBeInstanceOf(ModelshipError);
     expect(err).toMatchObject({
       code: 'USAGE',
-      message: /--tuf-mirror cannot apply: the trusted root is pinned \(trust\.trustedRoot in p\.yaml\)/,
     });
+    expect((err as ModelshipError).template.message).toBe(
+      `${opt('tufMirror')} cannot apply: the trusted root is pinned (trust.trustedRoot in p.yaml)`,
+    );
     // Cache and offline settings do not conflict with a pinned root.
     expect(policyTrustSource(pinned, { tuf: { offline: true, cachePath: '/c' } })).toEqual({
       trustedRootPath: '/r.json',

@@ -10,6 +10,7 @@ import {
 } from '@modelship/core';
 import { SECRET_INPUTS, secretInput } from './inputs.js';
 import { jobSummary, type Summary } from './summary.js';
+import { actionInputName } from './input-names.js';
 
 /**
  * Everything an action's `run(inputs, ctx)` writes: outputs, log lines, the job summary, files
@@ -60,8 +61,7 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
     await body();
   } catch (e) {
     const err = isModelshipError(e) ? e : toModelshipError(e);
-    core.setFailed(
-      `${err.code}: ${untrustedLines(err.message)}${err.hint ? `\nhint: ${untrustedLines(err.hint)}` : ''}`,
-    );
+    const { message, hint } = err.render(actionInputName);
+    core.setFailed(`${err.code}: ${untrustedLines(message)}${hint ? `\nhint: ${untrustedLines(hint)}` : ''}`);
   }
 }

@@ -6,3 +6,4 @@ export * from './outputs.js';
 export * from './summary.js';
 export * from './context.js';
 export * from './pack-step.js';
+export * from './input-names.js';

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ERROR_CODES, isModelshipError, toModelshipError } from '@modelship/core';
 import { processIO, untrustedLines, type CliIO } from './io.js';
+import { cliOptionName } from './option-names.js';
 import { VERSION } from './version.js';
 import { registerPack } from './commands/pack.js';
 import { registerPull, registerPush } from './commands/transfer.js';
@@ -47,12 +48,18 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
       return ERROR_CODES.USAGE;
     }
-    const err = isModelshipError(e) ? e : toModelshipError(e);
-    // Messages quote registry bodies, tags, file names: each line is neutralised, so none of
-    // them can start a workflow command on a runner; the message keeps its own line breaks.
-    io.err(`error: ${untrustedLines(err.message)}\n`);
-    if (err.hint) io.err(`hint: ${untrustedLines(err.hint)}\n`);
-    if (io.env.MODELSHIP_DEBUG && err.stack) io.err(`${untrustedLines(err.stack)}\n`);
-    return err.exitCode;
+    return reportError(e, io);
   }
+}
+
+/** Prints a failure as `error:` and `hint:` lines, core's settings named by their flags; returns the exit code. */
+export function reportError(e: unknown, io: CliIO): number {
+  const err = isModelshipError(e) ? e : toModelshipError(e);
+  // Messages quote registry bodies, tags, file names: each line is neutralised, so none of
+  // them can start a workflow command on a runner; the message keeps its own line breaks.
+  const { message, hint } = err.render(cliOptionName);
+  io.err(`error: ${untrustedLines(message)}\n`);
+  if (hint) io.err(`hint: ${untrustedLines(hint)}\n`);
+  if (io.env.MODELSHIP_DEBUG && err.stack) io.err(`${untrustedLines(err.stack)}\n`);
+  return err.exitCode;
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ERROR_CODES, isModelshipError, loadPrivateKey, loadPublicKey } from '@modelship/core';
 import { registerGenerateKeyPair } from '../src/commands/keys.js';
+import { reportError } from '../src/main.js';
 import type { CliIO } from '../src/io.js';
 
 type FakeIO = CliIO & { stdout: string; stderr: string };
@@ -36,9 +37,7 @@ async function cli(args: string[], io: FakeIO): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return ERROR_CODES.USAGE;
     if (!isModelshipError(e)) throw e;
-    io.err(`error: ${e.message}\n`);
-    if (e.hint) io.err(`hint: ${e.hint}\n`);
-    return e.exitCode;
+    return reportError(e, io);
   }
 }
 

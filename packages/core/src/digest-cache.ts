@@ -240,9 +240,9 @@ export class DigestCache {
     } catch (e) {
       await fsp.rm(tmp, { force: true }).catch(() => {});
       const err = toModelshipError(e, 'INPUT');
-      throw new ModelshipError(err.code, `cannot write digest cache ${this.file}: ${err.message}`, {
+      throw new ModelshipError(err.code, `cannot write digest cache ${this.file}: ${err.template.message}`, {
         cause: e,
-        hint: err.hint ?? 'set MODELSHIP_CACHE_DIR to a writable directory',
+        hint: err.template.hint ?? 'set MODELSHIP_CACHE_DIR to a writable directory',
       });
     }
   }

@@ -11,7 +11,17 @@ export { provenanceFromClaims, SLSA_PROVENANCE_V1 } from './attest/provenance.js
 export { copyGraph, type CopyStats } from './copy.js';
 export { defaultCacheDir, DigestCache } from './digest-cache.js';
 export { sha256Digest, sha256Hex } from './digest.js';
-export { ERROR_CODES, isModelshipError, ModelshipError, toModelshipError } from './errors.js';
+export {
+  ERROR_CODES,
+  isModelshipError,
+  ModelshipError,
+  opt,
+  OPTION_WORDS,
+  renderOptions,
+  toModelshipError,
+  type OptionKey,
+  type OptionNamer,
+} from './errors.js';
 export { ExtractConflictError } from './extract.js';
 export { OciLayoutStore } from './layout/store.js';
 export {

@@ -7,7 +7,7 @@ import tarStream from 'tar-stream';
 import { collectArtifactFacts, type ArtifactFacts, type ArtifactLayer } from '../src/attest/facts.js';
 import { buildFileManifestPredicate, FILES_PREDICATE_TYPE, verifyFilesAgainstManifest } from '../src/attest/files.js';
 import { sha256Digest } from '../src/digest.js';
-import { ModelshipError } from '../src/errors.js';
+import { ModelshipError, opt } from '../src/errors.js';
 import { OciLayoutStore } from '../src/layout.js';
 import { OCI_MANIFEST } from '../src/mediatypes.js';
 import type { Descriptor } from '../src/oci.js';
@@ -180,7 +180,7 @@ describe('buildFileManifestPredicate', () => {
     );
     expect(e.code).toBe('USAGE');
     expect(e.message).toContain('README.md');
-    expect(e.hint).toContain('--model-dir');
+    expect(e.template.hint).toContain(opt('modelDir'));
   });
 
   it('matches modelship tar layers through their diffIds, reading no blob; a changed file is refused', async () => {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { signArtifact, type SignResult } from '../sign/sign.js';
 import { buildStatement } from '../sign/statement.js';
 import type { SigningSetup } from '../sign/types.js';
@@ -81,7 +81,7 @@ async function readJsonFile(path: string, what: string): Promise<Record<string, 
 export async function attestArtifact(options: AttestOptions): Promise<AttestResult> {
   if (!options.kinds.length && !options.custom?.length)
     throw new ModelshipError('USAGE', 'nothing to attest', {
-      hint: `name --type ${ATTESTATION_KINDS.join(',')} or --predicate`,
+      hint: `name ${opt('type')} ${ATTESTATION_KINDS.join(',')} or ${opt('predicate')}`,
     });
   const subject = await options.store.resolve(options.reference);
   const facts = await collectArtifactFacts(options.store, subject, options.name);
@@ -117,7 +117,7 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
       planned.push({ kind, predicateType: FILES_PREDICATE_TYPE, predicate });
     } else {
       throw new ModelshipError('USAGE', `unknown attestation type "${String(kind)}"`, {
-        hint: `use ${ATTESTATION_KINDS.join(', ')}, or --predicate-type with --predicate`,
+        hint: `use ${ATTESTATION_KINDS.join(', ')}, or ${opt('predicateType')} with ${opt('predicate')}`,
       });
     }
   }

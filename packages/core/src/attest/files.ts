@@ -4,7 +4,7 @@ import { isAbsolute, join, posix, relative, sep } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../digest.js';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { assertDistinctLayerPaths, modeFromAnnotations, readTarLayer } from '../extract.js';
 import { hashFiles, type FileDigest, type HashRequest } from '../hash-pool.js';
 import { parseLayerMediaType } from '../mediatypes.js';
@@ -69,7 +69,7 @@ export async function buildFileManifestPredicate(
     throw new ModelshipError(
       'USAGE',
       `${facts.name} has ${tarLayers.length} tar layer(s) (${tarLayers[0]!.path || tarLayers[0]!.digest}…); per-file digests of tar layers need the model directory`,
-      { hint: 'pass --model-dir with the directory the artifact was packed from' },
+      { hint: `pass ${opt('modelDir')} with the directory the artifact was packed from` },
     );
   const resources = options.dir
     ? await checkModelDir(facts, options.dir, options.store)

@@ -67,7 +67,7 @@ export class OciLayoutStore implements ContentStore {
       const st = await fsp.stat(root);
       if (!st.isDirectory())
         throw new ModelshipError('INPUT', `${dir} is not a directory, so it cannot be an OCI layout`, {
-          hint: 'name a directory (created if missing with --create / when packing)',
+          hint: 'name a directory (created if missing when packing or pulling into it)',
         });
       entries = await fsp.readdir(root);
     } catch (e) {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import type { LayerKind } from '../mediatypes.js';
 import { classifyPath, KIND_ORDER } from './classify.js';
 import { compareBytes, compileGlob, compileGlobs, type CompiledGlob } from './glob.js';
@@ -91,8 +91,8 @@ export function sortModelFiles(files: ModelFile[]): ModelFile[] {
  */
 export async function scanModelDir(dir: string, options: ScanModelDirOptions = {}): Promise<ScanResult> {
   const root = await resolveModelDir(dir);
-  const include = compileGlobs(options.include, 'USAGE', '--include');
-  const exclude = compileGlobs(options.exclude, 'USAGE', '--exclude');
+  const include = compileGlobs(options.include, 'USAGE', opt('include'));
+  const exclude = compileGlobs(options.exclude, 'USAGE', opt('exclude'));
 
   let specPath: string | undefined;
   let specDisplay: string | undefined;
@@ -155,7 +155,7 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
       );
     if (c.entry.literal)
       throw new ModelshipError('INPUT', `${c.entry.origin}: ${c.entry.pattern} does not exist in the model directory`, {
-        hint: 'fix the path in the spec (paths are relative to the model directory), or check --include/--exclude',
+        hint: `fix the path in the spec (paths are relative to the model directory), or check ${opt('include')} and ${opt('exclude')}`,
       });
     warnings.push(`${c.entry.origin}: ${c.entry.pattern} matches no file`);
   }
@@ -164,13 +164,13 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
     throw new ModelshipError('INPUT', `no model files found in ${dir}`, {
       hint:
         include.length + exclude.length > 0
-          ? 'check the --include/--exclude patterns; they are relative to the model directory'
+          ? `check ${opt('include')} and ${opt('exclude')}; the patterns are relative to the model directory`
           : ignored.length > 0
             ? `${ignored.length} paths are left out by ignore files (${ignored
                 .slice(0, 3)
                 .map((i) => `${i.path}: ${i.by}`)
                 .join(', ')}); hidden files, .git and __pycache__ are skipped`
-            : 'hidden files, .git and __pycache__ are skipped; name hidden files with --include to pack them',
+            : `hidden files, .git and __pycache__ are skipped; name hidden files with ${opt('include')} to pack them`,
     });
 
   const result: ScanResult = { files: sortModelFiles(files), specMetadata: spec?.metadata ?? {}, warnings, ignored };

@@ -1,7 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { access, lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { unsafePathReason } from '../safe-path.js';
 import { anyMatch, compareBytes, reachesInto, type CompiledGlob } from './glob.js';
 import { IgnoreRules, type IgnoredPath } from './ignore-files.js';
@@ -151,7 +151,7 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
         } catch (e) {
           throw new ModelshipError('INPUT', `${rel} is a symlink to ${link}, which does not exist`, {
             cause: e,
-            hint: `fix or remove the link, or exclude it with --exclude ${rel}`,
+            hint: `fix or remove the link, or exclude it with ${opt('exclude')} ${rel}`,
           });
         }
         const why = skipDirs.get(target);
@@ -161,7 +161,7 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
         }
         if (!isInside(root, target) && !options.followExternalSymlinks) {
           throw new ModelshipError('INPUT', `${rel} is a symlink to ${target}, outside the model directory`, {
-            hint: `copy the file into the model directory, or exclude it with --exclude ${rel}`,
+            hint: `copy the file into the model directory, or exclude it with ${opt('exclude')} ${rel}`,
           });
         }
         st = await stat(target);
@@ -176,7 +176,7 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
         }
         if (ancestors.has(target))
           throw new ModelshipError('INPUT', `${rel} is a symlink loop (it points to one of its parent directories)`, {
-            hint: `remove the link or exclude it with --exclude ${rel}`,
+            hint: `remove the link or exclude it with ${opt('exclude')} ${rel}`,
           });
         await visit(target, rel, new Set([...ancestors, target]));
         continue;
@@ -184,7 +184,7 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
 
       if (!st.isFile()) {
         throw new ModelshipError('INPUT', `${rel} is not a regular file (socket, fifo or device)`, {
-          hint: `remove it from the model directory or exclude it with --exclude ${rel}`,
+          hint: `remove it from the model directory or exclude it with ${opt('exclude')} ${rel}`,
         });
       }
       if (isSkippedName(name, false) && !options.rescue.some((g) => g.matchesExactly(rel))) continue;
@@ -197,7 +197,7 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
       const unsafe = unsafePathReason(rel);
       if (unsafe)
         throw new ModelshipError('INPUT', `"${shown(rel)}" cannot be packed: ${unsafe}, and pull would refuse it`, {
-          hint: `rename it, or exclude it with --exclude ${globFor(rel)}`,
+          hint: `rename it, or exclude it with ${opt('exclude')} ${globFor(rel)}`,
         });
 
       try {
@@ -205,7 +205,7 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
       } catch (e) {
         throw new ModelshipError('INPUT', `cannot read ${rel}: ${(e as Error).message}`, {
           cause: e,
-          hint: `fix its permissions or exclude it with --exclude ${rel}`,
+          hint: `fix its permissions or exclude it with ${opt('exclude')} ${rel}`,
         });
       }
       out.push({ path: rel, absPath: target, stat: st });

@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { request, type Dispatcher } from 'undici';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { MAX_API_BODY, readCapped } from '../streams.js';
 
 /** One `WWW-Authenticate` challenge; `scheme` is lower-cased, parameter names too. */
@@ -357,5 +357,5 @@ export class Authorizer {
 }
 
 export function loginHint(host: string): string {
-  return `pass --username and --password (or --token), or run \`docker login ${host}\` so the docker config.json / credential helper has an entry for ${host}`;
+  return `pass the user with ${opt('username')} and the password or a token with ${opt('password')}, or run \`docker login ${host}\` so the docker config.json / credential helper has an entry for ${host}`;
 }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { isDockerHub } from '../reference.js';
 import type { Credential } from './auth.js';
 
@@ -62,7 +62,7 @@ async function readConfig(path: string): Promise<DockerConfigFile | undefined> {
   } catch (e) {
     throw new ModelshipError('AUTH', `docker config ${path} is not valid JSON`, {
       cause: e,
-      hint: `fix or remove ${path}, or pass --username/--password`,
+      hint: `fix or remove ${path}, or pass ${opt('username')} and ${opt('password')}`,
     });
   }
 }
@@ -122,7 +122,7 @@ export async function runCredentialHelper(
     // The helper's own output may hold secrets on some failures: name the helper, not its output.
     throw new ModelshipError('AUTH', `credential helper ${program} failed for ${serverUrl}`, {
       cause: new Error(`exit ${String(result.error.code)}`),
-      hint: `run \`echo ${serverUrl} | ${program} get\` to see why, or pass --username/--password`,
+      hint: `run \`echo ${serverUrl} | ${program} get\` to see why, or pass ${opt('username')} and ${opt('password')}`,
     });
   }
   let out: { Username?: unknown; Secret?: unknown };
@@ -182,7 +182,7 @@ export function explicitCredential(o: ExplicitCredentials): Credential | undefin
   if (o.token !== undefined) return { registryToken: o.token };
   if (o.password !== undefined)
     throw new ModelshipError('USAGE', 'a password was given without a username', {
-      hint: 'pass --username together with --password',
+      hint: `pass ${opt('username')} together with ${opt('password')}`,
     });
   return undefined;
 }

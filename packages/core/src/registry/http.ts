@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import type { Authorizer } from './auth.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -264,12 +264,12 @@ export class HttpClient {
     if (TLS_PLAIN.has(code ?? '') || /wrong version number|packet length too long/i.test(detail))
       return new ModelshipError('NETWORK', `registry ${host} does not speak TLS (${code ?? 'TLS handshake failed'})`, {
         cause: e,
-        hint: `if ${host} serves plain HTTP, pass --plain-http (plainHttp: true)`,
+        hint: `if ${host} serves plain HTTP, pass ${opt('plainHttp')}`,
       });
     if (TLS_CERT.has(code ?? ''))
       return new ModelshipError('NETWORK', `TLS certificate of registry ${host} is not trusted (${code})`, {
         cause: e,
-        hint: 'install the CA (NODE_EXTRA_CA_CERTS=ca.pem), or pass --insecure to skip verification for this registry',
+        hint: `install the CA (NODE_EXTRA_CA_CERTS=ca.pem), or pass ${opt('insecure')} to skip verification for this registry`,
       });
     if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH')
       return new ModelshipError('INVALID', `the content sent to ${host} was not the size its descriptor declares`, {

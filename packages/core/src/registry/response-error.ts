@@ -1,4 +1,4 @@
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { loginHint, parseChallenges } from './auth.js';
 import { header, headerAll, type HttpResponse } from './http.js';
 
@@ -118,7 +118,7 @@ export async function responseFailure(res: HttpResponse, what: string, ctx: Fail
     });
   if (s === 400 && /HTTP request to an HTTPS server/i.test(body.text))
     return new ModelshipError('NETWORK', `${what}: ${ctx.host} expects HTTPS`, {
-      hint: 'drop --plain-http for this registry',
+      hint: `drop ${opt('plainHttp')} for this registry`,
     });
   return new ModelshipError('NETWORK', `${what}: unexpected HTTP ${s} from ${ctx.host}${detail}`);
 }

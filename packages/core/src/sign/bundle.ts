@@ -1,6 +1,6 @@
 import { bundleToJSON, type BundleWithDsseEnvelope } from '@sigstore/bundle';
 import type { Artifact, Signature } from '@sigstore/sign';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { loadSigstoreSign } from './sigstore-sign.js';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, type SerializedBundleJson, type SigningSetup } from './types.js';
 
@@ -64,19 +64,19 @@ export function sigstoreError(e: unknown): ModelshipError {
   if (code.startsWith('CA_'))
     return new ModelshipError('NETWORK', `Fulcio (certificate authority) failed: ${detail}${cause}`, {
       cause: e,
-      hint: 'check --fulcio-url and that the OIDC token is valid for audience "sigstore"',
+      hint: `check ${opt('fulcioUrl')} and that the OIDC token is valid for audience "sigstore"`,
     });
   if (code.startsWith('TLOG_'))
     return new ModelshipError('NETWORK', `Rekor (transparency log) failed: ${detail}${cause}`, {
       cause: e,
       hint:
-        'check --rekor-url (action input rekor-url), or sign without a transparency log, e.g. air-gapped: ' +
-        '--no-tlog (action input tlog: false; keyless signing then needs --tsa-url)',
+        `check ${opt('rekorUrl')}, or sign without a transparency log, e.g. air-gapped: ` +
+        `${opt('noTlog')} (keyless signing then needs ${opt('tsaUrl')})`,
     });
   if (code.startsWith('TSA_'))
     return new ModelshipError('NETWORK', `timestamp authority failed: ${detail}${cause}`, {
       cause: e,
-      hint: 'check --tsa-url',
+      hint: `check ${opt('tsaUrl')}`,
     });
   if (code.startsWith('IDENTITY_'))
     return new ModelshipError('AUTH', `could not get an OIDC identity token: ${detail}${cause}`, { cause: e });

@@ -1,6 +1,6 @@
 import { randomBytes, scrypt as scryptCb, scryptSync, type ScryptOptions } from 'node:crypto';
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 
 /**
  * cosign's password-protected private key: a PEM block whose body is the JSON written by
@@ -82,7 +82,7 @@ export async function decryptCosignKey(body: Buffer, password: string, name: str
     return Buffer.from(xsalsa20poly1305(key, nonce).decrypt(sealed));
   } catch {
     throw new ModelshipError('AUTH', `wrong password for ${name}`, {
-      hint: 'set the password used when the key was generated (MODELSHIP_KEY_PASSWORD, COSIGN_PASSWORD or --password-stdin)',
+      hint: `set the password used when the key was generated: ${opt('keyPassword')}`,
     });
   } finally {
     key.fill(0);

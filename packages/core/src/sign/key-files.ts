@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { tempSibling } from '../atomic-file.js';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 
 export interface KeyPairPaths {
   privateKeyPath: string;
@@ -76,7 +76,7 @@ async function exists(path: string): Promise<boolean> {
 
 function refuseOverwrite(path: string): ModelshipError {
   return new ModelshipError('INPUT', `${path} already exists; not overwriting a key`, {
-    hint: 'pick another --output-key-prefix, or pass --force to replace it (the old key is lost)',
+    hint: `pick another ${opt('outputKeyPrefix')}, or pass ${opt('force')} to replace it (the old key is lost)`,
   });
 }
 

@@ -1,6 +1,6 @@
 import type { Signer, Witness } from '@sigstore/sign';
 import { loadSigstoreSign } from './sigstore-sign.js';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { bundleCertificate, certificateIdentity } from './certificate.js';
 import { identitySource } from './oidc.js';
 import type { SigningSetup } from './types.js';
@@ -43,11 +43,11 @@ export async function keylessSetup(options: KeylessOptions = {}): Promise<Signin
   const tlog = options.tlog ?? true;
   if (!tlog && !options.tsaURL)
     throw new ModelshipError('USAGE', 'keyless signing without a transparency log needs a timestamp authority', {
-      hint: 'a Fulcio certificate lives 10 minutes, so the signature needs a trusted time: keep the tlog (drop --no-tlog) or pass --tsa-url',
+      hint: `a Fulcio certificate lives 10 minutes, so the signature needs a trusted time: keep the tlog (drop ${opt('noTlog')}) or pass ${opt('tsaUrl')}`,
     });
-  const fulcioURL = serviceURL(options.fulcioURL ?? FULCIO_URL, 'Fulcio', '--fulcio-url');
-  const rekorURL = tlog ? serviceURL(options.rekorURL ?? REKOR_URL, 'Rekor', '--rekor-url') : undefined;
-  const tsaURL = options.tsaURL ? serviceURL(options.tsaURL, 'timestamp authority', '--tsa-url') : undefined;
+  const fulcioURL = serviceURL(options.fulcioURL ?? FULCIO_URL, 'Fulcio', opt('fulcioUrl'));
+  const rekorURL = tlog ? serviceURL(options.rekorURL ?? REKOR_URL, 'Rekor', opt('rekorUrl')) : undefined;
+  const tsaURL = options.tsaURL ? serviceURL(options.tsaURL, 'timestamp authority', opt('tsaUrl')) : undefined;
   const timeout = options.timeoutMs ?? 10_000;
   const retries = options.retries ?? 3;
   const source = identitySource({

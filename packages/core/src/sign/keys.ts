@@ -8,7 +8,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import type { Signer, Witness } from '@sigstore/sign';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { decryptCosignKey, encryptCosignKey, isCosignKeyLabel } from './cosign-key.js';
 import { pemBlocks, readKeySource, type KeySource, type PemBlock } from './pem.js';
 import type { SigningSetup } from './types.js';
@@ -67,7 +67,7 @@ export interface GeneratedKeyPair {
   encrypted: boolean;
 }
 
-const PASSWORD_HINT = 'pass the password with --password-stdin, MODELSHIP_KEY_PASSWORD or COSIGN_PASSWORD';
+const PASSWORD_HINT = `pass the password with ${opt('keyPassword')}`;
 const UNSUPPORTED_HINT =
   'create a supported key with `modelship generate-key-pair` (or `cosign generate-key-pair`), ' +
   'or `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`';
@@ -267,8 +267,8 @@ export async function keySetup(key: LoadedKey, options: KeySetupOptions = {}): P
     }),
   };
   // URLs are checked before anything is signed, as keyless does.
-  const rekorURL = options.rekorURL ? serviceURL(options.rekorURL, 'Rekor', '--rekor-url') : undefined;
-  const tsaURL = options.tsaURL ? serviceURL(options.tsaURL, 'timestamp authority', '--tsa-url') : undefined;
+  const rekorURL = options.rekorURL ? serviceURL(options.rekorURL, 'Rekor', opt('rekorUrl')) : undefined;
+  const tsaURL = options.tsaURL ? serviceURL(options.tsaURL, 'timestamp authority', opt('tsaUrl')) : undefined;
   const service = {
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),

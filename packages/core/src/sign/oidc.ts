@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { MAX_API_BODY, readCapped } from '../streams.js';
 
 /**
@@ -30,8 +30,8 @@ export function identitySource(options: IdentitySourceOptions): IdentitySource {
   if (options.identityToken) {
     const token = options.identityToken;
     return {
-      describe: 'the --identity-token value',
-      getToken: async () => checkJwt(token, 'the --identity-token value'),
+      describe: `the ${opt('identityToken')} value`,
+      getToken: async () => checkJwt(token, `the ${opt('identityToken')} value`),
     };
   }
   const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
@@ -49,10 +49,10 @@ export function identitySource(options: IdentitySourceOptions): IdentitySource {
     );
   if (env.GITHUB_ACTIONS === 'true')
     throw new ModelshipError('AUTH', 'no OIDC token: this workflow job lacks `permissions: id-token: write`', {
-      hint: `add to the job (or workflow) in the workflow YAML:\n${PERMISSIONS_YAML}\nor sign with a key (--key)`,
+      hint: `add to the job (or workflow) in the workflow YAML:\n${PERMISSIONS_YAML}\nor sign with a key (${opt('key')})`,
     });
   throw new ModelshipError('AUTH', 'no OIDC identity token for keyless signing', {
-    hint: 'set SIGSTORE_ID_TOKEN or pass --identity-token with an OIDC token for audience "sigstore", or sign with --key',
+    hint: `set SIGSTORE_ID_TOKEN or pass ${opt('identityToken')} with an OIDC token for audience "sigstore", or sign with ${opt('key')}`,
   });
 }
 

@@ -1,4 +1,4 @@
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import { keySetup, loadPrivateKey, type KeySource } from './keys.js';
 import { keylessSetup } from './keyless.js';
 import type { SigningSetup } from './types.js';
@@ -54,9 +54,13 @@ export function keySourceFrom(spec: string, env: NodeJS.ProcessEnv = process.env
     const name = spec.slice('env://'.length);
     const pem = env[name];
     if (!pem)
-      throw new ModelshipError('INPUT', `environment variable ${name} (named by --key env://${name}) is empty`, {
-        hint: `export ${name} with the PEM private key, or pass --key PATH`,
-      });
+      throw new ModelshipError(
+        'INPUT',
+        `environment variable ${name} (named by ${opt('key')} env://${name}) is empty`,
+        {
+          hint: `export ${name} with the PEM private key, or pass ${opt('key')} PATH`,
+        },
+      );
     return { pem, name: `env://${name}` };
   }
   if (spec.includes('-----BEGIN')) return { pem: spec, name: 'key input' };

@@ -82,6 +82,7 @@ export function serviceError(e: unknown, url: string): ModelshipError {
   if (code === 'IDENTITY_TOKEN_PARSE_ERROR')
     return new ModelshipError('AUTH', 'the OIDC identity token could not be parsed');
   const base = sigstoreError(e);
-  const message = base.message.includes(url) ? base.message : `${base.message} (${url})`;
-  return new ModelshipError(base.code, message, { cause: e, ...(base.hint ? { hint: base.hint } : {}) });
+  const { message: text, hint } = base.template;
+  const message = text.includes(url) ? text : `${text} (${url})`;
+  return new ModelshipError(base.code, message, { cause: e, ...(hint ? { hint } : {}) });
 }

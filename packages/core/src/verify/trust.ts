@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { VerificationError, toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 import type { PolicyTrust } from '../policy/types.js';
 import { hintToKeyId, loadPublicKey, type LoadedPublicKey } from '../sign/keys.js';
 import { SIGSTORE_TUF_MIRROR, fetchTrustedRoot, type TufOptions } from './tuf.js';
@@ -147,13 +147,13 @@ export function policyTrustSource(
   overrides: { trustedRootPath?: string; tuf?: TufOptions } = {},
 ): Pick<TrustOptions, 'trustedRootPath' | 'tuf'> {
   const tuf = overrides.tuf ?? {};
-  const tufFlags = [tuf.mirrorURL ? '--tuf-mirror' : '', tuf.rootPath ? '--tuf-root' : ''].filter(Boolean);
+  const tufFlags = [tuf.mirrorURL ? opt('tufMirror') : '', tuf.rootPath ? opt('tufRoot') : ''].filter(Boolean);
   const pinned = overrides.trustedRootPath ?? policy.trust.trustedRoot;
   if (pinned) {
     if (tufFlags.length > 0)
       throw new ModelshipError(
         'USAGE',
-        `${tufFlags.join(' and ')} cannot apply: the trusted root is pinned (${overrides.trustedRootPath ? '--trusted-root' : `trust.trustedRoot in ${policy.source}`})`,
+        `${tufFlags.join(' and ')} cannot apply: the trusted root is pinned (${overrides.trustedRootPath ? opt('trustedRoot') : `trust.trustedRoot in ${policy.source}`})`,
         { hint: 'use either a pinned trusted_root.json or a TUF repository, not both' },
       );
     return { trustedRootPath: pinned };

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import { defaultCacheDir } from '../digest-cache.js';
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, opt } from '../errors.js';
 
 /** Sigstore's public-good TUF repository; its initial root ships inside @sigstore/tuf. */
 // @sigstore/tuf's DEFAULT_MIRROR_URL (a test keeps them equal); the library itself is loaded
@@ -37,8 +37,7 @@ export function defaultTufCacheDir(env: NodeJS.ProcessEnv = process.env): string
   return join(defaultCacheDir(env), 'tuf');
 }
 
-const AIR_GAP_HINT =
-  'pin the root instead for air-gapped use: trust.trustedRoot in the policy or --trusted-root FILE (a trusted_root.json, e.g. from `cosign trusted-root create` or a machine that can reach the mirror); --tuf-offline uses an unexpired cache without the network';
+const AIR_GAP_HINT = `pin the root instead for air-gapped use: trust.trustedRoot in the policy or ${opt('trustedRoot')} FILE (a trusted_root.json, e.g. from \`cosign trusted-root create\` or a machine that can reach the mirror); ${opt('tufOffline')} uses an unexpired cache without the network`;
 
 function causes(e: unknown): unknown[] {
   const out: unknown[] = [];
@@ -82,7 +81,7 @@ async function checkInitialRoot(path: string): Promise<void> {
   const signed = (doc as { signed?: { _type?: unknown } } | null)?.signed;
   if (!signed || signed._type !== 'root')
     throw new ModelshipError('INPUT', `TUF root ${path} is not TUF root metadata (no signed._type "root")`, {
-      hint: 'pass a TUF root.json, not a Sigstore trusted_root.json (that one goes to --trusted-root)',
+      hint: `pass a TUF root.json, not a Sigstore trusted_root.json (that one goes to ${opt('trustedRoot')})`,
     });
 }
 
@@ -153,7 +152,7 @@ function tufError(
   if (e instanceof TUFError && e.code === 'TUF_INIT_CACHE_ERROR')
     return new ModelshipError('USAGE', `no initial TUF root for mirror ${mirrorURL}`, {
       cause: e,
-      hint: 'only the Sigstore public-good root is built in: pass the mirror’s initial root.json with --tuf-root FILE (policy trust.tufRoot)',
+      hint: `only the Sigstore public-good root is built in: pass the mirror’s initial root.json with ${opt('tufRoot')} FILE (policy trust.tufRoot)`,
     });
   if (chain.some(isNetworkError))
     return new ModelshipError(
@@ -168,12 +167,12 @@ function tufError(
   if (fsError)
     return new ModelshipError('INPUT', `cannot use the TUF cache ${cachePath}: ${fsError.message}`, {
       cause: e,
-      hint: 'set MODELSHIP_TUF_CACHE (or --tuf-cache) to a writable directory',
+      hint: `set MODELSHIP_TUF_CACHE (or ${opt('tufCache')}) to a writable directory`,
     });
   if (e instanceof TUFError && e.code === 'TUF_FIND_TARGET_ERROR')
     return new ModelshipError('INVALID', `the TUF repository ${mirrorURL} has no trusted_root.json target`, {
       cause: e,
-      hint: 'is --tuf-mirror a Sigstore TUF repository?',
+      hint: `is ${opt('tufMirror')} a Sigstore TUF repository?`,
     });
   return new ModelshipError('INVALID', `TUF metadata from ${mirrorURL} failed verification: ${detail}`, {
     cause: e,
