@@ -48,9 +48,17 @@ export function choiceInput<T extends string>(name: string, allowed: readonly T[
   return parseChoice(core.getInput(name), allowed, `input ${name}`);
 }
 
-/** A boolean input; empty (not in action.yml, or set to '') reads as `fallback`. */
+/**
+ * A boolean input; empty (not in action.yml, or set to '') reads as `fallback`, which is the
+ * action.yml default. Anything but the YAML booleans is a USAGE error naming the input (not
+ * @actions/core's bare TypeError, which the failure path would report as INTERNAL).
+ */
 export function booleanInput(name: string, fallback: boolean): boolean {
-  return core.getInput(name) === '' ? fallback : core.getBooleanInput(name);
+  const v = core.getInput(name);
+  if (v === '') return fallback;
+  if (['true', 'True', 'TRUE'].includes(v)) return true;
+  if (['false', 'False', 'FALSE'].includes(v)) return false;
+  throw new ModelshipError('USAGE', `input ${name} must be true or false, got "${v}"`);
 }
 
 /** `key=value` lines (annotations), checked and trimmed by core's parseKeyValues. */
@@ -115,8 +123,8 @@ export function registryInputs(prefix = ''): RegistryAccess {
     {
       username: core.getInput(`${prefix}username`),
       password: password || undefined,
-      plainHttp: core.getBooleanInput('plain-http'),
-      insecure: core.getBooleanInput('insecure'),
+      plainHttp: booleanInput('plain-http', false),
+      insecure: booleanInput('insecure', false),
     },
     { username: `input ${prefix}username`, password: `input ${prefix}password` },
   );
@@ -232,13 +240,13 @@ export function packInputs(): PackInputs {
         ...(include.length ? { include } : {}),
         ...(exclude.length ? { exclude } : {}),
         ...(spec ? { spec } : {}),
-        useDirSpec: core.getBooleanInput('dir-spec'),
-        ...(core.getBooleanInput('ignore-files') ? {} : { ignoreFiles: false }),
+        useDirSpec: booleanInput('dir-spec', true),
+        ...(booleanInput('ignore-files', true) ? {} : { ignoreFiles: false }),
       },
       metadata,
       ...(createdAt ? { createdAt } : {}),
     },
-    cache: core.getBooleanInput('cache'),
+    cache: booleanInput('cache', true),
   };
 }
 
@@ -254,7 +262,7 @@ export function attestInputs(): AttestInputs {
   });
   const mofOverrides = core.getInput('mof-overrides');
   const githubToken = secretInput('github-token');
-  const upload = core.getBooleanInput('github-upload');
+  const upload = booleanInput('github-upload', false);
   const github = upload ? gitHubTargetFromEnv(process.env, githubToken) : undefined;
   if (upload && !github) throw new ModelshipError('USAGE', 'github-upload needs a github-token and GITHUB_REPOSITORY');
   return {

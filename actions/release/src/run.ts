@@ -3,6 +3,7 @@ import {
   addAttestSummary,
   addSignSummary,
   attestInputs,
+  booleanInput,
   keyValueInput,
   packInputs,
   packStep,
@@ -49,7 +50,7 @@ export function readInputs(): Inputs {
     pack: packed,
     attest,
     annotations,
-    sign: core.getBooleanInput('sign'),
+    sign: booleanInput('sign', true),
     ...(bundleOut ? { bundleOut } : {}),
     showSummary: showSummaryInput(),
   };

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import {
+  booleanInput,
   maskSecret,
   runAction,
   runnerContext,
@@ -70,7 +71,7 @@ export function readInputs(): Inputs {
   return {
     logins: loginInputs(),
     tools: parseTools(core.getInput('tools')),
-    cache: core.getBooleanInput('cache'),
+    cache: booleanInput('cache', true),
     showSummary: showSummaryInput(),
   };
 }
