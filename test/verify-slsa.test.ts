@@ -19,6 +19,7 @@ import {
   type GitHubClaims,
 } from '@modelship/core';
 import { packSample, runCli, type CliRun } from './helpers/cli.js';
+import { keylessCli } from './helpers/keyless.js';
 import { startSigstoreStandins, type SigstoreStandins } from './helpers/sigstore.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -108,24 +109,12 @@ async function attestKeyless(
 ): Promise<void> {
   const token = si.oidc.issueToken(claims);
   const predicate = await provenance(a, tokenClaims(token), lie);
-  const services = [
-    '--identity-token',
-    token,
-    '--fulcio-url',
-    si.fulcioURL,
-    '--rekor-url',
-    si.rekorURL,
-    '--tsa-url',
-    si.tsaURL,
-    '--rekor-entry-type',
-    'intoto',
-  ];
   // The same job signs the artifact (minSignatures: 1) and attests the provenance.
   for (const args of [
     ['sign', a.ref],
     ['attest', a.ref, '--type', 'none', '--predicate-type', SLSA_PROVENANCE_V1, '--predicate', predicate],
   ]) {
-    const r = await runCli([...args, ...services], { env: { GITHUB_ACTIONS: '' } });
+    const r = await keylessCli(si, args, { via: 'token', token });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   }

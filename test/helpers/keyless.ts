@@ -4,12 +4,12 @@ import type { SigstoreStandins } from './sigstore.js';
 /**
  * Keyless `sign` / `attest` through the CLI against the Sigstore stand-ins. `via: 'actions'`
  * takes the token the way a GitHub Actions job does (ACTIONS_ID_TOKEN_REQUEST_*); `token` passes
- * `--identity-token` with the given claims, outside Actions.
+ * `--identity-token` with the given claims (or `token`, one already issued), outside Actions.
  */
 export function keylessCli(
   si: SigstoreStandins,
   args: string[],
-  opts: { via?: 'actions' | 'token'; claims?: Record<string, unknown>; extra?: string[] } = {},
+  opts: { via?: 'actions' | 'token'; claims?: Record<string, unknown>; token?: string; extra?: string[] } = {},
 ): Promise<CliRun> {
   const services = [
     '--fulcio-url',
@@ -30,7 +30,7 @@ export function keylessCli(
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: si.oidc.requestToken,
       },
     });
-  return runCli([...args, '--identity-token', si.oidc.issueToken(opts.claims), ...services], {
+  return runCli([...args, '--identity-token', opts.token ?? si.oidc.issueToken(opts.claims), ...services], {
     env: { GITHUB_ACTIONS: '' },
   });
 }
