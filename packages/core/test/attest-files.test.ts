@@ -7,12 +7,13 @@ import tarStream from 'tar-stream';
 import { collectArtifactFacts, type ArtifactFacts, type ArtifactLayer } from '../src/attest/facts.js';
 import { buildFileManifestPredicate, FILES_PREDICATE_TYPE, verifyFilesAgainstManifest } from '../src/attest/files.js';
 import { sha256Digest } from '../src/digest.js';
-import { ModelshipError, opt } from '../src/errors.js';
+import { opt } from '../src/errors.js';
 import { OciLayoutStore } from '../src/layout.js';
 import { OCI_MANIFEST } from '../src/mediatypes.js';
 import type { Descriptor } from '../src/oci.js';
 import { pack } from '../src/pack.js';
 import type { ContentStore } from '../src/store.js';
+import { rejection } from './rejection.js';
 
 const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -45,16 +46,6 @@ function facts(layers: ArtifactLayer[]): ArtifactFacts {
     layers,
     smallFiles: new Map(),
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ModelshipError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ModelshipError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** `dir` packed by modelship into a fresh layout, and the artifact's facts. */

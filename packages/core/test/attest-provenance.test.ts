@@ -11,7 +11,7 @@ import {
   provenanceFromClaims,
   type GitHubClaims,
 } from '../src/attest/provenance.js';
-import { ModelshipError } from '../src/errors.js';
+import { rejection } from './rejection.js';
 
 const SHA = 'd2b1b1c2f4a8e3f0c1a9b8e7d6c5b4a3f2e1d0c9';
 const MODEL_REV = '0123456789abcdef0123456789abcdef01234567';
@@ -79,16 +79,6 @@ const EXPECTED_GITHUB = {
     metadata: { invocationId: 'https://github.com/octo-org/octo-models/actions/runs/9876543210/attempts/2' },
   },
 };
-
-async function rejection(p: Promise<unknown>): Promise<ModelshipError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ModelshipError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('provenanceFromClaims (reference §6 field table)', () => {
   it('fills every field as attest-build-provenance does', () => {

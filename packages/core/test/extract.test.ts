@@ -12,6 +12,9 @@ import { OciLayoutStore } from '../src/layout.js';
 import { OCI_MANIFEST } from '../src/mediatypes.js';
 import type { Descriptor } from '../src/oci.js';
 import { extractArtifact } from '../src/pull.js';
+import { rejection } from './rejection.js';
+/** Extraction refuses a layer as INVALID. */
+const refused = (p: Promise<unknown>): Promise<ModelshipError> => rejection(p, 'INVALID');
 
 const root = mkdtempSync(join(tmpdir(), 'modelship-extract-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -39,16 +42,6 @@ async function tarOf(entries: Partial<Header>[], body = 'x'): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of pack) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-async function refused(p: Promise<unknown>): Promise<ModelshipError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ModelshipError);
-  expect((e as ModelshipError).code).toBe('INVALID');
-  return e as ModelshipError;
 }
 
 describe('safeJoin refuses paths that leave the directory', () => {
@@ -201,15 +194,6 @@ function corrupt(layout: string, digest: string): void {
   writeFileSync(p, b);
 }
 
-async function failure(p: Promise<unknown>): Promise<ModelshipError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ModelshipError);
-  return e as ModelshipError;
-}
-
 describe('extractArtifact: stage, verify, then move into place', () => {
   let n = 0;
   const fresh = async (): Promise<{ layout: string; store: OciLayoutStore; out: string }> => {
@@ -228,7 +212,7 @@ describe('extractArtifact: stage, verify, then move into place', () => {
     // (whose layer verifies) must not be replaced: nothing moves before every layer verified.
     const v2 = await artifact(store, [raw('a.txt', 'alpha-2'), raw('sub/b.txt', 'beta-2')]);
     corrupt(layout, v2.layers[1]!.digest);
-    const e = await failure(extractArtifact(store, v2.root, out, { overwrite: true }));
+    const e = await rejection(extractArtifact(store, v2.root, out, { overwrite: true }));
     expect(e.code).toBe('INVALID');
     expect(e.message).toContain(v2.layers[1]!.digest);
     expect(tree(out)).toEqual(before);
@@ -241,7 +225,7 @@ describe('extractArtifact: stage, verify, then move into place', () => {
     const a = await artifact(store, [
       { mediaType: 'application/vnd.cncf.model.weight.v1.tar+gzip', bytes: gzipSync(tar), diffId: sha256Digest(other) },
     ]);
-    const e = await failure(extractArtifact(store, a.root, out));
+    const e = await rejection(extractArtifact(store, a.root, out));
     expect(e.code).toBe('INVALID');
     expect(e.message).toMatch(/diffId/);
     expect(existsSync(out)).toBe(false);
@@ -256,7 +240,7 @@ describe('extractArtifact: stage, verify, then move into place', () => {
   it('two layers with the same filepath are INVALID before anything is written', async () => {
     const { store, out } = await fresh();
     const a = await artifact(store, [raw('x/a.txt', 'one'), raw('x//a.txt', 'two')]);
-    const e = await failure(extractArtifact(store, a.root, out));
+    const e = await rejection(extractArtifact(store, a.root, out));
     expect(e.code).toBe('INVALID');
     expect(e.message).toContain('a.txt');
     expect(existsSync(out)).toBe(false);
@@ -269,7 +253,7 @@ describe('extractArtifact: stage, verify, then move into place', () => {
       raw('a.txt', 'from the raw layer'),
       { mediaType: 'application/vnd.cncf.model.code.v1.tar', bytes: tar, filepath: 'code' },
     ]);
-    const e = await failure(extractArtifact(store, a.root, out));
+    const e = await rejection(extractArtifact(store, a.root, out));
     expect(e.code).toBe('INVALID');
     expect(e.message).toContain('a.txt');
     expect(existsSync(out)).toBe(false);
@@ -284,7 +268,7 @@ describe('extractArtifact: stage, verify, then move into place', () => {
     expect(again.files.sort()).toEqual(['a.txt', 'b.txt']);
 
     writeFileSync(join(out, 'b.txt'), 'mine');
-    const e = await failure(extractArtifact(store, a.root, out));
+    const e = await rejection(extractArtifact(store, a.root, out));
     expect(e).toBeInstanceOf(ExtractConflictError);
     expect(e.code).toBe('CONFLICT');
     expect((e as ExtractConflictError).files).toEqual(['b.txt']);
@@ -296,7 +280,7 @@ describe('extractArtifact: stage, verify, then move into place', () => {
     // A directory in the way of a file is refused even with overwrite (it would take a tree).
     rmSync(join(out, 'a.txt'));
     mkdirSync(join(out, 'a.txt'));
-    const d = await failure(extractArtifact(store, a.root, out, { overwrite: true }));
+    const d = await rejection(extractArtifact(store, a.root, out, { overwrite: true }));
     expect(d.code).toBe('CONFLICT');
     expect(d.message).toContain('a.txt');
   });
@@ -307,7 +291,7 @@ describe('extractArtifact: stage, verify, then move into place', () => {
     const a = await artifact(store, [{ mediaType: 'application/vnd.cncf.model.code.v1.tar', bytes: tar }]);
     mkdirSync(join(out, 'code'), { recursive: true });
     writeFileSync(join(out, 'code', 'run.py'), 'local');
-    const e = await failure(extractArtifact(store, a.root, out));
+    const e = await rejection(extractArtifact(store, a.root, out));
     expect(e.code).toBe('CONFLICT');
     expect(tree(out)).toEqual({ 'code/run.py': 'local' });
     await extractArtifact(store, a.root, out, { overwrite: true });

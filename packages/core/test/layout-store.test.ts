@@ -18,10 +18,10 @@ import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { sha256Digest } from '../src/digest.js';
-import { ModelshipError } from '../src/errors.js';
 import { OciLayoutStore } from '../src/layout.js';
 import { OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_INDEX, OCI_MANIFEST } from '../src/mediatypes.js';
 import type { Descriptor } from '../src/oci.js';
+import { rejection } from './rejection.js';
 
 const BLOB = 'application/octet-stream';
 const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -61,15 +61,6 @@ async function readAll(r: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function caught(p: Promise<unknown>): Promise<ModelshipError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof ModelshipError)) throw new Error(`expected a ModelshipError, got ${String(e)}`);
-  return e;
-}
-
 describe('OciLayoutStore', () => {
   let tmp: string;
   let dir: string;
@@ -107,7 +98,7 @@ describe('OciLayoutStore', () => {
     });
 
     it('refuses a missing directory without create (NOT_FOUND)', async () => {
-      const e = await caught(OciLayoutStore.open(join(tmp, 'nope')));
+      const e = await rejection(OciLayoutStore.open(join(tmp, 'nope')));
       expect(e.code).toBe('NOT_FOUND');
       expect(e.message).toContain('nope');
     });
@@ -117,7 +108,7 @@ describe('OciLayoutStore', () => {
       mkdirSync(other);
       writeFileSync(join(other, 'config.json'), '{}');
       for (const create of [false, true]) {
-        const e = await caught(OciLayoutStore.open(other, { create }));
+        const e = await rejection(OciLayoutStore.open(other, { create }));
         expect(e.code).toBe('INPUT');
         expect(e.message).toMatch(/not an OCI image layout/);
         expect(e.hint).toBeTruthy();
@@ -125,12 +116,12 @@ describe('OciLayoutStore', () => {
       expect(readdirSync(other)).toEqual(['config.json']);
       const file = join(tmp, 'file');
       writeFileSync(file, 'x');
-      expect((await caught(OciLayoutStore.open(file))).code).toBe('INPUT');
+      expect((await rejection(OciLayoutStore.open(file))).code).toBe('INPUT');
     });
 
     it('refuses an unsupported layout version (INVALID)', async () => {
       writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"2.0.0"}');
-      expect((await caught(OciLayoutStore.open(dir))).code).toBe('INVALID');
+      expect((await rejection(OciLayoutStore.open(dir))).code).toBe('INVALID');
     });
   });
 
@@ -227,7 +218,7 @@ describe('OciLayoutStore', () => {
       const src = join(tmp, 'w.bin');
       writeFileSync(src, 'abc');
       const d = { ...desc(Buffer.from('abcd')) };
-      const e = await caught(store.push(d, { path: src, open: () => Readable.from([Buffer.from('abc')]) }));
+      const e = await rejection(store.push(d, { path: src, open: () => Readable.from([Buffer.from('abc')]) }));
       expect(e.code).toBe('INVALID');
       expect(existsSync(blobFile(d))).toBe(false);
     });
@@ -239,22 +230,22 @@ describe('OciLayoutStore', () => {
       const tampered = Buffer.from(a);
       tampered[1234] = tampered[1234]! ^ 0xff;
       writeFileSync(blobFile(d), tampered);
-      const e = await caught(readAll(await store.fetch(d)));
+      const e = await rejection(readAll(await store.fetch(d)));
       expect(e.code).toBe('INVALID');
       expect(e.message).toContain(d.digest);
-      expect((await caught(store.fetchBytes(d))).code).toBe('INVALID');
+      expect((await rejection(store.fetchBytes(d))).code).toBe('INVALID');
     });
 
     it('fails INVALID at once on a truncated blob', async () => {
       const a = Buffer.from('0123456789');
       await store.push(desc(a), a);
       writeFileSync(blobFile(desc(a)), '01234');
-      expect((await caught(store.fetch(desc(a)))).code).toBe('INVALID');
+      expect((await rejection(store.fetch(desc(a)))).code).toBe('INVALID');
     });
 
     it('fetch of an absent blob is NOT_FOUND naming the digest', async () => {
       const d = desc(Buffer.from('absent'));
-      const e = await caught(store.fetch(d));
+      const e = await rejection(store.fetch(d));
       expect(e.code).toBe('NOT_FOUND');
       expect(e.message).toContain(d.digest);
     });
@@ -263,14 +254,14 @@ describe('OciLayoutStore', () => {
       const claimed = desc(Buffer.from('the real content'));
       const liar = Buffer.from('other content!!!'); // same length
       for (const src of [source(liar), liar] as const) {
-        const e = await caught(store.push(claimed, src));
+        const e = await rejection(store.push(claimed, src));
         expect(e.code).toBe('INVALID');
         expect(existsSync(blobFile(claimed))).toBe(false);
         expect(ingestLeft()).toEqual([]);
       }
-      const longer = await caught(store.push(claimed, source(Buffer.from('the real content, and more'))));
+      const longer = await rejection(store.push(claimed, source(Buffer.from('the real content, and more'))));
       expect(longer.code).toBe('INVALID');
-      const shorter = await caught(store.push(claimed, source(Buffer.from('the real'))));
+      const shorter = await rejection(store.push(claimed, source(Buffer.from('the real'))));
       expect(shorter.code).toBe('INVALID');
       expect(existsSync(blobFile(claimed))).toBe(false);
       expect(ingestLeft()).toEqual([]);
@@ -294,18 +285,18 @@ describe('OciLayoutStore', () => {
         `sha256:${'a'.repeat(63)}/`,
       ]) {
         const d = { mediaType: BLOB, digest, size: 1 };
-        expect((await caught(store.exists(d))).code).toBe('INVALID');
-        expect((await caught(store.fetch(d))).code).toBe('INVALID');
-        expect((await caught(store.push(d, Buffer.from('x')))).code).toBe('INVALID');
-        expect((await caught(store.tag(d, 'x'))).code).toBe('INVALID');
-        expect((await caught(store.referrers(d))).code).toBe('INVALID');
+        expect((await rejection(store.exists(d))).code).toBe('INVALID');
+        expect((await rejection(store.fetch(d))).code).toBe('INVALID');
+        expect((await rejection(store.push(d, Buffer.from('x')))).code).toBe('INVALID');
+        expect((await rejection(store.tag(d, 'x'))).code).toBe('INVALID');
+        expect((await rejection(store.referrers(d))).code).toBe('INVALID');
       }
     });
 
     it('caps fetchBytes (INVALID above the limit)', async () => {
       const a = randomBytes(2000);
       await store.push(desc(a), a);
-      expect((await caught(store.fetchBytes(desc(a), 1000))).code).toBe('INVALID');
+      expect((await rejection(store.fetchBytes(desc(a), 1000))).code).toBe('INVALID');
       expect((await store.fetchBytes(desc(a), 2000)).length).toBe(2000);
     });
 
@@ -339,7 +330,7 @@ describe('OciLayoutStore', () => {
             },
           }),
       };
-      const e = await caught(store.push(d, failing));
+      const e = await rejection(store.push(d, failing));
       expect(e.code).toBe('INPUT');
       expect(e.message).toMatch(/disk full/);
       expect(e.hint).toMatch(/free space/);
@@ -361,7 +352,7 @@ describe('OciLayoutStore', () => {
       try {
         const small = await OciLayoutStore.open(join(mnt, 'layout'), { create: true });
         const big = randomBytes(2 * 1024 * 1024);
-        const e = await caught(small.push(desc(big), source(big)));
+        const e = await rejection(small.push(desc(big), source(big)));
         expect(e.code).toBe('INPUT');
         expect(e.message).toMatch(/disk full/);
         expect(readdirSync(join(mnt, 'layout', 'blobs', 'sha256'))).toEqual([]);
@@ -419,20 +410,20 @@ describe('OciLayoutStore', () => {
       const m = manifest();
       await store.push(desc(m, OCI_MANIFEST), m);
       await store.tag(desc(m, OCI_MANIFEST), 'latest');
-      const e = await caught(store.resolve('v2'));
+      const e = await rejection(store.resolve('v2'));
       expect(e.code).toBe('NOT_FOUND');
       expect(e.message).toContain('"v2"');
       expect(e.message).toContain(dir);
       expect(e.hint).toContain('latest');
-      expect((await caught(store.resolve(sha256Digest('nothing')))).code).toBe('NOT_FOUND');
-      expect((await caught(store.resolve('bad tag!'))).code).toBe('USAGE');
+      expect((await rejection(store.resolve(sha256Digest('nothing')))).code).toBe('NOT_FOUND');
+      expect((await rejection(store.resolve('bad tag!'))).code).toBe('USAGE');
     });
 
     it('refuses to tag a manifest that is not in the layout, and invalid tags', async () => {
       const m = manifest();
-      expect((await caught(store.tag(desc(m, OCI_MANIFEST), 'x'))).code).toBe('NOT_FOUND');
+      expect((await rejection(store.tag(desc(m, OCI_MANIFEST), 'x'))).code).toBe('NOT_FOUND');
       await store.push(desc(m, OCI_MANIFEST), m);
-      expect((await caught(store.tag(desc(m, OCI_MANIFEST), '-bad'))).code).toBe('USAGE');
+      expect((await rejection(store.tag(desc(m, OCI_MANIFEST), '-bad'))).code).toBe('USAGE');
     });
 
     it('resolves a manifest blob by digest even when index.json does not list it', async () => {
@@ -445,7 +436,7 @@ describe('OciLayoutStore', () => {
     it('reports a corrupt index.json instead of overwriting it', async () => {
       writeFileSync(join(dir, 'index.json'), '{"manifests": [');
       const m = manifest();
-      expect((await caught(store.push(desc(m, OCI_MANIFEST), m))).code).toBe('INVALID');
+      expect((await rejection(store.push(desc(m, OCI_MANIFEST), m))).code).toBe('INVALID');
       expect(readFileSync(join(dir, 'index.json'), 'utf8')).toBe('{"manifests": [');
     });
   });
@@ -587,7 +578,7 @@ await store.close();
       );
       const s = await OciLayoutStore.open(dir, { lockTimeoutMs: 200 });
       const m = manifest();
-      const e = await caught(s.push(desc(m, OCI_MANIFEST), m));
+      const e = await rejection(s.push(desc(m, OCI_MANIFEST), m));
       expect(e.code).toBe('CONFLICT');
       expect(e.hint).toContain('index.json.lock');
       expect(existsSync(join(dir, 'index.json.lock'))).toBe(true);

@@ -2,10 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, realpathSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelshipError, opt } from '../src/errors.js';
+import { opt } from '../src/errors.js';
 import { classifyPath } from '../src/modelpack/classify.js';
 import { scanModelDir } from '../src/modelpack/scan.js';
 import { gguf, llamaCheckout, safetensors, tempDir, writeTree } from './modelpack-fixtures.js';
+import { rejection } from './rejection.js';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -16,16 +17,6 @@ afterEach(() => tmp.cleanup());
 async function kinds(dir: string, opts = {}): Promise<[string, string, boolean][]> {
   const { files } = await scanModelDir(dir, opts);
   return files.map((f) => [f.path, f.kind, f.untested]);
-}
-
-async function rejection(p: Promise<unknown>): Promise<ModelshipError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelshipError);
-    return e as ModelshipError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('scanModelDir: realistic checkouts', () => {

@@ -4,6 +4,7 @@ import { ModelshipError } from '../src/errors.js';
 import { scanModelDir } from '../src/modelpack/scan.js';
 import { parseKitfile, parseModelfile, parseYamlSpec } from '../src/modelpack/spec.js';
 import { safetensors, tempDir, writeTree } from './modelpack-fixtures.js';
+import { rejection } from './rejection.js';
 
 function thrown(fn: () => unknown): ModelshipError {
   try {
@@ -13,16 +14,6 @@ function thrown(fn: () => unknown): ModelshipError {
     return e as ModelshipError;
   }
   throw new Error('expected an error');
-}
-
-async function rejection(p: Promise<unknown>): Promise<ModelshipError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelshipError);
-    return e as ModelshipError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('parseModelfile', () => {

@@ -8,23 +8,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { sha256Digest } from '../src/digest.js';
-import { ModelshipError } from '../src/errors.js';
 import { extractLayer, safeJoin } from '../src/extract.js';
 import type { Descriptor } from '../src/oci.js';
 import { unsafePathReason } from '../src/safe-path.js';
+import { rejection } from './rejection.js';
 
 const root = mkdtempSync(join(tmpdir(), 'modelship-safe-path-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function rejection(p: Promise<unknown>): Promise<ModelshipError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ModelshipError);
-  expect((e as ModelshipError).code).toBe('INVALID');
-  return e as ModelshipError;
-}
 
 describe('unsafePathReason', () => {
   const refused: [string, RegExp][] = [
@@ -74,7 +64,7 @@ describe('extraction refuses .git paths', () => {
       size: body.length,
       annotations: { 'org.cncf.model.filepath': '.git/config' },
     };
-    const e = await rejection(extractLayer(out, desc, Readable.from([body])));
+    const e = await rejection(extractLayer(out, desc, Readable.from([body])), 'INVALID');
     expect(e.message).toContain('.git/config');
     expect(existsSync(join(out, '.git'))).toBe(false);
   });
@@ -93,7 +83,7 @@ describe('extraction refuses .git paths', () => {
       digest: sha256Digest(tar),
       size: tar.length,
     };
-    const e = await rejection(extractLayer(out, desc, Readable.from([tar])));
+    const e = await rejection(extractLayer(out, desc, Readable.from([tar])), 'INVALID');
     expect(e.message).toContain('.git/hooks/post-checkout');
     expect(existsSync(join(out, '.git'))).toBe(false);
   });
