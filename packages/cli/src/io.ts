@@ -49,6 +49,11 @@ export function json(value: unknown): string {
   return untrustedJson(value, 2) + '\n';
 }
 
+/** A verb's result on standard output: its JSON form with `--json`, else its text. */
+export function printResult(io: CliIO, asJson: boolean | undefined, r: { text: string; json: unknown }): void {
+  io.out(asJson ? json(r.json) : r.text);
+}
+
 /** Columns padded to the widest cell; every cell is untrusted text (file names, kinds). */
 export function table(cells: string[][]): string {
   const rows = cells.map((r) => r.map(untrustedText));

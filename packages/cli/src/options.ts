@@ -84,6 +84,13 @@ export function addSigningOptions(cmd: Command): Command {
     .option('--rekor-entry-type <type>', 'dsse (default) or intoto');
 }
 
+/** The flags of a verb that writes signed referrers (sign, attest, promote): signing + registry. */
+export type SignerFlags = RegistryFlags & SigningFlags;
+
+export function addSignerOptions(cmd: Command): Command {
+  return addRegistryOptions(addSigningOptions(cmd));
+}
+
 /** Key from --key, password from MODELSHIP_KEY_PASSWORD / COSIGN_PASSWORD, token from --identity-token / SIGSTORE_ID_TOKEN. */
 export async function signingSetupFromFlags(flags: SigningFlags, io: CliIO): Promise<SigningSetup> {
   const rekorEntryType = flags.rekorEntryType

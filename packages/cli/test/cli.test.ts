@@ -2,20 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { main } from '../src/main.js';
 import { VERSION } from '../src/version.js';
-import type { CliIO } from '../src/io.js';
+import { fakeIO, type FakeIO } from './fake-io.js';
 
-function io(): CliIO & { stdout: string; stderr: string } {
-  const o = {
-    stdout: '',
-    stderr: '',
-    out: (t: string) => void (o.stdout += t),
-    err: (t: string) => void (o.stderr += t),
-    isTTY: false,
-    readStdin: async () => '',
-    env: {},
-  };
-  return o;
-}
+const io = (): FakeIO => fakeIO();
 
 describe('modelship CLI (in-process)', () => {
   it('reports the package version (constant kept in step with package.json)', async () => {

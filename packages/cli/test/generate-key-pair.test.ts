@@ -7,21 +7,7 @@ import { ERROR_CODES, isModelshipError, loadPrivateKey, loadPublicKey } from '@m
 import { registerGenerateKeyPair } from '../src/commands/keys.js';
 import { reportError } from '../src/main.js';
 import type { CliIO } from '../src/io.js';
-
-type FakeIO = CliIO & { stdout: string; stderr: string };
-
-function fakeIO(env: NodeJS.ProcessEnv = {}, stdin = ''): FakeIO {
-  const o: FakeIO = {
-    stdout: '',
-    stderr: '',
-    out: (t: string) => void (o.stdout += t),
-    err: (t: string) => void (o.stderr += t),
-    isTTY: false,
-    readStdin: async () => stdin,
-    env,
-  };
-  return o;
-}
+import { fakeIO, type FakeIO } from './fake-io.js';
 
 function program(io: CliIO): Command {
   const p = new Command('modelship').exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });

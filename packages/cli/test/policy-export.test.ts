@@ -5,21 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { main } from '../src/main.js';
-import type { CliIO } from '../src/io.js';
+import { fakeIO, type FakeIO } from './fake-io.js';
 import { crdErrors } from '../../core/test/crd-schemas.js';
 
-function io(): CliIO & { stdout: string; stderr: string } {
-  const o = {
-    stdout: '',
-    stderr: '',
-    out: (t: string) => void (o.stdout += t),
-    err: (t: string) => void (o.stderr += t),
-    isTTY: false,
-    readStdin: async () => '',
-    env: {},
-  };
-  return o;
-}
+const io = (): FakeIO => fakeIO();
 
 async function policyDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ms-cli-export-'));

@@ -13,39 +13,17 @@ import { OCI_MANIFEST } from '../src/mediatypes.js';
 import type { Descriptor } from '../src/oci.js';
 import { pack } from '../src/pack.js';
 import type { ContentStore } from '../src/store.js';
+import { artifactFacts, factsLayer } from './artifact-facts.js';
 import { rejection } from './rejection.js';
 
 const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 function layer(path: string, raw: boolean, digestHex: string, size: number): ArtifactLayer {
-  return {
-    path,
-    kind: path.endsWith('.safetensors') ? 'weight' : 'doc',
-    mediaType: `application/vnd.cncf.model.${path.endsWith('.safetensors') ? 'weight' : 'doc'}.v1.${raw ? 'raw' : 'tar'}`,
-    digest: `sha256:${digestHex}`,
-    size,
-    raw,
-  };
+  return factsLayer(path, { raw, digestHex, size });
 }
 
 function facts(layers: ArtifactLayer[]): ArtifactFacts {
-  return {
-    name: 'registry.example/models/tiny',
-    descriptor: {
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      digest: `sha256:${'a'.repeat(64)}`,
-      size: 1,
-    },
-    manifest: {
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.cncf.model.config.v1+json', digest: `sha256:${'b'.repeat(64)}`, size: 2 },
-      layers: [],
-    },
-    config: {},
-    layers,
-    smallFiles: new Map(),
-  };
+  return artifactFacts({ layers });
 }
 
 /** `dir` packed by modelship into a fresh layout, and the artifact's facts. */

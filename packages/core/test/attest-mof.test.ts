@@ -8,6 +8,7 @@ import { parseMofOverrides } from '../src/attest/mof/overrides.js';
 import { buildMofPredicate, MOF_PREDICATE_TYPE } from '../src/attest/mof/predicate.js';
 import { type MofComponent } from '../src/attest/mof/types.js';
 import { ModelshipError } from '../src/errors.js';
+import { artifactFacts, factsLayer } from './artifact-facts.js';
 
 type Kind = ArtifactLayer['kind'];
 
@@ -16,33 +17,15 @@ function facts(
   files: { path: string; kind: Kind; text?: string }[],
   descriptor: Record<string, unknown> = {},
 ): ArtifactFacts {
-  const layers: ArtifactLayer[] = files.map((f) => ({
-    path: f.path,
-    kind: f.kind,
-    mediaType: `application/vnd.cncf.model.${f.kind}.v1.raw`,
-    digest: `sha256:${createHash('sha256').update(f.path).digest('hex')}`,
-    size: f.text?.length ?? 1000,
-    raw: true,
-  }));
+  const layers = files.map((f) => factsLayer(f.path, { kind: f.kind, size: f.text?.length ?? 1000 }));
   const smallFiles = new Map<string, Buffer>();
   for (const f of files) if (f.text !== undefined) smallFiles.set(f.path, Buffer.from(f.text));
-  return {
+  return artifactFacts({
     name: 'registry.example/org/model',
-    descriptor: {
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      digest: `sha256:${'a'.repeat(64)}`,
-      size: 1,
-    },
-    manifest: {
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'x', digest: 'x', size: 1 },
-      layers: [],
-    },
-    config: { descriptor: { name: 'test-model', ...descriptor }, config: {}, modelfs: { type: 'layers', diffIds: [] } },
     layers,
     smallFiles,
-  } as unknown as ArtifactFacts;
+    descriptor: { name: 'test-model', ...descriptor },
+  });
 }
 
 const HF_CONFIG = JSON.stringify({

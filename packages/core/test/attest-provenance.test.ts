@@ -11,6 +11,7 @@ import {
   provenanceFromClaims,
   type GitHubClaims,
 } from '../src/attest/provenance.js';
+import { artifactFacts } from './artifact-facts.js';
 import { rejection } from './rejection.js';
 
 const SHA = 'd2b1b1c2f4a8e3f0c1a9b8e7d6c5b4a3f2e1d0c9';
@@ -33,23 +34,11 @@ const CLAIMS: GitHubClaims = {
 };
 
 function facts(descriptor: Record<string, unknown> = {}): ArtifactFacts {
-  return {
+  return artifactFacts({
     name: 'ghcr.io/octo-org/octo-models/tiny',
-    descriptor: {
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      digest: `sha256:${'a'.repeat(64)}`,
-      size: 512,
-    },
-    manifest: {
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.cncf.model.config.v1+json', digest: `sha256:${'b'.repeat(64)}`, size: 2 },
-      layers: [],
-    },
-    config: { descriptor: { name: 'tiny', ...descriptor }, config: {}, modelfs: { type: 'layers', diffIds: [] } },
-    layers: [],
-    smallFiles: new Map(),
-  };
+    manifestSize: 512,
+    descriptor: { name: 'tiny', ...descriptor },
+  });
 }
 
 const EXPECTED_GITHUB = {

@@ -11,17 +11,10 @@ import {
   withSubject,
   type AttestResult,
 } from '@modelship/core';
-import { json, safe, type CliIO } from '../io.js';
-import {
-  addRegistryOptions,
-  addSigningOptions,
-  registryAccessFromFlags,
-  signingSetupFromFlags,
-  type RegistryFlags,
-  type SigningFlags,
-} from '../options.js';
+import { safe, type CliIO, printResult } from '../io.js';
+import { addSignerOptions, registryAccessFromFlags, signingSetupFromFlags, type SignerFlags } from '../options.js';
 
-interface AttestFlags extends RegistryFlags, SigningFlags {
+interface AttestFlags extends SignerFlags {
   type: string;
   predicateType?: string;
   predicate?: string;
@@ -51,9 +44,9 @@ export function registerAttest(program: Command, io: CliIO): void {
       "also store each bundle with GitHub's attestations API (GITHUB_TOKEN or GH_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)",
     )
     .option('--json', 'print the result as JSON');
-  addRegistryOptions(addSigningOptions(cmd)).action(async (reference: string, flags: AttestFlags) => {
+  addSignerOptions(cmd).action(async (reference: string, flags: AttestFlags) => {
     const r = await runAttest(reference, flags, io);
-    io.out(flags.json ? json(r.json) : r.text);
+    printResult(io, flags.json, r);
   });
 }
 

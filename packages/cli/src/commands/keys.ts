@@ -7,7 +7,7 @@ import {
   writeKeyPair,
   type KeyAlgorithm,
 } from '@modelship/core';
-import { json, safe, type CliIO } from '../io.js';
+import { safe, type CliIO, printResult } from '../io.js';
 
 interface GenerateKeyPairFlags {
   outputKeyPrefix: string;
@@ -31,7 +31,7 @@ export function registerGenerateKeyPair(program: Command, io: CliIO): void {
     .option('--json', 'print the result as JSON')
     .action(async (flags: GenerateKeyPairFlags) => {
       const r = await runGenerateKeyPair(flags, io);
-      io.out(flags.json ? json(r.json) : r.text);
+      printResult(io, flags.json, r);
     });
 }
 

@@ -17,7 +17,7 @@ import {
   type PackResult,
   untrustedText,
 } from '@modelship/core';
-import { formatBytes, json, progressFor, safe, table, type CliIO } from '../io.js';
+import { formatBytes, progressFor, safe, table, type CliIO, printResult } from '../io.js';
 import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
 
 interface PackFlags extends RegistryFlags {
@@ -91,7 +91,7 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--no-progress', 'no progress output');
   addRegistryOptions(cmd).action(async (dir: string, flags: PackFlags) => {
     const result = await runPack(dir, flags, io);
-    io.out(flags.json ? json(result.json) : result.text);
+    printResult(io, flags.json, result);
   });
 }
 

@@ -19,19 +19,17 @@ import {
 } from '@modelship/core';
 import { json, progressFor, safe, type CliIO } from '../io.js';
 import {
-  addRegistryOptions,
-  addSigningOptions,
+  addSignerOptions,
   collect,
   registryAccessFromFlags,
   signingSetupFromFlags,
-  type RegistryFlags,
-  type SigningFlags,
   addTufOptions,
   tufOptions,
   type TufFlags,
+  type SignerFlags,
 } from '../options.js';
 
-interface PromoteFlags extends RegistryFlags, SigningFlags, TufFlags {
+interface PromoteFlags extends SignerFlags, TufFlags {
   policy: string;
   tag?: string[];
   trustedRoot?: string;
@@ -72,11 +70,9 @@ export function registerPromote(program: Command, io: CliIO): void {
     )
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
-  addRegistryOptions(addSigningOptions(addTufOptions(cmd))).action(
-    async (source: string, destination: string, flags: PromoteFlags) => {
-      await runPromote(source, destination, flags, io);
-    },
-  );
+  addSignerOptions(addTufOptions(cmd)).action(async (source: string, destination: string, flags: PromoteFlags) => {
+    await runPromote(source, destination, flags, io);
+  });
 }
 
 /**

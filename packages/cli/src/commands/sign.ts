@@ -1,18 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { isDigest, parseKeyValues, signArtifact, withSubject, type SignResult } from '@modelship/core';
-import { json, safe, type CliIO } from '../io.js';
+import { safe, type CliIO, printResult } from '../io.js';
 import {
-  addRegistryOptions,
-  addSigningOptions,
+  addSignerOptions,
   collect,
   registryAccessFromFlags,
   signingSetupFromFlags,
-  type RegistryFlags,
-  type SigningFlags,
+  type SignerFlags,
 } from '../options.js';
 
-interface SignFlags extends RegistryFlags, SigningFlags {
+interface SignFlags extends SignerFlags {
   annotation?: string[];
   bundleOut?: string;
   json?: boolean;
@@ -26,9 +24,9 @@ export function registerSign(program: Command, io: CliIO): void {
     .option('-a, --annotation <key=value>', 'annotation on the signed subject (repeatable)', collect)
     .option('--bundle-out <file>', 'also write the bundle to FILE (.sigstore.json)')
     .option('--json', 'print the result as JSON');
-  addRegistryOptions(addSigningOptions(cmd)).action(async (reference: string, flags: SignFlags) => {
+  addSignerOptions(cmd).action(async (reference: string, flags: SignFlags) => {
     const r = await runSign(reference, flags, io);
-    io.out(flags.json ? json(r.json) : r.text);
+    printResult(io, flags.json, r);
   });
 }
 

@@ -1,0 +1,17 @@
+import type { CliIO } from '../src/io.js';
+
+export type FakeIO = CliIO & { stdout: string; stderr: string };
+
+/** A CliIO that collects what the CLI prints; no TTY, `stdin` as standard input. */
+export function fakeIO(env: NodeJS.ProcessEnv = {}, stdin = ''): FakeIO {
+  const o: FakeIO = {
+    stdout: '',
+    stderr: '',
+    out: (t: string) => void (o.stdout += t),
+    err: (t: string) => void (o.stderr += t),
+    isTTY: false,
+    readStdin: async () => stdin,
+    env,
+  };
+  return o;
+}
