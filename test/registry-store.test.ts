@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sha256Digest } from '../packages/core/src/digest.js';
-import { ModelshipError, opt } from '../packages/core/src/errors.js';
+import { opt } from '../packages/core/src/errors.js';
 import { OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_INDEX, OCI_MANIFEST } from '../packages/core/src/mediatypes.js';
 import { referrersFallbackTag, type Descriptor, type Index, type Manifest } from '../packages/core/src/oci.js';
 import { parseReference } from '../packages/core/src/reference.js';
 import { RegistryStore, type RegistryStoreOptions } from '../packages/core/src/registry/index.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
+import { rejection } from '../packages/core/test/rejection.js';
 
 const LAYER = 'application/vnd.cncf.model.weight.v1.raw';
 const MiB = 1024 * 1024;
@@ -41,16 +42,6 @@ async function drain(stream: Readable): Promise<{ digest: string; size: number }
     size += (c as Buffer).length;
   }
   return { digest: `sha256:${h.digest('hex')}`, size };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ModelshipError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ModelshipError) return e;
-    throw new Error(`expected a ModelshipError, got ${String(e)}`);
-  }
-  throw new Error('expected a rejection');
 }
 
 const EMPTY = Buffer.from('{}');

@@ -24,6 +24,7 @@ import {
   startSigstoreStandins,
   type SigstoreStandins,
 } from './helpers/sigstore.js';
+import { rejection } from '../packages/core/test/rejection.js';
 
 const NAME = '127.0.0.1:5000/acme/model';
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -74,15 +75,6 @@ function verify(
     subjectAlternativeName: (policy.san ?? SAN_POLICY).source,
     extensions: { issuer: policy.issuer ?? GITHUB_ACTIONS_ISSUER },
   });
-}
-
-async function rejection(p: Promise<unknown>): Promise<ModelshipError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ModelshipError);
-  return e as ModelshipError;
 }
 
 function flipped(bundle: SerializedBundleJson, field: 'sig' | 'payload'): SerializedBundleJson {

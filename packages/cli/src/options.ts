@@ -69,7 +69,7 @@ export interface SigningFlags {
 }
 
 /** The signing flags shared by sign and attest (cosign's names where cosign has one). */
-export function addSigningOptions(cmd: Command): Command {
+function addSigningOptions(cmd: Command): Command {
   return cmd
     .option(
       '--key <key>',

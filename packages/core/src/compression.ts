@@ -12,9 +12,9 @@ import { ModelshipError } from './errors.js';
  * the program runs without a shell and is killed when its consumer gives up.
  */
 export const GZIP_LEVEL = 6;
-export const ZSTD_LEVEL = 3;
+const ZSTD_LEVEL = 3;
 /** Fixed flags: level 3, no content checksum (the OCI digest covers the blob), one thread. */
-export const ZSTD_CLI_ARGS = ['-q', '-c', `-${ZSTD_LEVEL}`, '--no-check', '--single-thread'];
+const ZSTD_CLI_ARGS = ['-q', '-c', `-${ZSTD_LEVEL}`, '--no-check', '--single-thread'];
 
 type ZstdFactory = (options?: { params: Record<number, number> }) => Transform;
 
@@ -27,7 +27,7 @@ function nodeZstd(kind: 'createZstdCompress' | 'createZstdDecompress'): ZstdFact
 let zstdPath: string | null | undefined;
 
 /** The `zstd` program on PATH, if any (looked up once). */
-export function findZstdProgram(): string | undefined {
+function findZstdProgram(): string | undefined {
   if (zstdPath === undefined) {
     zstdPath = null;
     const names = process.platform === 'win32' ? ['zstd.exe'] : ['zstd'];
@@ -121,10 +121,6 @@ export function zstdDecompress(input: Readable, what: string): Readable {
   const program = findZstdProgram();
   if (!program) throw noZstd();
   return viaProgram(program, ['-d', '-q', '-c'], input, what);
-}
-
-export function gzipCompress(input: Readable): Readable {
-  return throughTransform(input, zlib.createGzip({ level: GZIP_LEVEL }));
 }
 
 export function gunzip(input: Readable): Readable {

@@ -97,7 +97,7 @@ export async function fileIdentity(path: string): Promise<FileIdentity> {
   }
 }
 
-export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.path === b.path && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.dev === b.dev;
 }
 

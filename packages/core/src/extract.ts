@@ -46,7 +46,7 @@ export function modeFromAnnotations(annotations: Record<string, string> | undefi
 }
 
 /** The uncompressed tar stream of a tar / tar+gzip / tar+zstd layer. */
-export function decompressed(content: Readable, encoding: LayerEncoding, what: string): Readable {
+function decompressed(content: Readable, encoding: LayerEncoding, what: string): Readable {
   if (encoding === 'tar+gzip') return gunzip(content);
   if (encoding === 'tar+zstd') return zstdDecompress(content, what);
   return content;

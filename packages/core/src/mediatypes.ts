@@ -3,7 +3,6 @@ export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 export const OCI_EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
-export const OCI_LAYOUT_HEADER = 'application/vnd.oci.layout.header.v1+json';
 export const DOCKER_MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 
@@ -18,7 +17,6 @@ export type IdentifierFamily = 'cncf' | 'cnai';
 export const IDENTIFIER_FAMILIES: readonly IdentifierFamily[] = ['cncf', 'cnai'];
 
 export type LayerKind = 'weight' | 'weight.config' | 'doc' | 'code' | 'dataset';
-export const LAYER_KINDS: readonly LayerKind[] = ['weight', 'weight.config', 'doc', 'code', 'dataset'];
 
 export type LayerEncoding = 'raw' | 'tar' | 'tar+gzip' | 'tar+zstd';
 export const LAYER_ENCODINGS: readonly LayerEncoding[] = ['raw', 'tar', 'tar+gzip', 'tar+zstd'];

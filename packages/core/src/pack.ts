@@ -37,7 +37,7 @@ export {
 } from './pack-manifest.js';
 
 /** Registries that cap a layer near 10 GB (GHCR, Google, ECR Public); see docs/decisions.md, "Large layers". */
-export const LARGE_LAYER_WARNING_BYTES = 10 * 1000 * 1000 * 1000;
+const LARGE_LAYER_WARNING_BYTES = 10 * 1000 * 1000 * 1000;
 
 export interface PackOptions {
   dir: string;

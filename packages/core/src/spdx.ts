@@ -69,7 +69,7 @@ const DEPRECATED_REPLACEMENT: Record<string, SpdxTerm> = {
 
 const REF = /^(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+$/;
 
-export function isLicenseRef(license: string): boolean {
+function isLicenseRef(license: string): boolean {
   return REF.test(license);
 }
 

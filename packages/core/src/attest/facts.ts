@@ -30,7 +30,7 @@ export interface ArtifactFacts {
   smallFiles: Map<string, Buffer>;
 }
 
-export const SMALL_FILE_LIMIT = 1024 * 1024;
+const SMALL_FILE_LIMIT = 1024 * 1024;
 
 /** Reads the facts of `descriptor` in `store`; refuses what is not a ModelPack manifest. */
 export async function collectArtifactFacts(

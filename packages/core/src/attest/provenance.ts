@@ -7,9 +7,9 @@ export { DEFAULT_ACTIONS_ISSUER, REQUIRED_GITHUB_CLAIMS, type GitHubClaims } fro
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 export const GITHUB_WORKFLOW_BUILD_TYPE = 'https://actions.github.io/buildtypes/workflow/v1';
 export const LOCAL_BUILD_TYPE = 'https://modelship.dev/buildtypes/local/v1';
-export const LOCAL_BUILDER_ID = 'https://modelship.dev/local';
+const LOCAL_BUILDER_ID = 'https://modelship.dev/local';
 /** `name` of the resolved dependency that records where the model itself came from. */
-export const MODEL_SOURCE_DEPENDENCY = 'model-source';
+const MODEL_SOURCE_DEPENDENCY = 'model-source';
 
 export interface ProvenanceOptions {
   env?: NodeJS.ProcessEnv;
@@ -130,7 +130,7 @@ const HF_RE = /^https:\/\/huggingface\.co\/([^/?#]+)\/([^/?#]+?)(?:\.git)?(?:\/t
  * `revision`. gitCommit is recorded only for a full commit id: a branch name or a
  * `<sha>-dirty` revision (uncommitted changes when packed) identifies no exact content.
  */
-export function modelSourceDependency(facts: ArtifactFacts): ResourceDescriptor | undefined {
+function modelSourceDependency(facts: ArtifactFacts): ResourceDescriptor | undefined {
   const descriptor = facts.config.descriptor as Record<string, unknown> | undefined;
   const rawURL = descriptor && typeof descriptor.sourceURL === 'string' ? descriptor.sourceURL.trim() : '';
   if (!rawURL) return undefined;

@@ -162,7 +162,7 @@ function hostnameOf(host: string): string | undefined {
  * (Harbor serves its token service next to the registry): --plain-http consents to clear text
  * with that host, not with any host the registry names.
  */
-export function realmRefusal(realm: URL, registryHost: string, registryPlainHttp: boolean): string | undefined {
+function realmRefusal(realm: URL, registryHost: string, registryPlainHttp: boolean): string | undefined {
   if (realm.protocol === 'https:') return undefined;
   if (realm.protocol !== 'http:') return `a ${realm.protocol} token service`;
   if (isLoopbackIp(realm.hostname)) return undefined;

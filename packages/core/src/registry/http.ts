@@ -296,6 +296,6 @@ export function resolveLocation(location: string, base: URL, what: string): URL 
 }
 
 /** URLs in messages lose their query (upload `_state` tokens, signed object-storage URLs). */
-export function redact(url: URL): string {
+function redact(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }

@@ -4,7 +4,7 @@ import { ModelshipError } from '../errors.js';
 import { OCI_INDEX } from '../mediatypes.js';
 import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 
-export function emptyReferrersIndex(): Index {
+function emptyReferrersIndex(): Index {
   return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
 }
 

@@ -10,7 +10,7 @@ export interface RegistryErrorBody {
 
 const MAX_ERROR_BODY = 64 * 1024;
 
-export async function readErrorBody(res: HttpResponse): Promise<RegistryErrorBody> {
+async function readErrorBody(res: HttpResponse): Promise<RegistryErrorBody> {
   let raw = '';
   try {
     for await (const chunk of res.body) {

@@ -139,7 +139,7 @@ async function startSession(ctx: UploadContext, what: string): Promise<Session> 
 }
 
 /** Cancels an abandoned session; failures don't matter (the registry expires it anyway). */
-export async function cancelSession(ctx: UploadContext, location: URL): Promise<void> {
+async function cancelSession(ctx: UploadContext, location: URL): Promise<void> {
   try {
     const res = await ctx.http.send({ method: 'DELETE', url: location, scopes: ctx.pushScopes });
     await res.body.dump();
@@ -224,7 +224,7 @@ export interface Slicer {
  * Cuts a stream into consecutive sub-streams of given lengths, pulling on demand so at most
  * one source chunk is held in memory whatever the blob size.
  */
-export function slicer(source: Readable): Slicer {
+function slicer(source: Readable): Slicer {
   const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let rest: Buffer | undefined;
   return {

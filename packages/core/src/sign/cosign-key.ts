@@ -118,7 +118,7 @@ export function encryptCosignKey(
   return pemEncode(SIGSTORE_PRIVATE_KEY_PEM_TYPE, Buffer.from(JSON.stringify(json), 'utf8'));
 }
 
-export function pemEncode(label: string, der: Buffer): string {
+function pemEncode(label: string, der: Buffer): string {
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }

@@ -203,7 +203,7 @@ export function keyHint(publicKey: KeyObject): string {
  * verification reads both (verify/trust.ts), and never takes the hint as the signer's
  * identity.
  */
-export function bundleKeyHint(publicKey: KeyObject): string {
+function bundleKeyHint(publicKey: KeyObject): string {
   return spkiDigest(publicKey).toString('base64');
 }
 

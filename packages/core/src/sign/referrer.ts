@@ -20,7 +20,7 @@ export interface AttachedBundle {
 }
 
 /** Second-precision RFC 3339, as cosign writes org.opencontainers.image.created. */
-export function rfc3339Now(now: Date = new Date()): string {
+function rfc3339Now(now: Date = new Date()): string {
   return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 

@@ -4,8 +4,8 @@ import { keylessSetup } from './keyless.js';
 import type { SigningSetup } from './types.js';
 
 /** Public-good instance defaults (what cosign and actions/attest use for public repositories). */
-export const DEFAULT_FULCIO_URL = 'https://fulcio.sigstore.dev';
-export const DEFAULT_REKOR_URL = 'https://rekor.sigstore.dev';
+const DEFAULT_FULCIO_URL = 'https://fulcio.sigstore.dev';
+const DEFAULT_REKOR_URL = 'https://rekor.sigstore.dev';
 
 export interface SigningOptions {
   /** Sign with this key instead of keyless. */

@@ -51,7 +51,7 @@ export function serviceURL(value: string, service: string, flag: string): string
   return value.replace(/\/+$/, '');
 }
 
-export function guardWitness(witness: Witness, url: string): Witness {
+function guardWitness(witness: Witness, url: string): Witness {
   return {
     testify: async (content, publicKey) => {
       try {

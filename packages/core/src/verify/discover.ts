@@ -5,7 +5,7 @@ import type { ReadOnlyStore } from '../store.js';
 import { wellFormedReferrers } from '../registry/referrers.js';
 
 /** Layer media types of Sigstore bundles (v0.1 … v0.3, both spellings), as cosign selects them. */
-export const SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
+const SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
 /** Largest bundle read from a store: real bundles are a few KiB. */
 export const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
 

@@ -47,7 +47,7 @@ function obj(v: unknown): Record<string, unknown> {
  * as actions/attest-build-provenance and modelship write it. Anything not a string is absent:
  * the predicate is untrusted JSON.
  */
-export function predicateBuildClaims(predicate: unknown): BuildClaims {
+function predicateBuildClaims(predicate: unknown): BuildClaims {
   const p = obj(predicate);
   const bd = obj(p['buildDefinition']);
   const wf = obj(obj(bd['externalParameters'])['workflow']);

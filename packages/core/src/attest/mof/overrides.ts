@@ -10,7 +10,7 @@ import { checkSpdxExpression, UNLICENSED } from './licenses.js';
  * as is. Licences are stored normalised: SPDX expressions or the literal `unlicensed`.
  */
 export type MotLicenseScope = 'distribution' | 'code' | 'data' | 'document';
-export const MOT_LICENSE_SCOPES: readonly MotLicenseScope[] = ['distribution', 'code', 'data', 'document'];
+const MOT_LICENSE_SCOPES: readonly MotLicenseScope[] = ['distribution', 'code', 'data', 'document'];
 
 export interface MotGlobalLicense {
   name: string;

@@ -9,7 +9,7 @@ import type { MofComponent, MofEvaluation, MofLicenseSource } from './types.js';
 export const MOF_PREDICATE_TYPE = 'https://modelship.dev/attestations/mof/v0.1';
 
 /** The MOF version MOT pins in its sample model file (docs/predicates.md, "Sources"). */
-export const MOF_FRAMEWORK: MotFramework = { name: 'Model Openness Framework', version: '1.0', date: '2024-12-15' };
+const MOF_FRAMEWORK: MotFramework = { name: 'Model Openness Framework', version: '1.0', date: '2024-12-15' };
 
 export interface MofOptions {
   /** A parsed MOT model file (parseMofOverrides); its fields win over what was derived. */
