@@ -81,12 +81,13 @@ export function readInputs(): Inputs {
  * state (PATH, exported variables, saved state for the post step) goes through @actions/core
  * directly: only a runner has it.
  */
-export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
+/** `cliDir`: the CLI bundle to install, dist/cli beside this action unless a test names another. */
+export async function run(inputs: Inputs, ctx: ActionContext, cliDir = bundledCliDir()): Promise<void> {
   const { logins, tools, cache: useCache } = inputs;
   const temp = runnerDir('RUNNER_TEMP');
   runnerDir('RUNNER_TOOL_CACHE');
 
-  const cli = await installCli(bundledCliDir(), temp);
+  const cli = await installCli(cliDir, temp);
   core.addPath(cli.path);
   ctx.setOutput('version', cli.version);
   ctx.setOutput('path', cli.path);

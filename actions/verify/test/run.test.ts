@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ModelshipError } from '@modelship/core';
+import { recordingContext } from '../../common/test/fake-context.js';
+import { signedLayout, type SignedLayout } from '../../common/test/signed-layout.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
+import { run, type Inputs } from '../src/run.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+let signed: SignedLayout;
+beforeAll(async () => {
+  signed = await signedLayout(tmp.dir);
+});
+
+function inputs(over: Partial<Inputs>): Inputs {
+  return {
+    reference: signed.reference,
+    referencesFile: '',
+    manifests: [],
+    policy: signed.policy,
+    tuf: {},
+    publicKeys: [],
+    registry: {},
+    showSummary: true,
+    ...over,
+  };
+}
+
+describe('actions/verify run(inputs) in-process', () => {
+  it('passes a key-signed layout: outputs, the JSON report, one summary with the bundle table', async () => {
+    const { ctx, recorded } = recordingContext(tmp.dir);
+    await run(inputs({}), ctx);
+    const out = recorded.outputs;
+    expect(out).toMatchObject({ verified: 'true', digest: signed.digest, checked: '1', failed: '0' });
+    const report = JSON.parse(readFileSync(out['report-path']!, 'utf8')) as {
+      ok: boolean;
+      subject: { digest: string };
+    };
+    expect(report).toMatchObject({ ok: true, subject: { digest: signed.digest } });
+    expect(recorded.summaries).toHaveLength(1);
+    expect(recorded.summaries[0]![0]).toBe('# modelship verify: passed');
+    expect(recorded.summaries[0]!.some((row) => row.includes('trusted'))).toBe(true);
+  });
+
+  it('fails a signer the policy does not trust with POLICY, after writing the outputs and a FAILED summary', async () => {
+    const { ctx, recorded } = recordingContext(tmp.dir);
+    const e = await run(inputs({ policy: signed.otherPolicy }), ctx).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(ModelshipError);
+    expect((e as ModelshipError).code).toBe('POLICY');
+    expect(recorded.outputs).toMatchObject({ verified: 'false', failed: '1', digest: signed.digest });
+    expect(recorded.summaries[0]![0]).toBe('# modelship verify: FAILED');
+  });
+
+  it('verifies every reference of a references file, counting checked and failed', async () => {
+    const list = join(tmp.dir, 'refs.txt');
+    writeFileSync(list, `# models this repository serves\n${signed.reference.replace(':v1', `@${signed.digest}`)}\n`);
+    const { ctx, recorded } = recordingContext(tmp.dir);
+    await run(inputs({ reference: '', referencesFile: list }), ctx);
+    expect(recorded.outputs).toMatchObject({ verified: 'true', checked: '1', failed: '0' });
+  });
+});
