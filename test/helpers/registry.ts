@@ -4,16 +4,29 @@
  * Every process started here is killed on stop() and, as a last resort, on process exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { accessSync, constants, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import bcrypt from 'bcryptjs';
 import { startTokenServer, type AccessRules, type TokenServer } from './token-server.js';
 
-export const REGISTRY_BINARY = process.env['MODELSHIP_REGISTRY_BIN'] ?? '/usr/bin/docker-registry';
+/** MODELSHIP_REGISTRY_BIN, else Debian's `docker-registry` or distribution's `registry` on PATH (scripts/test-tools.mjs checks one is there). */
+export const REGISTRY_BINARY =
+  process.env['MODELSHIP_REGISTRY_BIN'] ??
+  ['docker-registry', 'registry']
+    .flatMap((b) => (process.env['PATH'] ?? '').split(delimiter).map((d) => join(d, b)))
+    .find((p) => {
+      try {
+        accessSync(p, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    }) ??
+  'docker-registry';
 const DEBUG = !!process.env['MODELSHIP_TEST_DEBUG'];
 
 export type RegistryAuthMode = 'none' | 'htpasswd' | 'token';
