@@ -52,7 +52,7 @@ const TOOLS = [
     all: true,
     // The containerd test starts its own daemon, which needs root; elsewhere it is skipped.
     onlyAsRoot: true,
-    why: 'the containerd pull-and-unpack test (as root)',
+    why: 'the containerd pull-and-unpack test, run as root',
     packages: { apt: 'containerd', dnf: 'containerd', brew: null },
   },
 ];
