@@ -11,6 +11,7 @@ import {
   statSync,
   symlinkSync,
   writeFileSync,
+  truncateSync,
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { sha256Digest } from '../src/digest.js';
+import { MAX_INDEX_BYTES } from '../src/layout/index-file.js';
 import { OciLayoutStore } from '../src/layout.js';
 import { OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_INDEX, OCI_MANIFEST } from '../src/mediatypes.js';
 import type { Descriptor } from '../src/oci.js';
@@ -438,6 +440,15 @@ describe('OciLayoutStore', () => {
       const m = manifest();
       expect((await rejection(store.push(desc(m, OCI_MANIFEST), m))).code).toBe('INVALID');
       expect(readFileSync(join(dir, 'index.json'), 'utf8')).toBe('{"manifests": [');
+    });
+
+    it('refuses an index.json over MAX_INDEX_BYTES without reading it into memory whole', async () => {
+      // Sparse: 1 byte over the cap costs no disk.
+      truncateSync(join(dir, 'index.json'), MAX_INDEX_BYTES + 1);
+      const e = await rejection(store.resolve('latest'), 'INVALID');
+      expect(e.message).toMatch(/index\.json is larger than 67108864 bytes/);
+      truncateSync(join(dir, 'index.json'), 0);
+      writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [] }));
     });
   });
 

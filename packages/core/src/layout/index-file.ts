@@ -9,6 +9,35 @@ import { isDigest, type Index } from '../oci.js';
 import { errno, wrapFs, wrapWrite } from './errors.js';
 
 /**
+ * A layout may come from anyone (a pulled tarball, a shared directory): its index is read up to
+ * this size, about 200,000 entries, so a hostile one cannot exhaust memory.
+ */
+export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+
+/** `path` as UTF-8, refusing it when it holds more than `max` bytes (read through one handle, so a growing file is caught too). */
+async function readCapped(path: string, max: number, label: string): Promise<string> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.alloc(Math.min(1024 * 1024, max + 1 - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > max)
+        throw new ModelshipError('INVALID', `${label} is larger than ${max} bytes: not an index modelship reads`, {
+          hint: 'an OCI layout index this large is damaged or hostile; re-pack / re-pull into a new layout',
+        });
+      chunks.push(buf.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * A layout's `index.json`: read leniently (unknown and malformed entries are no error), and
  * rewritten atomically under `index.json.lock`, so concurrent writers (processes or
  * instances) never lose each other's entries.
@@ -32,8 +61,9 @@ export class LayoutIndexFile {
   async read(): Promise<Index> {
     let text: string;
     try {
-      text = await fsp.readFile(this.path, 'utf8');
+      text = await readCapped(this.path, MAX_INDEX_BYTES, `${this.location}/index.json`);
     } catch (e) {
+      if (e instanceof ModelshipError) throw e;
       if (errno(e) === 'ENOENT') return { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
       throw wrapFs(e, `cannot read ${this.location}/index.json`);
     }
