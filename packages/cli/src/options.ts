@@ -73,7 +73,7 @@ export function addSigningOptions(cmd: Command): Command {
   return cmd
     .option(
       '--key <key>',
-      'private key (ECDSA P-256 or Ed25519): a PEM file, env://VAR, or the PEM text, plain or base64; keyless without it',
+      'private key (ECDSA P-256/P-384/P-521, RSA 2048/3072/4096, Ed25519): a PEM file, env://VAR, or the PEM text, plain or base64; keyless without it',
     )
     .option('--identity-token <token>', 'OIDC token for keyless signing (else Actions OIDC or SIGSTORE_ID_TOKEN)')
     .option('--fulcio-url <url>', 'Fulcio (certificate authority) URL')
