@@ -129,7 +129,11 @@ const SUPPORTED_WORDS = 'ECDSA P-256, P-384 or P-521, RSA of 2048, 3072 or 4096 
  * missing password is tried as "" first, because `cosign generate-key-pair` with an empty
  * COSIGN_PASSWORD still writes an encrypted file.
  */
-export async function loadPrivateKey(source: KeySource, password?: string): Promise<LoadedKey> {
+export async function loadPrivateKey(
+  source: KeySource,
+  password?: string,
+  askPassword?: KeyPasswordPrompt,
+): Promise<LoadedKey> {
   const { text, name } = await readKeySource(source, 'private key');
   const blocks = pemBlocks(text);
   const block = blocks.find((b) => b.label.endsWith('PRIVATE KEY'));
@@ -143,7 +147,7 @@ export async function loadPrivateKey(source: KeySource, password?: string): Prom
       hint: 'expected -----BEGIN PRIVATE KEY-----, EC PRIVATE KEY, ENCRYPTED PRIVATE KEY or cosign ENCRYPTED SIGSTORE PRIVATE KEY',
     });
   }
-  const privateKey = await parsePrivateBlock(block, name, password);
+  const privateKey = await parsePrivateBlock(block, name, password, askPassword);
   const algorithm = signingAlgorithm(privateKey, name);
   const publicKey = createPublicKey(privateKey);
   return {
@@ -157,7 +161,18 @@ export async function loadPrivateKey(source: KeySource, password?: string): Prom
   };
 }
 
-async function parsePrivateBlock(block: PemBlock, name: string, password: string | undefined): Promise<KeyObject> {
+/**
+ * Asks the user for the password of an encrypted key (the CLI's terminal prompt, as cosign
+ * prompts); called only when no password was given and the empty one does not open the key.
+ */
+export type KeyPasswordPrompt = (keyName: string) => Promise<string>;
+
+async function parsePrivateBlock(
+  block: PemBlock,
+  name: string,
+  password: string | undefined,
+  askPassword: KeyPasswordPrompt | undefined,
+): Promise<KeyObject> {
   if (block.label === 'OPENSSH PRIVATE KEY')
     throw new ModelshipError('INPUT', `unsupported key type OpenSSH in ${name}; modelship reads PEM keys`, {
       hint: 'convert it with `ssh-keygen -p -m PKCS8 -f KEY` (ECDSA or Ed25519 keys)',
@@ -180,6 +195,7 @@ async function parsePrivateBlock(block: PemBlock, name: string, password: string
     return await decrypt('');
   } catch (e) {
     if (e instanceof ModelshipError && e.code !== 'AUTH') throw e;
+    if (askPassword) return decrypt(await askPassword(name));
     throw new ModelshipError('USAGE', `${name} is encrypted and no password was given`, { hint: PASSWORD_HINT });
   }
 }
