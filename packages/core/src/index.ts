@@ -106,6 +106,7 @@ export {
   modelRefAnnotations,
   verifyModelRefs,
   type VerifyModelRefsOptions,
+  type VerifyModelRefsResult,
 } from './verify/model-refs.js';
 export { certificateBuildClaims, evaluateSlsa, repositoryMatches } from './verify/slsa.js';
 export { policyTrustSource, trustMaterial, type VerificationTrust } from './verify/trust.js';
