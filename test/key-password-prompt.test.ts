@@ -6,22 +6,17 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OciLayoutStore, discoverBundles, loadPrivateKey } from '@modelship/core';
+import { loadPrivateKey } from '@modelship/core';
 import { packSample, runCli } from './helpers/cli.js';
 import { runCliInPty } from './helpers/pty.js';
 import { tempDir } from './helpers/tmp.js';
+import { layoutBundles } from './helpers/verify.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-async function bundleCount(layout: string, digest: string): Promise<number> {
-  const store = await OciLayoutStore.open(layout);
-  try {
-    return (await discoverBundles(store, await store.resolve(digest))).length;
-  } finally {
-    await store.close();
-  }
-}
+const bundleCount = async (layout: string, digest: string): Promise<number> =>
+  (await layoutBundles(layout, digest)).length;
 
 const PASSWORD = 'pty-s3cret-Passw0rd';
 // No password in the environment: the prompt is the only source.

@@ -11,10 +11,9 @@ import { createPublicKey, generateKeyPairSync, verify as cryptoVerify } from 'no
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dsse } from '@sigstore/core';
-import { OciLayoutStore, discoverBundles, type SerializedBundleJson } from '@modelship/core';
 import { packSample, runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
-import { verifyWithKey } from './helpers/verify.js';
+import { layoutBundles, verifyWithKey } from './helpers/verify.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -32,15 +31,6 @@ function keyFile(name: string, privatePem: string): { key: string; pub: string }
 
 function openssl(...args: string[]): string {
   return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-}
-
-async function bundlesOf(layout: string, digest: string): Promise<SerializedBundleJson[]> {
-  const store = await OciLayoutStore.open(layout);
-  try {
-    return (await discoverBundles(store, await store.resolve(digest))).map((b) => b.bundle as SerializedBundleJson);
-  } finally {
-    await store.close();
-  }
 }
 
 function keyPolicy(pub: string): string {
@@ -92,7 +82,7 @@ describe('sign --key and verify with RSA and P-384 keys (OCI layout)', () => {
 
       // Independently of modelship's verifier: the DSSE signature verifies over the PAE with
       // the registry's hash for this key (what cosign verify --key checks), and only with it.
-      const [bundle] = await bundlesOf(layout, digest);
+      const [bundle] = await layoutBundles(layout, digest);
       const env = bundle!.dsseEnvelope!;
       const pae = dsse.preAuthEncoding(env.payloadType, Buffer.from(env.payload, 'base64'));
       const sig = Buffer.from(env.signatures[0]!.sig, 'base64');
@@ -121,7 +111,7 @@ describe('sign --key and verify with RSA and P-384 keys (OCI layout)', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('signs with SHA384');
     expect(r.stderr).toMatch(/hint: .*--no-tlog/);
-    expect(await bundlesOf(layout, digest)).toEqual([]);
+    expect(await layoutBundles(layout, digest)).toEqual([]);
   });
 
   it('a 1024-bit RSA key is refused for signing (exit 3) and as a policy key (exit 3)', async () => {
@@ -134,7 +124,7 @@ describe('sign --key and verify with RSA and P-384 keys (OCI layout)', () => {
     expect(r.stderr).toContain(
       `error: RSA key in ${weak.key} is 1024 bits, too small: RSA keys must have at least 2048 bits`,
     );
-    expect(await bundlesOf(layout, digest)).toEqual([]);
+    expect(await layoutBundles(layout, digest)).toEqual([]);
     const v = await runCli(['verify', ref, '--policy', keyPolicy(weak.pub)]);
     expect(v.status).toBe(3);
     expect(v.stderr).toContain('1024 bits, too small');
