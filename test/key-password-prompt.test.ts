@@ -62,27 +62,21 @@ describe('generate-key-pair on a terminal', () => {
 
   it('an empty password twice asks before writing an unencrypted key', async () => {
     const prefix = join(tmp.dir, 'c', 'cosign');
-    const confirm = 'Continue? [y/N] ';
-    const refused = await runCliInPty(
-      ['generate-key-pair', '--output-key-prefix', prefix],
-      [
-        { expect: FIRST, send: '\r' },
-        { expect: AGAIN, send: '\r' },
-        { expect: confirm, send: '\r' },
-      ],
-      { env },
-    );
+    // Enter twice (an empty password), then `answer` to the question it asks.
+    const emptyPassword = (answer: string): ReturnType<typeof runCliInPty> =>
+      runCliInPty(
+        ['generate-key-pair', '--output-key-prefix', prefix],
+        [
+          { expect: FIRST, send: '\r' },
+          { expect: AGAIN, send: '\r' },
+          { expect: 'Continue? [y/N] ', send: `${answer}\r` },
+        ],
+        { env },
+      );
+    const refused = await emptyPassword('');
     expect(refused.status).toBe(2);
     expect(existsSync(`${prefix}.key`)).toBe(false);
-    const accepted = await runCliInPty(
-      ['generate-key-pair', '--output-key-prefix', prefix],
-      [
-        { expect: FIRST, send: '\r' },
-        { expect: AGAIN, send: '\r' },
-        { expect: confirm, send: 'y\r' },
-      ],
-      { env },
-    );
+    const accepted = await emptyPassword('y');
     expect(accepted.status).toBe(0);
     expect(accepted.screen).toContain('(unencrypted)');
     expect(readFileSync(`${prefix}.key`, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
