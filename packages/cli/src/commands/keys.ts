@@ -65,8 +65,8 @@ async function runGenerateKeyPair(flags: GenerateKeyPairFlags, io: CliIO): Promi
 }
 
 /**
- * cosign's sources in cosign's order (cmd/cosign/cli/generate/generate_key_pair.go
- * `readPasswordFn`: COSIGN_PASSWORD, else the terminal), ours first: --key-password-stdin,
+ * cosign's sources in cosign's order (`readPasswordFn`: COSIGN_PASSWORD, else the terminal;
+ * docs/cli.md, "Keys"), ours first: --key-password-stdin,
  * MODELSHIP_KEY_PASSWORD, COSIGN_PASSWORD, else a prompt when standard input is a terminal.
  * Without a terminal cosign reads a piped password; here that is --key-password-stdin, and no
  * source at all stops rather than silently write an unencrypted key.
@@ -83,7 +83,7 @@ async function newKeyPassword(flags: GenerateKeyPairFlags, io: CliIO): Promise<s
 }
 
 /**
- * As cosign's GetPassFromTerm (pkg/cosign/common.go): twice, echo off, the two must match.
+ * As cosign's `GetPassFromTerm` (docs/cli.md, "Keys"): twice, echo off, the two must match.
  * cosign accepts an empty password; modelship then writes the key unencrypted, so it asks first.
  */
 async function promptNewPassword(t: Terminal): Promise<string> {

@@ -130,9 +130,9 @@ async function readConfigForUpdate(path: string): Promise<ConfigObject> {
 }
 
 /**
- * Writes config.json whole (temp file, fsync, rename) with mode 0600, as docker does
- * (cli/config/configfile/file.go `Save`: tab-indented JSON, the file a symlink points at is
- * the one replaced). The directory is created 0700.
+ * Writes config.json whole (temp file, fsync, rename), as docker's `ConfigFile.Save` does:
+ * tab-indented JSON, the file a symlink points at is the one replaced, the directory created
+ * 0700 (docs/cli.md, "Logging in"). The mode is always 0600: docker keeps an older file's.
  */
 async function writeConfig(path: string, config: ConfigObject): Promise<void> {
   let target = path;
@@ -146,8 +146,8 @@ async function writeConfig(path: string, config: ConfigObject): Promise<void> {
 }
 
 /**
- * The helper that stores this host's secret, as docker picks it (cli/config/configfile
- * `GetCredentialsStore`): `credHelpers[key]`, else `credsStore`. An empty `credHelpers` value
+ * The helper that stores this host's secret, as docker picks it (`GetCredentialsStore`,
+ * docs/cli.md, "Logging in"): `credHelpers[key]`, else `credsStore`. An empty `credHelpers` value
  * means the plain `auths` entry (setup writes that), so no helper.
  */
 function helperFor(config: ConfigObject, key: string, registry: string): string | undefined {

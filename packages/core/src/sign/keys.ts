@@ -19,10 +19,10 @@ export { writeKeyPair, type KeyPairPaths } from './key-files.js';
 export { COSIGN_PRIVATE_KEY_PEM_TYPE, SIGSTORE_PRIVATE_KEY_PEM_TYPE } from './cosign-key.js';
 
 /**
- * The signing keys modelship takes: those cosign takes (sigstore/cosign pkg/cosign/keys.go
- * `SupportedKeyDetails`, plus Ed25519), each signing with the hash sigstore's algorithm
- * registry pairs with it (sigstore/sigstore pkg/signature/algorithm_registry.go
- * `GetDefaultPublicKeyDetails`), which is what `cosign verify --key` checks with.
+ * The signing keys modelship takes: those cosign takes (its `SupportedKeyDetails`, plus
+ * Ed25519), each signing with the hash sigstore's algorithm registry pairs with it
+ * (`GetDefaultPublicKeyDetails`), which is what `cosign verify --key` checks with
+ * (docs/signing.md, "With a key" and "Sources").
  */
 export type KeyAlgorithm =
   'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ed25519';
@@ -361,9 +361,8 @@ export async function keySetup(key: LoadedKey, options: KeySetupOptions = {}): P
   // URLs are checked before anything is signed, as keyless does.
   const rekorURL = options.rekorURL ? serviceURL(options.rekorURL, 'Rekor', opt('rekorUrl')) : undefined;
   // Rekor v1 checks a dsse or intoto entry's envelope with SHA-256 whatever the key
-  // (sigstore/rekor pkg/types/dsse/v0.0.1/entry.go and intoto/v0.0.2/entry.go, `verifyEnvelope`:
-  // `signature.LoadVerifier(key, crypto.SHA256)`), so it refuses what P-384 and P-521 sign
-  // (SHA-384, SHA-512): say so before signing rather than after.
+  // (`verifyEnvelope`: docs/signing.md, "With a key" and "Sources"), so it refuses what P-384
+  // and P-521 sign (SHA-384, SHA-512): say so before signing rather than after.
   if (rekorURL && digest !== 'sha256' && digest !== null)
     throw new ModelshipError(
       'USAGE',

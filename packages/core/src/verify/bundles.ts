@@ -213,8 +213,7 @@ function verifyKeySigned(
 /**
  * @sigstore/verify's view of a DSSE bundle, except that the envelope signature is checked with
  * the hash that belongs to the key (sign/keys.ts `signatureHash`). @sigstore/verify 3.1 (and
- * sigstore-js main, packages/verify/src/bundle/dsse.ts `verifySignature`) calls
- * crypto.verify without an algorithm, so OpenSSL's default for the key type applies: SHA-256
+ * sigstore-js main: docs/signing.md, "Sources") calls `crypto.verify` without an algorithm, so OpenSSL's default for the key type applies: SHA-256
  * for RSA and every EC curve. That is cosign's pairing for P-256 and RSA, but cosign and
  * sigstore-go sign and verify P-384 with SHA-384 and P-521 with SHA-512, which the library
  * would refuse. Only that check changes; which key, the log entries and the timestamps stay
