@@ -256,7 +256,7 @@ function refuseSmallRsa(key: KeyObject, name: string): void {
     throw new ModelshipError(
       'INPUT',
       `RSA key in ${name} is ${bits} bits, too small: RSA keys must have at least 2048 bits`,
-      { hint: 'create a new key: `modelship generate-key-pair --algorithm rsa-3072` or `--algorithm ecdsa-p256`' },
+      { hint: 'create a new key: RSA of 3072 bits, or ECDSA P-256 (what `modelship generate-key-pair` makes)' },
     );
 }
 
