@@ -91,16 +91,39 @@ function sha256KeyID(pub: KeyObject): string | undefined {
     // elliptic.Marshal: uncompressed point 0x04 || X || Y.
     const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
     wire = Buffer.concat([sshString(Buffer.from(`ecdsa-sha2-${id}`)), sshString(Buffer.from(id)), sshString(point)]);
+  } else if (pub.asymmetricKeyType === 'rsa') {
+    // ssh-rsa: string "ssh-rsa", mpint e, mpint n (RFC 4253 §6.6; mpint: big-endian, a leading
+    // zero byte when the top bit is set).
+    const jwk = pub.export({ format: 'jwk' });
+    const mpint = (b64: string): Buffer => {
+      const raw = Buffer.from(b64, 'base64url');
+      return sshString(raw[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), raw]) : raw);
+    };
+    wire = Buffer.concat([sshString(Buffer.from('ssh-rsa')), mpint(jwk.e!), mpint(jwk.n!)]);
   } else {
     return undefined;
   }
   return `SHA256:${createHash('sha256').update(wire).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** sigstore's ECDSAVerifier (SHA-256, ASN.1 signature) and ED25519Verifier (pure). */
+/**
+ * The verifier cosign v3 loads for `--key` (sigstore/cosign pkg/signature/keys.go:
+ * `signature.LoadDefaultVerifier`), with the hash sigstore's algorithm registry pairs with the
+ * key (sigstore/sigstore pkg/signature/algorithm_registry.go `GetDefaultPublicKeyDetails`):
+ * ECDSA P-256 SHA-256, P-384 SHA-384, P-521 SHA-512 (ASN.1 signature), RSA PKCS#1 v1.5
+ * SHA-256, Ed25519 pure.
+ */
 function signatureVerifies(pub: KeyObject, data: Buffer, sig: Buffer): boolean {
+  const curveHash: Record<string, string> = { prime256v1: 'sha256', secp384r1: 'sha384', secp521r1: 'sha512' };
+  const hash =
+    pub.asymmetricKeyType === 'ed25519'
+      ? null
+      : pub.asymmetricKeyType === 'rsa'
+        ? 'sha256'
+        : curveHash[pub.asymmetricKeyDetails?.namedCurve ?? ''];
+  if (hash === undefined) return false;
   try {
-    return cryptoVerify(pub.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, pub, sig);
+    return cryptoVerify(hash, data, pub, sig);
   } catch {
     return false;
   }
@@ -199,7 +222,7 @@ afterAll(async () => {
 });
 
 describe('the re-implemented check itself', () => {
-  test('computes the key id of ssh-keygen -l -E sha256 (ECDSA P-256 and Ed25519)', () => {
+  test('computes the key id of ssh-keygen -l -E sha256 (ECDSA P-256, RSA and Ed25519)', () => {
     // Fixed keys; the fingerprints are OpenSSH's own. P-256: `openssl genpkey` then
     // `ssh-keygen -i -m PKCS8 -f p.pub > p.ssh; ssh-keygen -l -E sha256 -f p.ssh`. Ed25519
     // (ssh-keygen cannot import it from PKCS#8): `ssh-keygen -t ed25519`, `ssh-keygen -l -E
@@ -210,6 +233,11 @@ describe('the re-implemented check itself', () => {
     const ed = createPublicKey(
       '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAE9M32ayas042a+TZ/BA7HMiAwYWXOnC/WbiVaaFf4pk=\n-----END PUBLIC KEY-----\n',
     );
+    // RSA-2048: `openssl genpkey -algorithm RSA`, then the same ssh-keygen import as P-256.
+    const rsa = createPublicKey(
+      '-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA+byyHvh7GJoPMqCEUFrD\nTOxwzkkp5ReShqkokBweIdqu3uYMDg1Q/UVAvQ7itRTkLCijDRxr89rdYbekWLSz\nT0O3sRfcDSPCkiodqQJTPXqqREfx22r7qxiz+DH/pgsXm/uWq6erqSxDl+drjrzQ\nH1mcf2mQBuHZFycgqjAmpl/pfNvVCDta81XWy2kq178bVeI7bLhYag9gUyInqxTI\ngXAfs0WHdVp5NDhariC6UZa+P2t8N2okuVx5RAZDBT4iVmJXvpiO1k+3G2VGAPeK\nkEHW4MIvmnxrsk2WLlD3S+WbpKwfBqtqO+7yHVubKG8M3zrdbp8mvIPTfuhC4gh9\nawIDAQAB\n-----END PUBLIC KEY-----\n',
+    );
+    expect(sha256KeyID(rsa)).toBe('SHA256:ZhMlqm/ZAadWIaefIOp8g3SKaTgMurUbnY80pofksBw');
     expect(sha256KeyID(p256)).toBe('SHA256:sf5DXzWcgpaIjoOzQtV2bleJlPFu1HvyAShM9Ppk1hs');
     expect(sha256KeyID(ed)).toBe('SHA256:vVdNRjcca9s0UINQxxT7xzOyeY8i14akJ8Pko4e7Yas');
   });
@@ -236,7 +264,7 @@ describe('the re-implemented check itself', () => {
 });
 
 describe('bundles modelship writes pass the go-securesystemslib DSSE check', () => {
-  for (const algorithm of ['ecdsa-p256', 'ed25519'] as const) {
+  for (const algorithm of ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'ed25519'] as const) {
     test(`key-signed, ${algorithm}: keyid "", cosign's base64 hint, and @sigstore/verify still accepts it`, async () => {
       const pair = generateKeyPair({ algorithm });
       const key = await loadPrivateKey({ pem: pair.privateKeyPem });

@@ -172,13 +172,17 @@ describe('sign with a key, attach to a real docker-registry', () => {
     expect(missing.status).toBe(3);
     expect(missing.stderr).toContain('nope.key');
 
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
-    writeFileSync(join(tmp.dir, 'rsa.key'), rsa);
+    // secp256k1: no sigstore algorithm, so neither cosign nor modelship signs with it
+    const k256 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    });
+    writeFileSync(join(tmp.dir, 'k256.key'), k256);
     const r1 = await runCli([
       'sign',
       `${reg.host}/acme/model:v1`,
       '--key',
-      join(tmp.dir, 'rsa.key'),
+      join(tmp.dir, 'k256.key'),
       '--no-tlog',
       '--plain-http',
     ]);

@@ -9,10 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OciLayoutStore, attachBundle, discoverBundles, type SerializedBundleJson } from '@modelship/core';
+import { OciLayoutStore, attachBundle, type SerializedBundleJson } from '@modelship/core';
 import { packSample, runCli } from './helpers/cli.js';
 import { startSigstoreStandins, type SigstoreStandins } from './helpers/sigstore.js';
 import { tempDir } from './helpers/tmp.js';
+import { layoutBundles } from './helpers/verify.js';
 
 const tmp = tempDir();
 let si: SigstoreStandins;
@@ -37,15 +38,6 @@ async function packed(): Promise<{ layout: string; digest: string; ref: string }
   const layout = join(tmp.dir, `layout-${++files}`);
   const digest = await packSample(tmp.dir, `oci:${layout}:v1`);
   return { layout, digest, ref: `oci:${layout}@${digest}` };
-}
-
-async function bundlesOf(layout: string, digest: string): Promise<SerializedBundleJson[]> {
-  const store = await OciLayoutStore.open(layout);
-  try {
-    return (await discoverBundles(store, await store.resolve(digest))).map((b) => b.bundle as SerializedBundleJson);
-  } finally {
-    await store.close();
-  }
 }
 
 /** A key-only policy; with `root`, the trusted root (stand-ins' Rekor key) is pinned too. */
@@ -77,7 +69,7 @@ describe('sign --key and the transparency log', () => {
     const r = await runCli(['sign', a.ref, '--key', key, '--rekor-url', si.rekorURL, '--rekor-entry-type', 'intoto']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const [bundle] = await bundlesOf(a.layout, a.digest);
+    const [bundle] = await layoutBundles(a.layout, a.digest);
     const entries = bundle!.verificationMaterial['tlogEntries'] as {
       kindVersion: { kind: string };
       canonicalizedBody: string;
@@ -107,7 +99,7 @@ describe('sign --key and the transparency log', () => {
     const a = await packed();
     const r = await runCli(['sign', a.ref, '--key', key, '--rekor-url', si.rekorURL, '--rekor-entry-type', 'intoto']);
     expect(r.status).toBe(0);
-    const [bundle] = await bundlesOf(a.layout, a.digest);
+    const [bundle] = await layoutBundles(a.layout, a.digest);
     const forged = JSON.parse(JSON.stringify(bundle)) as SerializedBundleJson;
     const entry = (forged.verificationMaterial['tlogEntries'] as { integratedTime: string }[])[0]!;
     entry.integratedTime = String(Number(entry.integratedTime) - 3600);
@@ -133,7 +125,7 @@ describe('sign --key and the transparency log', () => {
     expect(r.stderr).toMatch(/timestamp authority failed.*http:\/\/127\.0\.0\.1:1/);
     expect(r.stderr).toContain('hint: check --tsa-url\n');
     expect(r.stderr).not.toContain('{opt:');
-    expect(await bundlesOf(a.layout, a.digest)).toHaveLength(0);
+    expect(await layoutBundles(a.layout, a.digest)).toHaveLength(0);
   });
 
   it('an unreachable Rekor fails the sign, naming the air-gapped opt-out', async () => {
@@ -143,7 +135,7 @@ describe('sign --key and the transparency log', () => {
     expect(r.status).toBe(7);
     expect(r.stderr).toMatch(/Rekor \(transparency log\) failed.*http:\/\/127\.0\.0\.1:1/);
     expect(r.stderr).toMatch(/hint: .*--no-tlog \(keyless signing then needs --tsa-url\)/);
-    expect(await bundlesOf(a.layout, a.digest)).toHaveLength(0);
+    expect(await layoutBundles(a.layout, a.digest)).toHaveLength(0);
   });
 
   it('--no-tlog signs offline: no entry, and the bundle verifies with the key', async () => {
@@ -151,7 +143,7 @@ describe('sign --key and the transparency log', () => {
     const r = await runCli(['sign', a.ref, '--key', key, '--rekor-url', 'http://127.0.0.1:1', '--no-tlog', '--json']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const [bundle] = await bundlesOf(a.layout, a.digest);
+    const [bundle] = await layoutBundles(a.layout, a.digest);
     expect(bundle!.verificationMaterial['tlogEntries'] ?? []).toEqual([]);
     expect((await verify(a.ref, policy(false))).status).toBe(0);
   });

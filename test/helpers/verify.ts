@@ -2,7 +2,13 @@ import { createPublicKey } from 'node:crypto';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
-import { parseStatement, type InTotoStatement, type SerializedBundleJson } from '@modelship/core';
+import {
+  OciLayoutStore,
+  discoverBundles,
+  parseStatement,
+  type InTotoStatement,
+  type SerializedBundleJson,
+} from '@modelship/core';
 
 /**
  * Verifies a key-signed bundle with @sigstore/verify directly (independently of modelship's
@@ -22,4 +28,14 @@ export function verifyWithKey(bundleJson: SerializedBundleJson, publicPem: strin
     toSignedEntity(bundleFromJSON(bundleJson)),
   );
   return parseStatement(Buffer.from(bundleJson.dsseEnvelope!.payload, 'base64'));
+}
+
+/** The bundles attached to `digest` in the OCI layout at `layout` (discovered as verify does). */
+export async function layoutBundles(layout: string, digest: string): Promise<SerializedBundleJson[]> {
+  const store = await OciLayoutStore.open(layout);
+  try {
+    return (await discoverBundles(store, await store.resolve(digest))).map((b) => b.bundle as SerializedBundleJson);
+  } finally {
+    await store.close();
+  }
 }

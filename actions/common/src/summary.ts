@@ -6,6 +6,7 @@ import {
   type AttestResult,
   type PackResult,
   type SignResult,
+  type VerifyModelRefsResult,
   type VerifyReport,
 } from '@modelship/core';
 
@@ -36,6 +37,36 @@ export function jobSummary(show: boolean): Summary {
       if (show) await core.summary.write();
       else core.summary.emptyBuffer();
     },
+  };
+  return s;
+}
+
+/**
+ * A Summary that renders to one HTML string instead of the job summary: a pull-request
+ * comment built by the same section builders. The markup is what @actions/core's summary
+ * writes (`<h3>`, `<table><tr><th>…`, `<ul><li>`), except that every cell is closed, empty ones
+ * too. `write` does nothing: the caller takes `html()`.
+ */
+export function htmlSummary(): Summary & { html(): string } {
+  const parts: string[] = [];
+  const cell = (c: SummaryTableRow[number]): string => {
+    const tag = typeof c !== 'string' && c.header ? 'th' : 'td';
+    return `<${tag}>${typeof c === 'string' ? c : c.data}</${tag}>`;
+  };
+  const s: Summary & { html(): string } = {
+    addHeading: (text, level = 1) => {
+      const h = `h${Math.min(Math.max(Number(level) || 1, 1), 6)}`;
+      parts.push(`<${h}>${text}</${h}>`);
+      return s;
+    },
+    addRaw: (html, addEOL) => (parts.push(addEOL ? `${html}\n` : html), s),
+    addTable: (rows) => (
+      parts.push(`<table>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</table>`),
+      s
+    ),
+    addList: (items) => (parts.push(`<ul>${items.map((i) => `<li>${i}</li>`).join('')}</ul>`), s),
+    write: async () => {},
+    html: () => parts.join('\n'),
   };
   return s;
 }
@@ -166,4 +197,66 @@ export function addSignSummary(summary: Summary, r: SignResult, base: string, he
       safeHtml`<code>${r.referrer.digest}</code>`,
     ],
   ]);
+}
+
+/** The policy line under a verify heading; the policy path is the user's, its digest ours. */
+function policyLine(policy: { source: string; digest: string }): string {
+  return safeHtml`against <code>${policy.source}</code> (${policy.digest})`;
+}
+
+/** One reference verified (actions/verify `reference`): heading, subject, checks and bundles. */
+export function addVerifySummary(summary: Summary, report: VerifyReport, name: string): Summary {
+  return summary
+    .addHeading(`modelship verify: ${report.ok ? 'passed' : 'FAILED'}`, 3)
+    .addRaw(safeHtml`<p><code>${name}@${report.subject.digest}</code> ` + `${policyLine(report.policy)}</p>`)
+    .addTable(checksTable(report.checks))
+    .addTable([
+      [
+        { data: 'Bundle', header: true },
+        { data: 'Predicate type', header: true },
+        { data: 'Signer', header: true },
+        { data: 'Status', header: true },
+      ],
+      ...report.bundles.map((b) => [
+        safeHtml`<code>${b.bundle || b.referrer}</code>`,
+        untrustedHtml(b.predicateType ?? ''),
+        untrustedHtml(b.signer?.subject ?? ''),
+        untrustedHtml(
+          b.trusted ? 'trusted' : b.verified ? `verified, ${b.reason ?? ''}` : `rejected: ${b.reason ?? ''}`,
+        ),
+      ]),
+    ]);
+}
+
+/**
+ * Every model reference of a PR check (references-file, manifests): one row per reference
+ * with where it is written and why it failed. Reference, locations and messages come from the
+ * change under review and from registries, so each is escaped.
+ */
+export function addModelRefsSummary(
+  summary: Summary,
+  result: VerifyModelRefsResult,
+  policy: { source: string; digest: string },
+): Summary {
+  const heading =
+    result.checked === 0
+      ? 'modelship verify: no model references found'
+      : `modelship verify: ${result.ok ? 'passed' : 'FAILED'} (${result.checked - result.failed} of ${result.checked} model references verified)`;
+  return summary
+    .addHeading(heading, 3)
+    .addRaw(`<p>${policyLine(policy)}</p>`)
+    .addTable([
+      [
+        { data: 'Reference', header: true },
+        { data: 'Result', header: true },
+        { data: 'Where', header: true },
+        { data: 'Detail', header: true },
+      ],
+      ...result.results.map((r) => [
+        safeHtml`<code>${r.reference}</code>`,
+        r.ok ? 'pass' : 'FAIL',
+        r.locations.map((l) => untrustedHtml(`${l.file}:${l.line}`)).join('<br>'),
+        untrustedHtml(r.message),
+      ]),
+    ]);
 }

@@ -1,12 +1,10 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import * as glob from '@actions/glob';
-import { type ActionContext } from '@modelship/action-common';
+import { addModelRefsSummary, type ActionContext, type Summary } from '@modelship/action-common';
 import {
   ModelshipError,
   safe,
-  safeHtml,
-  untrustedHtml,
   untrustedText,
   findModelRefsInList,
   findModelRefsInManifests,
@@ -16,6 +14,7 @@ import {
   type RegistryAccess,
   type VerifyModelRefsOptions,
 } from '@modelship/core';
+import { upsertPrComment, type PrComment } from './comment.js';
 
 export interface VerifyReferencesInputs {
   referencesFile: string;
@@ -63,7 +62,11 @@ function forAnnotation(file: string, workspace: string): string {
 }
 
 /** Verifies every model reference in a list file and/or Kubernetes manifests; annotates each failure on its line. */
-export async function verifyReferences(inputs: VerifyReferencesInputs, ctx: ActionContext): Promise<void> {
+export async function verifyReferences(
+  inputs: VerifyReferencesInputs,
+  ctx: ActionContext,
+  comment?: PrComment,
+): Promise<void> {
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
   const refs: ModelRef[] = [];
   if (inputs.referencesFile) refs.push(...(await findModelRefsInList(inputs.referencesFile)));
@@ -96,29 +99,10 @@ export async function verifyReferences(inputs: VerifyReferencesInputs, ctx: Acti
     });
 
   const policy = inputs.verify.policy;
-  const heading =
-    result.checked === 0
-      ? 'modelship verify: no model references found'
-      : `modelship verify: ${result.ok ? 'passed' : 'FAILED'} (${result.checked - result.failed} of ${result.checked} model references verified)`;
   if (result.checked === 0) ctx.notice('no model references found in the given references file or manifests');
-  await ctx.summary
-    .addHeading(heading, 3)
-    .addRaw(safeHtml`<p>against <code>${policy.source}</code> (${policy.digest})</p>`)
-    .addTable([
-      [
-        { data: 'Reference', header: true },
-        { data: 'Result', header: true },
-        { data: 'Where', header: true },
-        { data: 'Detail', header: true },
-      ],
-      ...result.results.map((r) => [
-        safeHtml`<code>${r.reference}</code>`,
-        r.ok ? 'pass' : 'FAIL',
-        r.locations.map((l) => untrustedHtml(`${l.file}:${l.line}`)).join('<br>'),
-        untrustedHtml(r.message),
-      ]),
-    ])
-    .write();
+  const section = (s: Summary): Summary => addModelRefsSummary(s, result, policy);
+  await section(ctx.summary).write();
+  if (comment) await upsertPrComment(comment, section, ctx);
   if (!result.ok)
     throw new ModelshipError(
       'POLICY',

@@ -2,12 +2,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import {
-  checksTable,
+  addVerifySummary,
   linesInput,
   registryInputs,
+  secretInput,
   showSummaryInput,
   tufInputs,
   type ActionContext,
+  type Summary,
 } from '@modelship/action-common';
 import {
   ModelshipError,
@@ -15,13 +17,12 @@ import {
   loadPolicy,
   readPublicKeys,
   safe,
-  safeHtml,
-  untrustedHtml,
   verifyArtifact,
   withSubject,
   type RegistryAccess,
   type TufOptions,
 } from '@modelship/core';
+import { prCommentFromEvent, upsertPrComment, type PrComment } from './comment.js';
 import { verifyReferences } from './refs.js';
 
 export interface Inputs {
@@ -35,6 +36,8 @@ export interface Inputs {
   publicKeys: string[];
   registry: RegistryAccess;
   showSummary: boolean;
+  /** Input github-token given: post (or update) the pull-request comment with the table. */
+  comment?: PrComment;
 }
 
 /** Reads the verify action's inputs (secrets are masked by runAction before this). */
@@ -54,6 +57,7 @@ export function readInputs(): Inputs {
   const verifyFiles = core.getInput('verify-files');
   if (!reference && verifyFiles)
     throw new ModelshipError('USAGE', 'input verify-files checks one model: use it with reference, not with many');
+  const githubToken = secretInput('github-token');
   return {
     reference,
     referencesFile,
@@ -65,6 +69,7 @@ export function readInputs(): Inputs {
     publicKeys: linesInput('public-keys'),
     registry: registryInputs(),
     showSummary: showSummaryInput(),
+    ...(githubToken ? { comment: prCommentFromEvent(githubToken) } : {}),
   };
 }
 
@@ -86,6 +91,7 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
         },
       },
       ctx,
+      inputs.comment,
     );
     return;
   }
@@ -108,29 +114,9 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
     ctx.setOutput('failed', report.ok ? '0' : '1');
     for (const c of report.checks) ctx.info(safe`${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
 
-    await ctx.summary
-      .addHeading(`modelship verify: ${report.ok ? 'passed' : 'FAILED'}`, 3)
-      .addRaw(
-        safeHtml`<p><code>${subject.name}@${report.subject.digest}</code> against <code>${policy.source}</code> (${policy.digest})</p>`,
-      )
-      .addTable(checksTable(report.checks))
-      .addTable([
-        [
-          { data: 'Bundle', header: true },
-          { data: 'Predicate type', header: true },
-          { data: 'Signer', header: true },
-          { data: 'Status', header: true },
-        ],
-        ...report.bundles.map((b) => [
-          safeHtml`<code>${b.bundle || b.referrer}</code>`,
-          untrustedHtml(b.predicateType ?? ''),
-          untrustedHtml(b.signer?.subject ?? ''),
-          untrustedHtml(
-            b.trusted ? 'trusted' : b.verified ? `verified, ${b.reason ?? ''}` : `rejected: ${b.reason ?? ''}`,
-          ),
-        ]),
-      ])
-      .write();
+    const section = (s: Summary): Summary => addVerifySummary(s, report, subject.name);
+    await section(ctx.summary).write();
+    if (inputs.comment) await upsertPrComment(inputs.comment, section, ctx);
     if (!report.ok)
       throw new ModelshipError(
         'POLICY',

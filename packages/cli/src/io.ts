@@ -8,6 +8,7 @@ import {
   type Progress,
   type ProgressMode,
 } from '@modelship/core';
+import { terminal, type Terminal } from './prompt.js';
 
 /** Where the CLI writes; swappable so tests can run commands in-process. */
 export interface CliIO {
@@ -16,6 +17,8 @@ export interface CliIO {
   isTTY: boolean;
   readStdin: () => Promise<string>;
   env: NodeJS.ProcessEnv;
+  /** Prompts on the terminal; absent unless standard input is a terminal (then never a prompt, as cosign). */
+  terminal?: Terminal;
 }
 
 export const processIO: CliIO = {
@@ -28,6 +31,8 @@ export const processIO: CliIO = {
     return Buffer.concat(chunks).toString('utf8');
   },
   env: process.env,
+  // Prompts go to stderr, as cosign's: stdout stays the command's result.
+  ...(process.stdin.isTTY ? { terminal: terminal({ input: process.stdin, output: process.stderr }) } : {}),
 };
 
 export function progressFor(io: CliIO, label: string, enabled: boolean): Progress {

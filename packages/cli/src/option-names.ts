@@ -14,7 +14,7 @@ export const CLI_OPTION_NAMES: Record<OptionKey, string> = {
   include: '--include',
   insecure: '--insecure',
   key: '--key',
-  keyPassword: 'MODELSHIP_KEY_PASSWORD (or COSIGN_PASSWORD)',
+  keyPassword: 'MODELSHIP_KEY_PASSWORD (or COSIGN_PASSWORD), or --key-password-stdin',
   modelDir: '--model-dir',
   noTlog: '--no-tlog',
   outputKeyPrefix: '--output-key-prefix',

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import {
+  ModelshipError,
   REKOR_ENTRY_TYPES,
   keySourceFrom,
   parseChoice,
@@ -17,6 +18,8 @@ export interface RegistryFlags {
   username?: string;
   passwordStdin?: boolean;
   registryConfig?: string;
+  /** A signing verb's key password reader: it shares standard input with --password-stdin. */
+  keyPasswordStdin?: boolean;
 }
 
 /** Registry flags shared by every command that talks to a registry (same names as oras/cosign). */
@@ -33,6 +36,7 @@ export function addRegistryOptions(cmd: Command): Command {
 
 /** The shared registry flags and MODELSHIP_REGISTRY_* variables, checked by core's registryAccess. */
 export async function registryAccessFromFlags(flags: RegistryFlags, io: CliIO): Promise<RegistryAccess> {
+  oneStdinSecret({ '--password-stdin': flags.passwordStdin, '--key-password-stdin': flags.keyPasswordStdin });
   const username = flags.username ?? io.env.MODELSHIP_REGISTRY_USERNAME;
   const password = flags.passwordStdin
     ? (await io.readStdin()).replace(/\r?\n$/, '')
@@ -60,6 +64,7 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export interface SigningFlags {
   key?: string;
+  keyPasswordStdin?: boolean;
   identityToken?: string;
   fulcioUrl?: string;
   rekorUrl?: string;
@@ -73,8 +78,9 @@ function addSigningOptions(cmd: Command): Command {
   return cmd
     .option(
       '--key <key>',
-      'private key (ECDSA P-256 or Ed25519): a PEM file, env://VAR, or the PEM text, plain or base64; keyless without it',
+      'private key (ECDSA P-256/P-384/P-521, RSA 2048/3072/4096, Ed25519): a PEM file, env://VAR, or the PEM text, plain or base64; keyless without it',
     )
+    .option('--key-password-stdin', KEY_PASSWORD_STDIN_HELP)
     .option('--identity-token <token>', 'OIDC token for keyless signing (else Actions OIDC or SIGSTORE_ID_TOKEN)')
     .option('--fulcio-url <url>', 'Fulcio (certificate authority) URL')
     .option('--rekor-url <url>', 'Rekor (transparency log) URL')
@@ -84,6 +90,36 @@ function addSigningOptions(cmd: Command): Command {
     .option('--rekor-entry-type <type>', 'dsse (default) or intoto');
 }
 
+export const KEY_PASSWORD_STDIN_HELP =
+  'read the private key password from standard input (else MODELSHIP_KEY_PASSWORD or COSIGN_PASSWORD, else a prompt when standard input is a terminal)';
+
+/** The password of a private key: --key-password-stdin, then MODELSHIP_KEY_PASSWORD, then COSIGN_PASSWORD (cosign's). */
+export async function keyPasswordFromFlags(
+  flags: { keyPasswordStdin?: boolean },
+  io: CliIO,
+): Promise<string | undefined> {
+  if (flags.keyPasswordStdin) return (await io.readStdin()).replace(/\r?\n$/, '');
+  return io.env.MODELSHIP_KEY_PASSWORD ?? io.env.COSIGN_PASSWORD;
+}
+
+/**
+ * Standard input carries one secret: the flags given that read it, named. A second reader
+ * would get nothing (the first one read to the end), and a password from nothing is a wrong one.
+ */
+export function oneStdinSecret(readers: Record<string, boolean | undefined>): void {
+  const given = Object.entries(readers)
+    .filter(([, on]) => on)
+    .map(([flag]) => flag);
+  if (given.length > 1)
+    throw new ModelshipError(
+      'USAGE',
+      `standard input can carry only one secret, but ${given.join(' and ')} both read it`,
+      {
+        hint: 'pass the others in their variables (MODELSHIP_KEY_PASSWORD, MODELSHIP_REGISTRY_PASSWORD, MODELSHIP_SRC_PASSWORD, MODELSHIP_DEST_PASSWORD)',
+      },
+    );
+}
+
 /** The flags of a verb that writes signed referrers (sign, attest, promote): signing + registry. */
 export type SignerFlags = RegistryFlags & SigningFlags;
 
@@ -91,16 +127,27 @@ export function addSignerOptions(cmd: Command): Command {
   return addRegistryOptions(addSigningOptions(cmd));
 }
 
-/** Key from --key, password from MODELSHIP_KEY_PASSWORD / COSIGN_PASSWORD, token from --identity-token / SIGSTORE_ID_TOKEN. */
-export async function signingSetupFromFlags(flags: SigningFlags, io: CliIO): Promise<SigningSetup> {
+/**
+ * Key from --key; its password from --key-password-stdin, MODELSHIP_KEY_PASSWORD or
+ * COSIGN_PASSWORD, else asked on the terminal when the key is encrypted (as cosign asks);
+ * token from --identity-token / SIGSTORE_ID_TOKEN.
+ */
+export async function signingSetupFromFlags(flags: SignerFlags, io: CliIO): Promise<SigningSetup> {
+  oneStdinSecret({ '--password-stdin': flags.passwordStdin, '--key-password-stdin': flags.keyPasswordStdin });
   const rekorEntryType = flags.rekorEntryType
     ? parseChoice(flags.rekorEntryType, REKOR_ENTRY_TYPES, '--rekor-entry-type')
     : undefined;
-  const password = io.env.MODELSHIP_KEY_PASSWORD ?? io.env.COSIGN_PASSWORD;
+  if (flags.keyPasswordStdin && !flags.key)
+    throw new ModelshipError('USAGE', '--key-password-stdin is the password of --key, and no --key was given');
+  const password = flags.key ? await keyPasswordFromFlags(flags, io) : undefined;
   const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
+  const ask = io.terminal;
   return signingSetup({
     ...(flags.key ? { key: keySourceFrom(flags.key, io.env) } : {}),
     ...(password ? { keyPassword: password } : {}),
+    ...(ask && password === undefined
+      ? { keyPasswordPrompt: () => ask.secret('Enter password for private key: ') }
+      : {}),
     ...(identityToken ? { identityToken } : {}),
     ...(flags.fulcioUrl ? { fulcioURL: flags.fulcioUrl } : {}),
     ...(flags.rekorUrl ? { rekorURL: flags.rekorUrl } : {}),

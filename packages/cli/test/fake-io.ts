@@ -1,9 +1,10 @@
 import type { CliIO } from '../src/io.js';
+import type { Terminal } from '../src/prompt.js';
 
 export type FakeIO = CliIO & { stdout: string; stderr: string };
 
-/** A CliIO that collects what the CLI prints; no TTY, `stdin` as standard input. */
-export function fakeIO(env: NodeJS.ProcessEnv = {}, stdin = ''): FakeIO {
+/** A CliIO that collects what the CLI prints; no TTY, `stdin` as standard input, prompts on `terminal` if given. */
+export function fakeIO(env: NodeJS.ProcessEnv = {}, stdin = '', terminal?: Terminal): FakeIO {
   const o: FakeIO = {
     stdout: '',
     stderr: '',
@@ -12,6 +13,7 @@ export function fakeIO(env: NodeJS.ProcessEnv = {}, stdin = ''): FakeIO {
     isTTY: false,
     readStdin: async () => stdin,
     env,
+    ...(terminal ? { terminal } : {}),
   };
   return o;
 }

@@ -7,7 +7,20 @@ import { ERROR_CODES, isModelshipError, loadPrivateKey, loadPublicKey } from '@m
 import { registerGenerateKeyPair } from '../src/commands/keys.js';
 import { reportError } from '../src/main.js';
 import type { CliIO } from '../src/io.js';
+import type { Terminal } from '../src/prompt.js';
 import { fakeIO, type FakeIO } from './fake-io.js';
+
+/** A terminal that answers from a list and records what it was asked. */
+function scripted(answers: string[]): Terminal & { asked: string[] } {
+  const asked: string[] = [];
+  const next = async (kind: string, prompt: string): Promise<string> => {
+    asked.push(`${kind}:${prompt}`);
+    const a = answers.shift();
+    if (a === undefined) throw new Error(`unexpected prompt ${prompt}`);
+    return a;
+  };
+  return { asked, secret: (p) => next('secret', p), line: (p) => next('line', p) };
+}
 
 function program(io: CliIO): Command {
   const p = new Command('modelship').exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
@@ -85,13 +98,21 @@ describe('modelship generate-key-pair', () => {
     expect(key.hint).toBe(out['hint']);
   });
 
-  it('--password-stdin (trailing newline stripped) beats the environment', async () => {
+  it('--key-password-stdin (trailing newline stripped) beats the environment', async () => {
     const prefix = join(dir, 'c', 'cosign');
     const io = fakeIO({ MODELSHIP_KEY_PASSWORD: 'env-password' }, `${PASSWORD}\n`);
-    expect(await cli(['--output-key-prefix', prefix, '--password-stdin'], io)).toBe(0);
+    expect(await cli(['--output-key-prefix', prefix, '--key-password-stdin'], io)).toBe(0);
     await expect(loadPrivateKey({ path: `${prefix}.key` }, PASSWORD)).resolves.toMatchObject({
       algorithm: 'ecdsa-p256',
     });
+  });
+
+  it('--password-stdin (the registry password elsewhere) is refused, naming --key-password-stdin', async () => {
+    const sub = join(dir, 'c2');
+    const io = fakeIO({}, `${PASSWORD}\n`);
+    expect(await cli(['--output-key-prefix', join(sub, 'cosign'), '--password-stdin'], io)).toBe(ERROR_CODES.USAGE);
+    expect(io.stderr).toContain('--key-password-stdin');
+    await expect(readdir(sub)).rejects.toThrow();
   });
 
   it('an empty password writes an unencrypted PKCS#8 key, with a warning on stderr', async () => {
@@ -104,13 +125,61 @@ describe('modelship generate-key-pair', () => {
     await expect(loadPrivateKey({ path: `${prefix}.key` })).resolves.toMatchObject({ algorithm: 'ecdsa-p256' });
   });
 
-  it('no password source at all → exit 2 and nothing written', async () => {
+  it('no password source and no terminal → exit 2 naming the variables, nothing written', async () => {
     const sub = join(dir, 'e');
     const io = fakeIO({});
     expect(await cli(['--output-key-prefix', join(sub, 'cosign')], io)).toBe(ERROR_CODES.USAGE);
-    expect(io.stderr).toContain('no password');
-    expect(io.stderr).toContain('MODELSHIP_KEY_PASSWORD');
+    expect(io.stderr).toContain('error: no password for the new private key, and standard input is not a terminal');
+    expect(io.stderr).toMatch(/hint: set MODELSHIP_KEY_PASSWORD \(or COSIGN_PASSWORD\), or pass --key-password-stdin/);
+    expect(io.stderr).not.toMatch(/--password-stdin/);
     await expect(readdir(sub)).rejects.toThrow();
+  });
+
+  describe('on a terminal (a scripted one here; test/key-password-prompt.test.ts types into a real pseudo-terminal)', () => {
+    it('asks twice; the same password twice writes an encrypted key', async () => {
+      const prefix = join(dir, 't1', 'cosign');
+      const t = scripted([PASSWORD, PASSWORD]);
+      expect(await cli(['--output-key-prefix', prefix], fakeIO({}, '', t))).toBe(0);
+      expect(t.asked).toEqual([
+        'secret:Enter password for private key: ',
+        'secret:Enter password for private key again: ',
+      ]);
+      await expect(loadPrivateKey({ path: `${prefix}.key` }, PASSWORD)).resolves.toMatchObject({
+        algorithm: 'ecdsa-p256',
+      });
+    });
+
+    it('two different passwords → exit 2, nothing written', async () => {
+      const sub = join(dir, 't2');
+      const io = fakeIO({}, '', scripted([PASSWORD, `${PASSWORD}x`]));
+      expect(await cli(['--output-key-prefix', join(sub, 'cosign')], io)).toBe(ERROR_CODES.USAGE);
+      expect(io.stderr).toContain('passwords do not match');
+      await expect(readdir(sub)).rejects.toThrow();
+    });
+
+    it('an empty password: unencrypted only after "y"; anything else writes nothing', async () => {
+      const prefix = join(dir, 't3', 'cosign');
+      const yes = scripted(['', '', 'y']);
+      const io = fakeIO({}, '', yes);
+      expect(await cli(['--output-key-prefix', prefix], io)).toBe(0);
+      expect(yes.asked[2]).toMatch(/^line:An empty password writes the private key unencrypted.*\[y\/N\] $/);
+      expect(await readFile(`${prefix}.key`, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+      expect(io.stderr).toMatch(/^warning: .*unencrypted/);
+
+      const sub = join(dir, 't4');
+      const no = fakeIO({}, '', scripted(['', '', '']));
+      expect(await cli(['--output-key-prefix', join(sub, 'cosign')], no)).toBe(ERROR_CODES.USAGE);
+      expect(no.stderr).toContain('no password given; nothing written');
+      await expect(readdir(sub)).rejects.toThrow();
+    });
+
+    it('an environment password is used without asking', async () => {
+      const t = scripted([]);
+      expect(
+        await cli(['--output-key-prefix', join(dir, 't5', 'cosign')], fakeIO({ COSIGN_PASSWORD: PASSWORD }, '', t)),
+      ).toBe(0);
+      expect(t.asked).toEqual([]);
+    });
   });
 
   it('refuses to overwrite (exit 3) unless --force', async () => {
@@ -130,6 +199,18 @@ describe('modelship generate-key-pair', () => {
   it('an unknown --algorithm is a usage error naming the flag', async () => {
     const io = fakeIO({ MODELSHIP_KEY_PASSWORD: PASSWORD });
     expect(await cli(['--output-key-prefix', join(dir, 'g', 'k'), '--algorithm', 'rsa'], io)).toBe(ERROR_CODES.USAGE);
-    expect(io.stderr).toContain('--algorithm "rsa" is not one of ecdsa-p256, ed25519');
+    expect(io.stderr).toContain(
+      '--algorithm "rsa" is not one of ecdsa-p256, ecdsa-p384, ecdsa-p521, rsa-2048, rsa-3072, rsa-4096, ed25519',
+    );
+  });
+
+  it('--algorithm ecdsa-p384 and rsa-3072 write keys of that type', async () => {
+    for (const algorithm of ['ecdsa-p384', 'rsa-3072']) {
+      const prefix = join(dir, `alg-${algorithm}`, 'cosign');
+      const io = fakeIO({ MODELSHIP_KEY_PASSWORD: PASSWORD });
+      expect(await cli(['--output-key-prefix', prefix, '--algorithm', algorithm, '--json'], io)).toBe(0);
+      expect(JSON.parse(io.stdout)).toMatchObject({ algorithm, encrypted: true });
+      expect((await loadPrivateKey({ path: `${prefix}.key` }, PASSWORD)).algorithm).toBe(algorithm);
+    }
   });
 });

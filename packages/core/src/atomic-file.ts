@@ -5,6 +5,8 @@ import { basename, dirname, join } from 'node:path';
 export interface AtomicWriteOptions {
   /** Flush the data before the rename so a crash leaves the old file or the new one, never a torn one. */
   fsync?: boolean;
+  /** File mode of the new file (default 0666 less the umask); set before any byte is written. */
+  mode?: number;
 }
 
 /** A unique sibling name for a temp file; dot-prefixed so directory listings skip it. */
@@ -13,8 +15,10 @@ export function tempSibling(path: string): string {
 }
 
 async function writeTemp(tmp: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<void> {
-  const fh = await fsp.open(tmp, 'wx');
+  const fh = await fsp.open(tmp, 'wx', options.mode);
   try {
+    // The umask may have narrowed the mode at open; a secret file must not be wider either.
+    if (options.mode !== undefined) await fh.chmod(options.mode);
     await fh.writeFile(data);
     if (options.fsync) await fh.sync();
   } finally {

@@ -46,6 +46,14 @@ export { createProgress, formatBytes, type Progress, type ProgressMode } from '.
 export { promoteArtifact, type PromoteResult, PROMOTION_PREDICATE_TYPE } from './promote.js';
 export { extractArtifact, resolveReference, transfer } from './pull.js';
 export { credentialKey, dockerConfigPath } from './registry/credentials.js';
+export {
+  checkRegistryLogin,
+  registryLogin,
+  registryLogout,
+  type RegistryLoginOptions,
+  type RegistryLoginResult,
+  type RegistryLogoutResult,
+} from './registry/login.js';
 export { RegistryStore } from './registry/registry-store.js';
 export { customPredicates, parseAttestationKinds } from './request/attestation.js';
 export { parseChoice } from './request/choice.js';
@@ -57,6 +65,7 @@ export { packTags } from './request/pack-tags.js';
 export { planPromotion, type PromotionDestination } from './request/promotion.js';
 export { readPublicKeys } from './request/public-keys.js';
 export { registryAccess } from './request/registry-access.js';
+export { parseRegistryHost } from './request/registry-host.js';
 export { REKOR_ENTRY_TYPES } from './request/rekor-entry-type.js';
 export { withSubject } from './request/subject.js';
 export { MODELSHIP_VERSION } from './request/version.js';
@@ -97,6 +106,7 @@ export {
   modelRefAnnotations,
   verifyModelRefs,
   type VerifyModelRefsOptions,
+  type VerifyModelRefsResult,
 } from './verify/model-refs.js';
 export { certificateBuildClaims, evaluateSlsa, repositoryMatches } from './verify/slsa.js';
 export { policyTrustSource, trustMaterial, type VerificationTrust } from './verify/trust.js';

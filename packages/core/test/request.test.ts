@@ -13,6 +13,7 @@ import {
   parseConcurrency,
   parseCreated,
   parseKeyValues,
+  parseRegistryHost,
   planPromotion,
   readPublicKeys,
   registryAccess,
@@ -111,6 +112,24 @@ describe('registryAccess', () => {
       dockerConfig: '/c.json',
     });
     expect(registryAccess({ username: 'u', password: '' }, labels)).toEqual({ username: 'u', password: '' });
+  });
+});
+
+describe('parseRegistryHost', () => {
+  it('takes host[:port] and the URL forms docker accepts; refuses repositories and junk, naming the label', () => {
+    expect(parseRegistryHost('ghcr.io', 'HOST')).toBe('ghcr.io');
+    expect(parseRegistryHost(' localhost:5000 ', 'HOST')).toBe('localhost:5000');
+    expect(parseRegistryHost('https://index.docker.io/v1/', 'HOST')).toBe('index.docker.io');
+    expect(parseRegistryHost('http://127.0.0.1:5000', 'HOST')).toBe('127.0.0.1:5000');
+    expect(parseRegistryHost('[::1]:5000', 'HOST')).toBe('[::1]:5000');
+    expect(thrown(() => parseRegistryHost('ghcr.io/acme/model', 'HOST'))).toMatchObject({
+      code: 'USAGE',
+      message: 'HOST "ghcr.io/acme/model" names a repository; a login is for a registry host',
+      hint: 'pass the host alone, e.g. ghcr.io',
+    });
+    expect(thrown(() => parseRegistryHost('https://ghcr.io/acme', 'HOST')).code).toBe('USAGE');
+    expect(thrown(() => parseRegistryHost('', 'HOST')).message).toBe('HOST is empty');
+    expect(thrown(() => parseRegistryHost('bad host', 'HOST')).message).toContain('is not a registry host');
   });
 });
 

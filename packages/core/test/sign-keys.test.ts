@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { createHash, createPrivateKey, generateKeyPairSync, scryptSync, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  generateKeyPairSync,
+  scryptSync,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,25 +182,78 @@ describe('loadPrivateKey: refusals', () => {
     expect(f.message).toContain('public key, not a private key');
   });
 
-  it('RSA and P-384 → INPUT "unsupported key type"', async () => {
-    const rsa = await fixture(
-      'rsa.pem',
-      await openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'),
+  it('RSA below 2048 bits → INPUT "too small"; other RSA sizes and curves → INPUT "unsupported"', async () => {
+    const rsa1024 = await fixture(
+      'rsa1024.pem',
+      await openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'),
     );
-    const e = await failure(loadPrivateKey({ path: rsa }));
+    const e = await failure(loadPrivateKey({ path: rsa1024 }));
     expect(e.code).toBe('INPUT');
-    expect(e.message).toMatch(/^unsupported key type RSA-2048 .*; modelship signs with ECDSA P-256 or Ed25519$/);
+    expect(e.message).toBe(`RSA key in ${rsa1024} is 1024 bits, too small: RSA keys must have at least 2048 bits`);
     expect(e.hint).toContain('generate-key-pair');
-    const p384 = await fixture('p384.pem', await openssl('ecparam', '-name', 'secp384r1', '-genkey', '-noout'));
-    const f = await failure(loadPrivateKey({ path: p384 }));
-    expect(f.code).toBe('INPUT');
-    expect(f.message).toContain('unsupported key type ECDSA P-384');
-    // PKCS#1 RSA (traditional label) is refused the same way
-    const pkcs1 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    // the public half is refused for verification too, as cosign's LoadDefaultVerifier does
+    const pub1024 = await openssl('pkey', '-in', rsa1024, '-pubout');
+    expect((await failure(loadPublicKey({ pem: pub1024, name: 'old.pub' }))).message).toContain('too small');
+    // PKCS#1 RSA (traditional label) is judged the same way
+    const pkcs1 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
       type: 'pkcs1',
       format: 'pem',
     });
-    expect((await failure(loadPrivateKey({ pem: pkcs1.toString() }))).message).toContain('unsupported key type RSA');
+    expect((await failure(loadPrivateKey({ pem: pkcs1.toString() }))).message).toContain('1024 bits, too small');
+    // 2560 bits: no sigstore algorithm (2048, 3072, 4096 only), so cosign could not verify it
+    const rsa2560 = generateKeyPairSync('rsa', { modulusLength: 2560 }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    });
+    const f = await failure(loadPrivateKey({ pem: rsa2560.toString() }));
+    expect(f.code).toBe('INPUT');
+    expect(f.message).toContain('unsupported key size RSA-2560');
+    const k256 = await fixture('k256.pem', await openssl('ecparam', '-name', 'secp256k1', '-genkey', '-noout'));
+    const g = await failure(loadPrivateKey({ path: k256 }));
+    expect(g.code).toBe('INPUT');
+    expect(g.message).toMatch(
+      /^unsupported key type ECDSA secp256k1 .*; modelship signs with ECDSA P-256, P-384 or P-521/,
+    );
+  });
+
+  it('RSA (PKCS#8 and PKCS#1), P-384 and P-521 load, each with the hash cosign pairs with it', async () => {
+    const cases = [
+      { pem: await openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'), algorithm: 'rsa-2048' },
+      {
+        pem: generateKeyPairSync('rsa', { modulusLength: 3072 })
+          .privateKey.export({ type: 'pkcs1', format: 'pem' })
+          .toString(),
+        algorithm: 'rsa-3072',
+      },
+      { pem: await openssl('ecparam', '-name', 'secp384r1', '-genkey', '-noout'), algorithm: 'ecdsa-p384' },
+      {
+        pem: await openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-521'),
+        algorithm: 'ecdsa-p521',
+      },
+    ];
+    const hashes: Record<string, string> = {
+      'rsa-2048': 'sha256',
+      'rsa-3072': 'sha256',
+      'ecdsa-p384': 'sha384',
+      'ecdsa-p521': 'sha512',
+    };
+    for (const c of cases) {
+      const key = await loadPrivateKey({ pem: c.pem, name: c.algorithm });
+      expect(key.algorithm).toBe(c.algorithm);
+      const setup = await keySetup(key);
+      const data = Buffer.from('DSSEv1 28 application/vnd.in-toto+json 2 {}');
+      const { signature } = await setup.signer.sign(data);
+      expect(cryptoVerify(hashes[c.algorithm]!, data, key.publicKey, signature)).toBe(true);
+      if (hashes[c.algorithm] !== 'sha256') expect(cryptoVerify('sha256', data, key.publicKey, signature)).toBe(false);
+    }
+  });
+
+  it('P-384 and P-521 with a transparency log → USAGE before signing (Rekor checks with SHA-256)', async () => {
+    const key = await loadPrivateKey({ pem: await openssl('ecparam', '-name', 'secp384r1', '-genkey', '-noout') });
+    const e = await failure(keySetup(key, { rekorURL: 'https://rekor.example.com' }));
+    expect(e.code).toBe('USAGE');
+    expect(e.message).toContain('ECDSA P-384 key, which signs with SHA384');
+    expect(e.template.hint).toContain(opt('noTlog'));
   });
 
   it('encrypted keys: missing password → USAGE, wrong password → AUTH; the password is never echoed', async () => {
@@ -366,7 +426,7 @@ describe('loadPublicKey', () => {
 });
 
 describe('generateKeyPair / writeKeyPair', () => {
-  for (const algorithm of ['ecdsa-p256', 'ed25519'] as const)
+  for (const algorithm of ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'ed25519'] as const)
     for (const password of [undefined, PASSWORD])
       it(`${algorithm} ${password ? 'with' : 'without'} a password round-trips through files`, async () => {
         const pair = generateKeyPair({ algorithm, ...(password ? { password } : {}) });

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import {
   MODELSHIP_VERSION,
-  ModelshipError,
   formatBytes,
   loadPolicy,
   openTarget,
@@ -20,6 +19,7 @@ import {
 import { json, progressFor, safe, type CliIO } from '../io.js';
 import {
   addSignerOptions,
+  oneStdinSecret,
   collect,
   registryAccessFromFlags,
   signingSetupFromFlags,
@@ -105,11 +105,12 @@ async function sideAccess(
 }
 
 async function runPromote(source: string, destination: string, flags: PromoteFlags, io: CliIO): Promise<void> {
-  const stdinUsers = [flags.passwordStdin, flags.srcPasswordStdin, flags.destPasswordStdin].filter(Boolean).length;
-  if (stdinUsers > 1)
-    throw new ModelshipError('USAGE', 'standard input can carry only one password', {
-      hint: 'pass the other one in MODELSHIP_SRC_PASSWORD / MODELSHIP_DEST_PASSWORD',
-    });
+  oneStdinSecret({
+    '--password-stdin': flags.passwordStdin,
+    '--src-password-stdin': flags.srcPasswordStdin,
+    '--dest-password-stdin': flags.destPasswordStdin,
+    '--key-password-stdin': flags.keyPasswordStdin,
+  });
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency');
   const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
   const plan = planPromotion({

@@ -9,3 +9,12 @@ export {
   type DockerCredentialOptions,
 } from './credentials.js';
 export { chooseStrategy, isMonolithicOnly, type UploadStrategy } from './upload.js';
+export {
+  checkRegistryLogin,
+  registryLogin,
+  registryLogout,
+  saveDockerLogin,
+  type RegistryLoginOptions,
+  type RegistryLoginResult,
+  type RegistryLogoutResult,
+} from './login.js';

@@ -18,8 +18,55 @@ export type { KeySource } from './pem.js';
 export { writeKeyPair, type KeyPairPaths } from './key-files.js';
 export { COSIGN_PRIVATE_KEY_PEM_TYPE, SIGSTORE_PRIVATE_KEY_PEM_TYPE } from './cosign-key.js';
 
-export type KeyAlgorithm = 'ecdsa-p256' | 'ed25519';
-export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ecdsa-p256', 'ed25519'];
+/**
+ * The signing keys modelship takes: those cosign takes (its `SupportedKeyDetails`, plus
+ * Ed25519), each signing with the hash sigstore's algorithm registry pairs with it
+ * (`GetDefaultPublicKeyDetails`), which is what `cosign verify --key` checks with
+ * (docs/signing.md, "With a key" and "Sources").
+ */
+export type KeyAlgorithm =
+  'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ed25519';
+export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = [
+  'ecdsa-p256',
+  'ecdsa-p384',
+  'ecdsa-p521',
+  'rsa-2048',
+  'rsa-3072',
+  'rsa-4096',
+  'ed25519',
+];
+
+/** RSA moduli sigstore's registry knows (2048, 3072, 4096): `cosign verify --key` refuses any other. */
+const RSA_SIZES = [2048, 3072, 4096] as const;
+const EC_CURVES: Record<string, KeyAlgorithm> = {
+  prime256v1: 'ecdsa-p256',
+  secp384r1: 'ecdsa-p384',
+  secp521r1: 'ecdsa-p521',
+};
+
+/**
+ * The hash a key signs and verifies with, as sigstore's registry pairs them: P-256 SHA-256,
+ * P-384 SHA-384, P-521 SHA-512, RSA (PKCS#1 v1.5, node's default padding for an `rsa` key)
+ * SHA-256, Ed25519 none (pure: the hash is part of the scheme). `undefined` for other keys
+ * (node then picks OpenSSL's default for the key, as @sigstore/verify does).
+ */
+export function signatureHash(key: KeyObject): 'sha256' | 'sha384' | 'sha512' | null | undefined {
+  switch (key.asymmetricKeyType) {
+    case 'ed25519':
+      return null;
+    case 'rsa':
+      return 'sha256';
+    case 'ec': {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      if (curve === 'prime256v1') return 'sha256';
+      if (curve === 'secp384r1') return 'sha384';
+      if (curve === 'secp521r1') return 'sha512';
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
 
 export interface LoadedKey {
   privateKey: KeyObject;
@@ -70,16 +117,23 @@ export interface GeneratedKeyPair {
 const PASSWORD_HINT = `pass the password with ${opt('keyPassword')}`;
 const UNSUPPORTED_HINT =
   'create a supported key with `modelship generate-key-pair` (or `cosign generate-key-pair`), ' +
-  'or `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`';
+  'or `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` ' +
+  '(also P-384, P-521, RSA of 2048, 3072 or 4096 bits, Ed25519)';
+const SUPPORTED_WORDS = 'ECDSA P-256, P-384 or P-521, RSA of 2048, 3072 or 4096 bits, or Ed25519';
 
 /**
- * Loads a signing key. Accepts PKCS#8 `PRIVATE KEY` (P-256, Ed25519), SEC1 `EC PRIVATE KEY`
+ * Loads a signing key. Accepts PKCS#8 `PRIVATE KEY` (ECDSA, RSA, Ed25519: KEY_ALGORITHMS),
+ * PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`
  * (also with OpenSSL's legacy Proc-Type encryption), encrypted PKCS#8 `ENCRYPTED PRIVATE KEY`
  * and cosign's `ENCRYPTED SIGSTORE PRIVATE KEY` / `ENCRYPTED COSIGN PRIVATE KEY`. An empty or
  * missing password is tried as "" first, because `cosign generate-key-pair` with an empty
  * COSIGN_PASSWORD still writes an encrypted file.
  */
-export async function loadPrivateKey(source: KeySource, password?: string): Promise<LoadedKey> {
+export async function loadPrivateKey(
+  source: KeySource,
+  password?: string,
+  askPassword?: KeyPasswordPrompt,
+): Promise<LoadedKey> {
   const { text, name } = await readKeySource(source, 'private key');
   const blocks = pemBlocks(text);
   const block = blocks.find((b) => b.label.endsWith('PRIVATE KEY'));
@@ -93,7 +147,7 @@ export async function loadPrivateKey(source: KeySource, password?: string): Prom
       hint: 'expected -----BEGIN PRIVATE KEY-----, EC PRIVATE KEY, ENCRYPTED PRIVATE KEY or cosign ENCRYPTED SIGSTORE PRIVATE KEY',
     });
   }
-  const privateKey = await parsePrivateBlock(block, name, password);
+  const privateKey = await parsePrivateBlock(block, name, password, askPassword);
   const algorithm = signingAlgorithm(privateKey, name);
   const publicKey = createPublicKey(privateKey);
   return {
@@ -107,10 +161,21 @@ export async function loadPrivateKey(source: KeySource, password?: string): Prom
   };
 }
 
-async function parsePrivateBlock(block: PemBlock, name: string, password: string | undefined): Promise<KeyObject> {
+/**
+ * Asks the user for the password of an encrypted key (the CLI's terminal prompt, as cosign
+ * prompts); called only when no password was given and the empty one does not open the key.
+ */
+export type KeyPasswordPrompt = (keyName: string) => Promise<string>;
+
+async function parsePrivateBlock(
+  block: PemBlock,
+  name: string,
+  password: string | undefined,
+  askPassword: KeyPasswordPrompt | undefined,
+): Promise<KeyObject> {
   if (block.label === 'OPENSSH PRIVATE KEY')
     throw new ModelshipError('INPUT', `unsupported key type OpenSSH in ${name}; modelship reads PEM keys`, {
-      hint: 'convert it with `ssh-keygen -p -m PKCS8 -f KEY` (ECDSA P-256 or Ed25519 keys)',
+      hint: 'convert it with `ssh-keygen -p -m PKCS8 -f KEY` (ECDSA or Ed25519 keys)',
     });
   const encrypted = isCosignKeyLabel(block.label) || block.label === 'ENCRYPTED PRIVATE KEY' || block.legacyEncrypted;
   if (!encrypted) return parsePem(block, name);
@@ -130,6 +195,7 @@ async function parsePrivateBlock(block: PemBlock, name: string, password: string
     return await decrypt('');
   } catch (e) {
     if (e instanceof ModelshipError && e.code !== 'AUTH') throw e;
+    if (askPassword) return decrypt(await askPassword(name));
     throw new ModelshipError('USAGE', `${name} is encrypted and no password was given`, { hint: PASSWORD_HINT });
   }
 }
@@ -158,16 +224,40 @@ function parseDer(der: Buffer, name: string): KeyObject {
   }
 }
 
-/** The algorithm a key signs with, or INPUT for anything but P-256 and Ed25519. */
+/** The algorithm a key signs with, or INPUT for a key cosign would not sign with either. */
 function signingAlgorithm(key: KeyObject, name: string): KeyAlgorithm {
   if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (key.asymmetricKeyType === 'ec' && curve === 'prime256v1') return 'ecdsa-p256';
+  if (key.asymmetricKeyType === 'ec') {
+    const algorithm = EC_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
+    if (algorithm) return algorithm;
+  }
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    refuseSmallRsa(key, name);
+    if ((RSA_SIZES as readonly number[]).includes(bits)) return `rsa-${bits}` as KeyAlgorithm;
+    throw new ModelshipError(
+      'INPUT',
+      `unsupported key size RSA-${bits} in ${name}; cosign and sigstore-go sign and verify RSA keys of 2048, 3072 or 4096 bits only`,
+      { hint: UNSUPPORTED_HINT },
+    );
+  }
   throw new ModelshipError(
     'INPUT',
-    `unsupported key type ${describeKeyType(key)} in ${name}; modelship signs with ECDSA P-256 or Ed25519`,
+    `unsupported key type ${describeKeyType(key)} in ${name}; modelship signs with ${SUPPORTED_WORDS}`,
     { hint: UNSUPPORTED_HINT },
   );
+}
+
+/** RSA below 2048 bits is refused for signing and verifying alike (NIST SP 800-131A; cosign refuses it too). */
+function refuseSmallRsa(key: KeyObject, name: string): void {
+  if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return;
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < 2048)
+    throw new ModelshipError(
+      'INPUT',
+      `RSA key in ${name} is ${bits} bits, too small: RSA keys must have at least 2048 bits`,
+      { hint: 'create a new key: RSA of 3072 bits, or ECDSA P-256 (what `modelship generate-key-pair` makes)' },
+    );
 }
 
 const CURVE_NAMES: Record<string, string> = { secp384r1: 'P-384', secp521r1: 'P-521', prime256v1: 'P-256' };
@@ -248,6 +338,7 @@ export async function loadPublicKey(source: KeySource): Promise<LoadedPublicKey>
     throw new ModelshipError('INPUT', `unsupported key type ${describeKeyType(publicKey)} in ${name}`, {
       hint: 'a signature verification key is ECDSA, Ed25519 or RSA',
     });
+  refuseSmallRsa(publicKey, name);
   return { publicKey, hint: keyHint(publicKey), pem: spkiPem(publicKey) };
 }
 
@@ -257,9 +348,10 @@ export async function loadPublicKey(source: KeySource): Promise<LoadedPublicKey>
  * witnesses only when their URLs are given.
  */
 export async function keySetup(key: LoadedKey, options: KeySetupOptions = {}): Promise<SigningSetup> {
-  // ECDSA signs SHA-256 of the PAE with a DER signature (what cosign and sigstore-go expect);
-  // Ed25519 is pure (the hash is part of the scheme).
-  const digest = key.algorithm === 'ed25519' ? null : 'sha256';
+  // ECDSA (DER signature) and RSA (PKCS#1 v1.5) sign the PAE hashed as cosign and sigstore-go
+  // verify it (signatureHash); Ed25519 is pure.
+  const digest = signatureHash(key.publicKey);
+  if (digest === undefined) throw new ModelshipError('INTERNAL', `no signature hash for ${key.algorithm}`);
   const signer: Signer = {
     sign: async (data: Buffer) => ({
       signature: cryptoSign(digest, data, key.privateKey),
@@ -268,6 +360,15 @@ export async function keySetup(key: LoadedKey, options: KeySetupOptions = {}): P
   };
   // URLs are checked before anything is signed, as keyless does.
   const rekorURL = options.rekorURL ? serviceURL(options.rekorURL, 'Rekor', opt('rekorUrl')) : undefined;
+  // Rekor v1 checks a dsse or intoto entry's envelope with SHA-256 whatever the key
+  // (`verifyEnvelope`: docs/signing.md, "With a key" and "Sources"), so it refuses what P-384
+  // and P-521 sign (SHA-384, SHA-512): say so before signing rather than after.
+  if (rekorURL && digest !== 'sha256' && digest !== null)
+    throw new ModelshipError(
+      'USAGE',
+      `${key.name} is an ${describeKeyType(key.publicKey)} key, which signs with ${digest.toUpperCase()}; the transparency log (Rekor) checks signatures with SHA-256 only and would refuse the entry`,
+      { hint: `sign without the transparency log (${opt('noTlog')}), or with an ECDSA P-256, RSA or Ed25519 key` },
+    );
   const tsaURL = options.tsaURL ? serviceURL(options.tsaURL, 'timestamp authority', opt('tsaUrl')) : undefined;
   const service = {
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
@@ -295,14 +396,20 @@ export async function keySetup(key: LoadedKey, options: KeySetupOptions = {}): P
  * without one it is plain PKCS#8 `PRIVATE KEY` (openssl and modelship read it; cosign needs
  * `cosign import-key-pair` first).
  */
+function newKeyPair(algorithm: KeyAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
+  if (algorithm === 'ed25519') return generateKeyPairSync('ed25519');
+  if (algorithm.startsWith('rsa-')) return generateKeyPairSync('rsa', { modulusLength: Number(algorithm.slice(4)) });
+  const curve = Object.entries(EC_CURVES).find(([, a]) => a === algorithm)![0];
+  return generateKeyPairSync('ec', { namedCurve: curve });
+}
+
 export function generateKeyPair(options: { algorithm?: KeyAlgorithm; password?: string } = {}): GeneratedKeyPair {
   const algorithm = options.algorithm ?? 'ecdsa-p256';
   if (!KEY_ALGORITHMS.includes(algorithm))
     throw new ModelshipError('USAGE', `unknown key algorithm "${String(algorithm)}"`, {
       hint: `use one of ${KEY_ALGORITHMS.join(', ')}`,
     });
-  const { privateKey, publicKey } =
-    algorithm === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey, publicKey } = newKeyPair(algorithm);
   const encrypted = options.password !== undefined && options.password !== '';
   let privateKeyPem: string;
   if (encrypted) {

@@ -1,5 +1,5 @@
 import { ModelshipError, opt } from '../errors.js';
-import { keySetup, loadPrivateKey, type KeySource } from './keys.js';
+import { keySetup, loadPrivateKey, type KeyPasswordPrompt, type KeySource } from './keys.js';
 import { keylessSetup } from './keyless.js';
 import type { SigningSetup } from './types.js';
 
@@ -11,6 +11,8 @@ export interface SigningOptions {
   /** Sign with this key instead of keyless. */
   key?: KeySource;
   keyPassword?: string;
+  /** Asked for the key's password when `keyPassword` is absent and the key is encrypted. */
+  keyPasswordPrompt?: KeyPasswordPrompt;
   /** Explicit OIDC token for keyless signing outside GitHub Actions. */
   identityToken?: string;
   fulcioURL?: string;
@@ -30,7 +32,7 @@ export interface SigningOptions {
 /** Key-based when a key is given, keyless otherwise. */
 export async function signingSetup(options: SigningOptions): Promise<SigningSetup> {
   if (options.key) {
-    const key = await loadPrivateKey(options.key, options.keyPassword);
+    const key = await loadPrivateKey(options.key, options.keyPassword, options.keyPasswordPrompt);
     return await keySetup(key, {
       ...(options.tlog !== false ? { rekorURL: options.rekorURL ?? DEFAULT_REKOR_URL } : {}),
       ...(options.tsaURL ? { tsaURL: options.tsaURL } : {}),

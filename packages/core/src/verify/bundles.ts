@@ -1,4 +1,5 @@
-import { X509Certificate } from '@sigstore/core';
+import { verify as cryptoVerify } from 'node:crypto';
+import { X509Certificate, dsse } from '@sigstore/core';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import {
   PolicyError,
@@ -12,7 +13,7 @@ import {
 import { isModelshipError } from '../errors.js';
 import { digestHex, isDigest } from '../oci.js';
 import { certificateIdentity } from '../sign/certificate.js';
-import type { LoadedPublicKey } from '../sign/keys.js';
+import { signatureHash, type LoadedPublicKey } from '../sign/keys.js';
 import { parseStatement } from '../sign/statement.js';
 import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement } from '../sign/types.js';
 import type { VerificationTrust } from './trust.js';
@@ -130,7 +131,7 @@ export function verifyBundle(
       timestampThreshold: 1,
       ctlogThreshold: 1,
     };
-    const failed = runVerifier(trust.material, thresholds, toSignedEntity(bundle), bundle.mediaType);
+    const failed = runVerifier(trust.material, thresholds, signedEntity(bundle), bundle.mediaType);
     if (failed) return failed;
     try {
       const der =
@@ -187,7 +188,7 @@ function verifyKeySigned(
   const named = trust.keyForHint(hint);
   const candidates = named ? [named] : [...trust.keys.values()];
   if (candidates.length === 0) return { ok: false, reason: 'no trusted public key for this bundle' };
-  let entity = toSignedEntity(bundle);
+  let entity = signedEntity(bundle);
   if (trust.material.tlogs.length === 0)
     entity = {
       ...entity,
@@ -207,6 +208,36 @@ function verifyKeySigned(
     ok: false,
     reason: `no trusted public key for this bundle (PUBLIC_KEY_ERROR: its key hint names none of the ${candidates.length} trusted key(s), and none of them verifies its signature)`,
   };
+}
+
+/**
+ * @sigstore/verify's view of a DSSE bundle, except that the envelope signature is checked with
+ * the hash that belongs to the key (sign/keys.ts `signatureHash`). @sigstore/verify 3.1 (and
+ * sigstore-js main: docs/signing.md, "Sources") calls `crypto.verify` without an algorithm, so OpenSSL's default for the key type applies: SHA-256
+ * for RSA and every EC curve. That is cosign's pairing for P-256 and RSA, but cosign and
+ * sigstore-go sign and verify P-384 with SHA-384 and P-521 with SHA-512, which the library
+ * would refuse. Only that check changes; which key, the log entries and the timestamps stay
+ * the library's.
+ */
+function signedEntity(bundle: Bundle): SignedEntity {
+  const entity = toSignedEntity(bundle);
+  if (bundle.content.$case !== 'dsseEnvelope') return entity;
+  const envelope = bundle.content.dsseEnvelope;
+  const pae = dsse.preAuthEncoding(envelope.payloadType, envelope.payload);
+  const library = entity.signature;
+  const signature: SignedEntity['signature'] = {
+    signature: library.signature,
+    compareSignature: (sig) => library.compareSignature(sig),
+    compareDigest: (digest) => library.compareDigest(digest),
+    verifySignature: (key) => {
+      try {
+        return cryptoVerify(signatureHash(key), pae, key, library.signature);
+      } catch {
+        return false; // a malformed signature throws in some OpenSSL versions
+      }
+    },
+  };
+  return { ...entity, signature };
 }
 
 /** Runs @sigstore/verify; undefined when the bundle verifies, else the reason. */
