@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { ModelshipError } from './errors.js';
-import { isManifestDescriptor, parseManifest } from './manifest.js';
+import { isManifestDescriptor, manifestChildren, parseManifest } from './manifest.js';
 import type { Descriptor } from './oci.js';
 import type { ContentStore, ReadOnlyStore } from './store.js';
 
@@ -29,7 +29,8 @@ export interface CopyStats {
   referrersCopied: number;
 }
 
-const MAX_DEPTH = 16;
+/** Deepest manifest graph any walk follows (index children, referrers of referrers). */
+export const MAX_GRAPH_DEPTH = 16;
 
 /**
  * The one graph copy: manifest -> config + layers (in parallel, skipping what the target has)
@@ -96,8 +97,8 @@ export async function copyGraph(
   };
 
   const copyNode = (desc: Descriptor, depth: number): Promise<void> => {
-    if (depth > MAX_DEPTH)
-      return Promise.reject(new ModelshipError('INVALID', `manifest graph deeper than ${MAX_DEPTH} at ${desc.digest}`));
+    if (depth > MAX_GRAPH_DEPTH)
+      return Promise.reject(new ModelshipError('INVALID', `manifest graph deeper than ${MAX_GRAPH_DEPTH} at ${desc.digest}`));
     let p = manifests.get(desc.digest);
     if (!p) {
       p = (async () => {
@@ -110,8 +111,8 @@ export async function copyGraph(
         const present = await dst.exists(desc);
         const bytes = await src.fetchBytes(desc);
         const doc = parseManifest(bytes, desc);
-        if ('manifests' in doc) await Promise.all(doc.manifests.map((m) => copyNode(m, depth + 1)));
-        else await Promise.all([doc.config, ...doc.layers].map((b) => copyBlob(b)));
+        // An index's children are manifests (copyNode walks them); a manifest's are blobs.
+        await Promise.all(manifestChildren(doc).map((c) => ('manifests' in doc ? copyNode(c, depth + 1) : copyBlob(c))));
         if (present) {
           stats.manifestsSkipped++;
         } else {
