@@ -54,12 +54,14 @@ export { customPredicates, parseAttestationKinds } from './request/attestation.j
 export { parseChoice } from './request/choice.js';
 export { parseConcurrency } from './request/concurrency.js';
 export { parseCreated } from './request/created.js';
+export { parseDuration } from './request/duration.js';
 export { parseKeyValues } from './request/key-values.js';
 export { metadataOverrides } from './request/metadata.js';
 export { copyTags, settableTag } from './request/copy-tags.js';
 export { packTags } from './request/pack-tags.js';
 export { planPromotion, type PromotionDestination } from './request/promotion.js';
 export { readPublicKeys } from './request/public-keys.js';
+export { requireNoReference, requireReference } from './request/reference.js';
 export { registryAccess } from './request/registry-access.js';
 export { REKOR_ENTRY_TYPES } from './request/rekor-entry-type.js';
 export { withSubject } from './request/subject.js';

@@ -15,11 +15,11 @@ function deletionOf(store: ContentStore, what: string): StoreDeletion {
  * Removes a tag, or a manifest (by digest) with all its tags, from a store that can delete.
  * Nothing is freed yet: blobs go with the next garbage collection.
  */
-export function removeReference(store: ContentStore, reference: string): Promise<RemovedReference> {
+export async function removeReference(store: ContentStore, reference: string): Promise<RemovedReference> {
   return deletionOf(store, 'removing tags and manifests').remove(reference);
 }
 
 /** Deletes what no tag of the store reaches (layout/gc.ts says what is kept). */
-export function collectGarbage(store: ContentStore, options: GcOptions = {}): Promise<GcResult> {
+export async function collectGarbage(store: ContentStore, options: GcOptions = {}): Promise<GcResult> {
   return deletionOf(store, 'garbage collection').collectGarbage(options);
 }

@@ -48,12 +48,14 @@ export interface GcResult {
   blobs: { digest: string; size: number }[];
   /** Leftovers of interrupted writes removed from `ingest/`. */
   temporary: { name: string; size: number }[];
-  /** Bytes freed: the deleted blobs and leftovers. */
+  /** Bytes freed: the deleted blobs and leftovers, less those whose data another hard link keeps. */
   bytes: number;
+  /** Deleted blobs whose bytes stay on disk under another name (pack hard-links model files). */
+  linked: number;
   kept: {
     blobs: number;
     bytes: number;
-    /** Unreferenced blobs kept because they are younger than `minAgeMs`. */
+    /** Blobs no tag reaches, kept because they (or a manifest that references them) are younger than `minAgeMs`. */
     recent: number;
   };
 }
@@ -73,6 +75,8 @@ const BLOB_NAME = /^[a-f0-9]{64}$/;
 interface BlobFile {
   size: number;
   recent: boolean;
+  /** Hard links to the file, this name included. */
+  links: number;
 }
 
 /** `root/…segments` when each step is a real directory; undefined when one is missing. */
@@ -97,15 +101,16 @@ async function realDirectory(root: string, location: string, segments: string[])
   return path;
 }
 
-/** The entries of `dir` named by `pattern` that are files or links, with their size and age. */
+/** The entries of `dir` named by `pattern` that are files (or links, with `links`), with their size and age. */
 async function listFiles(
   dir: string,
   pattern: RegExp,
   isRecent: (changedMs: number) => boolean,
+  links: boolean,
 ): Promise<Map<string, BlobFile>> {
   const out = new Map<string, BlobFile>();
   const names = (await fsp.readdir(dir, { withFileTypes: true }))
-    .filter((d) => pattern.test(d.name) && (d.isFile() || d.isSymbolicLink()))
+    .filter((d) => pattern.test(d.name) && (d.isFile() || (links && d.isSymbolicLink())))
     .map((d) => d.name);
   const limit = pLimit(32);
   await Promise.all(
@@ -113,7 +118,7 @@ async function listFiles(
       limit(async () => {
         try {
           const st = await fsp.lstat(join(dir, name));
-          out.set(name, { size: st.size, recent: isRecent(Math.max(st.ctimeMs, st.mtimeMs)) });
+          out.set(name, { size: st.size, recent: isRecent(Math.max(st.ctimeMs, st.mtimeMs)), links: st.nlink });
         } catch (e) {
           if (errno(e) !== 'ENOENT') throw e; // deleted meanwhile: not ours to count
         }
@@ -132,46 +137,60 @@ function listedSubject(d: Descriptor): string | undefined {
   return tag && isReferrersFallbackTag(tag) ? `sha256:${tag.slice('sha256-'.length)}` : undefined;
 }
 
-/** Digests reachable from the roots: tagged entries and entries too recent to judge. */
-async function mark(layout: GcLayout, index: Index, isRecentDigest: (digest: string) => boolean): Promise<Set<string>> {
-  const kept = new Set<string>();
-  const walked = new Set<string>();
+/**
+ * What the roots reach: `byTags` from the tagged entries, `all` from those and the entries too
+ * recent to judge (a copy that has not tagged its artifact yet).
+ */
+async function mark(
+  layout: GcLayout,
+  index: Index,
+  isRecentDigest: (digest: string) => boolean,
+): Promise<{ byTags: Set<string>; all: Set<string> }> {
   const lists = new Map<string, Descriptor[]>();
-  const stack: Descriptor[] = [];
+  const tagged: Descriptor[] = [];
+  const recent: Descriptor[] = [];
   for (const d of index.manifests) {
     const subject = listedSubject(d);
     if (subject) lists.set(subject, [...(lists.get(subject) ?? []), d]);
-    const tagged = d.annotations?.[ANNOTATION_REF_NAME] !== undefined;
-    if ((tagged && !subject) || isRecentDigest(d.digest)) stack.push(d);
+    if (d.annotations?.[ANNOTATION_REF_NAME] !== undefined && !subject) tagged.push(d);
+    else if (isRecentDigest(d.digest)) recent.push(d);
   }
+  const walked = new Set<string>();
+  const kept = new Set<string>();
   const where = (d: Descriptor): string => `OCI layout ${layout.location} (referrers of ${d.digest})`;
-  // A stack, not recursion: a hostile layout's chains can be as long as its index.
-  while (stack.length) {
-    const d = stack.pop()!;
-    kept.add(d.digest);
-    if (!isManifestMediaType(d.mediaType) || walked.has(d.digest)) continue;
-    walked.add(d.digest);
-    let doc;
-    try {
-      doc = parseManifest(await layout.fetchBytes(d), d);
-    } catch (e) {
-      const err = isModelshipError(e) ? e : undefined;
-      throw new ModelshipError(
-        err?.code ?? 'INVALID',
-        `cannot tell what manifest ${d.digest} in OCI layout ${layout.location} references (${err?.message ?? String(e)}); nothing was deleted`,
-        {
-          cause: e,
-          hint: 'a tag or a kept referrer needs that manifest: restore its blob (pull the artifact again), or remove the tag first',
-        },
-      );
+  const walk = async (roots: Descriptor[]): Promise<void> => {
+    // A stack, not recursion: a hostile layout's chains can be as long as its index.
+    const stack = [...roots];
+    while (stack.length) {
+      const d = stack.pop()!;
+      kept.add(d.digest);
+      if (!isManifestMediaType(d.mediaType) || walked.has(d.digest)) continue;
+      walked.add(d.digest);
+      let doc;
+      try {
+        doc = parseManifest(await layout.fetchBytes(d), d);
+      } catch (e) {
+        const err = isModelshipError(e) ? e : undefined;
+        throw new ModelshipError(
+          err?.code ?? 'INVALID',
+          `cannot tell what manifest ${d.digest} in OCI layout ${layout.location} references (${err?.message ?? String(e)}); nothing was deleted`,
+          {
+            cause: e,
+            hint: 'a tag or a kept referrer needs that manifest: restore its blob (pull the artifact again), or remove the tag first',
+          },
+        );
+      }
+      const children = manifestChildren(doc);
+      if ('manifests' in doc) stack.push(...children);
+      else for (const c of children) kept.add(c.digest);
+      stack.push(...(await layoutReferrers(index, d, undefined, (s) => layout.summary(s), where(d))));
+      stack.push(...(lists.get(d.digest) ?? []));
     }
-    const children = manifestChildren(doc);
-    if ('manifests' in doc) stack.push(...children);
-    else for (const c of children) kept.add(c.digest);
-    stack.push(...(await layoutReferrers(index, d, undefined, (s) => layout.summary(s), where(d))));
-    stack.push(...(lists.get(d.digest) ?? []));
-  }
-  return kept;
+  };
+  await walk(tagged);
+  const byTags = new Set(kept);
+  await walk(recent);
+  return { byTags, all: kept };
 }
 
 async function syncDirectory(path: string): Promise<void> {
@@ -200,9 +219,10 @@ export async function collectLayoutGarbage(layout: GcLayout, options: GcOptions 
   const blobsDir = await realDirectory(layout.root, layout.location, ['blobs', 'sha256']);
 
   return layout.index.locked(async (index, write) => {
-    const files = blobsDir ? await listFiles(blobsDir, BLOB_NAME, isRecent) : new Map<string, BlobFile>();
+    const files = blobsDir ? await listFiles(blobsDir, BLOB_NAME, isRecent, true) : new Map<string, BlobFile>();
     const digestOf = (name: string): string => `sha256:${name}`;
-    const kept = await mark(layout, index, (digest) => files.get(digest.slice('sha256:'.length))?.recent === true);
+    const marked = await mark(layout, index, (digest) => files.get(digest.slice('sha256:'.length))?.recent === true);
+    const kept = marked.all;
 
     const result: GcResult = {
       dryRun,
@@ -215,26 +235,25 @@ export async function collectLayoutGarbage(layout: GcLayout, options: GcOptions 
       blobs: [],
       temporary: [],
       bytes: 0,
+      linked: 0,
       kept: { blobs: 0, bytes: 0, recent: 0 },
     };
     const garbage: string[] = [];
     for (const [name, f] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (kept.has(digestOf(name))) {
+      if (kept.has(digestOf(name)) || f.recent) {
         result.kept.blobs++;
         result.kept.bytes += f.size;
-      } else if (f.recent) {
-        result.kept.recent++;
-        result.kept.blobs++;
-        result.kept.bytes += f.size;
+        if (!marked.byTags.has(digestOf(name))) result.kept.recent++;
       } else {
         garbage.push(name);
         result.blobs.push({ digest: digestOf(name), size: f.size });
-        result.bytes += f.size;
+        if (f.links > 1) result.linked++;
+        else result.bytes += f.size;
       }
     }
     // Leftovers of interrupted writes (blobs.ts writes into ingest/ and renames into place).
     const ingest = await realDirectory(layout.root, layout.location, ['ingest']).catch(() => undefined);
-    const leftovers = ingest ? await listFiles(ingest, /^[^.]/, isRecent) : new Map<string, BlobFile>();
+    const leftovers = ingest ? await listFiles(ingest, /^[^.]/, isRecent, false) : new Map<string, BlobFile>();
     for (const [name, f] of leftovers)
       if (!f.recent) {
         result.temporary.push({ name, size: f.size });
