@@ -2,14 +2,17 @@ import pLimit from 'p-limit';
 import { ModelshipError } from './errors.js';
 import { isManifestDescriptor, manifestChildren, parseManifest } from './manifest.js';
 import type { Descriptor } from './oci.js';
-import type { ContentStore, ReadOnlyStore } from './store.js';
+import { mountSourcesFor, type ContentStore, type ReadOnlyStore } from './store.js';
 
 export interface CopyOptions {
   /** Blob transfers in flight at once (default 4: registries and peers use 3–6). */
   concurrency?: number;
   /** Follow referrers (signatures, attestations), recursively. Default true. */
   referrers?: boolean;
-  /** Repositories on the target registry to try as cross-repo mount sources. */
+  /**
+   * Repositories on the target registry to try as cross-repo mount sources. Default: the
+   * source repository when both stores are repositories of one registry (store.ts).
+   */
   mountFrom?: string[];
   /** Tags to set on the root in the target once everything else is there. */
   tags?: string[];
@@ -56,6 +59,7 @@ export async function copyGraph(
     referrersCopied: 0,
   };
   const limit = pLimit(options.concurrency ?? 4);
+  const mountFrom = options.mountFrom ?? mountSourcesFor(src, dst);
   const blobs = new Map<string, Promise<void>>();
   const manifests = new Map<string, Promise<void>>();
   const copiedManifests = new Set<string>();
@@ -71,7 +75,7 @@ export async function copyGraph(
           desc,
           { open: () => src.fetch(desc) },
           {
-            mountFrom: options.mountFrom,
+            mountFrom,
             onProgress: (n) => {
               bytesDone += n - last;
               last = n;
