@@ -1,24 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CopyStats, InspectNode } from '@modelship/core';
 import { packSample, runCli } from './helpers/cli.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
+import { signingKeyFiles } from './helpers/signing-key.js';
 import { tempDir } from './helpers/tmp.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-const KEY = join(tmp.dir, 'release.key');
-const PUB = join(tmp.dir, 'release.pub');
-writeFileSync(KEY, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-writeFileSync(PUB, publicKey.export({ type: 'spki', format: 'pem' }));
-const POLICY = join(tmp.dir, 'policy.yaml');
-writeFileSync(
-  POLICY,
-  `version: 1\nsigners:\n  - key: { path: ${PUB} }\nrequire:\n  predicates: [https://modelship.dev/attestations/mof/v0.1]\n`,
+const { key: KEY, policy: POLICY } = signingKeyFiles(
+  tmp.dir,
+  'release',
+  'require:\n  predicates: [https://modelship.dev/attestations/mof/v0.1]\n',
 );
 
 interface CpJson {

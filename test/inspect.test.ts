@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
@@ -24,18 +22,12 @@ import {
   startSigstoreStandins,
   type SigstoreStandins,
 } from './helpers/sigstore.js';
+import { signingKeyFiles } from './helpers/signing-key.js';
 import { tempDir } from './helpers/tmp.js';
 import { INJECTION, workflowCommandLines } from './helpers/workflow-commands.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-
-function writeKey(name: string): string {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const path = join(tmp.dir, `${name}.key`);
-  writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  return path;
-}
 
 interface InspectJson {
   reference: string;
@@ -65,7 +57,7 @@ describe('inspect: the artifact as a tree, with every referrer (real registry, r
   let si: SigstoreStandins;
   let digest: string;
   let ref: string;
-  const key = writeKey('release');
+  const { key } = signingKeyFiles(tmp.dir, 'release');
   let sigDigest: string;
   let counterDigest: string;
   beforeAll(async () => {

@@ -102,7 +102,9 @@ export async function copyGraph(
 
   const copyNode = (desc: Descriptor, depth: number): Promise<void> => {
     if (depth > MAX_GRAPH_DEPTH)
-      return Promise.reject(new ModelshipError('INVALID', `manifest graph deeper than ${MAX_GRAPH_DEPTH} at ${desc.digest}`));
+      return Promise.reject(
+        new ModelshipError('INVALID', `manifest graph deeper than ${MAX_GRAPH_DEPTH} at ${desc.digest}`),
+      );
     let p = manifests.get(desc.digest);
     if (!p) {
       p = (async () => {
@@ -116,7 +118,9 @@ export async function copyGraph(
         const bytes = await src.fetchBytes(desc);
         const doc = parseManifest(bytes, desc);
         // An index's children are manifests (copyNode walks them); a manifest's are blobs.
-        await Promise.all(manifestChildren(doc).map((c) => ('manifests' in doc ? copyNode(c, depth + 1) : copyBlob(c))));
+        await Promise.all(
+          manifestChildren(doc).map((c) => ('manifests' in doc ? copyNode(c, depth + 1) : copyBlob(c))),
+        );
         if (present) {
           stats.manifestsSkipped++;
         } else {

@@ -112,9 +112,9 @@ export async function inspectArtifact(
   let truncated = false;
   const seen = new Set<string>([root.digest]);
 
-  /** Counts `size` against the byte bound; false (nothing read) when it would pass it. */
-  const budget = (size: number): boolean => {
-    if (!(size >= 0) || bytesRead + size > maxBytes) return false;
+  /** Counts `size` against the byte bound; false (nothing read) when it would pass it or `cap`. */
+  const budget = (size: number, cap = MAX_BUNDLE_BYTES): boolean => {
+    if (!(size >= 0) || size > cap || bytesRead + size > maxBytes) return false;
     bytesRead += size;
     return true;
   };
@@ -154,7 +154,7 @@ export async function inspectArtifact(
       node.problems.push(`not a manifest (media type ${node.mediaType}); not read`);
       continue;
     }
-    if (node.size > MAX_BUNDLE_BYTES || !budget(node.size)) {
+    if (!budget(node.size)) {
       node.stopped = 'limit';
       truncated = true;
       continue;
@@ -232,7 +232,7 @@ export async function inspectArtifact(
   }
 
   async function readSignature(node: InspectNode, layer: Descriptor): Promise<void> {
-    if (layer.size > MAX_BUNDLE_BYTES || !budget(layer.size)) {
+    if (!budget(layer.size)) {
       node.problems.push(`bundle not read: ${String(layer.size)} bytes is over what inspect reads`);
       truncated = true;
       return;

@@ -38,13 +38,8 @@ export function registerPush(program: Command, io: CliIO): void {
     .command('push')
     .description('copy an artifact (and its signatures/attestations) from an OCI layout to a registry')
     .argument('<source>', 'OCI layout: oci:DIR[:TAG|@DIGEST] or DIR[:TAG]')
-    .argument('<destination>', 'registry reference HOST/REPO[:TAG]')
-    .option('--no-referrers', 'do not copy referrers')
-    .option('--mount-from <repo>', 'repository on the destination registry to mount blobs from (repeatable)', collect)
-    .option('--concurrency <n>', 'blobs transferred at once', '4')
-    .option('--json', 'print the result as JSON')
-    .option('--no-progress', 'no progress output');
-  addRegistryOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
+    .argument('<destination>', 'registry reference HOST/REPO[:TAG]');
+  addCopyOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
     if (!isLayoutSpec(source))
       throw new ModelshipError('USAGE', `push source "${source}" is not an OCI layout`, {
         hint: 'write oci:DIR[:TAG]; to copy between registries use `modelship promote` (later) or pull then push',
@@ -61,15 +56,22 @@ export function registerCp(program: Command, io: CliIO): void {
     )
     .argument('<source>', 'HOST/REPO:TAG|@DIGEST or oci:DIR[:TAG|@DIGEST] (a layout defaults to latest)')
     .argument('<destination>', 'HOST/REPO[:TAG] or oci:DIR[:TAG] (created if missing)')
-    .option('-t, --tag <tag>', 'also set this tag in the destination (repeatable)', collect)
-    .option('--no-referrers', 'do not copy referrers')
-    .option('--mount-from <repo>', 'repository on the destination registry to mount blobs from (repeatable)', collect)
-    .option('--concurrency <n>', 'blobs transferred at once', '4')
-    .option('--json', 'print the result as JSON')
-    .option('--no-progress', 'no progress output');
-  addRegistryOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
+    .option('-t, --tag <tag>', 'also set this tag in the destination (repeatable)', collect);
+  addCopyOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
     await runTransfer(source, destination, flags, io, 'cp');
   });
+}
+
+/** What push and cp share: referrers, mounts, concurrency, output, and the registry flags. */
+function addCopyOptions(cmd: Command): Command {
+  return addRegistryOptions(
+    cmd
+      .option('--no-referrers', 'do not copy referrers')
+      .option('--mount-from <repo>', 'repository on the destination registry to mount blobs from (repeatable)', collect)
+      .option('--concurrency <n>', 'blobs transferred at once', '4')
+      .option('--json', 'print the result as JSON')
+      .option('--no-progress', 'no progress output'),
+  );
 }
 
 export function registerPull(program: Command, io: CliIO): void {

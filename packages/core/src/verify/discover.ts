@@ -119,7 +119,8 @@ export async function readReferrerManifest(
 export function bundleLayer(layers: readonly unknown[] | undefined): Descriptor | undefined {
   // Only the media type decides; a malformed digest or size then fails the read, visibly.
   const layer = layers?.length === 1 ? (layers[0] as Partial<Descriptor> | null) : undefined;
-  const isBundle = typeof layer?.mediaType === 'string' && layer.mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX);
+  const isBundle =
+    typeof layer?.mediaType === 'string' && layer.mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX);
   return isBundle ? (layer as Descriptor) : undefined;
 }
 
