@@ -83,7 +83,7 @@ function render(layout: string, r: GcResult): string {
   out +=
     safe`${layout}: ${verb} ${formatBytes(r.bytes)}: ${r.blobs.length} blobs, ${r.temporary.length} temporary files` +
     (r.linked ? ` (${r.linked} blobs are hard links to files outside: their bytes stay)` : '') +
-    `; ${r.manifests.length} untagged manifests ${r.dryRun ? 'would leave' : 'left'} index.json\n` +
+    `; ${r.manifests.length} manifests no tag reaches ${r.dryRun ? 'would leave' : 'left'} index.json\n` +
     `kept ${r.kept.blobs} blobs (${formatBytes(r.kept.bytes)})` +
     (r.kept.recent ? `, ${r.kept.recent} of them unreferenced but newer than --min-age` : '') +
     '\n';
