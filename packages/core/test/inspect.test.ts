@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256Digest } from '../src/digest.js';
 import { inspectArtifact, type InspectNode } from '../src/inspect.js';
-import { OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_MANIFEST } from '../src/mediatypes.js';
+import { OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_INDEX, OCI_MANIFEST } from '../src/mediatypes.js';
 import { MemoryStore } from '../src/memory-store.js';
 import type { Descriptor, Manifest } from '../src/oci.js';
 import { pack } from '../src/pack.js';
@@ -168,6 +168,19 @@ describe('inspectArtifact: the tree of an artifact', () => {
     // The config was not read either: past the byte bound.
     expect(byBytes.root.model).toBeUndefined();
     expect(byBytes.root.problems[0]).toMatch(/^config not read/);
+  });
+
+  it('an index: its manifests are nodes of the tree, each with its own config summary and referrers', async () => {
+    const { store, root } = await packed();
+    const signed = await signArtifact({ store, reference: 'v1', name: 'mem', setup });
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [root] }));
+    const index: Descriptor = { mediaType: OCI_INDEX, digest: sha256Digest(bytes), size: bytes.length };
+    await store.push(index, bytes);
+    const r = await inspectArtifact(store, index);
+    expect(r.root.layers).toBeUndefined();
+    const [entry] = r.root.manifests ?? [];
+    expect(entry?.model?.name).toBe('modelship-sample-llama');
+    expect(entry?.referrers.map((n) => n.digest)).toEqual([signed.referrer.digest]);
   });
 
   it('refuses a root that is not a manifest (what the user named must be one)', async () => {

@@ -86,7 +86,7 @@ export interface RegistryStoreOptions {
 /** Tags asked for per page of the tags list (registries cap `n` at 100 to 1,000). */
 const TAGS_PAGE_SIZE = 1000;
 /** Most tags read from one repository's listing, and most pages of it: a listing that goes on is broken or hostile. */
-export const MAX_TAGS = 100_000;
+const MAX_TAGS = 100_000;
 const MAX_TAG_PAGES = 1000;
 
 const MANIFEST_ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST].join(', ');
