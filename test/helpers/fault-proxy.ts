@@ -48,6 +48,8 @@ export interface FaultProxy {
     digest: string,
     url: URL,
   ) => { status: number; headers: Record<string, string>; body: string } | undefined;
+  /** Answer `/v2/<repo>/tags/list` here instead of the registry (docker-registry 2.8 ignores `n`: it never paginates). */
+  tagsList?: (repo: string, url: URL) => { status: number; headers: Record<string, string>; body: string } | undefined;
   /** Add this OCI-Subject header to manifest PUT answers (a registry with the referrers API). */
   subjectHeader: string | undefined;
   close(): Promise<void>;
@@ -80,13 +82,17 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const record = (status: number): void =>
       void proxy.log.push({ method: req.method ?? '', url: req.url ?? '', status });
     const ref = /^\/v2\/(.+)\/referrers\/(sha256:[a-f0-9]{64})$/.exec(url.pathname);
-    if (ref && proxy.referrers) {
-      const answer = proxy.referrers(ref[1]!, ref[2]!, url);
-      if (answer) {
-        record(answer.status);
-        res.writeHead(answer.status, answer.headers).end(answer.body);
-        return;
-      }
+    const tags = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
+    const answer =
+      ref && proxy.referrers
+        ? proxy.referrers(ref[1]!, ref[2]!, url)
+        : tags && proxy.tagsList
+          ? proxy.tagsList(tags[1]!, url)
+          : undefined;
+    if (answer) {
+      record(answer.status);
+      res.writeHead(answer.status, answer.headers).end(answer.body);
+      return;
     }
     const fault = proxy.faults.find(
       (f) => f.times > 0 && (f.method === undefined || f.method === req.method) && f.path.test(req.url ?? ''),

@@ -1,15 +1,18 @@
 import pLimit from 'p-limit';
 import { ModelshipError } from './errors.js';
-import { isManifestDescriptor, parseManifest } from './manifest.js';
+import { isManifestDescriptor, manifestChildren, parseManifest } from './manifest.js';
 import type { Descriptor } from './oci.js';
-import type { ContentStore, ReadOnlyStore } from './store.js';
+import { mountSourcesFor, type ContentStore, type ReadOnlyStore } from './store.js';
 
 export interface CopyOptions {
   /** Blob transfers in flight at once (default 4: registries and peers use 3–6). */
   concurrency?: number;
   /** Follow referrers (signatures, attestations), recursively. Default true. */
   referrers?: boolean;
-  /** Repositories on the target registry to try as cross-repo mount sources. */
+  /**
+   * Repositories on the target registry to try as cross-repo mount sources. Default: the
+   * source repository when both stores are repositories of one registry (store.ts).
+   */
   mountFrom?: string[];
   /** Tags to set on the root in the target once everything else is there. */
   tags?: string[];
@@ -29,7 +32,8 @@ export interface CopyStats {
   referrersCopied: number;
 }
 
-const MAX_DEPTH = 16;
+/** Deepest manifest graph any walk follows (index children, referrers of referrers). */
+export const MAX_GRAPH_DEPTH = 16;
 
 /**
  * The one graph copy: manifest -> config + layers (in parallel, skipping what the target has)
@@ -55,6 +59,7 @@ export async function copyGraph(
     referrersCopied: 0,
   };
   const limit = pLimit(options.concurrency ?? 4);
+  const mountFrom = options.mountFrom ?? mountSourcesFor(src, dst);
   const blobs = new Map<string, Promise<void>>();
   const manifests = new Map<string, Promise<void>>();
   const copiedManifests = new Set<string>();
@@ -70,7 +75,7 @@ export async function copyGraph(
           desc,
           { open: () => src.fetch(desc) },
           {
-            mountFrom: options.mountFrom,
+            mountFrom,
             onProgress: (n) => {
               bytesDone += n - last;
               last = n;
@@ -96,8 +101,10 @@ export async function copyGraph(
   };
 
   const copyNode = (desc: Descriptor, depth: number): Promise<void> => {
-    if (depth > MAX_DEPTH)
-      return Promise.reject(new ModelshipError('INVALID', `manifest graph deeper than ${MAX_DEPTH} at ${desc.digest}`));
+    if (depth > MAX_GRAPH_DEPTH)
+      return Promise.reject(
+        new ModelshipError('INVALID', `manifest graph deeper than ${MAX_GRAPH_DEPTH} at ${desc.digest}`),
+      );
     let p = manifests.get(desc.digest);
     if (!p) {
       p = (async () => {
@@ -110,8 +117,10 @@ export async function copyGraph(
         const present = await dst.exists(desc);
         const bytes = await src.fetchBytes(desc);
         const doc = parseManifest(bytes, desc);
-        if ('manifests' in doc) await Promise.all(doc.manifests.map((m) => copyNode(m, depth + 1)));
-        else await Promise.all([doc.config, ...doc.layers].map((b) => copyBlob(b)));
+        // An index's children are manifests (copyNode walks them); a manifest's are blobs.
+        await Promise.all(
+          manifestChildren(doc).map((c) => ('manifests' in doc ? copyNode(c, depth + 1) : copyBlob(c))),
+        );
         if (present) {
           stats.manifestsSkipped++;
         } else {

@@ -6,7 +6,7 @@ import { ModelshipError, toModelshipError } from './errors.js';
 export interface FileLockOptions {
   /** Give up waiting after this long (default 60 s): code CONFLICT. */
   timeoutMs?: number;
-  /** A lock older than this is presumed abandoned (default 30 s; holders keep it for milliseconds). */
+  /** A lock not refreshed for this long is presumed abandoned (default 30 s; holders refresh it while they hold it). */
   staleMs?: number;
   /** What is locked, for messages ("OCI layout ./model-oci"). */
   what?: string;
@@ -131,9 +131,19 @@ export async function withFileLock<T>(
     await sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 100);
   }
+  // A holder that takes longer (garbage collection marks a whole layout) keeps the lock fresh,
+  // so waiters never judge it stale while it is held.
+  const heartbeat = setInterval(() => {
+    void fsp
+      .stat(lockPath, { bigint: true })
+      .then((st) => (st.ino === ours ? fsp.utimes(lockPath, new Date(), new Date()) : undefined))
+      .catch(() => {});
+  }, staleMs / 3);
+  heartbeat.unref();
   try {
     return await fn();
   } finally {
+    clearInterval(heartbeat);
     // Remove only our own lock: if it was broken as stale meanwhile, the path is someone else's.
     const st = await fsp.stat(lockPath, { bigint: true }).catch(() => undefined);
     if (st && st.ino === ours) await fsp.rm(lockPath, { force: true });

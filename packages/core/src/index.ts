@@ -9,6 +9,7 @@ export { gitHubTargetFromEnv } from './attest/github.js';
 export { MOF_PREDICATE_TYPE } from './attest/mof/predicate.js';
 export { provenanceFromClaims, SLSA_PROVENANCE_V1 } from './attest/provenance.js';
 export { copyGraph, type CopyStats } from './copy.js';
+export { type InspectNode, inspectArtifact, type InspectResult } from './inspect.js';
 export { defaultCacheDir, DigestCache } from './digest-cache.js';
 export { sha256Digest, sha256Hex } from './digest.js';
 export {
@@ -23,6 +24,7 @@ export {
   type OptionNamer,
 } from './errors.js';
 export { ExtractConflictError } from './extract.js';
+export { DEFAULT_GC_MIN_AGE_MS, type GcResult } from './layout/gc.js';
 export { OciLayoutStore } from './layout/store.js';
 export {
   IDENTIFIER_FAMILIES,
@@ -43,6 +45,7 @@ export { EXPORT_TARGETS, exportPolicy, type ExportTarget, loadExportInputs } fro
 export { loadPolicy, parsePolicy, policyDigest } from './policy/parse.js';
 export { type Policy } from './policy/types.js';
 export { createProgress, formatBytes, type Progress, type ProgressMode } from './progress.js';
+export { collectGarbage, removeReference } from './remove.js';
 export { promoteArtifact, type PromoteResult, PROMOTION_PREDICATE_TYPE } from './promote.js';
 export { extractArtifact, resolveReference, transfer } from './pull.js';
 export { credentialKey, dockerConfigPath } from './registry/credentials.js';
@@ -59,11 +62,14 @@ export { customPredicates, parseAttestationKinds } from './request/attestation.j
 export { parseChoice } from './request/choice.js';
 export { parseConcurrency } from './request/concurrency.js';
 export { parseCreated } from './request/created.js';
+export { parseDuration } from './request/duration.js';
 export { parseKeyValues } from './request/key-values.js';
 export { metadataOverrides } from './request/metadata.js';
+export { copyTags, settableTag } from './request/copy-tags.js';
 export { packTags } from './request/pack-tags.js';
 export { planPromotion, type PromotionDestination } from './request/promotion.js';
 export { readPublicKeys } from './request/public-keys.js';
+export { requireNoReference, requireReference } from './request/reference.js';
 export { registryAccess } from './request/registry-access.js';
 export { parseRegistryHost } from './request/registry-host.js';
 export { REKOR_ENTRY_TYPES } from './request/rekor-entry-type.js';
@@ -92,7 +98,8 @@ export {
   type SerializedBundleJson,
   type SigningSetup,
 } from './sign/types.js';
-export { type ContentStore } from './store.js';
+export { type ContentStore, type RemovedReference } from './store.js';
+export { type ListedTag, listTags, tagArtifact } from './tags.js';
 export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
 export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';
 export { fulcioExtensions, type VerifiedSigner, verifyBundle } from './verify/bundles.js';

@@ -44,6 +44,15 @@ export function parseManifest(bytes: Buffer, desc: Descriptor): Manifest | Index
 }
 
 /**
+ * What a manifest or index points at, the edges every graph walk follows (copy, inspect, a
+ * layout's garbage collection): an index's manifests, else a manifest's config and layers.
+ * Referrers are not in here: they point at the manifest, not the other way round.
+ */
+export function manifestChildren(doc: Manifest | Index): Descriptor[] {
+  return 'manifests' in doc ? doc.manifests : [doc.config, ...doc.layers];
+}
+
+/**
  * One image manifest (what pull extracts and attestations describe): an index is refused,
  * with `hint` saying how to pick one of its manifests.
  */
@@ -83,6 +92,9 @@ export interface ManifestSummary {
   annotations: Record<string, string> | undefined;
   /** For indexes: their entries (the #1171 and fallback-tag shapes list referrers there). */
   manifests: Descriptor[];
+  /** For image manifests: the config and the layers (entries that are not descriptors dropped). */
+  config: Descriptor | undefined;
+  layers: Descriptor[];
 }
 
 function stringRecord(v: unknown): Record<string, string> | undefined {
@@ -115,16 +127,17 @@ export function summarizeManifest(bytes: Buffer): ManifestSummary | undefined {
   const artifactType = typeof m.artifactType === 'string' ? m.artifactType : undefined;
   // image-spec: an image manifest without artifactType is typed by its config media type.
   const effectiveArtifactType = artifactType ?? (mediaType !== OCI_INDEX && config ? config.mediaType : undefined);
-  const manifests = Array.isArray(m.manifests)
-    ? m.manifests.map(asDescriptor).filter((d): d is Descriptor => d !== undefined)
-    : [];
+  const descriptors = (v: unknown): Descriptor[] =>
+    Array.isArray(v) ? v.map(asDescriptor).filter((d): d is Descriptor => d !== undefined) : [];
   return {
     mediaType,
     artifactType,
     effectiveArtifactType,
     subject: asDescriptor(m.subject),
     annotations: stringRecord(m.annotations),
-    manifests,
+    manifests: descriptors(m.manifests),
+    config,
+    layers: descriptors(m.layers),
   };
 }
 

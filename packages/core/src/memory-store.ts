@@ -3,7 +3,7 @@ import { sha256Digest } from './digest.js';
 import { ModelshipError } from './errors.js';
 import { isManifestMediaType, referrerEntry, summarizeManifest } from './manifest.js';
 import { isDigest, type Descriptor } from './oci.js';
-import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult } from './store.js';
+import type { BlobSource, ContentStore, IngestResult, PushOptions, PushResult, TagEntry } from './store.js';
 
 const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -113,6 +113,15 @@ export class MemoryStore implements ContentStore {
         `cannot tag ${desc.digest} as "${tag}": no such manifest in ${this.location}`,
       );
     this.tagged.set(tag, desc.digest);
+  }
+
+  async listTags(): Promise<TagEntry[]> {
+    const out: TagEntry[] = [];
+    for (const [tag, digest] of this.tagged) {
+      const held = this.content.get(digest);
+      out.push(held ? { tag, descriptor: { ...held.desc } } : { tag });
+    }
+    return out;
   }
 
   async referrers(desc: Descriptor, artifactType?: string): Promise<Descriptor[]> {

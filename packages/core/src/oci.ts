@@ -43,3 +43,8 @@ export function referrersFallbackTag(digest: string): string {
   const [alg, enc] = digest.split(':') as [string, string];
   return `${alg.slice(0, 32)}-${enc.slice(0, 64)}`.replace(/[^a-zA-Z0-9._-]/g, '-');
 }
+
+/** True for a tag of the `referrersFallbackTag` shape: it names a list of referrers, not an artifact. */
+export function isReferrersFallbackTag(tag: string): boolean {
+  return /^sha256-[0-9a-f]{64}$/.test(tag);
+}

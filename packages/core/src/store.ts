@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { GcOptions, GcResult } from './layout/gc.js';
 import type { Descriptor } from './oci.js';
 
 /**
@@ -57,6 +58,18 @@ export interface ReadOnlyStore {
    * cross-repo mount its blobs instead of uploading them.
    */
   readonly mountSource?: MountSource;
+
+  /**
+   * Capability: every tag the store holds, in its own order (a registry's tags list, a
+   * layout's index.json), each with its manifest when the store knows it without another request.
+   */
+  listTags?(): Promise<TagEntry[]>;
+}
+
+/** A tag, and the manifest it names when the listing said so (a layout's index does; a registry's tags list does not). */
+export interface TagEntry {
+  tag: string;
+  descriptor?: Descriptor;
 }
 
 export interface MountSource {
@@ -95,6 +108,25 @@ export interface ContentStore extends ReadOnlyStore {
 
   /** Capability: blobs are local files (see LocalBlobFiles). */
   readonly localFiles?: LocalBlobFiles;
+
+  /** Capability: tags and manifests can be removed, and what nothing reaches collected (OCI layouts). */
+  readonly deletion?: StoreDeletion;
+}
+
+export interface StoreDeletion {
+  /** Removes a tag; or, for a digest, the manifest with every tag of it. Referrers stay until collected. */
+  remove(reference: string): Promise<RemovedReference>;
+  /** Deletes the manifests and blobs no tag reaches (layout/gc.ts). */
+  collectGarbage(options?: GcOptions): Promise<GcResult>;
+}
+
+export interface RemovedReference {
+  /** The manifest the reference named. */
+  digest: string;
+  /** The tags removed. */
+  tags: string[];
+  /** The manifest still has a tag (another one than those removed). */
+  stillTagged: boolean;
 }
 
 /** Repositories of `src` that `dst` can cross-repo mount from: same registry, other repository. */

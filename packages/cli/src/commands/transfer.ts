@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import {
   ExtractConflictError,
   ModelshipError,
+  copyTags,
   parseConcurrency,
   extractArtifact,
   formatBytes,
-  isDigest,
   isLayoutSpec,
   openTarget,
   resolveReference,
@@ -17,6 +17,8 @@ import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlag
 
 interface TransferFlags extends RegistryFlags {
   mountFrom?: string[];
+  /** cp: tags to set besides the destination's (or the source's). */
+  tag?: string[];
   json?: boolean;
   progress: boolean;
   referrers: boolean;
@@ -36,19 +38,40 @@ export function registerPush(program: Command, io: CliIO): void {
     .command('push')
     .description('copy an artifact (and its signatures/attestations) from an OCI layout to a registry')
     .argument('<source>', 'OCI layout: oci:DIR[:TAG|@DIGEST] or DIR[:TAG]')
-    .argument('<destination>', 'registry reference HOST/REPO[:TAG]')
-    .option('--no-referrers', 'do not copy referrers')
-    .option('--mount-from <repo>', 'repository on the destination registry to mount blobs from (repeatable)', collect)
-    .option('--concurrency <n>', 'blobs transferred at once', '4')
-    .option('--json', 'print the result as JSON')
-    .option('--no-progress', 'no progress output');
-  addRegistryOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
+    .argument('<destination>', 'registry reference HOST/REPO[:TAG]');
+  addCopyOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
     if (!isLayoutSpec(source))
       throw new ModelshipError('USAGE', `push source "${source}" is not an OCI layout`, {
         hint: 'write oci:DIR[:TAG]; to copy between registries use `modelship promote` (later) or pull then push',
       });
     await runTransfer(source, destination, flags, io, 'push');
   });
+}
+
+export function registerCp(program: Command, io: CliIO): void {
+  const cmd = program
+    .command('cp')
+    .description(
+      'copy an artifact with every referrer (signatures, attestations), no policy: registry or layout to registry or layout',
+    )
+    .argument('<source>', 'HOST/REPO:TAG|@DIGEST or oci:DIR[:TAG|@DIGEST] (a layout defaults to latest)')
+    .argument('<destination>', 'HOST/REPO[:TAG] or oci:DIR[:TAG] (created if missing)')
+    .option('-t, --tag <tag>', 'also set this tag in the destination (repeatable)', collect);
+  addCopyOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
+    await runTransfer(source, destination, flags, io, 'cp');
+  });
+}
+
+/** What push and cp share: referrers, mounts, concurrency, output, and the registry flags. */
+function addCopyOptions(cmd: Command): Command {
+  return addRegistryOptions(
+    cmd
+      .option('--no-referrers', 'do not copy referrers')
+      .option('--mount-from <repo>', 'repository on the destination registry to mount blobs from (repeatable)', collect)
+      .option('--concurrency <n>', 'blobs transferred at once', '4')
+      .option('--json', 'print the result as JSON')
+      .option('--no-progress', 'no progress output'),
+  );
 }
 
 export function registerPull(program: Command, io: CliIO): void {
@@ -117,7 +140,7 @@ async function runTransfer(
   destination: string,
   flags: TransferFlags,
   io: CliIO,
-  verb: 'push' | 'pull',
+  verb: 'push' | 'pull' | 'cp',
 ): Promise<void> {
   const access = await registryAccessFromFlags(flags, io);
   const src = await openTarget(source, { registry: access });
@@ -125,28 +148,26 @@ async function runTransfer(
     const dst = await openTarget(destination, { registry: access, create: true });
     try {
       const root = await resolveReference(src.store, src.reference ?? (isLayoutSpec(source) ? 'latest' : undefined));
-      if (dst.reference && isDigest(dst.reference) && dst.reference !== root.digest)
-        throw new ModelshipError('USAGE', `destination digest ${dst.reference} differs from the source ${root.digest}`);
-      const tag =
-        dst.reference && !isDigest(dst.reference)
-          ? dst.reference
-          : src.reference && !isDigest(src.reference)
-            ? src.reference
-            : undefined;
+      const tags = copyTags(root, src, dst, flags.tag, {
+        destination: verb === 'pull' ? '--output' : 'destination',
+        tag: '--tag',
+      });
       const progress = progressFor(io, verb, flags.progress && !flags.json);
       const stats = await transfer(src.store, dst.store, root, {
         concurrency: parseConcurrency(flags.concurrency, '--concurrency'),
         referrers: flags.referrers,
-        tags: tag ? [tag] : [],
+        tags,
         ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
         onBytes: (n) => progress.update(n),
       });
       progress.finish();
-      const reference = tag ? `${dst.base}:${tag}` : `${dst.base}@${root.digest}`;
+      const reference = tags.length ? `${dst.base}:${tags[0]}` : `${dst.base}@${root.digest}`;
       io.out(
         flags.json
-          ? json({ reference, digest: root.digest, mediaType: root.mediaType, size: root.size, stats })
-          : safe`${summary(stats)}\nreference: ${reference}\ndigest: ${root.digest}\n`,
+          ? json({ reference, digest: root.digest, mediaType: root.mediaType, size: root.size, tags, stats })
+          : safe`${summary(stats)}\nreference: ${reference}\n` +
+              (tags.length > 1 ? safe`tags: ${tags.join(', ')}\n` : '') +
+              safe`digest: ${root.digest}\n`,
       );
     } finally {
       await dst.store.close();

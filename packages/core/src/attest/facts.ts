@@ -32,6 +32,21 @@ export interface ArtifactFacts {
 
 const SMALL_FILE_LIMIT = 1024 * 1024;
 
+/** A manifest's layers as files: path (from the filepath annotation, '' when none), kind, raw or not. */
+export function artifactLayers(layers: readonly Descriptor[]): ArtifactLayer[] {
+  return layers.map((l) => {
+    const parsed = parseLayerMediaType(l.mediaType);
+    return {
+      path: layerFilepath(l.annotations) ?? '',
+      kind: parsed?.kind ?? 'unknown',
+      mediaType: l.mediaType,
+      digest: l.digest,
+      size: l.size,
+      raw: parsed?.encoding === 'raw',
+    };
+  });
+}
+
 /** Reads the facts of `descriptor` in `store`; refuses what is not a ModelPack manifest. */
 export async function collectArtifactFacts(
   store: ReadOnlyStore,
@@ -53,17 +68,7 @@ export async function collectArtifactFacts(
     if (e instanceof ModelshipError) throw e;
     throw new ModelshipError('INVALID', `config blob ${doc.config.digest} is not JSON`, { cause: e });
   }
-  const layers: ArtifactLayer[] = doc.layers.map((l) => {
-    const parsed = parseLayerMediaType(l.mediaType);
-    return {
-      path: layerFilepath(l.annotations) ?? '',
-      kind: parsed?.kind ?? 'unknown',
-      mediaType: l.mediaType,
-      digest: l.digest,
-      size: l.size,
-      raw: parsed?.encoding === 'raw',
-    };
-  });
+  const layers = artifactLayers(doc.layers);
   const smallFiles = new Map<string, Buffer>();
   for (const [i, l] of layers.entries()) {
     if (options.smallFiles === false) break;

@@ -94,23 +94,31 @@ export class LayoutIndexFile {
    * changed nothing, which skips the write.
    */
   update(change: (index: Index) => boolean): Promise<void> {
-    const run = async (): Promise<void> => {
-      await withFileLock(
-        `${this.path}.lock`,
-        async () => {
-          const index = await this.read();
-          if (!change(index)) return;
-          index.schemaVersion = 2;
-          index.mediaType = OCI_INDEX;
-          try {
-            await writeFileAtomic(this.path, `${JSON.stringify(index, null, 2)}\n`, { fsync: this.fsync });
-          } catch (e) {
-            throw wrapWrite(e, `${this.location}/index.json`, this.location);
-          }
-        },
-        { what: `OCI layout ${this.location}`, timeoutMs: this.lockTimeoutMs },
-      );
+    return this.locked(async (index, write) => {
+      if (change(index)) await write(index);
+    });
+  }
+
+  /**
+   * Runs `fn` holding `index.json.lock` with the current index and a function that rewrites it
+   * atomically; no other writer's update lands until `fn` settles. Garbage collection needs
+   * this: it rewrites the index and only then deletes blobs, with no tag set in between.
+   */
+  locked<T>(fn: (index: Index, write: (index: Index) => Promise<void>) => Promise<T>): Promise<T> {
+    const write = async (index: Index): Promise<void> => {
+      index.schemaVersion = 2;
+      index.mediaType = OCI_INDEX;
+      try {
+        await writeFileAtomic(this.path, `${JSON.stringify(index, null, 2)}\n`, { fsync: this.fsync });
+      } catch (e) {
+        throw wrapWrite(e, `${this.location}/index.json`, this.location);
+      }
     };
+    const run = (): Promise<T> =>
+      withFileLock(`${this.path}.lock`, async () => fn(await this.read(), write), {
+        what: `OCI layout ${this.location}`,
+        timeoutMs: this.lockTimeoutMs,
+      });
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => {});
     return next;

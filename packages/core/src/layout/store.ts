@@ -4,14 +4,25 @@ import type { Readable } from 'node:stream';
 import { createFileAtomic } from '../atomic-file.js';
 import { ModelshipError } from '../errors.js';
 import { isManifestMediaType as isManifestType, summarizeManifest, type ManifestSummary } from '../manifest.js';
-import { OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
+import { ANNOTATION_REF_NAME, OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
 import { isDigest, type Descriptor, type Index } from '../oci.js';
-import type { BlobSource, ContentStore, IngestResult, LocalBlobFiles, PushOptions, PushResult } from '../store.js';
+import type {
+  BlobSource,
+  ContentStore,
+  IngestResult,
+  LocalBlobFiles,
+  PushOptions,
+  PushResult,
+  RemovedReference,
+  StoreDeletion,
+  TagEntry,
+} from '../store.js';
 import { DEFAULT_MAX_BYTES, LayoutBlobs } from './blobs.js';
 import { errno, wrapFs } from './errors.js';
 import { LayoutIndexFile } from './index-file.js';
 import { layoutReferrers } from './referrers.js';
-import { REF_NAME_RE, applyTag, indexTags, taggedEntry } from './tags.js';
+import { collectLayoutGarbage } from './gc.js';
+import { REF_NAME_RE, applyTag, indexTags, removeManifestEntries, removeTag, taggedEntry } from './tags.js';
 
 export interface OciLayoutOpenOptions {
   /** Create the layout when the directory is missing or empty. */
@@ -43,11 +54,14 @@ export class OciLayoutStore implements ContentStore {
   private readonly blobs: LayoutBlobs;
   private readonly index: LayoutIndexFile;
   private readonly summaries = new Map<string, ManifestSummary | null>();
+  /** The layout directory, resolved. */
+  private readonly root: string;
   /** Capability: blobs are files under `blobs/sha256/` (hard links land there). */
   readonly localFiles: LocalBlobFiles;
 
   private constructor(dir: string, root: string, options: OciLayoutOpenOptions) {
     this.location = dir;
+    this.root = root;
     const fsync = options.fsync ?? true;
     this.blobs = new LayoutBlobs(root, dir, fsync);
     const blobs = this.blobs;
@@ -200,6 +214,15 @@ export class OciLayoutStore implements ContentStore {
     return indexTags(await this.readIndex());
   }
 
+  /** Every tag with its manifest, from one read of index.json. */
+  async listTags(): Promise<TagEntry[]> {
+    const index = await this.readIndex();
+    return indexTags(index).map((tag) => {
+      const d = taggedEntry(index, tag)!;
+      return { tag, descriptor: { mediaType: d.mediaType, digest: d.digest, size: d.size } };
+    });
+  }
+
   async resolve(reference: string): Promise<Descriptor> {
     const index = await this.readIndex();
     const plain = (d: Descriptor): Descriptor => {
@@ -216,15 +239,22 @@ export class OciLayoutStore implements ContentStore {
         hint: 'push or pull it into the layout first',
       });
     }
+    this.checkTagName(reference);
+    const last = taggedEntry(index, reference);
+    if (last) return plain(last);
+    throw this.tagNotFound(reference, indexTags(index));
+  }
+
+  private checkTagName(reference: string): void {
     if (!REF_NAME_RE.test(reference))
       throw new ModelshipError('USAGE', `"${reference}" is neither a tag nor a sha256 digest`, {
         hint: 'tags are letters, digits and . _ - : @ + /; digests are sha256:<64 hex>',
       });
-    const last = taggedEntry(index, reference);
-    if (last) return plain(last);
-    const tags = await this.tags();
+  }
+
+  private tagNotFound(tag: string, tags: string[]): ModelshipError {
     const shown = tags.slice(0, 20).join(', ') + (tags.length > 20 ? `, … (${tags.length} in all)` : '');
-    throw new ModelshipError('NOT_FOUND', `tag "${reference}" not found in OCI layout ${this.location}`, {
+    return new ModelshipError('NOT_FOUND', `tag "${tag}" not found in OCI layout ${this.location}`, {
       hint: tags.length
         ? `available tags: ${shown}`
         : 'the layout has no tags; refer to a manifest by digest or tag it first',
@@ -243,6 +273,55 @@ export class OciLayoutStore implements ContentStore {
     const s = await this.summary({ mediaType: OCI_MANIFEST, digest, size });
     if (!s?.mediaType || !isManifestType(s.mediaType)) return undefined;
     return { mediaType: s.mediaType, digest, size };
+  }
+
+  // ---- removal ------------------------------------------------------------------------
+
+  /** Capability: removing tags and manifests, then collecting what no tag reaches (gc.ts). */
+  readonly deletion: StoreDeletion = {
+    remove: (reference) => this.remove(reference),
+    collectGarbage: (options) =>
+      collectLayoutGarbage(
+        {
+          root: this.root,
+          location: this.location,
+          index: this.index,
+          fetchBytes: (d) => this.fetchBytes(d),
+          summary: (d) => this.summary(d),
+        },
+        options,
+      ),
+  };
+
+  private async remove(reference: string): Promise<RemovedReference> {
+    let removed: { digest: string; tags: string[] } | undefined;
+    let stillTagged = false;
+    if (isDigest(reference)) {
+      await this.index.update((index) => {
+        const tags = removeManifestEntries(index, reference);
+        removed = tags && { digest: reference, tags };
+        return removed !== undefined;
+      });
+      if (!removed)
+        throw new ModelshipError('NOT_FOUND', `manifest ${reference} is not listed in OCI layout ${this.location}`, {
+          hint: 'list the layout’s tags and digests, and name one of them',
+        });
+    } else {
+      this.checkTagName(reference);
+      let tags: string[] = [];
+      await this.index.update((index) => {
+        const digest = removeTag(index, reference);
+        if (digest === undefined) {
+          tags = indexTags(index);
+          return false;
+        }
+        removed = { digest, tags: [reference] };
+        stillTagged = index.manifests.some((d) => d.digest === digest && d.annotations?.[ANNOTATION_REF_NAME]);
+        return true;
+      });
+      if (!removed) throw this.tagNotFound(reference, tags);
+    }
+    return { ...removed, stillTagged };
   }
 
   async tag(desc: Descriptor, tag: string): Promise<void> {

@@ -5,7 +5,7 @@ import {
   OCI_INDEX,
   OCI_MANIFEST,
 } from '../mediatypes.js';
-import type { Descriptor, Index } from '../oci.js';
+import { isReferrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 
 /**
  * cosign's layout annotation (docs/referrers.md, "OCI layouts"): `cosign verify
@@ -20,8 +20,6 @@ import type { Descriptor, Index } from '../oci.js';
 export const ANNOTATION_COSIGN_KIND = 'kind';
 export const COSIGN_KIND_IMAGE = 'dev.cosignproject.cosign/image';
 export const COSIGN_KIND_IMAGE_INDEX = 'dev.cosignproject.cosign/imageIndex';
-
-const FALLBACK_TAG_RE = /^sha256-[0-9a-f]{64}$/;
 
 function cosignKind(mediaType: string): string | undefined {
   if (mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST_V2) return COSIGN_KIND_IMAGE;
@@ -56,12 +54,9 @@ export function taggedEntry(index: Index, tag: string): Descriptor | undefined {
  */
 export function applyTag(index: Index, desc: Descriptor, tag: string, artifactType: string | undefined): boolean {
   const before = JSON.stringify(index.manifests);
-  for (const d of index.manifests) {
-    if (d.digest === desc.digest || d.annotations?.[ANNOTATION_REF_NAME] !== tag) continue;
-    const { [ANNOTATION_REF_NAME]: _removed, ...rest } = d.annotations;
-    if (Object.keys(rest).length) d.annotations = rest;
-    else delete d.annotations;
-  }
+  for (const d of index.manifests)
+    if (d.digest !== desc.digest && d.annotations?.[ANNOTATION_REF_NAME] === tag)
+      dropAnnotations(d, [ANNOTATION_REF_NAME]);
   const mine = index.manifests.filter((d) => d.digest === desc.digest);
   if (!mine.some((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)) {
     const untagged = mine.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === undefined);
@@ -75,7 +70,7 @@ export function applyTag(index: Index, desc: Descriptor, tag: string, artifactTy
     }
   }
   // A referrers fallback tag (sha256-<hex>) names a list of referrers, not an artifact.
-  const kind = FALLBACK_TAG_RE.test(tag) ? undefined : cosignKind(desc.mediaType);
+  const kind = isReferrersFallbackTag(tag) ? undefined : cosignKind(desc.mediaType);
   if (kind) markCosignTarget(index.manifests, desc.digest, kind);
   index.manifests = dropRedundantUntagged(index.manifests);
   return JSON.stringify(index.manifests) !== before;
@@ -88,12 +83,55 @@ function markCosignTarget(manifests: Descriptor[], digest: string, kind: string)
     if (d.digest === digest) {
       if (d.annotations?.[ANNOTATION_REF_NAME] !== undefined && current !== kind)
         d.annotations = { ...d.annotations, [ANNOTATION_COSIGN_KIND]: kind };
-    } else if (d.annotations && (current === COSIGN_KIND_IMAGE || current === COSIGN_KIND_IMAGE_INDEX)) {
-      const { [ANNOTATION_COSIGN_KIND]: _removed, ...rest } = d.annotations;
-      if (Object.keys(rest).length) d.annotations = rest;
-      else delete d.annotations;
-    }
+    } else if (current === COSIGN_KIND_IMAGE || current === COSIGN_KIND_IMAGE_INDEX)
+      dropAnnotations(d, [ANNOTATION_COSIGN_KIND]);
   }
+}
+
+/** Deletes `keys` from an entry's annotations, and the annotations when none are left. */
+function dropAnnotations(d: Descriptor, keys: readonly string[]): void {
+  if (!d.annotations) return;
+  const rest = Object.fromEntries(Object.entries(d.annotations).filter(([k]) => !keys.includes(k)));
+  if (Object.keys(rest).length) d.annotations = rest;
+  else delete d.annotations;
+}
+
+/**
+ * Removes `tag` from `index` (in place). Its entry stays as an untagged root, unless the
+ * digest is listed elsewhere, for garbage collection to judge; cosign's `kind` leaves with the
+ * tag. Returns the digest the tag named, undefined when no entry carries it.
+ */
+export function removeTag(index: Index, tag: string): string | undefined {
+  const named = taggedEntry(index, tag);
+  if (!named) return undefined;
+  for (const d of index.manifests)
+    if (d.annotations?.[ANNOTATION_REF_NAME] === tag) dropAnnotations(d, [ANNOTATION_REF_NAME, ANNOTATION_COSIGN_KIND]);
+  index.manifests = dropRedundantUntagged(index.manifests);
+  keepCosignTarget(index);
+  return named.digest;
+}
+
+/** Removes every entry of `digest` (in place); returns the tags they carried, undefined when none is listed. */
+export function removeManifestEntries(index: Index, digest: string): string[] | undefined {
+  const mine = index.manifests.filter((d) => d.digest === digest);
+  if (!mine.length) return undefined;
+  index.manifests = index.manifests.filter((d) => d.digest !== digest);
+  keepCosignTarget(index);
+  return mine.map((d) => d.annotations?.[ANNOTATION_REF_NAME]).filter((t): t is string => t !== undefined);
+}
+
+/**
+ * After a removal the layout still has one cosign target when it has a tagged artifact: the
+ * last tagged entry in index order (tags set later are appended), as if it was tagged last.
+ */
+function keepCosignTarget(index: Index): void {
+  const isTarget = (k: string | undefined): boolean => k === COSIGN_KIND_IMAGE || k === COSIGN_KIND_IMAGE_INDEX;
+  if (index.manifests.some((d) => isTarget(d.annotations?.[ANNOTATION_COSIGN_KIND]))) return;
+  const last = index.manifests.findLast((d) => {
+    const t = d.annotations?.[ANNOTATION_REF_NAME];
+    return t !== undefined && !isReferrersFallbackTag(t) && cosignKind(d.mediaType) !== undefined;
+  });
+  if (last) markCosignTarget(index.manifests, last.digest, cosignKind(last.mediaType)!);
 }
 
 /** Untagged duplicates add nothing once the same digest is listed elsewhere. */

@@ -132,3 +132,45 @@ function sortKeys(v: unknown): unknown {
 export function serializeConfig(config: Record<string, unknown>): Buffer {
   return Buffer.from(JSON.stringify(sortKeys(config)), 'utf8');
 }
+
+/** What `inspect` shows of a ModelPack config: its descriptor and config fields that are strings. */
+export interface ModelConfigSummary {
+  name?: string;
+  version?: string;
+  family?: string;
+  architecture?: string;
+  format?: string;
+  paramSize?: string;
+  precision?: string;
+  quantization?: string;
+  licenses?: string[];
+  authors?: string[];
+  createdAt?: string;
+}
+
+const SUMMARY_DESCRIPTOR_FIELDS = ['name', 'version', 'family', 'createdAt'] as const;
+const SUMMARY_CONFIG_FIELDS = ['architecture', 'format', 'paramSize', 'precision', 'quantization'] as const;
+/** A hostile config may list anything: a summary shows the first few entries of a list. */
+const SUMMARY_LIST_MAX = 20;
+
+/**
+ * The summary of a parsed config blob, read leniently: a field of the wrong type is left out
+ * rather than refused (inspect shows what an artifact holds; `validateModelConfig` judges it).
+ */
+export function summarizeModelConfig(config: unknown): ModelConfigSummary {
+  const obj = (v: unknown): Record<string, unknown> =>
+    v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const descriptor = obj(obj(config).descriptor);
+  const fields = obj(obj(config).config);
+  const out: ModelConfigSummary = {};
+  for (const k of SUMMARY_DESCRIPTOR_FIELDS) if (typeof descriptor[k] === 'string') out[k] = descriptor[k];
+  for (const k of SUMMARY_CONFIG_FIELDS) if (typeof fields[k] === 'string') out[k] = fields[k];
+  for (const k of ['licenses', 'authors'] as const) {
+    const list = descriptor[k];
+    if (Array.isArray(list)) {
+      const strings = list.filter((s): s is string => typeof s === 'string').slice(0, SUMMARY_LIST_MAX);
+      if (strings.length) out[k] = strings;
+    }
+  }
+  return out;
+}

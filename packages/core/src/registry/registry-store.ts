@@ -11,7 +11,15 @@ import { isManifestMediaType as isManifest, referrerEntry, summarizeManifest } f
 import { DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
 import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 import { isValidRepository, isValidTag, parseReference, registryApiHost } from '../reference.js';
-import type { BlobSource, ContentStore, IngestResult, MountSource, PushOptions, PushResult } from '../store.js';
+import type {
+  BlobSource,
+  ContentStore,
+  IngestResult,
+  MountSource,
+  PushOptions,
+  PushResult,
+  TagEntry,
+} from '../store.js';
 import { Authorizer, repositoryScope } from './auth.js';
 import { explicitCredential, lookupDockerCredential } from './credentials.js';
 import {
@@ -74,6 +82,12 @@ export interface RegistryStoreOptions {
   /** Longest wait for response headers, or between two pieces of a body, in ms (default 300 000). */
   timeoutMs?: number;
 }
+
+/** Tags asked for per page of the tags list (registries cap `n` at 100 to 1,000). */
+const TAGS_PAGE_SIZE = 1000;
+/** Most tags read from one repository's listing, and most pages of it: a listing that goes on is broken or hostile. */
+const MAX_TAGS = 100_000;
+const MAX_TAG_PAGES = 1000;
 
 const MANIFEST_ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST].join(', ');
 const MAX_MANIFEST = 4 * 1024 * 1024;
@@ -462,6 +476,60 @@ export class RegistryStore implements ContentStore {
       throw new ModelshipError('USAGE', `cannot tag ${desc.digest}: ${desc.mediaType} is not a manifest type`);
     const bytes = await this.fetchBytes(desc);
     await this.putManifest(tag, bytes, desc.mediaType, desc.digest);
+  }
+
+  // ---- tags -----------------------------------------------------------------------------
+
+  /**
+   * Every tag of the repository, from the tags list API page by page (`n` per page, the next
+   * page from the `Link` header, distribution-spec "Listing Tags"). What the registry sends is
+   * untrusted: a name that is not a valid tag is dropped (it would end up in a request path),
+   * and a listing that goes on past MAX_TAGS tags or MAX_TAG_PAGES pages is refused.
+   */
+  async listTags(options: { pageSize?: number } = {}): Promise<TagEntry[]> {
+    const where = `the tags list of ${this.location}`;
+    let url: URL | undefined = this.http.url(`/v2/${this.repository}/tags/list`);
+    url.searchParams.set('n', String(options.pageSize ?? TAGS_PAGE_SIZE));
+    const out: TagEntry[] = [];
+    const seen = new Set<string>();
+    let listed = 0;
+    for (let page = 1; url; page++) {
+      if (page > MAX_TAG_PAGES)
+        throw new ModelshipError('INVALID', `${where} goes on for more than ${MAX_TAG_PAGES} pages`, {
+          hint: 'the registry keeps linking to further pages; list the tags with the registry’s own tools',
+        });
+      const res: HttpResponse = await this.send({ method: 'GET', url, scopes: this.pull, followRedirects: true });
+      if (res.status === 404) {
+        const err = await this.failure(res, `list the tags of ${this.location}`, this.pull);
+        throw new ModelshipError('NOT_FOUND', `repository ${this.location} not found`, {
+          cause: err,
+          hint: 'check the repository name (push to it first to create it)',
+        });
+      }
+      if (res.status !== 200) throw await this.failure(res, `list the tags of ${this.location}`, this.pull);
+      const body = await readCapped(res.body, MAX_MANIFEST, where);
+      let tags: unknown;
+      try {
+        tags = (JSON.parse(body.toString('utf8')) as { tags?: unknown } | null)?.tags;
+      } catch (e) {
+        throw new ModelshipError('INVALID', `${where} is not JSON`, { cause: e });
+      }
+      // `tags` is null for a repository without tags.
+      const list = Array.isArray(tags) ? tags : [];
+      listed += list.length;
+      if (listed > MAX_TAGS)
+        throw new ModelshipError('INVALID', `${where} lists more than ${MAX_TAGS} tags`, {
+          hint: 'list the tags with the registry’s own tools',
+        });
+      for (const t of list)
+        if (typeof t === 'string' && isValidTag(t) && !seen.has(t)) {
+          seen.add(t);
+          out.push({ tag: t });
+        }
+      const next = nextLink(headerAll(res, 'link'));
+      url = next ? resolveLocation(next, res.url, `${where}: page ${page} links`) : undefined;
+    }
+    return out;
   }
 
   // ---- referrers ------------------------------------------------------------------------

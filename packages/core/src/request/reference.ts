@@ -11,3 +11,18 @@ export function requireReference(target: { reference?: string | undefined }, spe
     });
   return target.reference;
 }
+
+/**
+ * A target spec that names a repository or layout as a whole (`ls`, `gc`): a tag or digest in
+ * it is refused rather than ignored. `label` names where the spec came from.
+ */
+export function requireNoReference(target: { reference?: string | undefined }, spec: string, label: string): void {
+  if (target.reference)
+    throw new ModelshipError(
+      'USAGE',
+      `${label} "${spec}" names ${target.reference}, but this takes a whole repository or layout`,
+      {
+        hint: 'drop the :TAG or @DIGEST (HOST/REPO or oci:DIR)',
+      },
+    );
+}

@@ -55,21 +55,20 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
     if (seen.has(referrer.digest)) continue;
     seen.add(referrer.digest);
     if (referrer.mediaType && !isManifestMediaType(referrer.mediaType)) continue;
+    const read = await readReferrerManifest(store, referrer);
+    if ('reason' in read) {
+      rejected.push({ referrer, reason: `unreadable referrer manifest: ${read.reason}` });
+      continue;
+    }
     let manifest: Manifest;
     try {
-      const bytes = await store.fetchBytes(
-        { mediaType: referrer.mediaType, digest: referrer.digest, size: referrer.size },
-        MAX_BUNDLE_BYTES,
-      );
-      manifest = parseReferrerManifest(bytes);
+      manifest = parseReferrerManifest(read.bytes);
     } catch (e) {
-      if (isModelshipError(e) && e.code === 'NETWORK') throw e;
       rejected.push({ referrer, reason: `unreadable referrer manifest: ${message(e)}` });
       continue;
     }
-    const layer = manifest.layers.length === 1 ? manifest.layers[0] : undefined;
-    if (!layer || typeof layer.mediaType !== 'string' || !layer.mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX))
-      continue; // another kind of referrer (SBOM, legacy signature image, …)
+    const layer = bundleLayer(manifest.layers);
+    if (!layer) continue; // another kind of referrer (SBOM, legacy signature image, …)
     if (manifest.subject?.digest !== subject.digest) {
       rejected.push({ referrer, reason: 'referrer for another digest' });
       continue;
@@ -83,20 +82,61 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
       });
       continue;
     }
-    let bundle: unknown;
-    try {
-      if (layer.size > MAX_BUNDLE_BYTES) throw new ModelshipError('INVALID', `bundle is ${layer.size} bytes`);
-      const bytes = await store.fetchBytes(layer, MAX_BUNDLE_BYTES);
-      bundle = JSON.parse(bytes.toString('utf8'));
-    } catch (e) {
-      if (isModelshipError(e) && e.code === 'NETWORK') throw e;
-      rejected.push({ referrer, reason: `unreadable bundle: ${message(e)}` });
+    const bundle = await readBundle(store, layer);
+    if ('reason' in bundle) {
+      rejected.push({ referrer, reason: `unreadable bundle: ${bundle.reason}` });
       continue;
     }
     bundleReferrer.set(layer.digest, referrer.digest);
-    bundles.push({ referrer, bundle, bundleDigest: layer.digest });
+    bundles.push({ referrer, bundle: bundle.bundle, bundleDigest: layer.digest });
   }
   return { bundles, rejected };
+}
+
+/**
+ * A referrer manifest's bytes, re-read from the store and capped (referrer manifests are a
+ * few hundred bytes), or why they cannot be read. A network failure is no property of the
+ * referrer: it is thrown.
+ */
+export async function readReferrerManifest(
+  store: ReadOnlyStore,
+  referrer: Descriptor,
+): Promise<{ bytes: Buffer } | { reason: string }> {
+  try {
+    return {
+      bytes: await store.fetchBytes(
+        { mediaType: referrer.mediaType, digest: referrer.digest, size: referrer.size },
+        MAX_BUNDLE_BYTES,
+      ),
+    };
+  } catch (e) {
+    if (isModelshipError(e) && e.code === 'NETWORK') throw e;
+    return { reason: message(e) };
+  }
+}
+
+/** The Sigstore bundle a referrer carries: its single layer, when that is a bundle (as cosign selects). */
+export function bundleLayer(layers: readonly unknown[] | undefined): Descriptor | undefined {
+  // Only the media type decides; a malformed digest or size then fails the read, visibly.
+  const layer = layers?.length === 1 ? (layers[0] as Partial<Descriptor> | null) : undefined;
+  const isBundle =
+    typeof layer?.mediaType === 'string' && layer.mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX);
+  return isBundle ? (layer as Descriptor) : undefined;
+}
+
+/** A bundle blob, size-capped and digest-checked by the store, as parsed JSON, or why not. */
+export async function readBundle(
+  store: ReadOnlyStore,
+  layer: Descriptor,
+): Promise<{ bundle: unknown } | { reason: string }> {
+  try {
+    if (layer.size > MAX_BUNDLE_BYTES) throw new ModelshipError('INVALID', `bundle is ${layer.size} bytes`);
+    const bytes = await store.fetchBytes(layer, MAX_BUNDLE_BYTES);
+    return { bundle: JSON.parse(bytes.toString('utf8')) as unknown };
+  } catch (e) {
+    if (isModelshipError(e) && e.code === 'NETWORK') throw e;
+    return { reason: message(e) };
+  }
 }
 
 /** The bundles of `discoverReferrers`, without the rejected referrers. */
