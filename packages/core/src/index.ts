@@ -37,6 +37,14 @@ export {
 } from './mediatypes.js';
 export { MemoryStore } from './memory-store.js';
 export { validateModelConfig } from './modelpack/config.js';
+export {
+  loadTrustStore,
+  NOTATION_ARTIFACT_TYPE,
+  NOTATION_JWS_MEDIA_TYPE,
+  type NotationSignResult,
+  signNotation,
+  verifyNotationSignature,
+} from './notation/index.js';
 export { type Descriptor, digestHex, type Index, isDigest, type Manifest, referrersFallbackTag } from './oci.js';
 export { pack, type PackOptions, type PackResult } from './pack.js';
 export { EXPORT_TARGETS, exportPolicy, type ExportTarget, loadExportInputs } from './policy/export.js';
@@ -58,6 +66,12 @@ export { planPromotion, type PromotionDestination } from './request/promotion.js
 export { readPublicKeys } from './request/public-keys.js';
 export { registryAccess } from './request/registry-access.js';
 export { REKOR_ENTRY_TYPES } from './request/rekor-entry-type.js';
+export {
+  checkSignatureFormat,
+  parseExpiry,
+  SIGNATURE_FORMATS,
+  type SignatureFormat,
+} from './request/signature-format.js';
 export { withSubject } from './request/subject.js';
 export { MODELSHIP_VERSION } from './request/version.js';
 export { signStatement } from './sign/bundle.js';

@@ -33,6 +33,12 @@ export interface DiscoveryResult {
    * or a copy of a bundle already found under another referrer).
    */
   rejected: RejectedReferrer[];
+  /**
+   * The referrers that are not Sigstore bundles, their manifests already read (re-read from
+   * the store, not the listing): other signature formats (Notation) are picked from these, so
+   * each referrer manifest is fetched once.
+   */
+  others: { referrer: Descriptor; manifest: Manifest }[];
 }
 
 /**
@@ -46,6 +52,7 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
   const listed = wellFormedReferrers(await store.referrers(subject));
   const bundles: DiscoveredBundle[] = [];
   const rejected: RejectedReferrer[] = [];
+  const others: DiscoveryResult['others'] = [];
   const seen = new Set<string>();
   // Bundle digest -> the first referrer that carried it. Anyone who can push can list a copy of
   // a signature's referrer (one annotation changed gives a new manifest digest): the bundle is
@@ -68,8 +75,14 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
       continue;
     }
     const layer = manifest.layers.length === 1 ? manifest.layers[0] : undefined;
-    if (!layer || typeof layer.mediaType !== 'string' || !layer.mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX))
-      continue; // another kind of referrer (SBOM, legacy signature image, …)
+    if (
+      !layer ||
+      typeof layer.mediaType !== 'string' ||
+      !layer.mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX)
+    ) {
+      others.push({ referrer, manifest }); // another kind of referrer (Notation signature, SBOM, legacy signature image, …)
+      continue;
+    }
     if (manifest.subject?.digest !== subject.digest) {
       rejected.push({ referrer, reason: 'referrer for another digest' });
       continue;
@@ -96,7 +109,7 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
     bundleReferrer.set(layer.digest, referrer.digest);
     bundles.push({ referrer, bundle, bundleDigest: layer.digest });
   }
-  return { bundles, rejected };
+  return { bundles, rejected, others };
 }
 
 /** The bundles of `discoverReferrers`, without the rejected referrers. */
