@@ -19,6 +19,8 @@ export interface Issued {
   pem: string;
 }
 
+const ROOT_EXT =
+  'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n';
 const INTERMEDIATE_EXT =
   'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n';
 /** What `notation cert generate-test` and the spec ask of a code-signing leaf. */
@@ -51,31 +53,18 @@ export class TestPki {
     );
   }
 
-  /** A self-signed root CA. */
-  root(name: string, dn: string, spec: KeySpec = 'ec-p256'): Issued {
+  /** A self-signed root CA (`openssl ca -selfsign`, so its validity can start in the past too). */
+  root(name: string, dn: string, options: { spec?: KeySpec; start?: string; end?: string } = {}): Issued {
     const key = join(this.dir, `${name}.key`);
+    const csr = join(this.dir, `${name}.csr`);
     const cert = join(this.dir, `${name}.pem`);
+    const extFile = join(this.dir, `${name}.ext`);
+    writeFileSync(extFile, ROOT_EXT);
     openssl(
-      [
-        'req',
-        '-x509',
-        ...keyArgs(spec),
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '3650',
-        '-subj',
-        subj(dn),
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-        '-addext',
-        'keyUsage=critical,keyCertSign,cRLSign',
-      ],
+      ['req', '-new', ...keyArgs(options.spec ?? 'ec-p256'), '-nodes', '-keyout', key, '-out', csr, '-subj', subj(dn)],
       this.dir,
     );
+    this.sign(['-selfsign', '-keyfile', key], csr, cert, extFile, options);
     return { name, key, cert, pem: readFileSync(cert, 'utf8') };
   }
 
@@ -99,39 +88,44 @@ export class TestPki {
       ['req', '-new', ...keyArgs(options.spec ?? 'ec-p256'), '-nodes', '-keyout', key, '-out', csr, '-subj', subj(dn)],
       this.dir,
     );
-    writeFileSync(join(this.dir, 'serial'), (this.serial++).toString(16).padStart(2, '0') + '\n');
+    this.sign(['-cert', issuer.cert, '-keyfile', issuer.key], csr, cert, extFile, options);
+    return { name, key, cert, pem: readFileSync(cert, 'utf8') };
+  }
+
+  private sign(
+    by: string[],
+    csr: string,
+    cert: string,
+    extFile: string,
+    dates: { start?: string; end?: string },
+  ): void {
+    writeFileSync(join(this.dir, 'serial'), (this.serial++).toString(16).padStart(4, '0') + '\n');
     const day = 24 * 3600 * 1000;
     const fmt = (d: Date) =>
       d
         .toISOString()
         .replace(/[-:T]/g, '')
         .replace(/\.\d{3}Z$/, 'Z');
+    const start = dates.start ?? fmt(new Date(Date.now() - day));
+    const end = dates.end ?? fmt(new Date(Date.now() + 3650 * day));
     openssl(
       [
         'ca',
         '-batch',
         '-config',
         'ca.cnf',
-        '-cert',
-        issuer.cert,
-        '-keyfile',
-        issuer.key,
+        ...by,
         '-in',
         csr,
         '-out',
         cert,
         '-startdate',
-        options.start ?? fmt(new Date(Date.now() - day)),
+        start,
         '-enddate',
-        options.end ?? fmt(new Date(Date.now() + 3650 * day)),
-        '-extfile',
-        extFile,
-        '-preserveDN',
-        '-notext',
-      ],
+        end,
+      ].concat(['-extfile', extFile, '-preserveDN', '-notext']),
       this.dir,
     );
-    return { name, key, cert, pem: readFileSync(cert, 'utf8') };
   }
 
   /** Writes PEM certificates, in order, to one file (a `--cert` chain or a trust store). */

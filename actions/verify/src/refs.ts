@@ -101,7 +101,7 @@ export async function verifyReferences(inputs: VerifyReferencesInputs, ctx: Acti
       ? 'modelship verify: no model references found'
       : `modelship verify: ${result.ok ? 'passed' : 'FAILED'} (${result.checked - result.failed} of ${result.checked} model references verified)`;
   if (result.checked === 0) ctx.notice('no model references found in the given references file or manifests');
-  await ctx.summary
+  const summary = ctx.summary
     .addHeading(heading, 3)
     .addRaw(safeHtml`<p>against <code>${policy.source}</code> (${policy.digest})</p>`)
     .addTable([
@@ -117,8 +117,32 @@ export async function verifyReferences(inputs: VerifyReferencesInputs, ctx: Acti
         r.locations.map((l) => untrustedHtml(`${l.file}:${l.line}`)).join('<br>'),
         untrustedHtml(r.message),
       ]),
-    ])
-    .write();
+    ]);
+  // Every signature and attestation found, Sigstore bundles and Notation signatures alike, with
+  // who signed it and what verification made of it.
+  const signatures = result.results.flatMap((r) =>
+    (r.report?.bundles ?? []).map((b) => ({ reference: r.reference, b })),
+  );
+  if (signatures.length)
+    summary.addTable([
+      [
+        { data: 'Reference', header: true },
+        { data: 'Signature', header: true },
+        { data: 'Signer', header: true },
+        { data: 'Status', header: true },
+      ],
+      ...signatures.map(({ reference, b }) => [
+        safeHtml`<code>${reference}</code>`,
+        b.format === 'notation'
+          ? 'Notation'
+          : untrustedHtml(b.predicateType ? `Sigstore ${b.predicateType}` : 'Sigstore'),
+        untrustedHtml(b.signer?.subject ?? ''),
+        untrustedHtml(
+          b.trusted ? 'trusted' : b.verified ? `verified, ${b.reason ?? ''}` : `rejected: ${b.reason ?? ''}`,
+        ),
+      ]),
+    ]);
+  await summary.write();
   if (!result.ok)
     throw new ModelshipError(
       'POLICY',

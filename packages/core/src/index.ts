@@ -38,6 +38,7 @@ export {
 export { MemoryStore } from './memory-store.js';
 export { validateModelConfig } from './modelpack/config.js';
 export {
+  attachNotationSignature,
   loadTrustStore,
   NOTATION_ARTIFACT_TYPE,
   NOTATION_JWS_MEDIA_TYPE,
@@ -82,6 +83,7 @@ export {
   KEY_ALGORITHMS,
   type KeyAlgorithm,
   keySetup,
+  type KeySource,
   type LoadedKey,
   loadPrivateKey,
   loadPublicKey,

@@ -169,7 +169,13 @@ export async function signNotation(options: NotationSignOptions): Promise<Notati
     ...(expiry ? { expiry } : {}),
     signingAgent: NOTATION_SIGNING_AGENT,
   });
-  const attached = await attachNotationSignature(options.store, subject, bytes, chain, signingTime);
+  const attached = await attachNotationSignature(
+    options.store,
+    subject,
+    bytes,
+    chain.map((c) => c.thumbprint),
+    signingTime,
+  );
   return {
     subject,
     envelope,
@@ -197,7 +203,8 @@ export async function attachNotationSignature(
   store: ContentStore,
   subject: Descriptor,
   envelopeBytes: Buffer,
-  chain: NotationCertificate[],
+  /** Hex SHA-256 of each certificate of the envelope's chain, leaf first. */
+  thumbprints: string[],
   signingTime: Date,
 ): Promise<{ referrer: Descriptor; envelope: Descriptor }> {
   const envelope: Descriptor = {
@@ -221,7 +228,7 @@ export async function attachNotationSignature(
     layers: [envelope],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     annotations: {
-      [ANNOTATION_X509_CHAIN_THUMBPRINT]: JSON.stringify(chain.map((c) => c.thumbprint)),
+      [ANNOTATION_X509_CHAIN_THUMBPRINT]: JSON.stringify(thumbprints),
       [ANNOTATION_CREATED]: rfc3339(signingTime),
     },
   };
