@@ -1,8 +1,8 @@
 import { shortName, type NotationCertificate } from './x509.js';
 
 /**
- * Distinguished names the way Notation compares them (notation-go internal/pkix/pkix.go,
- * verifier/trustpolicy and verifier.go verifyX509TrustedIdentities): a DN is read into a map
+ * Distinguished names the way Notation compares them (notation-go's ParseDistinguishedName,
+ * IsSubsetDN and verifyX509TrustedIdentities; docs/signing.md, "Notation: sources"): a DN is read into a map
  * of attribute type to value, `S` is `ST`, each type at most once, multi-valued RDNs and
  * `=#` (hex-encoded) values refused, and C, ST and O required. An identity matches a leaf
  * when every pair of the identity is in the leaf's subject, compared exactly (case matters,

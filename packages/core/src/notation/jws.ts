@@ -23,7 +23,7 @@ import {
 
 /**
  * The JWS envelope of signature-envelope-jws.md, written and read the way notation-core-go
- * does (signature/jws/envelope.go, jws.go, jwt.go). Hand-written over node:crypto rather than
+ * does (its jws package; docs/signing.md, "Notation: sources"). Hand-written over node:crypto rather than
  * signed with the `jose` package: the envelope's bytes follow notation-go's (JSON keys of the
  * protected header and payload sorted, as Go marshals the maps golang-jwt signs), and the
  * tests check it with `jose` as an independent implementation.

@@ -110,8 +110,8 @@ function spki(key: KeyObject): Buffer {
 
 /**
  * Signs the manifest `reference` names with a Notation (Notary Project) signature and attaches
- * it as `notation sign` does (notation-go notation.go SignOCI, signer/signer.go, registry/
- * repository.go PushSignature): a JWS envelope over the target descriptor, signing scheme
+ * it as `notation sign` does (notation-go's SignOCI, GenericSigner.Sign and PushSignature;
+ * docs/signing.md, "Notation: sources"): a JWS envelope over the target descriptor, signing scheme
  * notary.x509, stored as an OCI 1.1 referrer with artifactType
  * application/vnd.cncf.notary.signature, the empty config, one application/jose+json layer,
  * and the chain thumbprints and creation time as annotations. The key must belong to the

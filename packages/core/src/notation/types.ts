@@ -1,8 +1,7 @@
 /**
  * Names from the Notary Project specifications (notaryproject/specifications, specs/
  * signature-specification.md and signature-envelope-jws.md) and the values notation-go writes
- * (notation-go internal/envelope/envelope.go, registry/mediatype.go; notation-core-go
- * signature/jws/types.go).
+ * (notation-go and notation-core-go; docs/signing.md, "Notation: sources").
  */
 
 /** The referrer manifest's `artifactType` (and, in the pre-1.1 layout, its config media type). */

@@ -54,7 +54,7 @@ function sha256Hex(b: Buffer): string {
 /**
  * One Notation signature (the JWS envelope bytes) against `subject` and the policy's notation
  * signers, with the checks of Notation's trust policy at level strict
- * (trust-store-trust-policy.md, "Signature Verification"; notation-go verifier/verifier.go):
+ * (trust-store-trust-policy.md, "Signature Verification"; notation-go's verifier, docs/signing.md, "Notation: sources"):
  * integrity (verifyEnvelope, then the signed descriptor is this artifact: media type, digest
  * and size, as notation-go's content.Equal), expiry, and the authentic-timestamp step without a
  * TSA trust store: every certificate of the chain valid now (and, as the spec also demands,
@@ -152,7 +152,7 @@ export interface NotationReferrer {
 
 /**
  * Whether a referrer manifest is a Notation signature, by notation-go's rule
- * (registry/repository.go signatureReferrers): artifactType application/vnd.cncf.notary.signature
+ * (signatureReferrers): artifactType application/vnd.cncf.notary.signature
  * with the empty config, or, in the layout before image-spec 1.1, no artifactType and that
  * media type as the config's.
  */

@@ -274,8 +274,8 @@ function caProblem(cert: NotationCertificate, depthBelow: number): string | unde
 
 /**
  * The certificate requirements of signature-specification.md ("Certificate Requirements"), in
- * the order notation-core-go checks them (x509/codesigning_cert_validations.go,
- * ValidateCodeSigningCertChain): leaf first, then each CA, the chain ending in a self-signed
+ * the order notation-core-go's ValidateCodeSigningCertChain checks them (docs/signing.md,
+ * "Notation: sources"): leaf first, then each CA, the chain ending in a self-signed
  * root, each certificate issued by the next. Where the spec says MUST and notation-core-go
  * does not check (a critical basicConstraints on CAs, anyExtendedKeyUsage on the leaf), the
  * spec is followed. With `signingTime`, every certificate must be valid then. Returns the
