@@ -4,6 +4,7 @@ import {
   codeSigningChainProblem,
   keyAlgorithm,
   parseCertificate,
+  rfc3339,
   type NotationCertificate,
 } from './x509.js';
 import {
@@ -52,11 +53,6 @@ function b64url(data: Buffer | string): string {
 function fromB64url(s: string, what: string): Buffer {
   if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new Error(`${what} is not base64url`);
   return Buffer.from(s, 'base64url');
-}
-
-/** RFC 3339 to the second in UTC, as notation-core-go truncates signing time and expiry. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;

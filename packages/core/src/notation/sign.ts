@@ -1,13 +1,13 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { sha256Digest } from '../digest.js';
 import { ModelshipError, opt } from '../errors.js';
-import { ANNOTATION_CREATED, OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_MANIFEST } from '../mediatypes.js';
-import type { Descriptor, Manifest } from '../oci.js';
+import { ANNOTATION_CREATED } from '../mediatypes.js';
+import type { Descriptor } from '../oci.js';
 import { MODELSHIP_VERSION } from '../request/version.js';
 import { pemBlocks, readKeySource, type KeySource } from '../sign/pem.js';
+import { pushReferrer } from '../sign/referrer.js';
 import type { ContentStore } from '../store.js';
 import { parseCertificates } from './certificates.js';
-import { rfc3339, signEnvelope } from './jws.js';
+import { signEnvelope } from './jws.js';
 import {
   ANNOTATION_X509_CHAIN_THUMBPRINT,
   NOTARY_RESERVED_PREFIX,
@@ -17,9 +17,15 @@ import {
   type NotationJwsEnvelope,
   type NotationPayload,
 } from './types.js';
-import { codeSigningChainProblem, describe, formatSubject, keyAlgorithm, type NotationCertificate } from './x509.js';
+import {
+  codeSigningChainProblem,
+  describe,
+  formatSubject,
+  keyAlgorithm,
+  rfc3339,
+  type NotationCertificate,
+} from './x509.js';
 
-const EMPTY_JSON = Buffer.from('{}');
 /** What the envelope's io.cncf.notary.signingAgent names (notation-go writes `notation-go/<version>`). */
 export const NOTATION_SIGNING_AGENT = `modelship/${MODELSHIP_VERSION}`;
 
@@ -194,10 +200,10 @@ export async function signNotation(options: NotationSignOptions): Promise<Notati
 }
 
 /**
- * Pushes the envelope blob, the empty config and the signature manifest (blobs first, so no
- * store holds a referrer without its envelope), laid out as oras-go's PackManifest (v1.1)
- * writes it for notation-go: the empty config descriptor carries its `data`, and the
- * annotations are the chain thumbprints and `org.opencontainers.image.created`.
+ * Attaches a Notation envelope as `notation sign` does (oras-go's PackManifest v1.1 for
+ * notation-go): artifactType application/vnd.cncf.notary.signature, the empty config with its
+ * `data`, one application/jose+json layer, and the chain thumbprints and
+ * `org.opencontainers.image.created` as annotations.
  */
 export async function attachNotationSignature(
   store: ContentStore,
@@ -207,36 +213,14 @@ export async function attachNotationSignature(
   thumbprints: string[],
   signingTime: Date,
 ): Promise<{ referrer: Descriptor; envelope: Descriptor }> {
-  const envelope: Descriptor = {
-    mediaType: NOTATION_JWS_MEDIA_TYPE,
-    digest: sha256Digest(envelopeBytes),
-    size: envelopeBytes.length,
-  };
-  const config: Descriptor = {
-    mediaType: OCI_EMPTY,
-    digest: OCI_EMPTY_DIGEST,
-    size: EMPTY_JSON.length,
-    data: EMPTY_JSON.toString('base64'),
-  };
-  await store.push({ mediaType: OCI_EMPTY, digest: OCI_EMPTY_DIGEST, size: EMPTY_JSON.length }, EMPTY_JSON);
-  await store.push(envelope, envelopeBytes);
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
+  const pushed = await pushReferrer(store, subject, {
     artifactType: NOTATION_ARTIFACT_TYPE,
-    config,
-    layers: [envelope],
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    layer: { mediaType: NOTATION_JWS_MEDIA_TYPE, bytes: envelopeBytes },
     annotations: {
       [ANNOTATION_X509_CHAIN_THUMBPRINT]: JSON.stringify(thumbprints),
       [ANNOTATION_CREATED]: rfc3339(signingTime),
     },
-  };
-  const bytes = Buffer.from(JSON.stringify(manifest), 'utf8');
-  const referrer: Descriptor = { mediaType: OCI_MANIFEST, digest: sha256Digest(bytes), size: bytes.length };
-  await store.push(referrer, bytes);
-  return {
-    referrer: { ...referrer, artifactType: NOTATION_ARTIFACT_TYPE, annotations: manifest.annotations! },
-    envelope,
-  };
+    configData: true,
+  });
+  return { referrer: pushed.referrer, envelope: pushed.layer };
 }

@@ -6,7 +6,7 @@ import { isSubsetDN, leafSubjectMap, type DnMap, type TrustedIdentity } from './
 import { verifyEnvelope, type VerifiedEnvelope } from './jws.js';
 import { NOTATION_ARTIFACT_TYPE, NOTATION_COSE_MEDIA_TYPE, NOTATION_JWS_MEDIA_TYPE } from './types.js';
 import { OCI_EMPTY } from '../mediatypes.js';
-import { describe, formatSubject, iso, type NotationCertificate } from './x509.js';
+import { describe, formatSubject, rfc3339, type NotationCertificate } from './x509.js';
 
 /** Largest envelope read: a JWS with a three-certificate chain is a few KiB. */
 const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
@@ -80,22 +80,22 @@ export function verifyNotationSignature(
           ? `the signature is for another artifact: it signs ${t.digest}, not ${subject.digest}`
           : `the signed descriptor does not match the artifact (signed ${t.mediaType}, ${t.size} bytes; artifact ${subject.mediaType}, ${subject.size} bytes)`,
     };
-  if (env.expiry && now >= env.expiry) return { ok: false, reason: `the signature expired on ${iso(env.expiry)}` };
+  if (env.expiry && now >= env.expiry) return { ok: false, reason: `the signature expired on ${rfc3339(env.expiry)}` };
   for (const cert of env.chain) {
     if (now < cert.notBefore)
       return {
         ok: false,
-        reason: `certificate "${describe(cert)}" is not valid yet: it is valid from ${iso(cert.notBefore)}`,
+        reason: `certificate "${describe(cert)}" is not valid yet: it is valid from ${rfc3339(cert.notBefore)}`,
       };
     if (now > cert.notAfter)
       return {
         ok: false,
-        reason: `certificate "${describe(cert)}" expired at ${iso(cert.notAfter)} (without a trusted timestamp every certificate of the chain must be valid at verification time)`,
+        reason: `certificate "${describe(cert)}" expired at ${rfc3339(cert.notAfter)} (without a trusted timestamp every certificate of the chain must be valid at verification time)`,
       };
     if (env.signingTime < cert.notBefore || env.signingTime > cert.notAfter)
       return {
         ok: false,
-        reason: `certificate "${describe(cert)}" was not valid at the signing time ${iso(env.signingTime)} (valid ${iso(cert.notBefore)} to ${iso(cert.notAfter)})`,
+        reason: `certificate "${describe(cert)}" was not valid at the signing time ${rfc3339(env.signingTime)} (valid ${rfc3339(cert.notBefore)} to ${rfc3339(cert.notAfter)})`,
       };
   }
   const leaf = env.chain[0]!;

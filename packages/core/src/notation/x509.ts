@@ -219,12 +219,13 @@ function isIssuedBy(child: NotationCertificate, parent: NotationCertificate): bo
 
 function validAt(cert: NotationCertificate, time: Date, what: string): string | undefined {
   if (time < cert.notBefore || time > cert.notAfter)
-    return `certificate "${describe(cert)}" was not valid at ${what} ${iso(time)}: it is valid from ${iso(cert.notBefore)} to ${iso(cert.notAfter)}`;
+    return `certificate "${describe(cert)}" was not valid at ${what} ${rfc3339(time)}: it is valid from ${rfc3339(cert.notBefore)} to ${rfc3339(cert.notAfter)}`;
   return undefined;
 }
 
-export function iso(d: Date): string {
-  return d.toISOString().replace(/\.000Z$/, 'Z');
+/** RFC 3339 to the second in UTC, as notation-core-go truncates signing time and expiry (and as certificates keep time). */
+export function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function keyUsageProblem(cert: NotationCertificate): string | undefined {
