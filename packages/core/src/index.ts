@@ -37,15 +37,8 @@ export {
 } from './mediatypes.js';
 export { MemoryStore } from './memory-store.js';
 export { validateModelConfig } from './modelpack/config.js';
-export {
-  attachNotationSignature,
-  loadTrustStore,
-  NOTATION_ARTIFACT_TYPE,
-  NOTATION_JWS_MEDIA_TYPE,
-  type NotationSignResult,
-  signNotation,
-  verifyNotationSignature,
-} from './notation/index.js';
+export { attachNotationSignature, type NotationSignResult, signNotation } from './notation/sign.js';
+export { NOTATION_ARTIFACT_TYPE } from './notation/types.js';
 export { type Descriptor, digestHex, type Index, isDigest, type Manifest, referrersFallbackTag } from './oci.js';
 export { pack, type PackOptions, type PackResult } from './pack.js';
 export { EXPORT_TARGETS, exportPolicy, type ExportTarget, loadExportInputs } from './policy/export.js';

@@ -12,7 +12,7 @@ import { shortName, type NotationCertificate } from './x509.js';
  */
 export type DnMap = Map<string, string>;
 
-export const X509_SUBJECT_PREFIX = 'x509.subject';
+const X509_SUBJECT_PREFIX = 'x509.subject';
 const MANDATORY = ['C', 'ST', 'O'];
 
 function stripSpaces(s: string): string {

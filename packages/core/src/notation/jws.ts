@@ -78,7 +78,7 @@ function verifyOptions(alg: NotationAlgorithm, key: KeyObject) {
     : { key, dsaEncoding: 'ieee-p1363' as const };
 }
 
-export interface SignEnvelopeInput {
+interface SignEnvelopeInput {
   payload: NotationPayload;
   /** Leaf first, root last. */
   chain: NotationCertificate[];

@@ -27,7 +27,7 @@ import {
 } from './x509.js';
 
 /** What the envelope's io.cncf.notary.signingAgent names (notation-go writes `notation-go/<version>`). */
-export const NOTATION_SIGNING_AGENT = `modelship/${MODELSHIP_VERSION}`;
+const NOTATION_SIGNING_AGENT = `modelship/${MODELSHIP_VERSION}`;
 
 export interface NotationSignOptions {
   store: ContentStore;

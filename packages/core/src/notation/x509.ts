@@ -35,7 +35,7 @@ const OID = {
 };
 
 /** Extended key usages a code-signing leaf must not carry (the spec's list plus OCSP signing, as notation-core-go). */
-export const EXCLUDED_EKUS: Record<string, string> = {
+const EXCLUDED_EKUS: Record<string, string> = {
   '2.5.29.37.0': 'anyExtendedKeyUsage',
   '1.3.6.1.5.5.7.3.1': 'serverAuth',
   '1.3.6.1.5.5.7.3.2': 'clientAuth',
@@ -43,7 +43,7 @@ export const EXCLUDED_EKUS: Record<string, string> = {
   '1.3.6.1.5.5.7.3.8': 'timeStamping',
   '1.3.6.1.5.5.7.3.9': 'OCSPSigning',
 };
-export const EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+const EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 
 /** Signature algorithms the spec forbids anywhere in the chain (SHA-1) and MD5/MD2, which Go refuses too. */
 const WEAK_SIGNATURE_ALGORITHMS: Record<string, string> = {
@@ -188,7 +188,7 @@ export function shortName(oid: string): string | undefined {
 }
 
 /** RFC 4514 escaping of one value, as Go's RDNSequence.String writes it. */
-export function escapeDnValue(v: string): string {
+function escapeDnValue(v: string): string {
   const chars = [...v];
   return chars
     .map((c, i) => {

@@ -58,20 +58,14 @@ export interface VerifiedSigner {
 }
 
 /**
- * The signer as `minSignatures` counts it: the trusted public key that verified (its SPKI
- * SHA-256), or the certificate identity (issuer + SAN). Two bundles by one key, or by one
- * workflow identity on two certificates, are one signer.
+ * The identities of a signer as `minSignatures` counts it: the trusted public key that
+ * verified (its SPKI SHA-256), or the certificate identity (issuer + SAN), so two bundles by
+ * one key, or by one workflow identity on two certificates, are one signer. A Notation signer
+ * has two: its certificate name (issuer and subject, so a renewed certificate is the same
+ * signer) and its key (SPKI SHA-256, the form a Sigstore key signer has, so one key signing in
+ * both formats is one signer).
  */
-export function signerIdentity(signer: VerifiedSigner): string {
-  return signerIdentities(signer)[0]!;
-}
-
-/**
- * Every identity a signer has. A Notation signer has two: its certificate name (issuer and
- * subject, so a renewed certificate is the same signer) and its key (SPKI SHA-256, the form a
- * Sigstore key signer has, so one key signing in both formats is one signer).
- */
-export function signerIdentities(signer: VerifiedSigner): string[] {
+function signerIdentities(signer: VerifiedSigner): string[] {
   if (signer.kind === 'key') return [`key:sha256:${signer.keyHint ?? ''}`];
   if (signer.kind === 'notation') return [`x509:${signer.x509Name ?? ''}`, `key:sha256:${signer.keyHint ?? ''}`];
   return [`keyless:${JSON.stringify([signer.issuer ?? '', signer.subject])}`];
