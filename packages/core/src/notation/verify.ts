@@ -185,7 +185,9 @@ export async function verifyNotationReferrers(
     }
     const layer = manifest.layers.length === 1 ? manifest.layers[0] : undefined;
     if (!layer) {
-      fail(`a Notation signature manifest has exactly one layer, this one has ${manifest.layers.length}`);
+      fail(
+        `a Notation signature manifest has exactly one layer, this one has ${manifest.layers.length ? 'more' : 'none'}`,
+      );
       continue;
     }
     if (layer.mediaType === NOTATION_COSE_MEDIA_TYPE) {

@@ -36,7 +36,9 @@ export interface DiscoveryResult {
   /**
    * The referrers that are not Sigstore bundles, their manifests already read (re-read from
    * the store, not the listing): other signature formats (Notation) are picked from these, so
-   * each referrer manifest is fetched once.
+   * each referrer manifest is fetched once. Only what a signature format is told by is kept
+   * (artifactType, config media type, subject, at most two layers, no annotations), so a
+   * listing of large hostile manifests costs no more memory than a small one.
    */
   others: { referrer: Descriptor; manifest: Manifest }[];
 }
@@ -80,7 +82,8 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
       typeof layer.mediaType !== 'string' ||
       !layer.mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX)
     ) {
-      others.push({ referrer, manifest }); // another kind of referrer (Notation signature, SBOM, legacy signature image, …)
+      // Another kind of referrer (Notation signature, SBOM, legacy signature image, …).
+      others.push({ referrer, manifest: slim(manifest) });
       continue;
     }
     if (manifest.subject?.digest !== subject.digest) {
@@ -115,6 +118,22 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
 /** The bundles of `discoverReferrers`, without the rejected referrers. */
 export async function discoverBundles(store: ReadOnlyStore, subject: Descriptor): Promise<DiscoveredBundle[]> {
   return (await discoverReferrers(store, subject)).bundles;
+}
+
+function slimDescriptor(d: unknown): Descriptor {
+  const v = (d ?? {}) as Partial<Descriptor>;
+  return { mediaType: String(v.mediaType), digest: String(v.digest), size: Number(v.size) };
+}
+
+function slim(m: Manifest): Manifest {
+  return {
+    schemaVersion: 2,
+    mediaType: m.mediaType,
+    ...(typeof m.artifactType === 'string' ? { artifactType: m.artifactType } : {}),
+    config: slimDescriptor(m.config),
+    layers: m.layers.slice(0, 2).map(slimDescriptor),
+    ...(m.subject ? { subject: slimDescriptor(m.subject) } : {}),
+  };
 }
 
 function message(e: unknown): string {
