@@ -387,6 +387,11 @@ describe('sign --format notation writes what the Notary Project specification an
         /leaf certificate "C=US, ST=WA, O=acme, CN=web" is not a code-signing certificate: its extended key usage has serverAuth \(and not codeSigning\)/,
       ],
       [['--key', leaf.key, '--cert', chain, '--expiry', 'soon'], 2, /--expiry "soon" is not a duration/],
+      [
+        ['--key', leaf.key, '--cert', chain, '-a', 'io.cncf.notary.verificationPlugin=x'],
+        2,
+        /annotation io\.cncf\.notary\.verificationPlugin uses the prefix io\.cncf\.notary, which the Notary Project reserves/,
+      ],
     ];
     for (const [args, status, message] of cases) {
       const r = await runCli(['sign', ref, '--format', 'notation', ...args]);
