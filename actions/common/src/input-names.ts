@@ -8,7 +8,9 @@ import type { OptionKey, OptionNamer } from '@modelship/core';
  * declared in an actions/<name>/action.yml.
  */
 export const ACTION_INPUT_NAMES: Record<OptionKey, string | null> = {
+  cert: 'cert',
   exclude: 'exclude',
+  expiry: 'expiry',
   force: null,
   fulcioUrl: 'fulcio-url',
   identityToken: 'identity-token',
@@ -24,6 +26,7 @@ export const ACTION_INPUT_NAMES: Record<OptionKey, string | null> = {
   predicate: 'predicate',
   predicateType: 'predicate-type',
   rekorUrl: 'rekor-url',
+  signatureFormat: 'format',
   trustedRoot: 'trusted-root',
   tsaUrl: 'tsa-url',
   tufCache: 'tuf-cache',

@@ -221,9 +221,7 @@ export function addVerifySummary(summary: Summary, report: VerifyReport, name: s
         safeHtml`<code>${b.bundle || b.referrer}</code>`,
         untrustedHtml(b.predicateType ?? ''),
         untrustedHtml(b.signer?.subject ?? ''),
-        untrustedHtml(
-          b.trusted ? 'trusted' : b.verified ? `verified, ${b.reason ?? ''}` : `rejected: ${b.reason ?? ''}`,
-        ),
+        untrustedHtml(bundleStatus(b)),
       ]),
     ]);
 }
@@ -242,7 +240,7 @@ export function addModelRefsSummary(
     result.checked === 0
       ? 'modelship verify: no model references found'
       : `modelship verify: ${result.ok ? 'passed' : 'FAILED'} (${result.checked - result.failed} of ${result.checked} model references verified)`;
-  return summary
+  summary
     .addHeading(heading, 3)
     .addRaw(`<p>${policyLine(policy)}</p>`)
     .addTable([
@@ -259,4 +257,31 @@ export function addModelRefsSummary(
         untrustedHtml(r.message),
       ]),
     ]);
+  // Every signature and attestation found, Sigstore bundles and Notation signatures alike, with
+  // who signed it and what verification made of it.
+  const signatures = result.results.flatMap((r) =>
+    (r.report?.bundles ?? []).map((b) => ({ reference: r.reference, b })),
+  );
+  if (signatures.length)
+    summary.addTable([
+      [
+        { data: 'Reference', header: true },
+        { data: 'Signature', header: true },
+        { data: 'Signer', header: true },
+        { data: 'Status', header: true },
+      ],
+      ...signatures.map(({ reference, b }) => [
+        safeHtml`<code>${reference}</code>`,
+        b.format === 'notation'
+          ? 'Notation'
+          : untrustedHtml(b.predicateType ? `Sigstore ${b.predicateType}` : 'Sigstore'),
+        untrustedHtml(b.signer?.subject ?? ''),
+        untrustedHtml(bundleStatus(b)),
+      ]),
+    ]);
+  return summary;
+}
+
+function bundleStatus(b: VerifyReport['bundles'][number]): string {
+  return b.trusted ? 'trusted' : b.verified ? `verified, ${b.reason ?? ''}` : `rejected: ${b.reason ?? ''}`;
 }

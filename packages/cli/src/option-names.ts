@@ -7,7 +7,9 @@ import type { OptionKey, OptionNamer } from '@modelship/core';
  * here and every flag is one the program defines.
  */
 export const CLI_OPTION_NAMES: Record<OptionKey, string> = {
+  cert: '--cert',
   exclude: '--exclude',
+  expiry: '--expiry',
   force: '--force',
   fulcioUrl: '--fulcio-url',
   identityToken: '--identity-token',
@@ -23,6 +25,7 @@ export const CLI_OPTION_NAMES: Record<OptionKey, string> = {
   predicate: '--predicate',
   predicateType: '--predicate-type',
   rekorUrl: '--rekor-url',
+  signatureFormat: '--format',
   trustedRoot: '--trusted-root',
   tsaUrl: '--tsa-url',
   tufCache: '--tuf-cache',

@@ -24,7 +24,9 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  * input). A test checks both tables know every key here, so a rename cannot drift.
  */
 export const OPTION_WORDS = {
+  cert: 'the certificate chain',
   exclude: 'the exclude patterns',
+  expiry: 'the signature expiry',
   fulcioUrl: 'the Fulcio URL',
   identityToken: 'the identity token',
   include: 'the include patterns',
@@ -36,6 +38,7 @@ export const OPTION_WORDS = {
   force: 'the force setting',
   password: 'the registry password',
   keyPassword: 'the signing key password',
+  signatureFormat: 'the signature format',
   plainHttp: 'the plain HTTP setting',
   predicate: 'the predicate file',
   predicateType: 'the predicate type',

@@ -39,6 +39,8 @@ export {
 } from './mediatypes.js';
 export { MemoryStore } from './memory-store.js';
 export { validateModelConfig } from './modelpack/config.js';
+export { attachNotationSignature, type NotationSignResult, signNotation } from './notation/sign.js';
+export { NOTATION_ARTIFACT_TYPE } from './notation/types.js';
 export { type Descriptor, digestHex, type Index, isDigest, type Manifest, referrersFallbackTag } from './oci.js';
 export { pack, type PackOptions, type PackResult } from './pack.js';
 export { EXPORT_TARGETS, exportPolicy, type ExportTarget, loadExportInputs } from './policy/export.js';
@@ -73,6 +75,12 @@ export { requireNoReference, requireReference } from './request/reference.js';
 export { registryAccess } from './request/registry-access.js';
 export { parseRegistryHost } from './request/registry-host.js';
 export { REKOR_ENTRY_TYPES } from './request/rekor-entry-type.js';
+export {
+  checkSignatureFormat,
+  parseExpiry,
+  SIGNATURE_FORMATS,
+  type SignatureFormat,
+} from './request/signature-format.js';
 export { withSubject } from './request/subject.js';
 export { MODELSHIP_VERSION } from './request/version.js';
 export { signStatement } from './sign/bundle.js';
@@ -83,6 +91,7 @@ export {
   KEY_ALGORITHMS,
   type KeyAlgorithm,
   keySetup,
+  type KeySource,
   type LoadedKey,
   loadPrivateKey,
   loadPublicKey,

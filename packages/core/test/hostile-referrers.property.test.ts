@@ -1,7 +1,8 @@
 // Hostile registries: whatever referrer manifests and bundles a registry serves (malformed,
 // oversized, wrong media types, digest mismatches, subjects of other artifacts), discovery
 // sorts each referrer into "bundle", "rejected with a reason" or "not a bundle" and never
-// throws anything but NETWORK; evaluation of a report never crashes. Also a zstd bomb.
+// throws anything but NETWORK; evaluation of a report never crashes, Notation signatures
+// included. Also a zstd bomb.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
@@ -19,6 +20,7 @@ import { verifyBundle } from '../src/verify/bundles.js';
 import { trustMaterial } from '../src/verify/trust.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { zstdCompress } from '../src/compression.js';
+import { verifyNotationReferrers } from '../src/notation/verify.js';
 
 const BUNDLE_MT = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 
@@ -79,7 +81,15 @@ const bundleBytes = fc.oneof(
 /** A referrer: a manifest (well-formed or not) whose one layer may be a bundle. */
 const referrer = fc.record({
   bundle: bundleBytes,
-  layerMediaType: fc.constantFrom(BUNDLE_MT, 'application/vnd.dev.sigstore.bundle+json;version=0.2', 'text/plain', ''),
+  layerMediaType: fc.constantFrom(
+    BUNDLE_MT,
+    'application/vnd.dev.sigstore.bundle+json;version=0.2',
+    'text/plain',
+    '',
+    'application/jose+json',
+    'application/cose',
+  ),
+  notation: fc.boolean(),
   subjectDigest: fc.constantFrom(subject.digest, other, 'sha256:zz', ''),
   layerSize: fc.oneof(fc.constant(-1), fc.constant(MAX_BUNDLE_BYTES + 1), fc.constant(undefined), fc.nat()),
   layers: fc.constantFrom(0, 1, 2),
@@ -106,6 +116,8 @@ describe('discoverReferrers against a hostile registry', () => {
           const manifest = r.garbageManifest ?? {
             schemaVersion: 2,
             mediaType: OCI_MANIFEST,
+            ...(r.notation ? { artifactType: 'application/vnd.cncf.notary.signature' } : {}),
+            annotations: { 'io.cncf.notary.x509chain.thumbprint#S256': '[]' },
             config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Digest('{}'), size: 2 },
             layers: Array.from({ length: r.layers }, () => layer),
             ...(r.subjectDigest ? { subject: { mediaType: OCI_MANIFEST, digest: r.subjectDigest, size: 9 } } : {}),
@@ -115,7 +127,16 @@ describe('discoverReferrers against a hostile registry', () => {
           blobs.set(md, r.lieAboutManifest ? Buffer.concat([mb, Buffer.from(' ')]) : mb);
           list.push({ mediaType: r.listedMediaType, digest: md, size: mb.length });
         }
-        const { bundles, rejected } = await discoverReferrers(new HostileStore(blobs, list), subject);
+        const store = new HostileStore(blobs, list);
+        const { bundles, rejected, others } = await discoverReferrers(store, subject);
+        // Other referrers keep only the few fields signature formats read.
+        for (const o of others) {
+          expect(o.manifest.annotations).toBeUndefined();
+          expect(o.manifest.layers.length).toBeLessThanOrEqual(2);
+        }
+        // Notation: whatever the envelope holds, a reason, never an exception.
+        for (const n of await verifyNotationReferrers(store, subject, others, []))
+          if (!n.verification.ok) expect(n.verification.reason.length).toBeGreaterThan(0);
         expect(bundles.length + rejected.length).toBeLessThanOrEqual(list.length);
         for (const b of bundles) {
           // Only bundles whose manifest names this subject and whose bytes matched their digest.

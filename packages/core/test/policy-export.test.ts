@@ -406,6 +406,35 @@ data: { a: b }
     expect(ivp.spec.images.map((x: Obj) => x.name)).toEqual(['modelVolumes', 'kserveModels']);
   });
 
+  it('notation signers are left out with a warning, and a policy only they can meet is refused', () => {
+    const mixed = parsePolicy(
+      `version: 1
+signers:
+  - keyless: { issuer: https://accounts.google.com, identity: '^release@acme\\.com$' }
+  - notation: { trustStore: truststore/acme-ca.pem, identities: ['x509.subject: C=US, ST=WA, O=acme'] }
+`,
+      'policy.yaml',
+    );
+    for (const to of ['kyverno', 'kyverno-ivp', 'policy-controller'] as const) {
+      const r = exported(mixed, to);
+      expect(r.warnings[0]).toBe(
+        'notation signers left out (policy.yaml:4 notation acme-ca.pem): the exported policy verifies Sigstore bundles only, so models signed only with Notation are rejected; Notation signatures need a verifier of their own (Ratify, or Kyverno verifyImages type: Notary), which cannot count toward the same minSignatures',
+      );
+      expect(r.yaml).toContain('# - notation signers left out (policy.yaml:4');
+      expect(JSON.stringify(r.documents)).not.toContain('acme-ca');
+    }
+    const only = parsePolicy(
+      "version: 1\nsigners:\n  - notation: { trustStore: ca.pem, identities: ['*'] }\n",
+      'policy.yaml',
+    );
+    const e = inputError(() => exportPolicy(only, { to: 'kyverno', keyPems: new Map() }));
+    expect(e.code).toBe('INPUT');
+    expect(e.message).toBe(
+      'policy.yaml: minSignatures 1 is more than its 0 distinct signer(s) the export can verify (notation signers are not exported), so no artifact can meet it',
+    );
+    expect(e.hint).toMatch(/modelship verify/);
+  });
+
   it('refuses an identity regex Go cannot take, naming the policy line', () => {
     const p = parsePolicy(
       `version: 1

@@ -196,7 +196,7 @@ minSignatures: 0
       errorOf(
         `version: 1\nsigners:\n  - key: { path: a.pub }\n    keyless: { issuer: https://x.example, identity: '^a$' }\n`,
       ).message,
-    ).toBe('policy.yaml:3: signers[0] must have exactly one of: github, keyless, key');
+    ).toBe('policy.yaml:3: signers[0] must have exactly one of: github, keyless, key, notation');
     expect(errorOf(`version: 1\nsigners:\n  - key: { path: a.pub, pem: x }\n`).message).toBe(
       'policy.yaml:3: signers[0].key must have exactly one of: path, pem',
     );

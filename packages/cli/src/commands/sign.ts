@@ -1,6 +1,19 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { isDigest, parseKeyValues, signArtifact, withSubject, type SignResult } from '@modelship/core';
+import {
+  SIGNATURE_FORMATS,
+  checkSignatureFormat,
+  isDigest,
+  keySourceFrom,
+  parseChoice,
+  parseExpiry,
+  parseKeyValues,
+  signArtifact,
+  signNotation,
+  withSubject,
+  type NotationSignResult,
+  type SignResult,
+} from '@modelship/core';
 import { safe, type CliIO, printResult } from '../io.js';
 import {
   addSignerOptions,
@@ -14,15 +27,26 @@ interface SignFlags extends SignerFlags {
   annotation?: string[];
   bundleOut?: string;
   json?: boolean;
+  format?: string;
+  cert?: string;
+  expiry?: string;
 }
 
 export function registerSign(program: Command, io: CliIO): void {
   const cmd = program
     .command('sign')
-    .description('sign an artifact with Sigstore (keyless via OIDC, or --key) and attach the bundle as an OCI referrer')
+    .description(
+      'sign an artifact with Sigstore (keyless via OIDC, or --key) or Notation (--format notation) and attach the signature as an OCI referrer',
+    )
     .argument('<reference>', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST')
     .option('-a, --annotation <key=value>', 'annotation on the signed subject (repeatable)', collect)
-    .option('--bundle-out <file>', 'also write the bundle to FILE (.sigstore.json)')
+    .option('--bundle-out <file>', 'also write the bundle (.sigstore.json) or Notation envelope (.jws) to FILE')
+    .option(
+      '--format <format>',
+      'signature format: sigstore (default) or notation (Notary Project, needs --key and --cert)',
+    )
+    .option('--cert <file>', 'notation: PEM certificate chain of --key (signing certificate, intermediates, root)')
+    .option('--expiry <duration>', 'notation: signed expiry after the signing time, e.g. 90d, 12h (none by default)')
     .option('--json', 'print the result as JSON');
   addSignerOptions(cmd).action(async (reference: string, flags: SignFlags) => {
     const r = await runSign(reference, flags, io);
@@ -30,8 +54,30 @@ export function registerSign(program: Command, io: CliIO): void {
   });
 }
 
+/** The Sigstore-only flags given (a Notation signature takes none). */
+function sigstoreFlags(flags: SignFlags): string[] {
+  const set: [string, unknown][] = [
+    ['--identity-token', flags.identityToken],
+    ['--fulcio-url', flags.fulcioUrl],
+    ['--rekor-url', flags.rekorUrl],
+    ['--tsa-url', flags.tsaUrl],
+    [flags.tlog ? '--tlog' : '--no-tlog', flags.tlog],
+    ['--rekor-entry-type', flags.rekorEntryType],
+  ];
+  return set.filter(([, v]) => v !== undefined).map(([k]) => k);
+}
+
 async function runSign(reference: string, flags: SignFlags, io: CliIO): Promise<{ text: string; json: unknown }> {
   const annotations = parseKeyValues(flags.annotation, '--annotation');
+  const format = parseChoice(flags.format ?? 'sigstore', SIGNATURE_FORMATS, '--format');
+  checkSignatureFormat({
+    format,
+    key: flags.key !== undefined,
+    cert: flags.cert !== undefined,
+    expiry: flags.expiry !== undefined,
+    sigstoreSettings: sigstoreFlags(flags),
+  });
+  if (format === 'notation') return runNotationSign(reference, flags, annotations, io);
   const registry = await registryAccessFromFlags(flags, io);
   return withSubject(reference, 'reference', registry, async (s, target) => {
     const setup = await signingSetupFromFlags(flags, io);
@@ -67,5 +113,57 @@ function toJson(r: SignResult, ref: string, bundleOut: string | undefined): unkn
     tlogEntries: r.tlogEntries,
     timestamps: r.timestamps,
     ...(bundleOut ? { bundlePath: bundleOut } : {}),
+  };
+}
+
+async function runNotationSign(
+  reference: string,
+  flags: SignFlags,
+  annotations: Record<string, string>,
+  io: CliIO,
+): Promise<{ text: string; json: unknown }> {
+  const expirySeconds = flags.expiry !== undefined ? parseExpiry(flags.expiry, '--expiry') : undefined;
+  const password = io.env.MODELSHIP_KEY_PASSWORD;
+  const registry = await registryAccessFromFlags(flags, io);
+  return withSubject(reference, 'reference', registry, async (s, target) => {
+    const result = await signNotation({
+      store: s.store,
+      reference: s.reference,
+      key: keySourceFrom(flags.key!, io.env),
+      certChain: keySourceFrom(flags.cert!, io.env, 'cert'),
+      ...(password ? { keyPassword: password } : {}),
+      ...(expirySeconds !== undefined ? { expirySeconds } : {}),
+      annotations,
+    });
+    if (flags.bundleOut) await writeFile(flags.bundleOut, result.envelopeBytes);
+    const ref = isDigest(s.reference) ? target.display : `${s.name}@${result.subject.digest}`;
+    return { text: renderNotation(result, ref, flags.bundleOut), json: notationJson(result, ref, flags.bundleOut) };
+  });
+}
+
+function renderNotation(r: NotationSignResult, ref: string, out: string | undefined): string {
+  return (
+    safe`signed ${ref} (Notation, ${r.alg})\n` +
+    safe`signer: ${r.signer.subject} (issuer ${r.signer.issuer})\n` +
+    safe`signing time: ${r.signingTime}` +
+    (r.expiry ? safe`; expires ${r.expiry}` : '') +
+    safe`\nenvelope: ${r.envelopeDescriptor.digest}` +
+    (out ? safe` (written to ${out})` : '') +
+    safe`\nreferrer: ${r.referrer.digest}\n`
+  );
+}
+
+function notationJson(r: NotationSignResult, ref: string, out: string | undefined): unknown {
+  return {
+    reference: ref,
+    digest: r.subject.digest,
+    format: 'notation',
+    envelopeDigest: r.envelopeDescriptor.digest,
+    referrerDigest: r.referrer.digest,
+    signer: { kind: 'notation', ...r.signer },
+    algorithm: r.alg,
+    signingTime: r.signingTime,
+    ...(r.expiry ? { expiry: r.expiry } : {}),
+    ...(out ? { envelopePath: out } : {}),
   };
 }

@@ -126,11 +126,15 @@ function spkiFingerprint(pem: string): string {
  * The distinct trusted signers, in policy order. modelship counts a key (its SPKI) or a
  * certificate identity once however often it is listed, and so must the exported count.
  */
-function collectSigners(policy: Policy, keyPems: ReadonlyMap<number, string>): Signer[] {
+function collectSigners(policy: Policy, keyPems: ReadonlyMap<number, string>, leftOut: string[]): Signer[] {
   const out: Signer[] = [];
   const seen = new Set<string>();
   policy.signers.forEach((s, i) => {
     const at = `${basename(policy.source)}:${s.line}`;
+    if (s.type === 'notation') {
+      leftOut.push(`${at} notation ${basename(s.trustStore)}`);
+      return;
+    }
     if (s.type === 'key') {
       const pem = keyPems.get(i) ?? s.pem;
       if (pem === undefined)
@@ -600,17 +604,31 @@ function checkOptions(policy: Policy, options: ExportPolicyOptions): { name: str
  */
 export function exportPolicy(policy: Policy, options: ExportPolicyOptions): PolicyExport {
   const { name, images } = checkOptions(policy, options);
-  const signers = collectSigners(policy, options.keyPems);
+  const notationSigners: string[] = [];
+  const signers = collectSigners(policy, options.keyPems, notationSigners);
   if (policy.minSignatures > signers.length)
     throw inputError(
       policy,
-      `minSignatures ${policy.minSignatures} is more than its ${signers.length} distinct signer(s), so no artifact can meet it`,
+      `minSignatures ${policy.minSignatures} is more than its ${signers.length} distinct signer(s)` +
+        (notationSigners.length ? ` the export can verify (notation signers are not exported)` : '') +
+        ', so no artifact can meet it',
+      ...(notationSigners.length
+        ? ['verify Notation signatures with `modelship verify` (or Ratify / Kyverno type: Notary, set up on their own)']
+        : []),
     );
   let built: Built;
   if (options.to === 'kyverno') built = buildKyverno(policy, signers, name, images);
   else if (options.to === 'kyverno-ivp') built = buildIvp(policy, options, signers, name, images);
   else built = buildPolicyController(policy, signers, name, images, options.trustRootRef);
-  const warnings = [...built.warnings, ...notChecked(policy)];
+  const warnings = [
+    ...(notationSigners.length
+      ? [
+          `notation signers left out (${notationSigners.join('; ')}): the exported policy verifies Sigstore bundles only, so models signed only with Notation are rejected; Notation signatures need a verifier of their own (Ratify, or Kyverno verifyImages type: Notary), which cannot count toward the same minSignatures`,
+        ]
+      : []),
+    ...built.warnings,
+    ...notChecked(policy),
+  ];
 
   const predicates = policy.require.predicates;
   const header = [

@@ -9,6 +9,7 @@ import { IDENTIFIER_FAMILIES, type IdentifierFamily } from '../mediatypes.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
 import { MOF_PREDICATE_TYPE } from '../attest/mof/predicate.js';
 import { formatSpdxTerm } from '../spdx.js';
+import { parseTrustedIdentities } from '../notation/dn.js';
 import { parsePolicyLicense } from './licenses.js';
 import { POLICY_SCHEMA } from './schema.js';
 import {
@@ -213,6 +214,7 @@ interface RawPolicy {
     github?: GithubSignerSpec;
     keyless?: { issuer: string; identity: string };
     key?: { path?: string; pem?: string };
+    notation?: { trustStore: string; identities: string[] };
   }[];
   minSignatures?: number;
   require?: {
@@ -294,6 +296,20 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
         }
         signers.push({ type: 'key', pem: s.key.pem, line });
       } else signers.push({ type: 'key', path: resolvePath(s.key.path!), line });
+    } else if (s.notation) {
+      // Notation's own rules for trustedIdentities (notation-go verifier/trustpolicy).
+      const parsed = parseTrustedIdentities(s.notation.identities);
+      for (const p of parsed.problems)
+        problems.add(
+          ['signers', i, 'notation', 'identities', p.index],
+          `signers[${i}].notation.identities[${p.index}]: ${p.message}`,
+        );
+      signers.push({
+        type: 'notation',
+        trustStore: resolvePath(s.notation.trustStore),
+        identities: parsed.identities,
+        line,
+      });
     }
   });
 

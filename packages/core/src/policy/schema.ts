@@ -50,6 +50,15 @@ export const POLICY_SCHEMA = {
               pem: { type: 'string', minLength: 1 },
             },
           },
+          notation: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['trustStore', 'identities'],
+            properties: {
+              trustStore: { type: 'string', minLength: 1 },
+              identities: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
+            },
+          },
         },
       },
     },

@@ -1,4 +1,5 @@
 import type { IdentifierFamily } from '../mediatypes.js';
+import type { TrustedIdentity } from '../notation/dn.js';
 
 /** The GitHub Actions OIDC issuer that the `github` signer shorthand expands to. */
 export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
@@ -34,7 +35,20 @@ export interface KeySigner {
   line: number;
 }
 
-export type PolicySigner = KeylessSigner | KeySigner;
+/**
+ * A Notary Project (Notation) signer: X.509 signatures verified as Notation's trust policy does
+ * at level strict, against the CA certificates of `trustStore`, by the leaf's subject.
+ */
+export interface NotationPolicySigner {
+  type: 'notation';
+  /** PEM/DER file or directory of CA certificates (resolved against the policy's directory by loadPolicy). */
+  trustStore: string;
+  /** Parsed `trustedIdentities`: `*`, or `x509.subject:` DNs (checked for validity and overlap). */
+  identities: TrustedIdentity[];
+  line: number;
+}
+
+export type PolicySigner = KeylessSigner | KeySigner | NotationPolicySigner;
 
 export interface SlsaRequirement {
   /** Anchored regex matched against `runDetails.builder.id`. */
@@ -127,6 +141,6 @@ export interface Policy {
 }
 
 export interface ParsePolicyOptions {
-  /** Directory that relative `key.path`, `trust.trustedRoot` and `trust.tufRoot` are resolved against; unset keeps them as written. */
+  /** Directory that relative `key.path`, `notation.trustStore`, `trust.trustedRoot` and `trust.tufRoot` are resolved against; unset keeps them as written. */
   baseDir?: string;
 }

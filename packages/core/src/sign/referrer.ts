@@ -41,29 +41,54 @@ export async function attachBundle(
 ): Promise<AttachedBundle> {
   const bundleBytes = Buffer.from(JSON.stringify(bundleJson), 'utf8');
   const mediaType = bundleJson.mediaType || BUNDLE_V03_MEDIA_TYPE;
-  const bundle: Descriptor = { mediaType, digest: sha256Digest(bundleBytes), size: bundleBytes.length };
-  const config: Descriptor = { mediaType: OCI_EMPTY, digest: OCI_EMPTY_DIGEST, size: EMPTY_JSON.length };
-  await store.push(config, EMPTY_JSON);
-  await store.push(bundle, bundleBytes);
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
+  const pushed = await pushReferrer(store, subject, {
     artifactType: mediaType,
-    config,
-    layers: [bundle],
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    layer: { mediaType, bytes: bundleBytes },
     annotations: {
       [ANNOTATION_BUNDLE_CONTENT]: bundleJson.dsseEnvelope ? 'dsse-envelope' : 'message-signature',
       [ANNOTATION_BUNDLE_PREDICATE_TYPE]: predicateType,
       [ANNOTATION_CREATED]: options.created ?? rfc3339Now(),
     },
+  });
+  return { referrer: pushed.referrer, bundle: pushed.layer, bundleBytes };
+}
+
+/**
+ * Pushes a referrer of `subject` with the empty config and one layer: the config and the layer
+ * first, the manifest last, so no store ever holds a referrer whose layer is missing. Sigstore
+ * bundles (cosign's layout) and Notation signatures (oras-go's, whose empty config descriptor
+ * carries its `data`) both go through here.
+ */
+export async function pushReferrer(
+  store: ContentStore,
+  subject: Descriptor,
+  what: {
+    artifactType: string;
+    layer: { mediaType: string; bytes: Buffer };
+    annotations: Record<string, string>;
+    /** Write the empty config's bytes into its descriptor (`data`), as oras-go does. */
+    configData?: boolean;
+  },
+): Promise<{ referrer: Descriptor; layer: Descriptor }> {
+  const layer: Descriptor = {
+    mediaType: what.layer.mediaType,
+    digest: sha256Digest(what.layer.bytes),
+    size: what.layer.bytes.length,
+  };
+  const config: Descriptor = { mediaType: OCI_EMPTY, digest: OCI_EMPTY_DIGEST, size: EMPTY_JSON.length };
+  await store.push(config, EMPTY_JSON);
+  await store.push(layer, what.layer.bytes);
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: what.artifactType,
+    config: what.configData ? { ...config, data: EMPTY_JSON.toString('base64') } : config,
+    layers: [layer],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations: what.annotations,
   };
   const bytes = Buffer.from(JSON.stringify(manifest), 'utf8');
   const referrer: Descriptor = { mediaType: OCI_MANIFEST, digest: sha256Digest(bytes), size: bytes.length };
   await store.push(referrer, bytes);
-  return {
-    referrer: { ...referrer, artifactType: mediaType, annotations: manifest.annotations! },
-    bundle,
-    bundleBytes,
-  };
+  return { referrer: { ...referrer, artifactType: what.artifactType, annotations: what.annotations }, layer };
 }

@@ -1,4 +1,4 @@
-import { ModelshipError, opt } from '../errors.js';
+import { ModelshipError, opt, type OptionKey } from '../errors.js';
 import { keySetup, loadPrivateKey, type KeyPasswordPrompt, type KeySource } from './keys.js';
 import { keylessSetup } from './keyless.js';
 import type { SigningSetup } from './types.js';
@@ -50,21 +50,26 @@ export async function signingSetup(options: SigningOptions): Promise<SigningSetu
   });
 }
 
-/** `env://NAME` (cosign's spelling), PEM text, or a file path. */
-export function keySourceFrom(spec: string, env: NodeJS.ProcessEnv = process.env): KeySource {
+/** `env://NAME` (cosign's spelling), PEM text, or a file path; `option` is the setting it came from (a certificate chain too). */
+export function keySourceFrom(
+  spec: string,
+  env: NodeJS.ProcessEnv = process.env,
+  option: Extract<OptionKey, 'key' | 'cert'> = 'key',
+): KeySource {
+  const what = option === 'key' ? 'the PEM private key' : 'the PEM certificates';
   if (spec.startsWith('env://')) {
     const name = spec.slice('env://'.length);
     const pem = env[name];
     if (!pem)
       throw new ModelshipError(
         'INPUT',
-        `environment variable ${name} (named by ${opt('key')} env://${name}) is empty`,
+        `environment variable ${name} (named by ${opt(option)} env://${name}) is empty`,
         {
-          hint: `export ${name} with the PEM private key, or pass ${opt('key')} PATH`,
+          hint: `export ${name} with ${what}, or pass ${opt(option)} PATH`,
         },
       );
     return { pem, name: `env://${name}` };
   }
-  if (spec.includes('-----BEGIN')) return { pem: spec, name: 'key input' };
+  if (spec.includes('-----BEGIN')) return { pem: spec, name: option === 'key' ? 'key input' : 'certificate input' };
   return { path: spec };
 }

@@ -42,29 +42,54 @@ export const FULCIO_EXTENSION_OIDS = {
 export type FulcioExtensionName = keyof typeof FULCIO_EXTENSION_OIDS;
 
 export interface VerifiedSigner {
-  kind: 'keyless' | 'key';
-  /** Certificate SAN (keyless) or `key:<hint>` (key-based). */
+  kind: 'keyless' | 'key' | 'notation';
+  /** Certificate SAN (keyless), `key:<hint>` (key-based) or the leaf certificate's subject DN (notation). */
   subject: string;
-  /** OIDC issuer (keyless). */
+  /** OIDC issuer (keyless); the issuing CA's subject DN (notation). */
   issuer?: string;
   /**
    * Key-based: hex SHA-256 of the DER SPKI of the trusted public key that verified the
    * signature, computed from that key (not the bundle's own hint string).
    */
   keyHint?: string;
+  /** Notation: hex SHA-256 of the leaf certificate's issuer and subject names (DER). */
+  x509Name?: string;
   /** Fulcio extensions .1.9–.1.22 present in the certificate, decoded (keyless; empty for keys). */
   extensions: Partial<Record<FulcioExtensionName, string>>;
 }
 
 /**
- * The signer as `minSignatures` counts it: the trusted public key that verified (its SPKI
- * SHA-256), or the certificate identity (issuer + SAN). Two bundles by one key, or by one
- * workflow identity on two certificates, are one signer.
+ * The identities of a signer as `minSignatures` counts it: the trusted public key that
+ * verified (its SPKI SHA-256), or the certificate identity (issuer + SAN), so two bundles by
+ * one key, or by one workflow identity on two certificates, are one signer. A Notation signer
+ * has two: its certificate name (issuer and subject, so a renewed certificate is the same
+ * signer) and its key (SPKI SHA-256, the form a Sigstore key signer has, so one key signing in
+ * both formats is one signer).
  */
-export function signerIdentity(signer: VerifiedSigner): string {
-  return signer.kind === 'key'
-    ? `key:sha256:${signer.keyHint ?? ''}`
-    : `keyless:${JSON.stringify([signer.issuer ?? '', signer.subject])}`;
+function signerIdentities(signer: VerifiedSigner): string[] {
+  if (signer.kind === 'key') return [`key:sha256:${signer.keyHint ?? ''}`];
+  if (signer.kind === 'notation') return [`x509:${signer.x509Name ?? ''}`, `key:sha256:${signer.keyHint ?? ''}`];
+  return [`keyless:${JSON.stringify([signer.issuer ?? '', signer.subject])}`];
+}
+
+/**
+ * How many distinct signers `signers` are: two are one when they share any identity
+ * (signerIdentities), transitively.
+ */
+export function countDistinctSigners(signers: readonly VerifiedSigner[]): number {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let r = x;
+    while (parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(x, r);
+    return r;
+  };
+  for (const s of signers) {
+    const ids = signerIdentities(s);
+    for (const id of ids) if (!parent.has(id)) parent.set(id, id);
+    for (const id of ids.slice(1)) parent.set(find(id), find(ids[0]!));
+  }
+  return new Set(signers.map((s) => find(signerIdentities(s)[0]!))).size;
 }
 
 export interface VerifyBundleOptions {

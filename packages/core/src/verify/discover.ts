@@ -33,6 +33,14 @@ export interface DiscoveryResult {
    * or a copy of a bundle already found under another referrer).
    */
   rejected: RejectedReferrer[];
+  /**
+   * The referrers that are not Sigstore bundles, their manifests already read (re-read from
+   * the store, not the listing): other signature formats (Notation) are picked from these, so
+   * each referrer manifest is fetched once. Only what a signature format is told by is kept
+   * (artifactType, config media type, subject, at most two layers, no annotations), so a
+   * listing of large hostile manifests costs no more memory than a small one.
+   */
+  others: { referrer: Descriptor; manifest: Manifest }[];
 }
 
 /**
@@ -46,6 +54,7 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
   const listed = wellFormedReferrers(await store.referrers(subject));
   const bundles: DiscoveredBundle[] = [];
   const rejected: RejectedReferrer[] = [];
+  const others: DiscoveryResult['others'] = [];
   const seen = new Set<string>();
   // Bundle digest -> the first referrer that carried it. Anyone who can push can list a copy of
   // a signature's referrer (one annotation changed gives a new manifest digest): the bundle is
@@ -68,7 +77,11 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
       continue;
     }
     const layer = bundleLayer(manifest.layers);
-    if (!layer) continue; // another kind of referrer (SBOM, legacy signature image, …)
+    if (!layer) {
+      // Another kind of referrer (Notation signature, SBOM, legacy signature image, …).
+      others.push({ referrer, manifest: slim(manifest) });
+      continue;
+    }
     if (manifest.subject?.digest !== subject.digest) {
       rejected.push({ referrer, reason: 'referrer for another digest' });
       continue;
@@ -90,7 +103,7 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
     bundleReferrer.set(layer.digest, referrer.digest);
     bundles.push({ referrer, bundle: bundle.bundle, bundleDigest: layer.digest });
   }
-  return { bundles, rejected };
+  return { bundles, rejected, others };
 }
 
 /**
@@ -142,6 +155,22 @@ export async function readBundle(
 /** The bundles of `discoverReferrers`, without the rejected referrers. */
 export async function discoverBundles(store: ReadOnlyStore, subject: Descriptor): Promise<DiscoveredBundle[]> {
   return (await discoverReferrers(store, subject)).bundles;
+}
+
+function slimDescriptor(d: unknown): Descriptor {
+  const v = (d ?? {}) as Partial<Descriptor>;
+  return { mediaType: String(v.mediaType), digest: String(v.digest), size: Number(v.size) };
+}
+
+function slim(m: Manifest): Manifest {
+  return {
+    schemaVersion: 2,
+    mediaType: m.mediaType,
+    ...(typeof m.artifactType === 'string' ? { artifactType: m.artifactType } : {}),
+    config: slimDescriptor(m.config),
+    layers: m.layers.slice(0, 2).map(slimDescriptor),
+    ...(m.subject ? { subject: slimDescriptor(m.subject) } : {}),
+  };
 }
 
 function message(e: unknown): string {

@@ -11,9 +11,10 @@ import type { Policy, PolicySigner } from '../policy/types.js';
 import { loadPublicKey } from '../sign/keys.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, type InTotoStatement } from '../sign/types.js';
 import type { ReadOnlyStore } from '../store.js';
-import { signerIdentity, verifyBundle, type VerifiedSigner } from './bundles.js';
+import { countDistinctSigners, verifyBundle, type VerifiedBundle, type VerifiedSigner } from './bundles.js';
 import { discoverReferrers } from './discover.js';
 import { evaluateSlsa } from './slsa.js';
+import { notationTrust, verifyNotation } from './notation.js';
 import { policyTrustSource, trustMaterial, type TufOptions } from './trust.js';
 
 export interface CheckResult {
@@ -34,6 +35,8 @@ export interface BundleReport {
   /** Which policy signer matched (its line in the policy file). */
   matchedSignerLine?: number;
   reason?: string;
+  /** `notation` for a Notation (Notary Project) signature; absent for Sigstore bundles. */
+  format?: 'notation';
 }
 
 export interface VerifyReport {
@@ -65,6 +68,7 @@ export function matchSigner(
   keyHints: Map<number, string>,
 ): PolicySigner | undefined {
   return signers.find((s) => {
+    if (s.type === 'notation') return false; // Notation signatures are matched against their trust stores (verify/notation.ts)
     if (s.type === 'key')
       return signer.kind === 'key' && signer.keyHint !== undefined && keyHints.get(s.line) === signer.keyHint;
     return signer.kind === 'keyless' && signer.issuer === s.issuer && new RegExp(s.identity, 'u').test(signer.subject);
@@ -97,7 +101,14 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
     publicKeys.push({ pem: pem!, name });
     hints.set(s.line, (await loadPublicKey({ pem: pem!, name })).hint);
   }
-  const trust = await trustMaterial({ ...policyTrustSource(policy, options), publicKeys });
+  // A policy of notation signers only needs no Sigstore trust material (and fetches none).
+  const sigstoreTrust =
+    policy.signers.some((s) => s.type !== 'notation') ||
+    publicKeys.length > 0 ||
+    (options.trustedRootPath ?? policy.trust.trustedRoot) !== undefined
+      ? await trustMaterial({ ...policyTrustSource(policy, options), publicKeys })
+      : undefined;
+  const notationSigners = await notationTrust(policy);
   const discovery = await discoverReferrers(store, subject);
   const bundles: BundleReport[] = discovery.rejected.map((r) => ({
     referrer: r.referrer.digest,
@@ -109,7 +120,9 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
   const trusted: { statement: InTotoStatement; predicateType: string; signer: VerifiedSigner }[] = [];
   const requireTlog = policy.trust.requireTlog !== false;
   for (const d of discovery.bundles) {
-    const v = verifyBundle(d.bundle, subject.digest, trust, { requireTlog });
+    const v: VerifiedBundle = sigstoreTrust
+      ? verifyBundle(d.bundle, subject.digest, sigstoreTrust, { requireTlog })
+      : { ok: false, reason: 'a Sigstore bundle, but the policy names notation signers only' };
     if (!v.ok) {
       bundles.push({
         referrer: d.referrer.digest,
@@ -135,11 +148,18 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
     if (match) trusted.push({ statement: v.statement, predicateType: v.predicateType, signer: v.signer });
   }
 
+  const notation = await verifyNotation(store, subject, discovery.others, notationSigners);
+  bundles.push(...notation.reports);
+
   const checks: CheckResult[] = [];
   // k-of-n counts signers, not bundles: a second signature by the same key (or workflow
-  // identity) adds no independent approval. Identical bundles were already dropped by discovery.
-  const signatures = trusted.filter((t) => t.predicateType === COSIGN_SIGN_PREDICATE_TYPE);
-  const signers = new Set(signatures.map((t) => signerIdentity(t.signer))).size;
+  // identity, or certificate name) adds no independent approval. Identical bundles were
+  // already dropped by discovery.
+  const signatures = [
+    ...trusted.filter((t) => t.predicateType === COSIGN_SIGN_PREDICATE_TYPE).map((t) => t.signer),
+    ...notation.trusted,
+  ];
+  const signers = countDistinctSigners(signatures);
   checks.push({
     rule: 'minSignatures',
     ok: signers >= policy.minSignatures,
