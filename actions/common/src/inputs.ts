@@ -17,6 +17,7 @@ import {
   parseCreated,
   parseKeyValues,
   registryAccess,
+  untrustedText,
   type AttestOptions,
   type IdentifierFamily,
   type LayerEncoding,
@@ -113,21 +114,32 @@ export function secretInput(name: string): string {
   return v;
 }
 
+const warned = new Set<string>();
+
 /**
  * Registry inputs: `<prefix>username`, `<prefix>password` (masked), plain-http, insecure.
  * Promote reads one set per side (`source-`, `destination-`).
  */
 export function registryInputs(prefix = ''): RegistryAccess {
   const password = secretInput(`${prefix}password`);
-  return registryAccess(
-    {
-      username: core.getInput(`${prefix}username`),
-      password: password || undefined,
-      plainHttp: booleanInput('plain-http', false),
-      insecure: booleanInput('insecure', false),
+  return {
+    ...registryAccess(
+      {
+        username: core.getInput(`${prefix}username`),
+        password: password || undefined,
+        plainHttp: booleanInput('plain-http', false),
+        insecure: booleanInput('insecure', false),
+      },
+      { username: `input ${prefix}username`, password: `input ${prefix}password` },
+    ),
+    // A broken docker config.json on the runner is skipped with a warning annotation (once,
+    // however many stores meet it: promote has two sides).
+    warn: (m) => {
+      if (warned.has(m)) return;
+      warned.add(m);
+      core.warning(untrustedText(m));
     },
-    { username: `input ${prefix}username`, password: `input ${prefix}password` },
-  );
+  };
 }
 
 function tlogInput(): boolean | undefined {

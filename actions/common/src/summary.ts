@@ -30,7 +30,7 @@ export function jobSummary(show: boolean): Summary {
   const s: Summary = {
     addHeading: (text, level) => (core.summary.addHeading(text, level), s),
     addRaw: (html, addEOL) => (core.summary.addRaw(html, addEOL), s),
-    addTable: (rows) => (core.summary.addTable(rows), s),
+    addTable: (rows) => (core.summary.addRaw(tableHtml(rows), true), s),
     addList: (items) => (core.summary.addList(items), s),
     write: async () => {
       if (show) await core.summary.write();
@@ -38,6 +38,20 @@ export function jobSummary(show: boolean): Summary {
     },
   };
   return s;
+}
+
+/**
+ * A table's HTML with every cell closed. @actions/core's own addTable leaves an empty cell
+ * unclosed (`<td>` with no `</td>`: its wrap() drops the closing tag of empty content), which
+ * shifts the columns of what follows in some renderers. Cells are HTML already.
+ */
+export function tableHtml(rows: SummaryTableRow[]): string {
+  const cell = (c: SummaryTableRow[number]): string => {
+    const { data, header } = typeof c === 'string' ? { data: c, header: false } : c;
+    const tag = header ? 'th' : 'td';
+    return `<${tag}>${data}</${tag}>`;
+  };
+  return `<table>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</table>`;
 }
 
 /** The Rule / Result / Detail table of a verification report (verify and promote). */

@@ -56,7 +56,7 @@ export { metadataOverrides } from './request/metadata.js';
 export { packTags } from './request/pack-tags.js';
 export { planPromotion, type PromotionDestination } from './request/promotion.js';
 export { readPublicKeys } from './request/public-keys.js';
-export { registryAccess } from './request/registry-access.js';
+export { passwordFromStdin, registryAccess } from './request/registry-access.js';
 export { REKOR_ENTRY_TYPES } from './request/rekor-entry-type.js';
 export { withSubject } from './request/subject.js';
 export { MODELSHIP_VERSION } from './request/version.js';
@@ -83,7 +83,8 @@ export {
   type SerializedBundleJson,
   type SigningSetup,
 } from './sign/types.js';
-export { type ContentStore } from './store.js';
+export { type ContentStore, type DryRunLog, type DryRunWrite } from './store.js';
+export { DryRunStore } from './dry-run-store.js';
 export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
 export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';
 export { fulcioExtensions, type VerifiedSigner, verifyBundle } from './verify/bundles.js';
