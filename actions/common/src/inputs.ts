@@ -211,6 +211,8 @@ export interface PackInputs {
   tags: string[];
   options: Pick<PackOptions, 'family' | 'layerFormat' | 'scan' | 'metadata' | 'createdAt'>;
   cache: boolean;
+  /** Input dry-run (pack action only): write nothing, report what would be written. */
+  dryRun?: boolean;
 }
 
 /** Reads the pack inputs shared by the pack and release actions. */
@@ -259,6 +261,8 @@ export function packInputs(): PackInputs {
       ...(createdAt ? { createdAt } : {}),
     },
     cache: booleanInput('cache', true),
+    // The release action has no dry-run input: it reads as false there.
+    dryRun: booleanInput('dry-run', false),
   };
 }
 

@@ -4,6 +4,7 @@ import {
   safeHtml,
   untrustedHtml,
   type AttestResult,
+  type DryRunLog,
   type PackResult,
   type SignResult,
   type VerifyReport,
@@ -82,25 +83,34 @@ export function addPackSummary(
   result: PackResult,
   reference: string,
   heading = 'modelship pack',
+  dryRun?: DryRunLog,
 ): void {
+  const has = (digest: string): boolean => dryRun?.writes.find((w) => w.descriptor.digest === digest)?.present === true;
+  const counts = dryRun
+    ? `${result.stats.uploaded} would be written, ${result.stats.skipped} already in the target`
+    : `${result.stats.uploaded} written, ${result.stats.skipped} already present`;
   summary
     .addHeading(heading, 3)
     .addRaw(
-      safeHtml`<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)` +
+      safeHtml`<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${counts})` +
         `${ignoredSummary(result)}</p>`,
     )
     .addTable([
       [
         { data: 'File', header: true },
         { data: 'Kind', header: true },
+        ...(dryRun ? [{ data: 'Media type', header: true }] : []),
         { data: 'Size', header: true },
         { data: 'Digest', header: true },
+        ...(dryRun ? [{ data: 'In the target', header: true }] : []),
       ],
       ...result.layers.map((l) => [
         untrustedHtml(l.path),
         untrustedHtml(l.kind),
+        ...(dryRun ? [untrustedHtml(l.descriptor.mediaType)] : []),
         formatBytes(l.descriptor.size),
         safeHtml`<code>${l.descriptor.digest}</code>`,
+        ...(dryRun ? [has(l.descriptor.digest) ? 'already there' : 'would write'] : []),
       ]),
     ]);
 }

@@ -229,17 +229,17 @@ function toJson(r: PackResult, reference: string, kind: string, location: string
 }
 
 /** Whether the target has a blob the pack would write, from the dry run's log. */
-function presence(log: DryRunLog, digest: string): 'present' | 'new' {
-  return log.writes.find((w) => w.descriptor.digest === digest)?.present ? 'present' : 'new';
+function presence(log: DryRunLog, digest: string): 'already there' | 'would write' {
+  return log.writes.find((w) => w.descriptor.digest === digest)?.present ? 'already there' : 'would write';
 }
 
 /**
  * `pack --dry-run`: every layer with its kind (and whether a spec or the name rules chose it),
- * media type, size and digest, and whether the target has it ("new": a real run writes it);
+ * media type, size and digest, and whether the target has it or a real run would write it;
  * then config, manifest and tags.
  */
 function renderDryRun(r: PackResult, reference: string, log: DryRunLog): string {
-  const rows = [['FILE', 'KIND', 'MEDIA TYPE', 'SIZE', 'DIGEST', 'TARGET']];
+  const rows = [['FILE', 'KIND', 'MEDIA TYPE', 'SIZE', 'DIGEST', 'IN THE TARGET']];
   for (const l of r.layers)
     rows.push([
       l.path,
@@ -250,31 +250,26 @@ function renderDryRun(r: PackResult, reference: string, log: DryRunLog): string 
       presence(log, l.descriptor.digest),
     ]);
   const fresh = log.writes.filter((w) => !w.present);
+  const bytes = formatBytes(fresh.reduce((a, w) => a + w.descriptor.size, 0));
   return (
     table(rows) +
-    safe`
-config: ${r.configDescriptor.digest} (${presence(log, r.configDescriptor.digest)})
-` +
-    safe`manifest: ${r.descriptor.digest} (${presence(log, r.descriptor.digest)})
-` +
-    safe`tags: ${log.tags.map(dryRunTag).join(', ')}
-` +
+    safe`\nconfig: ${r.configDescriptor.digest} (${presence(log, r.configDescriptor.digest)})\n` +
+    safe`manifest: ${r.descriptor.digest} (${presence(log, r.descriptor.digest)})\n` +
+    safe`tags: ${log.tags.map(dryRunTag).join(', ')}\n` +
     ignoredLine(r) +
-    `dry run: nothing was written; a real run writes ${fresh.length} of ${log.writes.length} blobs ` +
-    `(${formatBytes(fresh.reduce((a, w) => a + w.descriptor.size, 0))}), the others are in the target already
-` +
-    safe`reference: ${reference}
-digest: ${r.descriptor.digest}
-`
+    `dry run: nothing was written; a real run would write ${fresh.length} of the ${log.writes.length} blobs ` +
+    `(layers, config, manifest: ${bytes}) and find ${log.writes.length - fresh.length} in the target already\n` +
+    safe`reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
   );
 }
 
 function dryRunJson(r: PackResult, log: DryRunLog): unknown {
+  const present = (digest: string): boolean => presence(log, digest) === 'already there';
   return {
     written: false,
     blobs: log.writes.map((w) => ({ ...w.descriptor, present: w.present })),
-    config: { digest: r.configDescriptor.digest, present: presence(log, r.configDescriptor.digest) === 'present' },
-    manifest: { digest: r.descriptor.digest, present: presence(log, r.descriptor.digest) === 'present' },
+    config: { digest: r.configDescriptor.digest, present: present(r.configDescriptor.digest) },
+    manifest: { digest: r.descriptor.digest, present: present(r.descriptor.digest) },
     tags: log.tags.map((t) => ({ tag: t.tag, digest: t.descriptor.digest, current: t.current ?? null })),
   };
 }
