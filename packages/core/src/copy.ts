@@ -29,6 +29,19 @@ export interface CopyStats {
   referrersCopied: number;
 }
 
+/** The stats of a copy that moved nothing (promote into the place an artifact already is). */
+export function noCopy(): CopyStats {
+  return {
+    blobsCopied: 0,
+    blobsMounted: 0,
+    blobsSkipped: 0,
+    bytesCopied: 0,
+    manifestsCopied: 0,
+    manifestsSkipped: 0,
+    referrersCopied: 0,
+  };
+}
+
 const MAX_DEPTH = 16;
 
 /**
@@ -45,15 +58,7 @@ export async function copyGraph(
   root: Descriptor,
   options: CopyOptions = {},
 ): Promise<CopyStats> {
-  const stats: CopyStats = {
-    blobsCopied: 0,
-    blobsMounted: 0,
-    blobsSkipped: 0,
-    bytesCopied: 0,
-    manifestsCopied: 0,
-    manifestsSkipped: 0,
-    referrersCopied: 0,
-  };
+  const stats = noCopy();
   const limit = pLimit(options.concurrency ?? 4);
   const blobs = new Map<string, Promise<void>>();
   const manifests = new Map<string, Promise<void>>();

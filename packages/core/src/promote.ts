@@ -1,7 +1,7 @@
 import { lstatSync, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, dirname, join as joinPath, resolve as resolvePath } from 'node:path';
-import { copyGraph, type CopyStats } from './copy.js';
+import { copyGraph, noCopy, type CopyStats } from './copy.js';
 import { ModelshipError } from './errors.js';
 import type { Descriptor } from './oci.js';
 import type { Policy } from './policy/types.js';
@@ -320,15 +320,7 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
     // the record is about them. With no tag to change there is nothing to promote: no record.
     const same = sameLocation(source.name, destination.name);
     let setTags = tags;
-    let stats: CopyStats = {
-      blobsCopied: 0,
-      blobsMounted: 0,
-      blobsSkipped: 0,
-      bytesCopied: 0,
-      manifestsCopied: 0,
-      manifestsSkipped: 0,
-      referrersCopied: 0,
-    };
+    let stats: CopyStats = noCopy();
     let sameResult: PromoteResult['sameLocation'];
     if (same) {
       const unchanged: string[] = [];
