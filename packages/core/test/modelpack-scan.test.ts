@@ -184,10 +184,12 @@ describe('scanModelDir: filters', () => {
 });
 
 describe('scanModelDir: errors and symlinks', () => {
-  it('refuses a missing dir, a file and an empty dir with INPUT', async () => {
+  it('refuses a missing dir and a dir with nothing to pack with INPUT; one file is scanned alone', async () => {
     expect((await rejection(scanModelDir(join(tmp.dir, 'nope')))).message).toMatch(/does not exist/);
-    writeTree(tmp.dir, { 'f.txt': 'x' });
-    expect((await rejection(scanModelDir(join(tmp.dir, 'f.txt')))).message).toMatch(/not a directory/);
+    writeTree(tmp.dir, { 'f.gguf': 'x', 'g.txt': 'y' });
+    const one = await scanModelDir(join(tmp.dir, 'f.gguf'));
+    expect(one.files.map((f) => [f.path, f.kind])).toEqual([['f.gguf', 'weight']]);
+    expect(one.singleFile).toEqual({ stem: 'f' });
     mkdirSync(join(tmp.dir, 'empty'));
     writeTree(join(tmp.dir, 'empty'), { '.hidden': 'x', '__pycache__/a.pyc': 'x' });
     const e = await rejection(scanModelDir(join(tmp.dir, 'empty')));
