@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { recordingContext } from '../actions/common/test/fake-context.js';
 import { run as runPackAction } from '../actions/pack/src/run.js';
 import { run as runPromoteAction, type Inputs as PromoteInputs } from '../actions/promote/src/run.js';
 import { runCli } from './helpers/cli.js';
+import { keyPairFiles } from './helpers/keys.js';
 import { startRegistry, type AccessLogEntry, type TestRegistry } from './helpers/registry.js';
 import { copySample, tempDir } from './helpers/tmp.js';
 
@@ -136,10 +137,8 @@ describe('dry runs against a real registry', () => {
   beforeAll(async () => {
     reg = await startRegistry();
     model = copySample(tmp.dir, 'reg-model');
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    writeFileSync(join(tmp.dir, 'promoter.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
-    writeFileSync(policy, `version: 1\nsigners:\n  - key: { path: ${join(tmp.dir, 'promoter.pub')} }\n`);
+    const { pub } = keyPairFiles(tmp.dir, 'promoter');
+    writeFileSync(policy, `version: 1\nsigners:\n  - key: { path: ${pub} }\n`);
     const packed = await runCli(['pack', model, '--push', `${reg.host}/staging/m:v1`, '--plain-http', '--json']);
     expect(packed.status).toBe(0);
     digest = (JSON.parse(packed.stdout) as PackJson).digest;
@@ -147,6 +146,17 @@ describe('dry runs against a real registry', () => {
     expect(signed.status).toBe(0);
   });
   afterAll(async () => reg?.cleanup());
+
+  /** promote of the signed staging artifact to `dst`. */
+  const promote = (dst: string, ...flags: string[]): string[] => [
+    'promote',
+    `${reg.host}/staging/m@${digest}`,
+    dst,
+    '--policy',
+    policy,
+    '--plain-http',
+    ...flags,
+  ];
 
   it('pack --dry-run --push writes nothing: no new repository, no upload', async () => {
     reg.clearAccessLog();
@@ -159,21 +169,10 @@ describe('dry runs against a real registry', () => {
 
   it('promote --dry-run: the verdict, what would be copied, the tags and the record; the registry gains nothing', async () => {
     reg.clearAccessLog();
-    const r = await runCli([
-      'promote',
-      `${reg.host}/staging/m@${digest}`,
-      `${reg.host}/prod/m:stable`,
-      '--policy',
-      policy,
-      '--key',
-      key,
-      '--no-tlog',
-      '--plain-http',
-      '--dry-run',
-    ]);
+    const r = await runCli(promote(`${reg.host}/prod/m:stable`, '--key', key, '--no-tlog', '--dry-run'));
     expect([r.status, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(/^verified .* 1 checks passed$/m);
-    // Config + 10 layers, the manifest, the signature referrer (its own config and layer are blobs).
+    // Blobs: the model's config and 10 layers, the signature's config and bundle.
     expect(r.stdout).toMatch(
       /^blobs: 13 to copy \(.*mounted from staging\/m where the registry allows\), 0 already present$/m,
     );
@@ -187,15 +186,7 @@ describe('dry runs against a real registry', () => {
   });
 
   it('after the real promotion, a dry run finds everything present and the tag set', async () => {
-    const args = [
-      'promote',
-      `${reg.host}/staging/m@${digest}`,
-      `${reg.host}/prod/m:stable`,
-      '--policy',
-      policy,
-      '--no-record',
-      '--plain-http',
-    ];
+    const args = promote(`${reg.host}/prod/m:stable`, '--no-record');
     expect((await runCli(args)).status).toBe(0);
     reg.clearAccessLog();
     const r = await runCli([...args, '--dry-run', '--json']);
@@ -211,16 +202,7 @@ describe('dry runs against a real registry', () => {
 
   it('promote --dry-run into a layout does not create it', async () => {
     const dst = join(tmp.dir, 'promoted-oci');
-    const r = await runCli([
-      'promote',
-      `${reg.host}/staging/m@${digest}`,
-      `oci:${dst}:v1`,
-      '--policy',
-      policy,
-      '--no-record',
-      '--plain-http',
-      '--dry-run',
-    ]);
+    const r = await runCli(promote(`oci:${dst}:v1`, '--no-record', '--dry-run'));
     expect([r.status, r.stderr]).toEqual([0, '']);
     expect(existsSync(dst)).toBe(false);
     expect(r.stdout).toMatch(/^manifests: 1 to copy/m);

@@ -27,6 +27,16 @@ describe('pull --extract --include: only some files (as kit unpack --filter)', (
   });
   afterAll(async () => reg?.cleanup());
 
+  /** pull --extract `out` with an --include for each glob (arguments starting with -- are flags). */
+  const extract = (out: string, ...args: string[]): string[] => [
+    'pull',
+    ref,
+    '--extract',
+    out,
+    '--plain-http',
+    '--no-progress',
+    ...args.flatMap((a) => (a.startsWith('--') ? [a] : ['--include', a])),
+  ];
   const digestOf = (path: string): string =>
     manifest.layers.find((l) => l.annotations?.['org.cncf.model.filepath'] === path)!.digest;
   const blobGets = (): string[] =>
@@ -38,19 +48,7 @@ describe('pull --extract --include: only some files (as kit unpack --filter)', (
   it('downloads, verifies and writes only the layers whose path matches', async () => {
     const out = join(tmp.dir, 'json-only');
     reg.clearAccessLog();
-    const r = await runCli([
-      'pull',
-      ref,
-      '--extract',
-      out,
-      '--include',
-      '*.json',
-      '--include',
-      'LICENSE',
-      '--plain-http',
-      '--json',
-      '--no-progress',
-    ]);
+    const r = await runCli(extract(out, '*.json', 'LICENSE', '--json'));
     expect([r.status, r.stderr]).toEqual([0, '']);
     const want = readdirSync(SAMPLE_MODEL)
       .filter((f) => f.endsWith('.json') || f === 'LICENSE')
@@ -67,17 +65,7 @@ describe('pull --extract --include: only some files (as kit unpack --filter)', (
 
   it('a glob that matches nothing is exit 6 naming the globs and the files there are; nothing is written', async () => {
     const out = join(tmp.dir, 'none');
-    const r = await runCli([
-      'pull',
-      ref,
-      '--extract',
-      out,
-      '--include',
-      '*.gguf',
-      '--include',
-      'onnx/',
-      '--plain-http',
-    ]);
+    const r = await runCli(extract(out, '*.gguf', 'onnx/'));
     expect(r.status).toBe(6);
     expect(r.stderr).toMatch(/error: no file of sha256:[0-9a-f]{64} matches "\*\.gguf", "onnx" \(--include\)/);
     expect(r.stderr).toMatch(/hint: its files: .*config\.json/);

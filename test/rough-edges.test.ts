@@ -1,7 +1,6 @@
 // The "Rough edges found" of issue 14, each through the CLI (and the action where it has an
 // input): a real registry, real keys, real files.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -17,20 +16,14 @@ import { run as runPackAction, type Inputs as PackInputs } from '../actions/pack
 import { run as runPromoteAction, type Inputs as PromoteInputs } from '../actions/promote/src/run.js';
 import { runAction } from './helpers/action.js';
 import { packSample, runCli } from './helpers/cli.js';
+import { keyPairFiles } from './helpers/keys.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { copySample, tempDir } from './helpers/tmp.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-function keyPair(name: string): { key: string; pub: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const key = join(tmp.dir, `${name}.key`);
-  const pub = join(tmp.dir, `${name}.pub`);
-  writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
-  return { key, pub };
-}
+const keyPair = (name: string): { key: string; pub: string } => keyPairFiles(tmp.dir, name);
 
 const signer = keyPair('signer');
 const policy = join(tmp.dir, 'policy.yaml');
