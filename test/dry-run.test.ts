@@ -178,7 +178,7 @@ describe('dry runs against a real registry', () => {
     );
     expect(r.stdout).toMatch(/^manifests: 1 to copy .*, 0 already present$/m);
     expect(r.stdout).toMatch(/^referrers: 1 to copy .*, 0 already present$/m);
-    expect(r.stdout).toContain(`promotion record: would be signed (key ${key}) and attached\n`);
+    expect(r.stdout).toContain('promotion record: would be signed (--key) and attached\n');
     expect(r.stdout).toContain('tags: stable (new)\n');
     expect(r.stdout).toContain('dry run: nothing was written to the destination\n');
     expect(writes(reg.accessLog())).toEqual([]);
@@ -231,7 +231,7 @@ describe('dry runs against a real registry', () => {
     expect(await catalog(reg)).not.toContain('canary/m');
     expect(recorded.outputs['record-digest']).toBe('');
     expect(recorded.log).toContain('dry run: 13 blobs would be copied, 0 are in the destination');
-    expect(recorded.log).toContain('dry run: a promotion record would be signed (key) and attached');
+    expect(recorded.log).toContain('dry run: a promotion record would be signed (input key) and attached');
     expect(recorded.summaries[0]![0]).toBe('# modelship promote (dry run: nothing written)');
   });
 });

@@ -149,7 +149,7 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
       const written = writtenLines(
         r,
         `${src.base}@${r.descriptor.digest}`,
-        inputs.signing.key ? 'key' : 'keyless (OIDC)',
+        inputs.signing.key ? 'input key' : 'keyless, OIDC',
       );
       for (const line of written) ctx.info(line);
 

@@ -22,8 +22,9 @@ import type {
  * whether the real target already has the content, and reads go to the real target. An
  * ingest still reads its stream once, to learn the digest it would store; a push with a known
  * descriptor reads nothing. Pack and copy run unchanged against it, so a dry run reports what
- * the real run would write, by the same code. Only manifests are kept (small, so a dry-run
- * referrer can be told from a blob); blob bytes are never held.
+ * the real run would write, by the same code. Only manifests are kept (small: a later read
+ * of one finds it); blob bytes are never held. Its `dryRun` member is the store capability
+ * that tells a caller nothing is written (promote then signs no record).
  */
 export class DryRunStore implements ContentStore {
   readonly location: string;
@@ -86,7 +87,7 @@ export class DryRunStore implements ContentStore {
     if (!present && options.mountFrom?.length) entry.mountFrom = [...options.mountFrom];
     if (subject) entry.subject = subject.digest;
     if (!this.dryRun.writes.some((w) => w.descriptor.digest === desc.digest)) this.dryRun.writes.push(entry);
-    if (!present) this.planned.set(desc.digest, bytes && isManifestMediaType(desc.mediaType) ? bytes : undefined);
+    if (!present) this.planned.set(desc.digest, manifest ? bytes : undefined);
     return { uploaded: !present };
   }
 

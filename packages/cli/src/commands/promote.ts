@@ -175,7 +175,8 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
       throw e;
     }
     if (!result.dryRun && !result.sameLocation) progress.finish();
-    const signer = flags.key ? `key ${flags.key}` : 'keyless (OIDC)';
+    // Never the --key value itself: it may be the PEM text of the private key.
+    const signer = flags.key ? '--key' : 'keyless, OIDC';
     io.out(flags.json ? json(toJson(result, src.display)) : render(result, src.display, signer));
   } finally {
     await dstRegistry?.close();
