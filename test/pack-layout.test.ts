@@ -149,7 +149,7 @@ describe('pack refuses bad input with a clear error and writes nothing', () => {
 
   it('empty directory', async () => {
     mkdirSync(join(tmp.dir, 'empty'));
-    await expectError(packTo(join(tmp.dir, 'empty'), join(tmp.dir, 'bad2')), 'INPUT', /no model files/);
+    await expectError(packTo(join(tmp.dir, 'empty'), join(tmp.dir, 'bad2')), 'INPUT', /is empty: nothing to pack/);
   });
 
   it('symlink escaping the model directory', async () => {

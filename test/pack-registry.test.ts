@@ -252,7 +252,7 @@ describe('pack refuses bad model directories (CLI exit codes)', () => {
     mkdirSync(join(tmp.dir, 'empty-dir'));
     const r = await runCli(['pack', join(tmp.dir, 'empty-dir'), '--output', join(tmp.dir, 'x2')]);
     expect(r.status).toBe(3);
-    expect(r.stderr).toMatch(/no model files/);
+    expect(r.stderr).toMatch(/model directory .*empty-dir is empty: nothing to pack/);
   });
 
   it('escaping symlink: exit 3, names the link, hints the fix', async () => {

@@ -17,6 +17,7 @@ import {
   parseCreated,
   parseKeyValues,
   registryAccess,
+  untrustedText,
   type AttestOptions,
   type IdentifierFamily,
   type LayerEncoding,
@@ -113,21 +114,32 @@ export function secretInput(name: string): string {
   return v;
 }
 
+const warned = new Set<string>();
+
 /**
  * Registry inputs: `<prefix>username`, `<prefix>password` (masked), plain-http, insecure.
  * Promote reads one set per side (`source-`, `destination-`).
  */
 export function registryInputs(prefix = ''): RegistryAccess {
   const password = secretInput(`${prefix}password`);
-  return registryAccess(
-    {
-      username: core.getInput(`${prefix}username`),
-      password: password || undefined,
-      plainHttp: booleanInput('plain-http', false),
-      insecure: booleanInput('insecure', false),
+  return {
+    ...registryAccess(
+      {
+        username: core.getInput(`${prefix}username`),
+        password: password || undefined,
+        plainHttp: booleanInput('plain-http', false),
+        insecure: booleanInput('insecure', false),
+      },
+      { username: `input ${prefix}username`, password: `input ${prefix}password` },
+    ),
+    // A broken docker config.json on the runner is skipped with a warning annotation (once,
+    // however many stores meet it: promote has two sides).
+    warn: (m) => {
+      if (warned.has(m)) return;
+      warned.add(m);
+      core.warning(untrustedText(m));
     },
-    { username: `input ${prefix}username`, password: `input ${prefix}password` },
-  );
+  };
 }
 
 function tlogInput(): boolean | undefined {
@@ -199,6 +211,8 @@ export interface PackInputs {
   tags: string[];
   options: Pick<PackOptions, 'family' | 'layerFormat' | 'scan' | 'metadata' | 'createdAt'>;
   cache: boolean;
+  /** Input dry-run (pack action only): write nothing, report what would be written. */
+  dryRun?: boolean;
 }
 
 /** Reads the pack inputs shared by the pack and release actions. */
@@ -247,6 +261,8 @@ export function packInputs(): PackInputs {
       ...(createdAt ? { createdAt } : {}),
     },
     cache: booleanInput('cache', true),
+    // The release action has no dry-run input: it reads as false there.
+    dryRun: booleanInput('dry-run', false),
   };
 }
 

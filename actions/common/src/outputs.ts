@@ -38,7 +38,8 @@ export async function setPackOutputs(
   reference: string,
 ): Promise<void> {
   let manifestPath: string;
-  const local = target.store.localFiles;
+  // A dry run wrote no layout: its manifest goes under RUNNER_TEMP, as a registry push's does.
+  const local = target.store.dryRun ? undefined : target.store.localFiles;
   if (local) {
     manifestPath = local.blobFile(result.descriptor);
   } else {
@@ -49,7 +50,7 @@ export async function setPackOutputs(
   ctx.setOutput('digest', result.descriptor.digest);
   ctx.setOutput('reference', reference);
   ctx.setOutput('manifest-path', manifestPath);
-  ctx.setOutput('layout-path', target.kind === 'oci-layout' ? target.store.location : '');
+  ctx.setOutput('layout-path', target.kind === 'oci-layout' && !target.store.dryRun ? target.store.location : '');
   ctx.setOutput('size', String(result.size));
 }
 

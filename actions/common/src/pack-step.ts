@@ -31,7 +31,7 @@ export async function packStep(
   heading: string,
   after: (packed: Packed) => Promise<void> = async () => {},
 ): Promise<void> {
-  const target = await openTarget(p.target, { create: true, registry });
+  const target = await openTarget(p.target, { create: true, registry, ...(p.dryRun ? { dryRun: true } : {}) });
   try {
     const tags = packTags(target, p.target, p.tags, p.targetLabel);
     const result = await pack({
@@ -43,10 +43,12 @@ export async function packStep(
     });
     const reference = `${target.base}:${tags[0]}`;
     await setPackOutputs(ctx, target, result, reference);
-    ctx.info(safe`packed ${p.dir} -> ${reference}`);
+    const dryRun = target.store.dryRun;
+    ctx.info(safe`${dryRun ? 'dry run, nothing written: would pack' : 'packed'} ${p.dir} -> ${reference}`);
     ctx.info(safe`digest: ${result.descriptor.digest}`);
-    addPackSummary(ctx.summary, result, reference, heading);
-    await after({ store: target.store, base: target.base, result });
+    addPackSummary(ctx.summary, result, reference, dryRun ? `${heading} (dry run: nothing written)` : heading, dryRun);
+    // What follows (release: attest, sign) writes to the target: not after a dry run.
+    if (!dryRun) await after({ store: target.store, base: target.base, result });
   } finally {
     await target.store.close();
   }

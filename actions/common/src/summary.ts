@@ -4,6 +4,7 @@ import {
   safeHtml,
   untrustedHtml,
   type AttestResult,
+  type DryRunLog,
   type PackResult,
   type SignResult,
   type VerifyModelRefsResult,
@@ -31,7 +32,7 @@ export function jobSummary(show: boolean): Summary {
   const s: Summary = {
     addHeading: (text, level) => (core.summary.addHeading(text, level), s),
     addRaw: (html, addEOL) => (core.summary.addRaw(html, addEOL), s),
-    addTable: (rows) => (core.summary.addTable(rows), s),
+    addTable: (rows) => (core.summary.addRaw(tableHtml(rows), true), s),
     addList: (items) => (core.summary.addList(items), s),
     write: async () => {
       if (show) await core.summary.write();
@@ -42,6 +43,20 @@ export function jobSummary(show: boolean): Summary {
 }
 
 /**
+ * A table's HTML with every cell closed. @actions/core's own addTable leaves an empty cell
+ * unclosed (`<td>` with no `</td>`: its wrap() drops the closing tag of empty content), which
+ * shifts the columns of what follows in some renderers. Cells are HTML already.
+ */
+export function tableHtml(rows: SummaryTableRow[]): string {
+  const cell = (c: SummaryTableRow[number]): string => {
+    const { data, header } = typeof c === 'string' ? { data: c, header: false } : c;
+    const tag = header ? 'th' : 'td';
+    return `<${tag}>${data}</${tag}>`;
+  };
+  return `<table>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</table>`;
+}
+
+/**
  * A Summary that renders to one HTML string instead of the job summary: a pull-request
  * comment built by the same section builders. The markup is what @actions/core's summary
  * writes (`<h3>`, `<table><tr><th>…`, `<ul><li>`), except that every cell is closed, empty ones
@@ -49,10 +64,6 @@ export function jobSummary(show: boolean): Summary {
  */
 export function htmlSummary(): Summary & { html(): string } {
   const parts: string[] = [];
-  const cell = (c: SummaryTableRow[number]): string => {
-    const tag = typeof c !== 'string' && c.header ? 'th' : 'td';
-    return `<${tag}>${typeof c === 'string' ? c : c.data}</${tag}>`;
-  };
   const s: Summary & { html(): string } = {
     addHeading: (text, level = 1) => {
       const h = `h${Math.min(Math.max(Number(level) || 1, 1), 6)}`;
@@ -60,10 +71,7 @@ export function htmlSummary(): Summary & { html(): string } {
       return s;
     },
     addRaw: (html, addEOL) => (parts.push(addEOL ? `${html}\n` : html), s),
-    addTable: (rows) => (
-      parts.push(`<table>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</table>`),
-      s
-    ),
+    addTable: (rows) => (parts.push(tableHtml(rows)), s),
     addList: (items) => (parts.push(`<ul>${items.map((i) => `<li>${i}</li>`).join('')}</ul>`), s),
     write: async () => {},
     html: () => parts.join('\n'),
@@ -99,25 +107,34 @@ export function addPackSummary(
   result: PackResult,
   reference: string,
   heading = 'modelship pack',
+  dryRun?: DryRunLog,
 ): void {
+  const has = (digest: string): boolean => dryRun?.writes.find((w) => w.descriptor.digest === digest)?.present === true;
+  const counts = dryRun
+    ? `${result.stats.uploaded} would be written, ${result.stats.skipped} already in the target`
+    : `${result.stats.uploaded} written, ${result.stats.skipped} already present`;
   summary
     .addHeading(heading, 3)
     .addRaw(
-      safeHtml`<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${result.stats.uploaded} written, ${result.stats.skipped} already present)` +
+      safeHtml`<p><code>${reference}</code><br/>digest <code>${result.descriptor.digest}</code>, ${formatBytes(result.size)}, ${result.layers.length} layers (${counts})` +
         `${ignoredSummary(result)}</p>`,
     )
     .addTable([
       [
         { data: 'File', header: true },
         { data: 'Kind', header: true },
+        ...(dryRun ? [{ data: 'Media type', header: true }] : []),
         { data: 'Size', header: true },
         { data: 'Digest', header: true },
+        ...(dryRun ? [{ data: 'In the target', header: true }] : []),
       ],
       ...result.layers.map((l) => [
         untrustedHtml(l.path),
         untrustedHtml(l.kind),
+        ...(dryRun ? [untrustedHtml(l.descriptor.mediaType)] : []),
         formatBytes(l.descriptor.size),
         safeHtml`<code>${l.descriptor.digest}</code>`,
+        ...(dryRun ? [has(l.descriptor.digest) ? 'already there' : 'would write'] : []),
       ]),
     ]);
 }

@@ -31,4 +31,22 @@ describe('jobSummary (the one summary builder of every action)', () => {
     expect(text).toContain('<td><code>x</code></td>');
     expect(text).not.toContain('hidden');
   });
+
+  // @actions/core's addTable wrote an empty value as an unclosed `<td>` (MOF components without a licence).
+  it('closes every cell, empty ones too', async () => {
+    writeFileSync(file, '');
+    process.env.GITHUB_STEP_SUMMARY = file;
+    await jobSummary(true)
+      .addTable([
+        [
+          { data: 'Component', header: true },
+          { data: 'Licence', header: true },
+        ],
+        ['Model card', ''],
+      ])
+      .write();
+    expect(readFileSync(file, 'utf8')).toBe(
+      '<table><tr><th>Component</th><th>Licence</th></tr><tr><td>Model card</td><td></td></tr></table>\n',
+    );
+  });
 });

@@ -28,6 +28,7 @@ import {
   signingSetup,
   untrustedHtml,
   type ContentStore,
+  type PromoteResult,
   type RegistryAccess,
   type SigningOptions,
   type TufOptions,
@@ -47,6 +48,7 @@ export interface Inputs {
   tuf: TufOptions;
   publicKeys: string[];
   concurrency: number;
+  dryRun: boolean;
   showSummary: boolean;
 }
 
@@ -70,6 +72,7 @@ export function readInputs(): Inputs {
     tuf: tufInputs(),
     publicKeys: linesInput('public-keys'),
     concurrency: concurrencyInput(),
+    dryRun: booleanInput('dry-run', false),
     showSummary: showSummaryInput(),
   };
 }
@@ -93,12 +96,13 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
     let dstName: string;
     let dstStore: ContentStore | (() => Promise<ContentStore>);
     const planned = plan.destination;
+    const how = inputs.dryRun ? { dryRun: true } : {};
     if (planned.kind === 'oci-layout') {
       dstName = planned.base;
       // Opening with create makes the directory: only once the policy passed.
-      dstStore = async () => (await openTarget(planned.base, { create: true })).store;
+      dstStore = async () => (await openTarget(planned.base, { create: true, ...how })).store;
     } else {
-      const t = await openTarget(planned.spec, { registry: inputs.destinationRegistry });
+      const t = await openTarget(planned.spec, { registry: inputs.destinationRegistry, ...how });
       dstName = t.base;
       dstStore = dstRegistry = t.store;
     }
@@ -131,7 +135,7 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
         },
         onBytes: (n) => progress.update(n),
       });
-      progress.finish();
+      if (!r.dryRun && !r.sameLocation) progress.finish();
       await writeReport(r.report);
       const s = r.stats;
       ctx.setOutput('reference', r.reference);
@@ -142,10 +146,15 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
       ctx.setOutput('bytes-copied', String(s.bytesCopied));
       ctx.setOutput('referrers-copied', String(s.referrersCopied));
       ctx.setOutput('record-digest', r.record?.referrer ?? '');
-      ctx.info(safe`promoted ${src.base}@${r.descriptor.digest} -> ${r.reference}`);
+      const written = writtenLines(
+        r,
+        `${src.base}@${r.descriptor.digest}`,
+        inputs.signing.key ? 'input key' : 'keyless, OIDC',
+      );
+      for (const line of written) ctx.info(line);
 
       await ctx.summary
-        .addHeading('modelship promote', 3)
+        .addHeading(r.dryRun ? 'modelship promote (dry run: nothing written)' : 'modelship promote', 3)
         .addRaw(
           safeHtml`<p><code>${src.display}</code> → <code>${r.reference}</code>, verified against <code>${policy.source}</code> (${policy.digest})</p>`,
         )
@@ -164,13 +173,13 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
             'Promotion record',
             r.record
               ? safeHtml`<code>${r.record.referrer}</code> signed by ${r.record.signer.subject}`
-              : 'none (record: false)',
+              : untrustedHtml(written[written.length - 1]!),
           ],
         ])
         .addTable(checksTable(r.report.checks))
         .write();
     } catch (e) {
-      progress.finish();
+      // No progress line for a promotion that failed ("promote: 0 B 0.0 MB/s" said nothing).
       const report = verified as VerifyReport | undefined;
       if (report && !report.ok) {
         await writeReport(report);
@@ -188,4 +197,48 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
     await dstRegistry?.close();
     await src.store.close();
   }
+}
+
+/**
+ * What the step did, line by line for the log; the last line says what became of the record.
+ * A dry run says what would be copied, tagged and signed; a promotion into the place the
+ * artifact already is says that nothing was copied.
+ */
+function writtenLines(r: PromoteResult, from: string, signer: string): string[] {
+  const lines: string[] = [];
+  if (r.sameLocation) {
+    lines.push(safe`source and destination are the same: nothing to copy`);
+    if (r.sameLocation.tagsUnchanged.length)
+      lines.push(safe`already tagged there: ${r.sameLocation.tagsUnchanged.join(', ')}`);
+  }
+  const nothing = r.sameLocation !== undefined && r.tags.length === 0;
+  if (r.dryRun) {
+    for (const kind of ['blob', 'manifest', 'referrer'] as const) {
+      const writes = r.dryRun.log.writes.filter((w) => w.kind === kind);
+      const fresh = writes.filter((w) => !w.present);
+      if (writes.length)
+        lines.push(
+          `dry run: ${fresh.length} ${kind}s would be copied, ${writes.length - fresh.length} are in the destination`,
+        );
+    }
+    for (const t of r.dryRun.log.tags)
+      lines.push(safe`dry run: tag ${t.tag} would be set${t.current ? ` (it names ${t.current} now)` : ''}`);
+    lines.push(
+      r.dryRun.record
+        ? `dry run: a promotion record would be signed (${signer}) and attached`
+        : nothing
+          ? 'dry run: nothing would change (no tag to set, no record)'
+          : 'dry run: no promotion record (record: false)',
+    );
+    return lines;
+  }
+  lines.push(safe`promoted ${from} -> ${r.reference}`);
+  lines.push(
+    r.record
+      ? safe`promotion record ${r.record.referrer}`
+      : nothing
+        ? 'nothing changed: no tag to set, no promotion record added'
+        : 'none (record: false)',
+  );
+  return lines;
 }

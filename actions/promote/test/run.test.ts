@@ -27,6 +27,7 @@ function inputs(destination: string, over: Partial<Inputs> = {}): Inputs {
     tuf: {},
     publicKeys: [],
     concurrency: 2,
+    dryRun: false,
     showSummary: true,
     ...over,
   };

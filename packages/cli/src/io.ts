@@ -5,6 +5,7 @@ import {
   untrustedJson,
   untrustedLines,
   untrustedText,
+  type DryRunLog,
   type Progress,
   type ProgressMode,
 } from '@modelship/core';
@@ -76,3 +77,11 @@ export function table(cells: string[][]): string {
 }
 
 export { formatBytes };
+
+/** A tag a dry run would set: new, already naming the digest, or moved from what it names now. */
+export function dryRunTag(t: DryRunLog['tags'][number]): string {
+  if (!t.current) return `${t.tag} (new)`;
+  return t.current === t.descriptor.digest
+    ? `${t.tag} (already set)`
+    : `${t.tag} (moves from ${t.current.slice(0, 19)})`;
+}

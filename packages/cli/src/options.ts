@@ -4,13 +4,14 @@ import {
   REKOR_ENTRY_TYPES,
   keySourceFrom,
   parseChoice,
+  passwordFromStdin,
   registryAccess,
   signingSetup,
   type RegistryAccess,
   type SigningSetup,
   type TufOptions,
 } from '@modelship/core';
-import type { CliIO } from './io.js';
+import { untrustedLines, type CliIO } from './io.js';
 
 export interface RegistryFlags {
   plainHttp?: boolean;
@@ -39,18 +40,28 @@ export async function registryAccessFromFlags(flags: RegistryFlags, io: CliIO): 
   oneStdinSecret({ '--password-stdin': flags.passwordStdin, '--key-password-stdin': flags.keyPasswordStdin });
   const username = flags.username ?? io.env.MODELSHIP_REGISTRY_USERNAME;
   const password = flags.passwordStdin
-    ? (await io.readStdin()).replace(/\r?\n$/, '')
+    ? passwordFromStdin(await io.readStdin(), '--password-stdin')
     : io.env.MODELSHIP_REGISTRY_PASSWORD;
-  return registryAccess(
-    {
-      username,
-      password,
-      plainHttp: flags.plainHttp,
-      insecure: flags.insecure,
-      dockerConfig: flags.registryConfig,
-    },
-    REGISTRY_LABELS,
-  );
+  // One warning per problem, however many stores (promote's two sides, verify's many refs) meet it.
+  const warned = new Set<string>();
+  const warn = (m: string): void => {
+    if (warned.has(m)) return;
+    warned.add(m);
+    io.err(untrustedLines(`warning: ${m}\n`));
+  };
+  return {
+    ...registryAccess(
+      {
+        username,
+        password,
+        plainHttp: flags.plainHttp,
+        insecure: flags.insecure,
+        dockerConfig: flags.registryConfig,
+      },
+      REGISTRY_LABELS,
+    ),
+    warn,
+  };
 }
 
 const REGISTRY_LABELS = {

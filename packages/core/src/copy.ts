@@ -34,6 +34,18 @@ export interface CopyStats {
 
 /** Deepest manifest graph any walk follows (index children, referrers of referrers). */
 export const MAX_GRAPH_DEPTH = 16;
+/** The stats of a copy that moved nothing (promote into the place an artifact already is). */
+export function noCopy(): CopyStats {
+  return {
+    blobsCopied: 0,
+    blobsMounted: 0,
+    blobsSkipped: 0,
+    bytesCopied: 0,
+    manifestsCopied: 0,
+    manifestsSkipped: 0,
+    referrersCopied: 0,
+  };
+}
 
 /**
  * The one graph copy: manifest -> config + layers (in parallel, skipping what the target has)
@@ -49,15 +61,7 @@ export async function copyGraph(
   root: Descriptor,
   options: CopyOptions = {},
 ): Promise<CopyStats> {
-  const stats: CopyStats = {
-    blobsCopied: 0,
-    blobsMounted: 0,
-    blobsSkipped: 0,
-    bytesCopied: 0,
-    manifestsCopied: 0,
-    manifestsSkipped: 0,
-    referrersCopied: 0,
-  };
+  const stats = noCopy();
   const limit = pLimit(options.concurrency ?? 4);
   const mountFrom = options.mountFrom ?? mountSourcesFor(src, dst);
   const blobs = new Map<string, Promise<void>>();

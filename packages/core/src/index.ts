@@ -72,7 +72,7 @@ export { packTags } from './request/pack-tags.js';
 export { planPromotion, type PromotionDestination } from './request/promotion.js';
 export { readPublicKeys } from './request/public-keys.js';
 export { requireNoReference, requireReference } from './request/reference.js';
-export { registryAccess } from './request/registry-access.js';
+export { passwordFromStdin, registryAccess } from './request/registry-access.js';
 export { parseRegistryHost } from './request/registry-host.js';
 export { REKOR_ENTRY_TYPES } from './request/rekor-entry-type.js';
 export {
@@ -107,7 +107,8 @@ export {
   type SerializedBundleJson,
   type SigningSetup,
 } from './sign/types.js';
-export { type ContentStore, type RemovedReference } from './store.js';
+export { type ContentStore, type DryRunLog, type DryRunWrite, type RemovedReference } from './store.js';
+export { DryRunStore } from './dry-run-store.js';
 export { type ListedTag, listTags, tagArtifact } from './tags.js';
 export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
 export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';

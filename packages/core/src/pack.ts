@@ -40,6 +40,7 @@ export {
 const LARGE_LAYER_WARNING_BYTES = 10 * 1000 * 1000 * 1000;
 
 export interface PackOptions {
+  /** The model directory, or one model file (`pack model.gguf`: as a directory holding only it). */
   dir: string;
   target: ContentStore;
   /** Tags to set on the manifest once everything is stored. */
@@ -71,6 +72,8 @@ export interface PackOptions {
 export interface PackedLayer {
   path: string;
   kind: LayerKind;
+  /** The kind was guessed by the name rules (modelpack/classify.ts), not named by a spec. */
+  untested: boolean;
   descriptor: Descriptor;
   diffId: string;
   /** Bytes were written/uploaded for this layer (false: the target already had it). */
@@ -135,7 +138,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   const scanned = await scanModelDir(options.dir, { ...options.scan, skipDirs });
   // One git session (a private git dir: the model repo's own config and hooks never run) and
   // one `git status` for the dirty check and the Git LFS digests (see modelpack/git.ts).
-  const git = openGitSession(options.dir);
+  const git = openGitSession(scanned.root);
   try {
     return await packScanned(options, scanned, git);
   } finally {
@@ -154,11 +157,13 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     warnings.push(m);
     options.warn?.(m);
   };
+  // What the scan found worth saying (empty directories, spec globs that match nothing).
+  for (const w of scanned.warnings) warn(w);
   const metadata = await inferModelMetadata(
-    options.dir,
+    scanned.root,
     files,
     { ...specMetadata, ...(options.metadata ?? {}) },
-    { gitStatus: () => git.status() },
+    { gitStatus: () => git.status(), ...(scanned.singleFile ? { fallbackName: scanned.singleFile.stem } : {}) },
   );
   const createdAt = options.createdAt;
   // Validate everything but the digests before the first byte is written.
@@ -185,7 +190,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     bytesRead: 0,
     gitLfs: 0,
   };
-  const cached = await knownDigests(options, files, format, git, stats);
+  const cached = await knownDigests(options, scanned.root, files, format, git, stats);
   progress.setTotal(files.filter((f) => !cached.has(f)).reduce((a, f) => a + f.size, 0));
   let done = 0;
   const advance = (n: number): void => {
@@ -229,6 +234,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
 /** Digests known without reading the file: digest-cache hits, then Git LFS pointers (raw layers). */
 async function knownDigests(
   options: PackOptions,
+  root: string,
   files: ModelFile[],
   format: LayerEncoding,
   git: GitSession,
@@ -245,7 +251,7 @@ async function knownDigests(
   stats.cacheHits = cached.size;
   if (format === 'raw' && options.gitLfs !== false) {
     const pending = files.filter((f) => !cached.has(f));
-    const lfs = await gitLfsDigests(options.dir, pending, git);
+    const lfs = await gitLfsDigests(root, pending, git);
     for (const f of pending) {
       const d = lfs.get(f.absPath);
       if (d) cached.set(f, { digest: d.digest, size: d.size, diffId: d.digest });
@@ -357,6 +363,7 @@ async function pushLayers(
         return {
           path: file.path,
           kind: file.kind,
+          untested: file.untested,
           descriptor: {
             mediaType,
             digest: digests.digest,

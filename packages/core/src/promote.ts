@@ -1,7 +1,7 @@
 import { lstatSync, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, dirname, join as joinPath, resolve as resolvePath } from 'node:path';
-import { copyGraph, type CopyStats } from './copy.js';
+import { copyGraph, noCopy, type CopyStats } from './copy.js';
 import { ModelshipError } from './errors.js';
 import type { Descriptor } from './oci.js';
 import type { Policy } from './policy/types.js';
@@ -10,7 +10,7 @@ import { signArtifact } from './sign/sign.js';
 import { buildStatement } from './sign/statement.js';
 import type { SigningOptions } from './sign/setup.js';
 import type { InTotoStatement, SignerIdentity, SigningSetup } from './sign/types.js';
-import { mountSourcesFor, type ContentStore, type ReadOnlyStore } from './store.js';
+import { mountSourcesFor, type ContentStore, type DryRunLog, type ReadOnlyStore } from './store.js';
 import { verifyArtifact, type VerifyReport } from './verify/evaluate.js';
 import type { TufOptions } from './verify/tuf.js';
 
@@ -82,10 +82,22 @@ export interface PromoteResult {
   descriptor: Descriptor;
   /** `<destination name>@<digest>`. */
   reference: string;
+  /** The tags set (a dry run: that would be set). */
   tags: string[];
   report: VerifyReport;
   stats: CopyStats;
   record?: PromotionRecordSummary;
+  /**
+   * Source and destination are one repository (or layout): nothing was copied, only `tags`
+   * (those not naming the digest there yet) were set, and a record written for them. When
+   * every tag named it already, `tagsUnchanged` lists them and nothing was written at all.
+   */
+  sameLocation?: { tagsUnchanged: string[] };
+  /**
+   * The destination was a dry-run store (DryRunStore: `--dry-run`): `log` says what would be
+   * written and tagged; no record was signed (`record` says whether a real run signs one).
+   */
+  dryRun?: { log: DryRunLog; record: boolean };
 }
 
 /** The predicate of a promotion record (docs/predicates.md). */
@@ -192,6 +204,29 @@ export function checkDestinationAllowed(policy: Policy, destinationName: string)
     );
 }
 
+/**
+ * Whether two promote endpoints name one place: the same registry repository (host case and
+ * Docker Hub aliases folded) or the same layout directory (symlinks resolved), as
+ * normalizeDestination spells them. A name it cannot normalise is not the same as anything.
+ */
+export function sameLocation(a: string, b: string): boolean {
+  try {
+    return normalizeDestination(a) === normalizeDestination(b);
+  } catch {
+    return false;
+  }
+}
+
+/** The digest `tag` names in `store`, or undefined when it names nothing. */
+async function tagDigest(store: ReadOnlyStore, tag: string): Promise<string | undefined> {
+  try {
+    return (await store.resolve(tag)).digest;
+  } catch (e) {
+    if (e instanceof ModelshipError && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
 function githubRun(env: NodeJS.ProcessEnv): PromotionPredicate['run'] {
   const server = env.GITHUB_SERVER_URL;
   const repo = env.GITHUB_REPOSITORY;
@@ -281,22 +316,37 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
   const opened = typeof destination.store === 'function';
   const dst = typeof destination.store === 'function' ? await destination.store() : destination.store;
   try {
-    const mountFrom = options.mountFrom ?? mountSourcesFor(source.store, dst);
-    const stats = await copyGraph(source.store, dst, root, {
-      concurrency: options.concurrency ?? 4,
-      referrers: true,
-      ...(mountFrom.length ? { mountFrom } : {}),
-      ...(options.onBytes ? { onBytes: options.onBytes } : {}),
-      ...(options.onBlob ? { onBlob: options.onBlob } : {}),
-    });
+    // Promoting into the place it comes from copies nothing; only the tags can change, and
+    // the record is about them. With no tag to change there is nothing to promote: no record.
+    const same = sameLocation(source.name, destination.name);
+    let setTags = tags;
+    let stats: CopyStats = noCopy();
+    let sameResult: PromoteResult['sameLocation'];
+    if (same) {
+      const unchanged: string[] = [];
+      for (const t of tags) if ((await tagDigest(dst, t)) === root.digest) unchanged.push(t);
+      setTags = tags.filter((t) => !unchanged.includes(t));
+      sameResult = { tagsUnchanged: unchanged };
+    } else {
+      const mountFrom = options.mountFrom ?? mountSourcesFor(source.store, dst);
+      stats = await copyGraph(source.store, dst, root, {
+        concurrency: options.concurrency ?? 4,
+        referrers: true,
+        ...(mountFrom.length ? { mountFrom } : {}),
+        ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+        ...(options.onBlob ? { onBlob: options.onBlob } : {}),
+      });
+    }
+    const nothingToDo = same && setTags.length === 0;
 
     let record: PromotionRecordSummary | undefined;
-    if (options.recordSetup) {
+    // A dry-run store writes nothing, and a signature would still reach the transparency log.
+    if (options.recordSetup && !dst.dryRun && !nothingToDo) {
       const predicate = buildPromotionPredicate({
         source: { name: source.name, reference: source.reference },
         destinationName: destination.name,
         descriptor: root,
-        tags,
+        tags: setTags,
         report,
         actor: options.actor ?? defaultActor(env),
         ...(options.version ? { version: options.version } : {}),
@@ -308,8 +358,7 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
         reference: root.digest,
         name: destination.name,
         setup: options.recordSetup,
-        statement: (s) =>
-          buildStatement({ name: destination.name, digest: s.digest }, PROMOTION_PREDICATE_TYPE, predicate),
+        statement: (s, name) => buildStatement({ name, digest: s.digest }, PROMOTION_PREDICATE_TYPE, predicate),
       });
       record = {
         referrer: signed.referrer.digest,
@@ -319,14 +368,16 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
       };
     }
     // Tags last: whoever pulls by tag finds the artifact, its referrers and the record.
-    for (const t of tags) await dst.tag(root, t);
+    for (const t of setTags) await dst.tag(root, t);
     return {
       descriptor: root,
       reference: `${destination.name}@${root.digest}`,
-      tags,
+      tags: setTags,
       report,
       stats,
       ...(record ? { record } : {}),
+      ...(sameResult ? { sameLocation: sameResult } : {}),
+      ...(dst.dryRun ? { dryRun: { log: dst.dryRun, record: Boolean(options.recordSetup) && !nothingToDo } } : {}),
     };
   } finally {
     if (opened) await dst.close();

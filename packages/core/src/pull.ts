@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { countBytes } from './streams.js';
 import { copyGraph, type CopyOptions, type CopyStats } from './copy.js';
 import { parseImageManifest } from './manifest.js';
-import { ModelshipError } from './errors.js';
+import { ModelshipError, opt } from './errors.js';
+import { anyMatch, compileGlobs } from './modelpack/glob.js';
 import { ExtractionStage, assertDistinctLayerPaths, safeJoin, type CommitOptions } from './extract.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType } from './mediatypes.js';
 import { isDigest, type Descriptor, type Manifest } from './oci.js';
@@ -35,6 +36,12 @@ export async function transfer(
 
 export interface ExtractOptions extends CommitOptions {
   onBytes?: (n: number) => void;
+  /**
+   * Only the layers whose file path matches one of these globs (pack's glob rules:
+   * modelpack/glob.ts; a directory name matches what is below it) are downloaded, verified and
+   * written. None matching is NOT_FOUND naming the globs, before anything is written.
+   */
+  include?: readonly string[];
 }
 
 /** The config's diffIds, one per layer, when the config is a ModelPack config that lists them. */
@@ -82,6 +89,22 @@ export async function extractArtifact(
       });
     safeJoin(resolve(dir), fp, `layer ${l.digest}`);
   }
+  const globs = compileGlobs(options.include, 'USAGE', opt('include'));
+  const wanted = new Set(
+    globs.length ? doc.layers.filter((l) => anyMatch(globs, layerFilepath(l.annotations) ?? '')) : doc.layers,
+  );
+  if (wanted.size === 0) {
+    const paths = doc.layers.map((l) => layerFilepath(l.annotations)).filter((p): p is string => p !== undefined);
+    throw new ModelshipError(
+      'NOT_FOUND',
+      `no file of ${root.digest} matches ${globs.map((g) => `"${g.pattern}"`).join(', ')} (${opt('include')})`,
+      {
+        hint: paths.length
+          ? `its files: ${paths.slice(0, 10).join(', ')}${paths.length > 10 ? `, … (${paths.length})` : ''}`
+          : 'its layers name no file paths',
+      },
+    );
+  }
   const diffIds = await configDiffIds(store, doc);
 
   const stage = await ExtractionStage.open(dir);
@@ -90,8 +113,12 @@ export async function extractArtifact(
   let ok = false;
   try {
     // Raw layers already in `dir` byte for byte are not downloaded again.
-    const present = await stage.precheck(raw, options);
+    const present = await stage.precheck(
+      raw.filter((l) => wanted.has(l)),
+      options,
+    );
     for (const [i, layer] of doc.layers.entries()) {
+      if (!wanted.has(layer)) continue;
       if (present.has(layer)) {
         files.push(stage.keep(layer));
         continue;

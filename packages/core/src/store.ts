@@ -111,6 +111,13 @@ export interface ContentStore extends ReadOnlyStore {
 
   /** Capability: tags and manifests can be removed, and what nothing reaches collected (OCI layouts). */
   readonly deletion?: StoreDeletion;
+
+  /**
+   * Present on a store that writes nothing (DryRunStore, `--dry-run`): what would have been
+   * written is logged here instead. A caller whose work has effects outside the store (a
+   * signature uploaded to a transparency log) skips them when it is present.
+   */
+  readonly dryRun?: DryRunLog;
 }
 
 export interface StoreDeletion {
@@ -127,6 +134,25 @@ export interface RemovedReference {
   tags: string[];
   /** The manifest still has a tag (another one than those removed). */
   stillTagged: boolean;
+}
+
+/** One push or ingest a dry run logged, in order; each digest once. */
+export interface DryRunWrite {
+  descriptor: Descriptor;
+  /** A referrer is a manifest with a `subject` (a signature, an attestation). */
+  kind: 'blob' | 'manifest' | 'referrer';
+  /** The target has it already: a real run would skip it. */
+  present: boolean;
+  /** A real run would try to mount it from these repositories first. */
+  mountFrom?: string[];
+  /** For a manifest with a `subject` (a referrer): the subject's digest. */
+  subject?: string;
+}
+
+export interface DryRunLog {
+  writes: DryRunWrite[];
+  /** Tags a real run would set, with the digest the tag names in the target now, if any. */
+  tags: { tag: string; descriptor: Descriptor; current?: string }[];
 }
 
 /** Repositories of `src` that `dst` can cross-repo mount from: same registry, other repository. */

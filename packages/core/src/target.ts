@@ -1,5 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
+import { DryRunStore } from './dry-run-store.js';
 import { ModelshipError } from './errors.js';
 import { OciLayoutStore } from './layout.js';
 import { isDigest } from './oci.js';
@@ -28,6 +30,12 @@ export interface OpenTargetOptions {
   /** Create an OCI layout when the path does not exist (pack/pull targets). */
   create?: boolean;
   registry?: RegistryAccess;
+  /**
+   * Open for a dry run: the store is a DryRunStore over the target, which writes nothing and
+   * logs what would be written; a layout that does not exist (or an empty directory) is not
+   * created, it is a target that has nothing yet.
+   */
+  dryRun?: boolean;
 }
 
 /**
@@ -59,7 +67,9 @@ export async function openTarget(spec: string, options: OpenTargetOptions = {}):
   if (isLayoutSpec(spec)) {
     const { path, reference } = splitLayoutSpec(spec);
     if (!path) throw new ModelshipError('USAGE', `"${spec}" names no layout directory`, { hint: 'use oci:PATH[:TAG]' });
-    const store = await OciLayoutStore.open(path, { create: options.create ?? false });
+    const store = options.dryRun
+      ? new DryRunStore(await existingLayout(path), path)
+      : await OciLayoutStore.open(path, { create: options.create ?? false });
     return {
       store,
       ...(reference ? { reference } : {}),
@@ -69,7 +79,13 @@ export async function openTarget(spec: string, options: OpenTargetOptions = {}):
     };
   }
   const ref = parseReference(spec);
-  const store = new RegistryStore({ ...(options.registry ?? {}), registry: ref.registry, repository: ref.repository });
+  const registryStore = new RegistryStore({
+    ...(options.registry ?? {}),
+    registry: ref.registry,
+    repository: ref.repository,
+  });
+  // Opening a repository writes nothing; a dry run only keeps it from being written to.
+  const store = options.dryRun ? new DryRunStore(registryStore, registryStore.location) : registryStore;
   const reference = ref.digest ?? ref.tag;
   return {
     store,
@@ -80,4 +96,16 @@ export async function openTarget(spec: string, options: OpenTargetOptions = {}):
     registry: ref.registry,
     repository: ref.repository,
   };
+}
+
+/** The layout at `path` for a dry run to read, or undefined when a real run would create it. */
+async function existingLayout(path: string): Promise<OciLayoutStore | undefined> {
+  let entries: string[];
+  try {
+    entries = await readdir(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return OciLayoutStore.open(path); // its error names the problem (not a directory, unreadable)
+  }
+  return entries.length === 0 ? undefined : OciLayoutStore.open(path);
 }

@@ -49,6 +49,8 @@ describe('scanModelDir: realistic checkouts', () => {
       'pt/pytorch_model-00001-of-00002.bin': 'pt',
       'pt/pytorch_model.bin.index.json': '{}',
       'pt/training_args.bin': 'pt',
+      'pt/checkpoint-500/optimizer.pt': 'opt',
+      'pt/checkpoint-500/rng_state_0.pth': 'rng',
       'pt/model.ckpt': 'ckpt',
       'pt/vocab.txt': 'a\nb',
       'pt/merges.txt': 'a b',
@@ -67,7 +69,10 @@ describe('scanModelDir: realistic checkouts', () => {
       'onnx/model.onnx.data': 'weight',
       'pt/pytorch_model-00001-of-00002.bin': 'weight',
       'pt/pytorch_model.bin.index.json': 'weight.config',
-      'pt/training_args.bin': 'weight',
+      // Training-run state is run metadata, not weights (MOF: Model metadata).
+      'pt/training_args.bin': 'weight.config',
+      'pt/checkpoint-500/optimizer.pt': 'weight.config',
+      'pt/checkpoint-500/rng_state_0.pth': 'weight.config',
       'pt/model.ckpt': 'weight',
       'pt/vocab.txt': 'weight.config',
       'pt/merges.txt': 'weight.config',
@@ -179,10 +184,12 @@ describe('scanModelDir: filters', () => {
 });
 
 describe('scanModelDir: errors and symlinks', () => {
-  it('refuses a missing dir, a file and an empty dir with INPUT', async () => {
+  it('refuses a missing dir and a dir with nothing to pack with INPUT; one file is scanned alone', async () => {
     expect((await rejection(scanModelDir(join(tmp.dir, 'nope')))).message).toMatch(/does not exist/);
-    writeTree(tmp.dir, { 'f.txt': 'x' });
-    expect((await rejection(scanModelDir(join(tmp.dir, 'f.txt')))).message).toMatch(/not a directory/);
+    writeTree(tmp.dir, { 'f.gguf': 'x', 'g.txt': 'y' });
+    const one = await scanModelDir(join(tmp.dir, 'f.gguf'));
+    expect(one.files.map((f) => [f.path, f.kind])).toEqual([['f.gguf', 'weight']]);
+    expect(one.singleFile).toEqual({ stem: 'f' });
     mkdirSync(join(tmp.dir, 'empty'));
     writeTree(join(tmp.dir, 'empty'), { '.hidden': 'x', '__pycache__/a.pyc': 'x' });
     const e = await rejection(scanModelDir(join(tmp.dir, 'empty')));

@@ -187,6 +187,28 @@ minSignatures: 0
     expect(e.message).toContain('policy.yaml:5: minSignatures must be >= 1');
   });
 
+  // docs/policy.md promises every problem; an unknown key used to hide the rule checks (regexes, licences).
+  it('an unknown key and the rule checks are listed together', () => {
+    const e = errorOf(`version: 1
+signers:
+  - keyless:
+      issuer: https://accounts.google.com
+      identity: 'release@acme\\.com'
+require:
+  slsa:
+    buildr: '^x$'
+  licenses: { allow: [MIT], deny: [MIT] }
+`);
+    expect(e.message).toBe(
+      [
+        'invalid policy (3 problems):',
+        '  policy.yaml:5: signers[0].keyless.identity must be an anchored regex (^...$): "release@acme\\.com" must start with ^',
+        '  policy.yaml:8: unknown key "buildr" in require.slsa (allowed: builder, workflow, sourceRepository, ref, forbidSelfHosted)',
+        '  policy.yaml:9: licence "MIT" is in both require.licenses.allow and deny',
+      ].join('\n'),
+    );
+  });
+
   it('missing signers, empty signers, and a signer entry with two kinds', () => {
     expect(errorOf('version: 1\n').message).toBe('policy.yaml:1: the policy: missing required key "signers"');
     expect(errorOf('version: 1\nsigners: []\n').message).toBe(

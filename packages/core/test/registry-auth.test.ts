@@ -315,11 +315,20 @@ esac
     );
   });
 
-  it('reports a broken config.json as AUTH naming the file', async () => {
-    await writeFile(join(dir, 'cfg', 'config.json'), '{not json');
-    await expect(lookupDockerCredential('a.test', { env: env() })).rejects.toMatchObject({
+  // A broken default config.json blocked anonymous pulls of public artifacts: now a warning.
+  it('warns about a broken default config.json and goes on; one named by configPath is AUTH', async () => {
+    const path = join(dir, 'cfg', 'config.json');
+    await writeFile(path, '{not json');
+    const warnings: string[] = [];
+    expect(await lookupDockerCredential('a.test', { env: env(), warn: (m) => warnings.push(m) })).toBeUndefined();
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        new RegExp(`^docker config ${path} is not valid JSON .*; going on without its credentials`),
+      ),
+    ]);
+    await expect(lookupDockerCredential('a.test', { env: env(), configPath: path })).rejects.toMatchObject({
       code: 'AUTH',
-      message: expect.stringContaining('config.json') as unknown as string,
+      message: expect.stringContaining(`docker config ${path} is not valid JSON`) as unknown as string,
     });
   });
 });

@@ -251,8 +251,11 @@ describe('customPredicates', () => {
 
 describe('packTags', () => {
   const D = `sha256:${'b'.repeat(64)}`;
-  it('takes the tags given, else the target tag, else latest', () => {
-    expect(packTags({ reference: 'v1' }, 'h/r:v1', ['a', 'b'], '--push')).toEqual(['a', 'b']);
+  it('sets the target tag and every tag given, else latest', () => {
+    // The target's tag is kept beside the extra ones (it was dropped: `-o DIR:v1 -t stable` set only stable).
+    expect(packTags({ reference: 'v1' }, 'h/r:v1', ['a', 'b'], '--push')).toEqual(['v1', 'a', 'b']);
+    expect(packTags({ reference: 'v1' }, 'h/r:v1', ['v1', 'a'], '--push')).toEqual(['v1', 'a']);
+    expect(packTags({}, 'h/r', ['a'], '--push')).toEqual(['a']);
     expect(packTags({ reference: 'v1' }, 'h/r:v1', [], '--push')).toEqual(['v1']);
     expect(packTags({}, 'h/r', undefined, '--push')).toEqual(['latest']);
   });

@@ -14,10 +14,11 @@ import {
   pack,
   type IdentifierFamily,
   type LayerEncoding,
+  type DryRunLog,
   type PackResult,
   untrustedText,
 } from '@modelship/core';
-import { formatBytes, progressFor, safe, table, type CliIO, printResult } from '../io.js';
+import { dryRunTag, formatBytes, progressFor, safe, table, type CliIO, printResult } from '../io.js';
 import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
 
 interface PackFlags extends RegistryFlags {
@@ -46,6 +47,7 @@ interface PackFlags extends RegistryFlags {
   cache: boolean;
   concurrency: string;
   mountFrom?: string[];
+  dryRun?: boolean;
   json?: boolean;
   progress: boolean;
 }
@@ -53,11 +55,13 @@ interface PackFlags extends RegistryFlags {
 export function registerPack(program: Command, io: CliIO): void {
   const cmd = program
     .command('pack')
-    .description('pack a model directory into a ModelPack artifact (an OCI layout by default, or a registry)')
-    .argument('<dir>', 'model directory (Hugging Face, GGUF, ONNX, PyTorch checkout)')
+    .description(
+      'pack a model directory, or one model file, into a ModelPack artifact (an OCI layout by default, or a registry)',
+    )
+    .argument('<path>', 'model directory (Hugging Face, GGUF, ONNX, PyTorch checkout), or one model file (a .gguf)')
     .option('-o, --output <layout>', 'OCI layout directory to write, optionally with :TAG (default ./model-oci)')
     .option('--push <reference>', 'push to a registry instead: HOST/REPO[:TAG]')
-    .option('-t, --tag <tag>', 'tag to set (repeatable; default: the tag in the target, else latest)', collect)
+    .option('-t, --tag <tag>', 'tag to set besides the one in the target (repeatable; with neither: latest)', collect)
     .option('--name <name>', 'descriptor.name (default: model card, GGUF name, or directory name)')
     .option('--model-version <version>', 'descriptor.version')
     .option('--family <family>', 'descriptor.family (e.g. llama3)')
@@ -87,6 +91,10 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--no-cache', 'hash every file: no digest cache, no Git LFS pointer digests')
     .option('--concurrency <n>', 'files transferred at once', '4')
     .option('--mount-from <repo>', 'repository on the same registry to mount known blobs from (repeatable)', collect)
+    .option(
+      '--dry-run',
+      'write nothing: list the layers, digests and manifest digest pack would produce, and what the target has',
+    )
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
   addRegistryOptions(cmd).action(async (dir: string, flags: PackFlags) => {
@@ -106,6 +114,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
   const targetSpec = flags.push ?? (flags.output ? flags.output : './model-oci');
   const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
     create: true,
+    ...(flags.dryRun ? { dryRun: true } : {}),
     registry: await registryAccessFromFlags(flags, io),
   });
   try {
@@ -148,7 +157,14 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       warn: (m) => io.err(safe`warning: ${m}\n`),
     });
     const reference = `${target.base}:${tags[0]}`;
-    return { text: render(result, reference), json: toJson(result, reference, target.kind, target.store.location) };
+    const dryRun = target.store.dryRun;
+    return {
+      text: dryRun ? renderDryRun(result, reference, dryRun) : render(result, reference),
+      json: {
+        ...(toJson(result, reference, target.kind, target.store.location) as object),
+        ...(dryRun ? { dryRun: dryRunJson(result, dryRun) } : {}),
+      },
+    };
   } finally {
     await target.store.close();
   }
@@ -209,5 +225,51 @@ function toJson(r: PackResult, reference: string, kind: string, location: string
     stats: r.stats,
     ignored: { count: r.ignored.length, paths: r.ignored.slice(0, IGNORED_SHOWN) },
     warnings: r.warnings,
+  };
+}
+
+/** Whether the target has a blob the pack would write, from the dry run's log. */
+function presence(log: DryRunLog, digest: string): 'already there' | 'would write' {
+  return log.writes.find((w) => w.descriptor.digest === digest)?.present ? 'already there' : 'would write';
+}
+
+/**
+ * `pack --dry-run`: every layer with its kind (and whether a spec or the name rules chose it),
+ * media type, size and digest, and whether the target has it or a real run would write it;
+ * then config, manifest and tags.
+ */
+function renderDryRun(r: PackResult, reference: string, log: DryRunLog): string {
+  const rows = [['FILE', 'KIND', 'MEDIA TYPE', 'SIZE', 'DIGEST', 'IN THE TARGET']];
+  for (const l of r.layers)
+    rows.push([
+      l.path,
+      `${l.kind}${l.untested ? '' : ' (spec)'}`,
+      l.descriptor.mediaType,
+      formatBytes(l.descriptor.size),
+      l.descriptor.digest,
+      presence(log, l.descriptor.digest),
+    ]);
+  const fresh = log.writes.filter((w) => !w.present);
+  const bytes = formatBytes(fresh.reduce((a, w) => a + w.descriptor.size, 0));
+  return (
+    table(rows) +
+    safe`\nconfig: ${r.configDescriptor.digest} (${presence(log, r.configDescriptor.digest)})\n` +
+    safe`manifest: ${r.descriptor.digest} (${presence(log, r.descriptor.digest)})\n` +
+    safe`tags: ${log.tags.map(dryRunTag).join(', ')}\n` +
+    ignoredLine(r) +
+    `dry run: nothing was written; a real run would write ${fresh.length} of the ${log.writes.length} blobs ` +
+    `(layers, config, manifest: ${bytes}) and find ${log.writes.length - fresh.length} in the target already\n` +
+    safe`reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
+  );
+}
+
+function dryRunJson(r: PackResult, log: DryRunLog): unknown {
+  const present = (digest: string): boolean => presence(log, digest) === 'already there';
+  return {
+    written: false,
+    blobs: log.writes.map((w) => ({ ...w.descriptor, present: w.present })),
+    config: { digest: r.configDescriptor.digest, present: present(r.configDescriptor.digest) },
+    manifest: { digest: r.descriptor.digest, present: present(r.descriptor.digest) },
+    tags: log.tags.map((t) => ({ tag: t.tag, digest: t.descriptor.digest, current: t.current ?? null })),
   };
 }

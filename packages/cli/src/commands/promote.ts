@@ -5,18 +5,21 @@ import {
   loadPolicy,
   openTarget,
   parseConcurrency,
+  passwordFromStdin,
   planPromotion,
   promoteArtifact,
   readPublicKeys,
   registryAccess,
   type PromotionDestination,
   type ContentStore,
+  type DryRunLog,
+  type DryRunWrite,
   type PromoteResult,
   type RegistryAccess,
   type SigningSetup,
   type VerifyReport,
 } from '@modelship/core';
-import { json, progressFor, safe, type CliIO } from '../io.js';
+import { dryRunTag, json, progressFor, safe, type CliIO } from '../io.js';
 import {
   addSignerOptions,
   oneStdinSecret,
@@ -40,6 +43,7 @@ interface PromoteFlags extends SignerFlags, TufFlags {
   srcPasswordStdin?: boolean;
   destUsername?: string;
   destPasswordStdin?: boolean;
+  dryRun?: boolean;
   json?: boolean;
   progress: boolean;
 }
@@ -68,6 +72,10 @@ export function registerPromote(program: Command, io: CliIO): void {
       '--dest-password-stdin',
       'read the destination registry password from standard input (else env MODELSHIP_DEST_PASSWORD)',
     )
+    .option(
+      '--dry-run',
+      'verify, then write nothing: list what would be copied and what the destination has, the tags and the record',
+    )
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
   addSignerOptions(addTufOptions(cmd)).action(async (source: string, destination: string, flags: PromoteFlags) => {
@@ -89,7 +97,9 @@ async function sideAccess(
   env: NodeJS.ProcessEnv,
 ): Promise<RegistryAccess> {
   const prefix = side === 'src' ? 'MODELSHIP_SRC' : 'MODELSHIP_DEST';
-  const password = passwordStdin ? (await stdin()).replace(/\r?\n$/, '') : env[`${prefix}_PASSWORD`];
+  const password = passwordStdin
+    ? passwordFromStdin(await stdin(), `--${side}-password-stdin`)
+    : env[`${prefix}_PASSWORD`];
   const own = registryAccess(
     { username: username ?? env[`${prefix}_USERNAME`], password: password || undefined },
     {
@@ -135,7 +145,7 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
   const src = await openTarget(source, { registry: srcAccess });
   let dstRegistry: ContentStore | undefined;
   try {
-    const dst = await destinationTarget(plan.destination, dstAccess);
+    const dst = await destinationTarget(plan.destination, dstAccess, flags.dryRun === true);
     if (typeof dst.store !== 'function') dstRegistry = dst.store;
     const tags = plan.tags;
 
@@ -161,12 +171,14 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
         onBytes: (n) => progress.update(n),
       });
     } catch (e) {
+      // No progress line for a promotion that failed ("promote: 0 B 0.0 MB/s" said nothing).
       if (failedReport) io.out(flags.json ? json({ ok: false, report: failedReport }) : renderFailure(failedReport));
       throw e;
-    } finally {
-      progress.finish();
     }
-    io.out(flags.json ? json(toJson(result, src.display)) : render(result, src.display));
+    if (!result.dryRun && !result.sameLocation) progress.finish();
+    // Never the --key value itself: it may be the PEM text of the private key.
+    const signer = flags.key ? '--key' : 'keyless, OIDC';
+    io.out(flags.json ? json(toJson(result, src.display)) : render(result, src.display, signer));
   } finally {
     await dstRegistry?.close();
     await src.store.close();
@@ -177,13 +189,15 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
 async function destinationTarget(
   planned: PromotionDestination,
   access: RegistryAccess,
+  dryRun: boolean,
 ): Promise<{ store: ContentStore | (() => Promise<ContentStore>); base: string }> {
+  const how = dryRun ? { dryRun: true } : {};
   if (planned.kind === 'oci-layout')
     return {
-      store: async () => (await openTarget(planned.base, { create: true })).store,
+      store: async () => (await openTarget(planned.base, { create: true, ...how })).store,
       base: planned.base,
     };
-  const t = await openTarget(planned.spec, { registry: access });
+  const t = await openTarget(planned.spec, { registry: access, ...how });
   return { store: t.store, base: t.base };
 }
 
@@ -194,18 +208,59 @@ function renderFailure(r: VerifyReport): string {
   return lines.join('\n') + '\n';
 }
 
-function render(r: PromoteResult, source: string): string {
+function render(r: PromoteResult, source: string, signer: string): string {
   const s = r.stats;
   const lines = [
     safe`verified ${source}@${r.descriptor.digest} against ${r.report.policy.source}: ${r.report.checks.length} checks passed`,
-    `${s.blobsCopied} blobs copied (${formatBytes(s.bytesCopied)}), ${s.blobsMounted} mounted, ${s.blobsSkipped} already present; ` +
-      `${s.manifestsCopied} manifests copied, ${s.referrersCopied} referrers`,
   ];
-  if (r.record) lines.push(safe`promotion record: ${r.record.referrer} (signer ${r.record.signer.subject})`);
-  else lines.push('promotion record: none (--no-record)');
-  if (r.tags.length) lines.push(safe`tags: ${r.tags.join(', ')}`);
+  if (r.sameLocation) {
+    lines.push(safe`source and destination are the same (${r.reference.split('@')[0]!}): nothing to copy`);
+    if (r.sameLocation.tagsUnchanged.length)
+      lines.push(safe`already tagged there: ${r.sameLocation.tagsUnchanged.join(', ')}`);
+  } else if (r.dryRun) lines.push(...dryRunCopyLines(r.dryRun.log));
+  else
+    lines.push(
+      `${s.blobsCopied} blobs copied (${formatBytes(s.bytesCopied)}), ${s.blobsMounted} mounted, ${s.blobsSkipped} already present; ` +
+        `${s.manifestsCopied} manifests copied, ${s.referrersCopied} referrers`,
+    );
+  const nothing = r.sameLocation !== undefined && r.tags.length === 0;
+  if (r.dryRun) {
+    lines.push(
+      r.dryRun.record
+        ? safe`promotion record: would be signed (${signer}) and attached`
+        : nothing
+          ? 'promotion record: none (no tag to change)'
+          : 'promotion record: none (--no-record)',
+    );
+    if (r.dryRun.log.tags.length) lines.push(safe`tags: ${r.dryRun.log.tags.map(dryRunTag).join(', ')}`);
+    lines.push('dry run: nothing was written to the destination');
+  } else {
+    if (r.record) lines.push(safe`promotion record: ${r.record.referrer} (signer ${r.record.signer.subject})`);
+    else if (nothing) lines.push('nothing changed: no tag to set, no promotion record added');
+    else lines.push('promotion record: none (--no-record)');
+    if (r.tags.length) lines.push(safe`tags: ${r.tags.join(', ')}`);
+  }
   lines.push(safe`reference: ${r.reference}`, safe`digest: ${r.descriptor.digest}`);
   return lines.join('\n') + '\n';
+}
+
+/** What a dry run would copy: blobs, manifests and referrers, new or already in the destination. */
+function dryRunCopyLines(log: DryRunLog): string[] {
+  const kinds = { blob: [] as DryRunWrite[], manifest: [] as DryRunWrite[], referrer: [] as DryRunWrite[] };
+  for (const w of log.writes) kinds[w.kind].push(w);
+  const lines: string[] = [];
+  for (const [kind, writes] of Object.entries(kinds)) {
+    const fresh = writes.filter((w) => !w.present);
+    const mount = fresh.some((w) => w.mountFrom)
+      ? `, mounted from ${fresh.find((w) => w.mountFrom)!.mountFrom!.join(', ')} where the registry allows`
+      : '';
+    lines.push(
+      `${kind}s: ${fresh.length} to copy (${formatBytes(fresh.reduce((a, w) => a + w.descriptor.size, 0))}${mount}), ${writes.length - fresh.length} already present`,
+    );
+    for (const w of writes)
+      lines.push(safe`  ${w.present ? 'present' : 'copy   '} ${w.descriptor.digest} ${w.descriptor.mediaType}`);
+  }
+  return lines;
 }
 
 function toJson(r: PromoteResult, source: string): unknown {
@@ -220,6 +275,20 @@ function toJson(r: PromoteResult, source: string): unknown {
     verify: { ok: r.report.ok, policy: r.report.policy, checks: r.report.checks },
     record: r.record
       ? { referrerDigest: r.record.referrer, bundleDigest: r.record.bundle, signer: r.record.signer }
+      : null,
+    sameLocation: r.sameLocation ?? null,
+    dryRun: r.dryRun
+      ? {
+          written: false,
+          record: r.dryRun.record,
+          writes: r.dryRun.log.writes.map((w) => ({
+            ...w.descriptor,
+            present: w.present,
+            ...(w.subject ? { subject: w.subject } : {}),
+            ...(w.mountFrom ? { mountFrom: w.mountFrom } : {}),
+          })),
+          tags: r.dryRun.log.tags.map((t) => ({ tag: t.tag, digest: t.descriptor.digest, current: t.current ?? null })),
+        }
       : null,
   };
 }

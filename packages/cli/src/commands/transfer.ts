@@ -42,7 +42,7 @@ export function registerPush(program: Command, io: CliIO): void {
   addCopyOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
     if (!isLayoutSpec(source))
       throw new ModelshipError('USAGE', `push source "${source}" is not an OCI layout`, {
-        hint: 'write oci:DIR[:TAG]; to copy between registries use `modelship promote` (later) or pull then push',
+        hint: 'write oci:DIR[:TAG]; to copy between registries use `modelship promote SRC DST --policy P` (it verifies the artifact first), or pull --output then push',
       });
     await runTransfer(source, destination, flags, io, 'push');
   });
@@ -82,17 +82,29 @@ export function registerPull(program: Command, io: CliIO): void {
     .option('-o, --output <layout>', 'OCI layout to write, optionally oci:DIR:TAG')
     .option('-x, --extract <dir>', 'write the model files into DIR (digest-verified, no path traversal)')
     .option('--overwrite', 'with --extract: replace files in DIR that differ from the artifact (default: refuse)')
+    .option(
+      '--include <glob>',
+      'with --extract: only the files matching (repeatable; other layers are not downloaded)',
+      collect,
+    )
     .option('--no-referrers', 'do not copy referrers (with --output)')
     .option('--concurrency <n>', 'blobs transferred at once', '4')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
   addRegistryOptions(cmd).action(
-    async (reference: string, flags: TransferFlags & { output?: string; extract?: string; overwrite?: boolean }) => {
+    async (
+      reference: string,
+      flags: TransferFlags & { output?: string; extract?: string; overwrite?: boolean; include?: string[] },
+    ) => {
       if (!flags.output === !flags.extract)
         throw new ModelshipError('USAGE', 'pull needs exactly one of --output LAYOUT or --extract DIR');
       if (flags.overwrite && !flags.extract)
         throw new ModelshipError('USAGE', '--overwrite goes with --extract DIR', {
           hint: 'an OCI layout only ever gains content-addressed blobs; nothing there is overwritten',
+        });
+      if (flags.include && !flags.extract)
+        throw new ModelshipError('USAGE', '--include goes with --extract DIR', {
+          hint: 'an OCI layout holds the whole artifact (its manifest names every layer); extract to choose files',
         });
       if (flags.output) {
         const out = flags.output.startsWith('oci:') ? flags.output : `oci:${flags.output}`;
@@ -107,6 +119,7 @@ export function registerPull(program: Command, io: CliIO): void {
         const r = await extractArtifact(src.store, root, flags.extract!, {
           onBytes: (n) => progress.update(n),
           overwrite: flags.overwrite === true,
+          ...(flags.include ? { include: flags.include } : {}),
         }).catch((e: unknown) => {
           if (e instanceof ExtractConflictError)
             throw new ModelshipError(e.code, e.message, {

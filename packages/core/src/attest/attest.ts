@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ModelshipError, opt } from '../errors.js';
 import { signArtifact, type SignResult } from '../sign/sign.js';
 import { buildStatement } from '../sign/statement.js';
+import { layoutSubjectName } from '../sign/subject-name.js';
 import type { SigningSetup } from '../sign/types.js';
 import type { ContentStore } from '../store.js';
 import { collectArtifactFacts, type ArtifactFacts } from './facts.js';
@@ -23,7 +24,7 @@ export interface AttestOptions {
   store: ContentStore;
   /** Tag or digest of the manifest, in `store`. */
   reference: string;
-  /** Statement subject name: `host/repo` or `oci:DIR`. */
+  /** Where the artifact is, `host/repo` or `oci:DIR`; the statement subject is named after it (sign/subject-name.ts). */
   name: string;
   setup: SigningSetup;
   kinds: AttestationKind[];
@@ -133,14 +134,17 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
     });
   }
 
+  // One subject name for every statement: from the config the facts already hold.
+  const subjectName = options.store.localFiles ? layoutSubjectName(facts.config, options.name) : options.name;
   const attestations: Attestation[] = [];
   for (const p of planned) {
     const signed = await signArtifact({
       store: options.store,
       reference: subject.digest,
       name: options.name,
+      subjectName,
       setup: options.setup,
-      statement: (s) => buildStatement({ name: options.name, digest: s.digest }, p.predicateType, p.predicate),
+      statement: (s, name) => buildStatement({ name, digest: s.digest }, p.predicateType, p.predicate),
     });
     const githubId = options.github ? await uploadAttestationToGitHub(signed.bundle, options.github) : undefined;
     attestations.push({ ...p, signed, ...(githubId !== undefined ? { githubId } : {}) });

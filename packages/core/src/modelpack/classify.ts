@@ -4,7 +4,8 @@ import type { LayerKind } from '../mediatypes.js';
  * Kind rules for files no spec names. Checked in this order; the first hit wins:
  *  1. anything below a `data/`, `dataset/` or `datasets/` directory → dataset
  *     (modctl has no dataset bucket at all; AIKit and KitOps do);
- *  2. exact file names (tokenizer and config files, README/LICENSE…, requirements*.txt);
+ *  2. exact file names (tokenizer and config files, training-run state, README/LICENSE…,
+ *     requirements*.txt);
  *  3. extensions (weights, then datasets, code, docs, weight config);
  *  4. unknown files: weight when ≥ 64 MiB (an unrecognised large blob is almost always a
  *     weight format we do not know), else weight config (small sidecar files).
@@ -43,6 +44,16 @@ const CONFIG_NAMES = new Set([
   'sentence_bert_config.json',
   'config_sentence_transformers.json',
 ]);
+
+/**
+ * Training-run state a trainer saves beside a checkpoint: the pickled training arguments
+ * (`training_args.bin`), optimizer, learning-rate scheduler and grad-scaler state, RNG state.
+ * `.bin`/`.pt`/`.pth`, but not weights of the model: they record how it was trained. They are
+ * weight config, the kind of their JSON sibling `trainer_state.json`, which MOF reads as
+ * "Model metadata" (docs/predicates.md). As code, `training_args` would claim MOF's "Training
+ * code"; as weights, "Model parameters".
+ */
+const RUN_STATE_NAME = /^(training_args\.bin|optimizer\.(pt|bin)|scheduler\.pt|scaler\.pt|rng_state(_\d+)?\.pth)$/;
 
 const CODE_NAMES = new Set([
   'makefile',
@@ -191,7 +202,7 @@ export function classifyPath(path: string, size: number): LayerKind {
   const name = parts[parts.length - 1] ?? '';
   if (parts.slice(0, -1).some((d) => DATASET_DIRS.has(d))) return 'dataset';
 
-  if (CONFIG_NAMES.has(name)) return 'weight.config';
+  if (CONFIG_NAMES.has(name) || RUN_STATE_NAME.test(name)) return 'weight.config';
   if (name.endsWith('.index.json')) return 'weight.config'; // shard maps: model.safetensors.index.json
   if (CODE_NAMES.has(name) || /^requirements.*\.txt$/.test(name)) return 'code';
   if (

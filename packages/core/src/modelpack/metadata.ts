@@ -25,6 +25,8 @@ export interface InferOptions {
   useGit?: boolean;
   /** The `git status` run to use for the dirty check (pack shares one with the Git LFS digests). */
   gitStatus?: () => Promise<GitStatusResult>;
+  /** The name when no file gives one (default: the directory's; `pack FILE`: the file's stem). */
+  fallbackName?: string;
 }
 
 /** Merges override layers, earlier ones winning field by field (e.g. flags, then the spec file). */
@@ -346,6 +348,7 @@ export async function inferModelMetadata(
     );
   }
 
+  if (options.fallbackName !== undefined) set('name', sanitizeName(options.fallbackName), 'file name');
   set('name', sanitizeName(basename(root) || basename(dirname(root))), 'directory name');
 
   return { ...(acc as Omit<ModelMetadata, 'name' | 'sources' | 'warnings'>), name: acc.name!, sources, warnings };

@@ -6,7 +6,8 @@ import { compareBytes, compileGlob, compileGlobs, type CompiledGlob } from './gl
 import { findDirSpec, loadSpecFile } from './spec.js';
 import type { ModelFile, ModelMetadataOverrides, ScanOptions, SpecEntry, SpecFormat } from './types.js';
 import type { IgnoredPath } from './ignore-files.js';
-import { relativeInside, resolveModelDir, walkModelDir, type WalkedFile } from './walk.js';
+import { relativeInside, resolveModelPath, walkModelDir, type WalkedFile } from './walk.js';
+import { unsafePathReason } from '../safe-path.js';
 
 export interface ScanModelDirOptions extends ScanOptions {
   /** Follow symlinks that leave the dir (e.g. a Hugging Face cache snapshot) instead of refusing them. */
@@ -16,6 +17,10 @@ export interface ScanModelDirOptions extends ScanOptions {
 }
 
 export interface ScanResult {
+  /** The model directory (realpath): the one scanned, or the one a single model file sits in. */
+  root: string;
+  /** Set when one file was packed (`pack FILE`): its name without the extension, the fallback model name. */
+  singleFile?: { stem: string };
   /** In layer order: weight config, weights, code, datasets, docs; by path (byte order) within a kind. */
   files: ModelFile[];
   /** Metadata the spec file declares (name, licenses, paramSize…). */
@@ -90,7 +95,9 @@ export function sortModelFiles(files: ModelFile[]): ModelFile[] {
  * untested). Include/exclude filter everything, spec-named files included.
  */
 export async function scanModelDir(dir: string, options: ScanModelDirOptions = {}): Promise<ScanResult> {
-  const root = await resolveModelDir(dir);
+  const path = await resolveModelPath(dir);
+  if (path.file) return scanModelFile(dir, path.root, path.file, options);
+  const root = path.root;
   const include = compileGlobs(options.include, 'USAGE', opt('include'));
   const exclude = compileGlobs(options.exclude, 'USAGE', opt('exclude'));
 
@@ -114,6 +121,7 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
   }));
 
   const ignored: IgnoredPath[] = [];
+  const emptyDirs: string[] = [];
   const walked = await walkModelDir(root, {
     include,
     exclude,
@@ -123,6 +131,7 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
     ...(options.ignoreFiles === false ? { ignoreFiles: false } : {}),
     ...(options.skipDirs ? { skipDirs: options.skipDirs } : {}),
     onIgnored: (e) => ignored.push(e),
+    onEmptyDir: (d) => emptyDirs.push(d),
   });
 
   const files: ModelFile[] = [];
@@ -140,6 +149,17 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
   for (const c of entries) if (!c.matched) c.matched = walked.some((w) => c.glob.matches(w.path));
 
   const warnings: string[] = [];
+  // An empty directory cannot be a layer (a layer is a file); say so rather than drop it
+  // silently. Not with --include: the user asked for some files only.
+  const emptyBelow = emptyDirs.filter((d) => d !== '');
+  if (emptyBelow.length > 0 && include.length === 0)
+    warnings.push(
+      `${emptyBelow.length === 1 ? 'an empty directory is' : `${emptyBelow.length} empty directories are`} not packed (${emptyBelow
+        .slice(0, 5)
+        .join(
+          ', ',
+        )}${emptyBelow.length > 5 ? ', …' : ''}): an artifact holds files, so pull will not recreate ${emptyBelow.length === 1 ? 'it' : 'them'}`,
+    );
   for (const c of entries) {
     if (c.matched) continue;
     const hidden = c.entry.literal
@@ -160,6 +180,10 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
     warnings.push(`${c.entry.origin}: ${c.entry.pattern} matches no file`);
   }
 
+  if (files.length === 0 && emptyDirs.includes(''))
+    throw new ModelshipError('INPUT', `model directory ${dir} is empty: nothing to pack`, {
+      hint: 'pass the directory that holds the model files',
+    });
   if (files.length === 0)
     throw new ModelshipError('INPUT', `no model files found in ${dir}`, {
       hint:
@@ -173,11 +197,52 @@ export async function scanModelDir(dir: string, options: ScanModelDirOptions = {
             : `hidden files, .git and __pycache__ are skipped; name hidden files with ${opt('include')} to pack them`,
     });
 
-  const result: ScanResult = { files: sortModelFiles(files), specMetadata: spec?.metadata ?? {}, warnings, ignored };
+  const result: ScanResult = {
+    root,
+    files: sortModelFiles(files),
+    specMetadata: spec?.metadata ?? {},
+    warnings,
+    ignored,
+  };
   if (spec) {
     result.specSource = spec.source;
     result.specFormat = spec.format;
     result.specText = spec.text;
   }
   return result;
+}
+
+/**
+ * One model file (`pack FILE`, e.g. a .gguf): the artifact a directory holding only that file
+ * gives. Nothing beside it is read (no walk, no ignore files, no Modelfile of its directory):
+ * the user named the file. Its layer is named by the name given (a symlink by its own name, as
+ * in a directory walk), and the same path rules apply, so pull can write it back.
+ */
+async function scanModelFile(
+  given: string,
+  root: string,
+  file: WalkedFile,
+  options: ScanModelDirOptions,
+): Promise<ScanResult> {
+  if (options.include?.length || options.exclude?.length || options.spec !== undefined)
+    throw new ModelshipError(
+      'USAGE',
+      `${given} is one file: ${opt('include')}, ${opt('exclude')} and a spec choose files in a directory`,
+      {
+        hint: 'pack the directory instead, or drop them',
+      },
+    );
+  const unsafe = unsafePathReason(file.path);
+  if (unsafe)
+    throw new ModelshipError('INPUT', `"${file.path}" cannot be packed: ${unsafe}, and pull would refuse it`, {
+      hint: 'rename the file',
+    });
+  return {
+    root,
+    singleFile: { stem: file.path.replace(/\.[^.]+$/, '') || file.path },
+    files: [toModelFile(file, classifyPath(file.path, file.stat.size), true)],
+    specMetadata: {},
+    warnings: [],
+    ignored: [],
+  };
 }

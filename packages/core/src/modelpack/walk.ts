@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { access, lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ModelshipError, opt } from '../errors.js';
 import { unsafePathReason } from '../safe-path.js';
 import { anyMatch, compareBytes, reachesInto, type CompiledGlob } from './glob.js';
@@ -33,6 +33,11 @@ export interface WalkOptions {
   skipDirs?: readonly { path: string; why: string }[];
   /** Told about each path left out by an ignore file or `skipDirs` (not --exclude, hidden or junk names). */
   onIgnored?: (entry: IgnoredPath) => void;
+  /**
+   * Told about each directory that holds nothing at all (`sub/`; `''` for the root): an
+   * artifact holds files, so it is not packed and pull will not recreate it.
+   */
+  onEmptyDir?: (path: string) => void;
 }
 
 export interface WalkedFile {
@@ -51,20 +56,43 @@ function isInside(root: string, p: string): boolean {
 }
 
 export async function resolveModelDir(dir: string): Promise<string> {
+  const path = await resolveModelPath(dir);
+  if (path.file)
+    throw new ModelshipError('INPUT', `${dir} is not a directory`, {
+      hint: 'pass the directory that holds the model files',
+    });
+  return path.root;
+}
+
+/**
+ * What `pack PATH` names: a model directory (its realpath), or one regular file (`pack
+ * model.gguf`), then `root` is the directory it sits in and `file` the file, named as given.
+ */
+export async function resolveModelPath(path: string): Promise<{ root: string; file?: WalkedFile }> {
   let st: Stats;
   try {
-    st = await stat(dir);
+    st = await stat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR')
-      throw new ModelshipError('INPUT', `model directory ${dir} does not exist`, { cause: e });
-    throw new ModelshipError('INPUT', `cannot read model directory ${dir}: ${(e as Error).message}`, { cause: e });
+      throw new ModelshipError('INPUT', `model directory ${path} does not exist`, { cause: e });
+    if (code === 'ELOOP') throw new ModelshipError('INPUT', `${path} is a symlink loop`, { cause: e });
+    throw new ModelshipError('INPUT', `cannot read model directory ${path}: ${(e as Error).message}`, { cause: e });
   }
-  if (!st.isDirectory())
-    throw new ModelshipError('INPUT', `${dir} is not a directory`, {
-      hint: 'pass the directory that holds the model files, not a single file',
+  if (st.isDirectory()) return { root: await realpath(path) };
+  if (!st.isFile())
+    throw new ModelshipError('INPUT', `${path} is not a directory or a regular file (socket, fifo or device)`, {
+      hint: 'pass the model directory, or one model file',
     });
-  return realpath(dir);
+  const absPath = await realpath(path);
+  try {
+    await access(absPath, constants.R_OK);
+  } catch (e) {
+    throw new ModelshipError('INPUT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const given = resolve(path);
+  // The directory the name sits in (not the symlink target's): its git checkout, its name.
+  return { root: await realpath(dirname(given)), file: { path: basename(given), absPath, stat: st } };
 }
 
 /** Whether `dir` holds an OCI image layout marker (`oci-layout` with an imageLayoutVersion). */
@@ -118,6 +146,7 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
         },
       );
     }
+    if (names.length === 0) options.onEmptyDir?.(relDir === '' ? '' : `${relDir}/`);
     names.sort(compareBytes);
     // An OCI layout below the root is a previous pack's output (or another tool's), never
     // model content: packing it would ship old blobs inside the new artifact.
@@ -149,6 +178,12 @@ export async function walkModelDir(root: string, options: WalkOptions): Promise<
         try {
           target = await realpath(abs);
         } catch (e) {
+          // ELOOP: the chain of links comes back to itself (a -> b -> a, or a link to itself).
+          if ((e as NodeJS.ErrnoException).code === 'ELOOP')
+            throw new ModelshipError('INPUT', `${rel} is a symlink loop (${rel} -> ${link} leads back to itself)`, {
+              cause: e,
+              hint: `fix or remove the link, or exclude it with ${opt('exclude')} ${rel}`,
+            });
           throw new ModelshipError('INPUT', `${rel} is a symlink to ${link}, which does not exist`, {
             cause: e,
             hint: `fix or remove the link, or exclude it with ${opt('exclude')} ${rel}`,

@@ -208,6 +208,116 @@ function fail(source: string, problems: Problems): never {
   throw new ModelshipError('INPUT', message, { hint: HINT });
 }
 
+const asRecord = (v: unknown): Record<string, unknown> | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * The rules beyond the schema: regex validity and anchoring, PEM keys, MOF class, SPDX
+ * licences, identifier families, TUF settings beside a pinned root. Written against raw YAML
+ * values (each checked for its type first), so they also run on a file the schema refused;
+ * `refused(path)` says the schema already reported the value at `path`.
+ */
+function checkRules(problems: Problems, raw: unknown, refused: (path: readonly Segment[]) => boolean): void {
+  const p = asRecord(raw);
+  if (!p) return;
+  const regex = (path: Segment[], value: unknown, anchored: boolean): boolean =>
+    typeof value === 'string' && !refused(path) && checkRegex(problems, path, value, anchored);
+
+  asList(p['signers']).forEach((entry, i) => {
+    const s = asRecord(entry);
+    const gh = asRecord(s?.['github']);
+    if (gh && typeof gh['repository'] === 'string' && typeof gh['workflow'] === 'string') {
+      const ref = gh['ref'];
+      // A valid ref regex is grouped, so it cannot escape the anchors; checked again anyway.
+      if (
+        typeof ref === 'string' &&
+        REGEX_META.test(ref) &&
+        regex(['signers', i, 'github', 'ref'], ref, false) &&
+        anchoringProblem(githubIdentityRegex({ repository: gh['repository'], workflow: gh['workflow'], ref }))
+      )
+        problems.add(
+          ['signers', i, 'github', 'ref'],
+          `signers[${i}].github.ref "${ref}" would escape the anchors of the identity regex (unbalanced parentheses or top-level "|")`,
+        );
+    }
+    regex(['signers', i, 'keyless', 'identity'], asRecord(s?.['keyless'])?.['identity'], true);
+    // Notation's own rules for trustedIdentities (notation-go verifier/trustpolicy).
+    const identities = asRecord(s?.['notation'])?.['identities'];
+    if (
+      Array.isArray(identities) &&
+      identities.every((x) => typeof x === 'string') &&
+      !refused(['signers', i, 'notation', 'identities'])
+    )
+      for (const q of parseTrustedIdentities(identities as string[]).problems)
+        problems.add(
+          ['signers', i, 'notation', 'identities', q.index],
+          `signers[${i}].notation.identities[${q.index}]: ${q.message}`,
+        );
+    const pem = asRecord(s?.['key'])?.['pem'];
+    if (typeof pem === 'string' && !refused(['signers', i, 'key', 'pem'])) {
+      try {
+        createPublicKey(pem);
+      } catch (e) {
+        problems.add(
+          ['signers', i, 'key', 'pem'],
+          `signers[${i}].key.pem is not a PEM public key: ${(e as Error).message}`,
+        );
+      }
+    }
+  });
+
+  const r = asRecord(p['require']);
+  const slsa = asRecord(r?.['slsa']);
+  regex(['require', 'slsa', 'builder'], slsa?.['builder'], true);
+  regex(['require', 'slsa', 'ref'], slsa?.['ref'], true);
+  const c = asRecord(r?.['mof'])?.['minClass'];
+  if (Number.isInteger(c) && c !== 1 && c !== 2 && c !== 3 && !refused(['require', 'mof', 'minClass']))
+    problems.add(
+      ['require', 'mof', 'minClass'],
+      `require.mof.minClass must be 1, 2 or 3 (1 = Class I, strictest; 3 = Class III), got ${String(c)}`,
+    );
+  const licenses = asRecord(r?.['licenses']);
+  if (licenses) {
+    // Every entry must be an SPDX licence id (or LicenseRef-…), compared normalised and case-insensitively.
+    const normalised = (list: 'allow' | 'deny'): (string | undefined)[] =>
+      asList(licenses[list]).map((e, i) => {
+        if (typeof e !== 'string' || refused(['require', 'licenses', list, i])) return undefined;
+        const t = parsePolicyLicense(e);
+        if (t.ok) return formatSpdxTerm(t.term).toLowerCase();
+        problems.add(['require', 'licenses', list, i], `require.licenses.${list}[${i}] "${e}": ${t.reason}`);
+        return undefined;
+      });
+    const denied = new Set(normalised('deny'));
+    const allow = asList(licenses['allow']);
+    normalised('allow').forEach((a, i) => {
+      if (a !== undefined && denied.has(a))
+        problems.add(
+          ['require', 'licenses', 'allow', i],
+          `licence "${String(allow[i])}" is in both require.licenses.allow and deny`,
+        );
+    });
+  }
+  asList(asRecord(r?.['artifact'])?.['identifiers']).forEach((id, i) => {
+    if (typeof id === 'string' && !(IDENTIFIER_FAMILIES as readonly string[]).includes(id))
+      problems.add(
+        ['require', 'artifact', 'identifiers', i],
+        `unknown identifier family "${id}" in require.artifact.identifiers (known: ${IDENTIFIER_FAMILIES.join(', ')})`,
+      );
+  });
+  const t = asRecord(p['trust']);
+  if (t?.['trustedRoot'] !== undefined)
+    // A pinned root never touches the network, so TUF settings beside it would be silently dead.
+    for (const k of ['tufMirror', 'tufRoot'] as const)
+      if (t[k] !== undefined)
+        problems.add(
+          ['trust', k],
+          `trust.${k} has no effect with trust.trustedRoot (a pinned root is used as is): keep one of them`,
+        );
+  // The same anchoring rule as signer identities: `^a|b$` would let any name ending in b through.
+  asList(asRecord(p['promote'])?.['destinations']).forEach((d, i) => regex(['promote', 'destinations', i], d, true));
+}
+
 interface RawPolicy {
   version: 1;
   signers: {
@@ -253,72 +363,60 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
     fail(source, problems);
   }
   const validate = getValidator();
+  const schemaFailed = new Set<string>();
   if (!validate(raw)) {
     for (const e of validate.errors ?? []) {
       const d = describeAjv(e);
       problems.add(d.path, d.message, d.key);
+      if (e.keyword !== 'additionalProperties') schemaFailed.add(e.instancePath);
     }
-    fail(source, problems);
   }
+  // The rules the schema cannot express run even when it failed, on every value of the right
+  // shape, so a file with an unknown key and an unanchored regex lists both (docs/policy.md:
+  // every problem is listed). A value the schema already refused, or one inside a mapping it
+  // refused as a whole (two signer kinds at once), is not judged again.
+  const refused = (path: readonly Segment[]): boolean =>
+    path.some((_, n) =>
+      schemaFailed.has(
+        path
+          .slice(0, n + 1)
+          .map((x) => `/${x}`)
+          .join(''),
+      ),
+    );
+  checkRules(problems, raw, refused);
+  if (problems.list.length > 0) fail(source, problems);
+
   const p = raw as RawPolicy;
   const base = options.baseDir;
   const resolvePath = (f: string): string => (base === undefined || isAbsolute(f) ? f : resolve(base, f));
 
-  const signers: PolicySigner[] = [];
-  p.signers.forEach((s, i) => {
+  const signers: PolicySigner[] = p.signers.map((s, i) => {
     const line = problems.line(['signers', i]);
-    if (s.github) {
-      const identity = githubIdentityRegex(s.github);
-      const isRegex = REGEX_META.test(s.github.ref);
-      // A valid ref regex is grouped, so it cannot escape the anchors; checked again anyway.
-      if (
-        isRegex &&
-        checkRegex(problems, ['signers', i, 'github', 'ref'], s.github.ref, false) &&
-        anchoringProblem(identity)
-      )
-        problems.add(
-          ['signers', i, 'github', 'ref'],
-          `signers[${i}].github.ref "${s.github.ref}" would escape the anchors of the identity regex (unbalanced parentheses or top-level "|")`,
-        );
-      signers.push({ type: 'keyless', issuer: GITHUB_ACTIONS_ISSUER, identity, github: { ...s.github }, line });
-    } else if (s.keyless) {
-      checkRegex(problems, ['signers', i, 'keyless', 'identity'], s.keyless.identity, true);
-      signers.push({ type: 'keyless', issuer: s.keyless.issuer, identity: s.keyless.identity, line });
-    } else if (s.key) {
-      if (s.key.pem !== undefined) {
-        try {
-          createPublicKey(s.key.pem);
-        } catch (e) {
-          problems.add(
-            ['signers', i, 'key', 'pem'],
-            `signers[${i}].key.pem is not a PEM public key: ${(e as Error).message}`,
-          );
-        }
-        signers.push({ type: 'key', pem: s.key.pem, line });
-      } else signers.push({ type: 'key', path: resolvePath(s.key.path!), line });
-    } else if (s.notation) {
-      // Notation's own rules for trustedIdentities (notation-go verifier/trustpolicy).
-      const parsed = parseTrustedIdentities(s.notation.identities);
-      for (const p of parsed.problems)
-        problems.add(
-          ['signers', i, 'notation', 'identities', p.index],
-          `signers[${i}].notation.identities[${p.index}]: ${p.message}`,
-        );
-      signers.push({
+    if (s.github)
+      return {
+        type: 'keyless',
+        issuer: GITHUB_ACTIONS_ISSUER,
+        identity: githubIdentityRegex(s.github),
+        github: { ...s.github },
+        line,
+      };
+    if (s.keyless) return { type: 'keyless', issuer: s.keyless.issuer, identity: s.keyless.identity, line };
+    if (s.notation)
+      return {
         type: 'notation',
         trustStore: resolvePath(s.notation.trustStore),
-        identities: parsed.identities,
+        identities: parseTrustedIdentities(s.notation.identities).identities,
         line,
-      });
-    }
+      };
+    if (s.key!.pem !== undefined) return { type: 'key', pem: s.key!.pem, line };
+    return { type: 'key', path: resolvePath(s.key!.path!), line };
   });
 
   const r = p.require ?? {};
   const require: PolicyRequirements = { predicates: [...(r.predicates ?? [])] };
   if (r.slsa) {
     const s = r.slsa;
-    if (s.builder !== undefined) checkRegex(problems, ['require', 'slsa', 'builder'], s.builder, true);
-    if (s.ref !== undefined) checkRegex(problems, ['require', 'slsa', 'ref'], s.ref, true);
     require.slsa = { forbidSelfHosted: s.forbidSelfHosted ?? false };
     if (s.builder !== undefined) require.slsa.builder = s.builder;
     if (s.workflow !== undefined) require.slsa.workflow = s.workflow;
@@ -327,62 +425,16 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
     if (!require.predicates.includes(SLSA_PROVENANCE_V1)) require.predicates.push(SLSA_PROVENANCE_V1);
   }
   if (r.mof) {
-    const c = r.mof.minClass;
-    if (c !== 1 && c !== 2 && c !== 3)
-      problems.add(
-        ['require', 'mof', 'minClass'],
-        `require.mof.minClass must be 1, 2 or 3 (1 = Class I, strictest; 3 = Class III), got ${c}`,
-      );
-    else require.mof = { minClass: c };
+    require.mof = { minClass: r.mof.minClass as 1 | 2 | 3 };
     if (!require.predicates.includes(MOF_PREDICATE_TYPE)) require.predicates.push(MOF_PREDICATE_TYPE);
   }
-  if (r.licenses) {
-    const allow = r.licenses.allow ?? [];
-    const deny = r.licenses.deny ?? [];
-    // Every entry must be an SPDX licence id (or LicenseRef-…), compared normalised and case-insensitively.
-    const normalised = (list: 'allow' | 'deny', entries: string[]): (string | undefined)[] =>
-      entries.map((e, i) => {
-        const t = parsePolicyLicense(e);
-        if (t.ok) return formatSpdxTerm(t.term).toLowerCase();
-        problems.add(['require', 'licenses', list, i], `require.licenses.${list}[${i}] "${e}": ${t.reason}`);
-        return undefined;
-      });
-    const denied = new Set(normalised('deny', deny));
-    normalised('allow', allow).forEach((a, i) => {
-      if (a !== undefined && denied.has(a))
-        problems.add(
-          ['require', 'licenses', 'allow', i],
-          `licence "${allow[i]}" is in both require.licenses.allow and deny`,
-        );
-    });
-    require.licenses = { allow, deny };
-  }
+  if (r.licenses) require.licenses = { allow: r.licenses.allow ?? [], deny: r.licenses.deny ?? [] };
   if (r.artifact) {
-    const ids = r.artifact.identifiers ?? [];
-    ids.forEach((id, i) => {
-      if (!(IDENTIFIER_FAMILIES as readonly string[]).includes(id))
-        problems.add(
-          ['require', 'artifact', 'identifiers', i],
-          `unknown identifier family "${id}" in require.artifact.identifiers (known: ${IDENTIFIER_FAMILIES.join(', ')})`,
-        );
-    });
-    require.artifact = { identifiers: ids as IdentifierFamily[] };
+    require.artifact = { identifiers: (r.artifact.identifiers ?? []) as IdentifierFamily[] };
     if (r.artifact.maxLayerBytes !== undefined) require.artifact.maxLayerBytes = r.artifact.maxLayerBytes;
   }
   const t = p.trust ?? {};
-  if (t.trustedRoot !== undefined)
-    // A pinned root never touches the network, so TUF settings beside it would be silently dead.
-    for (const k of ['tufMirror', 'tufRoot'] as const)
-      if (t[k] !== undefined)
-        problems.add(
-          ['trust', k],
-          `trust.${k} has no effect with trust.trustedRoot (a pinned root is used as is): keep one of them`,
-        );
   const destinations = p.promote?.destinations;
-  // The same anchoring rule as signer identities: `^a|b$` would let any name ending in b through.
-  destinations?.forEach((d, i) => checkRegex(problems, ['promote', 'destinations', i], d, true));
-  if (problems.list.length > 0) fail(source, problems);
-
   const trust: Policy['trust'] = {};
   if (t.trustedRoot !== undefined) trust.trustedRoot = resolvePath(t.trustedRoot);
   if (t.tufMirror !== undefined) trust.tufMirror = t.tufMirror.replace(/\/+$/, '');

@@ -28,6 +28,8 @@ export interface DockerCredentialOptions {
   configPath?: string;
   /** Environment for DOCKER_CONFIG/HOME and the helper's PATH (tests inject one). */
   env?: NodeJS.ProcessEnv;
+  /** Told when the default config.json is broken and skipped (default: a process warning). */
+  warn?: (message: string) => void;
 }
 
 export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -49,22 +51,44 @@ export function keyToHostname(key: string): string {
   return slash >= 0 ? s.slice(0, slash) : s;
 }
 
-async function readConfig(path: string): Promise<DockerConfigFile | undefined> {
+/**
+ * Reads docker's config.json. A file named explicitly (`configPath`: --registry-config) that
+ * cannot be read or parsed is an error. The default one (DOCKER_CONFIG or ~/.docker) is only
+ * where credentials might be: when it is broken, `warn` says so and the lookup goes on without
+ * it, so anonymous pulls of public artifacts still work (docker, too, goes on when its config
+ * file cannot be loaded and prints a warning).
+ */
+async function readConfig(
+  path: string,
+  explicit: boolean,
+  warn: (message: string) => void,
+): Promise<DockerConfigFile | undefined> {
+  const broken = (e: unknown, problem: string, fix: string): undefined => {
+    if (explicit)
+      throw new ModelshipError('AUTH', `docker config ${path} ${problem}`, {
+        cause: e,
+        hint: `${fix}, or pass ${opt('username')} and ${opt('password')}`,
+      });
+    // A warning names no setting: a registry that needs credentials fails later with loginHint.
+    warn(`docker config ${path} ${problem}; going on without its credentials (${fix})`);
+    return undefined;
+  };
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ModelshipError('AUTH', `cannot read docker config ${path}: ${(e as Error).message}`, { cause: e });
+    return broken(e, `cannot be read: ${(e as Error).message}`, 'fix its permissions');
   }
+  let config: unknown;
   try {
-    return JSON.parse(text) as DockerConfigFile;
+    config = JSON.parse(text);
   } catch (e) {
-    throw new ModelshipError('AUTH', `docker config ${path} is not valid JSON`, {
-      cause: e,
-      hint: `fix or remove ${path}, or pass ${opt('username')} and ${opt('password')}`,
-    });
+    return broken(e, `is not valid JSON (${(e as Error).message})`, 'fix or remove it');
   }
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    return broken(undefined, 'is not a JSON object', 'fix or remove it');
+  return config as DockerConfigFile;
 }
 
 function fromEntry(entry: DockerAuthEntry): Credential | undefined {
@@ -149,7 +173,11 @@ export async function lookupDockerCredential(
 ): Promise<Credential | undefined> {
   const env = opts.env ?? process.env;
   const path = opts.configPath ?? dockerConfigPath(env);
-  const config = await readConfig(path);
+  const config = await readConfig(
+    path,
+    opts.configPath !== undefined,
+    opts.warn ?? ((m) => process.emitWarning(m, 'ModelshipWarning')),
+  );
   if (!config) return undefined;
   const key = credentialKey(registry);
   const helpers = config.credHelpers ?? {};

@@ -66,6 +66,8 @@ export interface RegistryStoreOptions {
   token?: string;
   /** Path of a docker `config.json` (default `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`). */
   dockerConfig?: string;
+  /** Told about problems that do not stop the work, e.g. a broken default docker config.json. */
+  warn?: (message: string) => void;
   /** `auto` picks per host (monolithic, chunked above a threshold on Docker Hub). */
   uploadStrategy?: UploadStrategy;
   /** PATCH size for chunked uploads (default 100 MiB; raised to the registry's OCI-Chunk-Min-Length). */
@@ -155,6 +157,7 @@ export class RegistryStore implements ContentStore {
         lookupDockerCredential(opts.registry, {
           ...(opts.dockerConfig ? { configPath: opts.dockerConfig } : {}),
           ...(opts.env ? { env: opts.env } : {}),
+          ...(opts.warn ? { warn: opts.warn } : {}),
         }),
     });
     this.http = new HttpClient({

@@ -8,7 +8,12 @@ export { customPredicates, parseAttestationKinds } from './attestation.js';
 export { packTags } from './pack-tags.js';
 export { parseKeyValues } from './key-values.js';
 export { metadataOverrides, type MetadataFields } from './metadata.js';
-export { registryAccess, type CredentialLabels, type RegistryAccessFields } from './registry-access.js';
+export {
+  passwordFromStdin,
+  registryAccess,
+  type CredentialLabels,
+  type RegistryAccessFields,
+} from './registry-access.js';
 export { parseRegistryHost } from './registry-host.js';
 export { readPublicKeys, type PublicKeyFile } from './public-keys.js';
 export { requireReference } from './reference.js';

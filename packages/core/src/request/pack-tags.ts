@@ -2,7 +2,8 @@ import { ModelshipError } from '../errors.js';
 import { isDigest } from '../oci.js';
 
 /**
- * The tags pack sets: the ones given, else the target's own tag, else `latest`. A target that
+ * The tags pack sets: the target's own tag and every one given (as promote sets them), else
+ * `latest`; the target's tag first (it is the reference pack prints), each once. A target that
  * names a digest is refused: the digest is what pack computes, it cannot be chosen.
  */
 export function packTags(
@@ -15,5 +16,6 @@ export function packTags(
     throw new ModelshipError('USAGE', `${label} "${spec}" names a digest`, {
       hint: 'name a tag (or none, for latest): pack computes the digest',
     });
-  return tags?.length ? [...tags] : [target.reference ?? 'latest'];
+  const all = [...(target.reference ? [target.reference] : []), ...(tags ?? [])];
+  return all.length ? [...new Set(all)] : ['latest'];
 }

@@ -38,3 +38,18 @@ export function registryAccess(fields: RegistryAccessFields, labels: CredentialL
   }
   return access;
 }
+
+/**
+ * The password a front end read from standard input (`--password-stdin`): one trailing newline
+ * dropped, as `docker login --password-stdin` does. Empty input is refused here, naming the
+ * setting: read as "no password" it surfaced only at the registry, as "no credentials were
+ * found", which sent users looking at docker config.json.
+ */
+export function passwordFromStdin(text: string, label: string): string {
+  const password = text.replace(/\r?\n$/, '');
+  if (password === '')
+    throw new ModelshipError('USAGE', `${label} read an empty password: standard input was empty`, {
+      hint: 'pipe the password or token in, e.g. printf %s "$TOKEN" | modelship …',
+    });
+  return password;
+}

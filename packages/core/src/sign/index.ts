@@ -3,6 +3,7 @@ export * from './statement.js';
 export * from './bundle.js';
 export * from './referrer.js';
 export * from './sign.js';
+export * from './subject-name.js';
 export * from './setup.js';
 export * from './keyless.js';
 export * from './keys.js';

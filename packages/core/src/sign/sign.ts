@@ -4,6 +4,7 @@ import type { ContentStore } from '../store.js';
 import { signStatement } from './bundle.js';
 import { attachBundle } from './referrer.js';
 import { signatureStatement } from './statement.js';
+import { statementSubjectName } from './subject-name.js';
 import type { InTotoStatement, SerializedBundleJson, SignerIdentity, SigningSetup } from './types.js';
 
 export interface TlogEntrySummary {
@@ -29,21 +30,30 @@ export interface SignOptions {
   store: ContentStore;
   /** Tag or digest of the manifest to sign, in `store`. */
   reference: string;
-  /** Name for the statement subject: the repository without tag/digest (`host/repo`, `oci:DIR`). */
+  /**
+   * Where the artifact is: the repository without tag/digest (`host/repo`, `oci:DIR`). The
+   * statement subject is named after it (statementSubjectName: a layout by its model name).
+   */
   name: string;
+  /** The statement subject name, when the caller has it already (attest: one for many statements). */
+  subjectName?: string;
   setup: SigningSetup;
   /** Subject annotations (cosign `-a key=value`). */
   annotations?: Record<string, string>;
-  /** Sign this statement instead of cosign's empty signature predicate (attest builds its own). */
-  statement?: (subject: Descriptor) => InTotoStatement;
+  /**
+   * Sign this statement instead of cosign's empty signature predicate (attest builds its own);
+   * `name` is the subject name to give it.
+   */
+  statement?: (subject: Descriptor, name: string) => InTotoStatement;
 }
 
 /** Resolves the subject, signs a statement about its digest and attaches the bundle as a referrer. */
 export async function signArtifact(options: SignOptions): Promise<SignResult> {
   const subject = await options.store.resolve(options.reference);
+  const name = options.subjectName ?? (await statementSubjectName(options.store, subject, options.name));
   const statement = options.statement
-    ? options.statement(subject)
-    : signatureStatement(options.name, subject.digest, options.annotations ?? {});
+    ? options.statement(subject, name)
+    : signatureStatement(name, subject.digest, options.annotations ?? {});
   if (!statement.subject.some((s) => `sha256:${s.digest['sha256']}` === subject.digest))
     throw new ModelshipError('INTERNAL', `statement subject does not name ${subject.digest}`);
   const bundle = await signStatement(statement, options.setup);

@@ -41,7 +41,9 @@ export async function findModelRefsInList(file: string): Promise<ModelRef[]> {
       if (ref) refs.push(ref);
     }
   } catch (e) {
-    throw new ModelshipError('INPUT', `cannot read references file ${file}`, { cause: e });
+    // A line that is not one reference is already an error naming file:line: keep it.
+    if (e instanceof ModelshipError) throw e;
+    throw new ModelshipError('INPUT', `cannot read references file ${file}: ${(e as Error).message}`, { cause: e });
   }
   return refs;
 }
