@@ -31,7 +31,9 @@ export {
   type LayerEncoding,
   OCI_EMPTY,
   OCI_EMPTY_DIGEST,
+  OCI_IMAGE_CONFIG,
   OCI_INDEX,
+  OCI_LAYER_TAR,
   OCI_MANIFEST,
   parseLayerMediaType,
 } from './mediatypes.js';
@@ -60,6 +62,7 @@ export { registryAccess } from './request/registry-access.js';
 export { REKOR_ENTRY_TYPES } from './request/rekor-entry-type.js';
 export { withSubject } from './request/subject.js';
 export { MODELSHIP_VERSION } from './request/version.js';
+export { parseVariants, type VariantsPlan } from './request/variants.js';
 export { signStatement } from './sign/bundle.js';
 export { writeKeyPair } from './sign/key-files.js';
 export { keylessSetup } from './sign/keyless.js';
@@ -86,6 +89,29 @@ export {
 export { type ContentStore } from './store.js';
 export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
 export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';
+export {
+  linkedVariants,
+  VARIANT_LINK_TYPE,
+  VARIANT_NAMES,
+  type VariantName,
+  variantTag,
+} from './variants/link.js';
+export { type ModelcarBase, openModelcarBase } from './variants/modelcar.js';
+export {
+  copyWithVariants,
+  type CopyWithVariantsResult,
+  type PublishedVariant,
+  summarizeVariants,
+  type VariantRequest,
+  type VariantSummary,
+} from './variants/publish.js';
+export {
+  type CoveredVariant,
+  signWithVariants,
+  type SignWithVariantsResult,
+  type SkippedVariant,
+  VARIANT_PREDICATE_TYPE,
+} from './variants/record.js';
 export { fulcioExtensions, type VerifiedSigner, verifyBundle } from './verify/bundles.js';
 export { discoverBundles, discoverReferrers } from './verify/discover.js';
 export { matchSigner, verifyArtifact, type VerifyReport } from './verify/evaluate.js';

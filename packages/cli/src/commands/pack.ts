@@ -15,12 +15,23 @@ import {
   type IdentifierFamily,
   type LayerEncoding,
   type PackResult,
+  summarizeVariants,
   untrustedText,
+  type VariantSummary,
 } from '@modelship/core';
 import { formatBytes, progressFor, safe, table, type CliIO, printResult } from '../io.js';
-import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
+import {
+  addRegistryOptions,
+  addVariantOptions,
+  collect,
+  registryAccessFromFlags,
+  variantLines,
+  variantRequestFromFlags,
+  type RegistryFlags,
+  type VariantFlags,
+} from '../options.js';
 
-interface PackFlags extends RegistryFlags {
+interface PackFlags extends RegistryFlags, VariantFlags {
   output?: string;
   push?: string;
   tag?: string[];
@@ -89,6 +100,7 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--mount-from <repo>', 'repository on the same registry to mount known blobs from (repeatable)', collect)
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
+  addVariantOptions(cmd, { baseImage: true, what: 'also publish this variant for other consumers' });
   addRegistryOptions(cmd).action(async (dir: string, flags: PackFlags) => {
     const result = await runPack(dir, flags, io);
     printResult(io, flags.json, result);
@@ -104,9 +116,14 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
   const createdAt = parseCreated(flags.created, '--created');
 
   const targetSpec = flags.push ?? (flags.output ? flags.output : './model-oci');
+  const access = await registryAccessFromFlags(flags, io);
+  const variants = await variantRequestFromFlags(flags, access);
   const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
     create: true,
-    registry: await registryAccessFromFlags(flags, io),
+    registry: access,
+  }).catch(async (e: unknown) => {
+    await variants.close();
+    throw e;
   });
   try {
     const tags = packTags(target, targetSpec, flags.tag, flags.push ? '--push' : '--output');
@@ -146,11 +163,17 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
       progress,
       warn: (m) => io.err(safe`warning: ${m}\n`),
+      ...(variants.request ? { variants: variants.request } : {}),
     });
     const reference = `${target.base}:${tags[0]}`;
-    return { text: render(result, reference), json: toJson(result, reference, target.kind, target.store.location) };
+    const summaries = summarizeVariants(target.base, result.variants);
+    return {
+      text: render(result, reference) + variantLines(summaries),
+      json: toJson(result, reference, target.kind, target.store.location, summaries),
+    };
   } finally {
     await target.store.close();
+    await variants.close();
   }
 }
 
@@ -189,7 +212,13 @@ function render(r: PackResult, reference: string): string {
   );
 }
 
-function toJson(r: PackResult, reference: string, kind: string, location: string): unknown {
+function toJson(
+  r: PackResult,
+  reference: string,
+  kind: string,
+  location: string,
+  variants: VariantSummary[],
+): unknown {
   return {
     reference,
     digest: r.descriptor.digest,
@@ -209,5 +238,6 @@ function toJson(r: PackResult, reference: string, kind: string, location: string
     stats: r.stats,
     ignored: { count: r.ignored.length, paths: r.ignored.slice(0, IGNORED_SHOWN) },
     warnings: r.warnings,
+    variants: variants.map((v, i) => ({ ...v, addedBytes: r.variants[i]!.addedBytes })),
   };
 }

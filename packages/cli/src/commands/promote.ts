@@ -9,7 +9,9 @@ import {
   planPromotion,
   promoteArtifact,
   readPublicKeys,
+  parseVariants,
   registryAccess,
+  summarizeVariants,
   type PromotionDestination,
   type ContentStore,
   type PromoteResult,
@@ -20,7 +22,9 @@ import {
 import { json, progressFor, safe, type CliIO } from '../io.js';
 import {
   addSignerOptions,
+  addVariantOptions,
   collect,
+  variantLines,
   registryAccessFromFlags,
   signingSetupFromFlags,
   addTufOptions,
@@ -30,6 +34,7 @@ import {
 } from '../options.js';
 
 interface PromoteFlags extends SignerFlags, TufFlags {
+  variant?: string[];
   policy: string;
   tag?: string[];
   trustedRoot?: string;
@@ -70,6 +75,10 @@ export function registerPromote(program: Command, io: CliIO): void {
     )
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
+  addVariantOptions(cmd, {
+    baseImage: false,
+    what: 'also promote this variant (it must carry a trusted variant record and meet the policy)',
+  });
   addSignerOptions(addTufOptions(cmd)).action(async (source: string, destination: string, flags: PromoteFlags) => {
     await runPromote(source, destination, flags, io);
   });
@@ -111,6 +120,7 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
       hint: 'pass the other one in MODELSHIP_SRC_PASSWORD / MODELSHIP_DEST_PASSWORD',
     });
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency');
+  const { names: variants } = parseVariants(flags.variant, undefined, { variants: '--variant' });
   const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
   const plan = planPromotion({
     source,
@@ -158,6 +168,7 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
           if (!r.ok) failedReport = r;
         },
         onBytes: (n) => progress.update(n),
+        variants,
       });
     } catch (e) {
       if (failedReport) io.out(flags.json ? json({ ok: false, report: failedReport }) : renderFailure(failedReport));
@@ -204,7 +215,7 @@ function render(r: PromoteResult, source: string): string {
   else lines.push('promotion record: none (--no-record)');
   if (r.tags.length) lines.push(safe`tags: ${r.tags.join(', ')}`);
   lines.push(safe`reference: ${r.reference}`, safe`digest: ${r.descriptor.digest}`);
-  return lines.join('\n') + '\n';
+  return lines.join('\n') + '\n' + variantLines(summarizeVariants(baseOf(r.reference), r.variants));
 }
 
 function toJson(r: PromoteResult, source: string): unknown {
@@ -220,5 +231,18 @@ function toJson(r: PromoteResult, source: string): unknown {
     record: r.record
       ? { referrerDigest: r.record.referrer, bundleDigest: r.record.bundle, signer: r.record.signer }
       : null,
+    variants: summarizeVariants(baseOf(r.reference), r.variants).map((v, i) => {
+      const rec = r.variants[i]!.record;
+      return {
+        ...v,
+        verify: { ok: r.variants[i]!.report.ok, checks: r.variants[i]!.report.checks },
+        record: rec ? { referrerDigest: rec.referrer, bundleDigest: rec.bundle, signer: rec.signer } : null,
+      };
+    }),
   };
+}
+
+/** `<destination name>` of `<destination name>@<digest>`. */
+function baseOf(reference: string): string {
+  return reference.slice(0, reference.lastIndexOf('@'));
 }

@@ -8,14 +8,24 @@ import {
   isDigest,
   isLayoutSpec,
   openTarget,
+  copyWithVariants,
   resolveReference,
-  transfer,
+  summarizeVariants,
   type CopyStats,
 } from '@modelship/core';
 import { json, progressFor, safe, type CliIO } from '../io.js';
-import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
+import {
+  addRegistryOptions,
+  addVariantOptions,
+  collect,
+  registryAccessFromFlags,
+  variantLines,
+  variantRequestFromFlags,
+  type RegistryFlags,
+  type VariantFlags,
+} from '../options.js';
 
-interface TransferFlags extends RegistryFlags {
+interface TransferFlags extends RegistryFlags, VariantFlags {
   mountFrom?: string[];
   json?: boolean;
   progress: boolean;
@@ -42,6 +52,10 @@ export function registerPush(program: Command, io: CliIO): void {
     .option('--concurrency <n>', 'blobs transferred at once', '4')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
+  addVariantOptions(cmd, {
+    baseImage: true,
+    what: 'publish this variant next to it (copied when the layout has it, else built from the layout)',
+  });
   addRegistryOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
     if (!isLayoutSpec(source))
       throw new ModelshipError('USAGE', `push source "${source}" is not an OCI layout`, {
@@ -120,7 +134,11 @@ async function runTransfer(
   verb: 'push' | 'pull',
 ): Promise<void> {
   const access = await registryAccessFromFlags(flags, io);
-  const src = await openTarget(source, { registry: access });
+  const variants = await variantRequestFromFlags(flags, access);
+  const src = await openTarget(source, { registry: access }).catch(async (e: unknown) => {
+    await variants.close();
+    throw e;
+  });
   try {
     const dst = await openTarget(destination, { registry: access, create: true });
     try {
@@ -134,24 +152,34 @@ async function runTransfer(
             ? src.reference
             : undefined;
       const progress = progressFor(io, verb, flags.progress && !flags.json);
-      const stats = await transfer(src.store, dst.store, root, {
+      const { stats, variants: published } = await copyWithVariants(src.store, dst.store, root, {
         concurrency: parseConcurrency(flags.concurrency, '--concurrency'),
         referrers: flags.referrers,
         tags: tag ? [tag] : [],
         ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
         onBytes: (n) => progress.update(n),
+        ...(variants.request ? { variants: variants.request } : {}),
       });
       progress.finish();
       const reference = tag ? `${dst.base}:${tag}` : `${dst.base}@${root.digest}`;
+      const summaries = summarizeVariants(dst.base, published);
       io.out(
         flags.json
-          ? json({ reference, digest: root.digest, mediaType: root.mediaType, size: root.size, stats })
-          : safe`${summary(stats)}\nreference: ${reference}\ndigest: ${root.digest}\n`,
+          ? json({
+              reference,
+              digest: root.digest,
+              mediaType: root.mediaType,
+              size: root.size,
+              stats,
+              variants: summaries.map((v, i) => ({ ...v, built: published[i]!.built })),
+            })
+          : safe`${summary(stats)}\nreference: ${reference}\ndigest: ${root.digest}\n` + variantLines(summaries),
       );
     } finally {
       await dst.store.close();
     }
   } finally {
     await src.store.close();
+    await variants.close();
   }
 }

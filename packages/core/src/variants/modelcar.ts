@@ -41,6 +41,7 @@ import { buildIndex, buildManifest, type BuiltManifest } from '../pack-manifest.
 import { unsafePathReason } from '../safe-path.js';
 import { mountSourcesFor, type ContentStore, type ReadOnlyStore } from '../store.js';
 import type { Index } from '../oci.js';
+import { openTarget, type RegistryAccess } from '../target.js';
 
 /** Where a data-only modelcar unpacks: the platforms Kubernetes nodes commonly run. */
 export const MODELCAR_PLATFORMS: readonly Platform[] = [
@@ -366,4 +367,25 @@ export async function buildModelcar(options: ModelcarOptions): Promise<ModelcarR
     ...(options.base ? { base: { name: options.base.name, digest: options.base.descriptor.digest } } : {}),
     layerBytes: layers.reduce((a, l) => a + l.descriptor.size, 0),
   };
+}
+
+/**
+ * Opens the base image a modelcar is built on (a registry reference or an `oci:` layout) and
+ * resolves it once; `close` releases the store. Nothing is copied until the modelcar is built.
+ */
+export async function openModelcarBase(
+  reference: string,
+  access: RegistryAccess | undefined,
+): Promise<{ base: ModelcarBase; close: () => Promise<void> }> {
+  const target = await openTarget(reference, access ? { registry: access } : {});
+  try {
+    const descriptor = await target.store.resolve(target.reference ?? 'latest');
+    return {
+      base: { name: target.display, store: target.store, descriptor },
+      close: () => target.store.close(),
+    };
+  } catch (e) {
+    await target.store.close();
+    throw e;
+  }
 }

@@ -239,3 +239,29 @@ export async function copyWithVariants(
   }
   return { stats, variants: out };
 }
+
+/** How front ends list a variant (JSON output, action outputs): where to pull it by tag and by digest. */
+export interface VariantSummary {
+  name: VariantName;
+  digest: string;
+  mediaType: string;
+  /** By tag (`<base>:<tag>-<name>`), else by digest. */
+  reference: string;
+  /** By digest, for deployments and verify. */
+  pinnedReference: string;
+  tags: string[];
+}
+
+export function summarizeVariants(
+  base: string,
+  variants: readonly { name: VariantName; descriptor: Descriptor; tags: string[] }[],
+): VariantSummary[] {
+  return variants.map((v) => ({
+    name: v.name,
+    digest: v.descriptor.digest,
+    mediaType: v.descriptor.mediaType,
+    reference: v.tags[0] ? `${base}:${v.tags[0]}` : `${base}@${v.descriptor.digest}`,
+    pinnedReference: `${base}@${v.descriptor.digest}`,
+    tags: v.tags,
+  }));
+}

@@ -21,7 +21,7 @@ import {
 } from '../mediatypes.js';
 import type { Descriptor, Manifest } from '../oci.js';
 import { buildCnaiVariant } from '../pack-manifest.js';
-import { signArtifact, type SignResult } from '../sign/sign.js';
+import { signArtifact, type SignOptions, type SignResult } from '../sign/sign.js';
 import { buildStatement } from '../sign/statement.js';
 import type { SigningSetup } from '../sign/types.js';
 import type { ContentStore, ReadOnlyStore } from '../store.js';
@@ -216,4 +216,47 @@ export function parseVariantPredicate(predicate: Record<string, unknown>): Varia
   if (typeof p.variant !== 'string' || !p.primary || typeof p.primary.digest !== 'string') return undefined;
   if (!Array.isArray(p.layers)) return undefined;
   return p as VariantPredicate;
+}
+
+export interface SignedVariant {
+  name: VariantName;
+  descriptor: Descriptor;
+  /** The signature (cosign's predicate), as on the primary. */
+  signature: SignResult;
+  /** The variant record naming the primary. */
+  record: SignResult;
+}
+
+export interface SignWithVariantsResult {
+  primary: SignResult;
+  variants: SignedVariant[];
+  /** Linked variants not signed because they are not what modelship makes from the primary. */
+  skipped: SkippedVariant[];
+}
+
+/**
+ * `sign` of a primary: its signature, then for every variant (built in this run, or linked
+ * and checked) a signature over the variant's digest and its variant record.
+ */
+export async function signWithVariants(
+  options: SignOptions & { variants?: CoveredVariant[] | false; version?: string },
+): Promise<SignWithVariantsResult> {
+  const { variants: given, version, ...sign } = options;
+  const primary = await signArtifact(sign);
+  const { covered, skipped } =
+    given === false ? { covered: [], skipped: [] } : await variantsToCover(sign.store, primary.subject, given);
+  const variants: SignedVariant[] = [];
+  for (const v of covered) {
+    const signature = await signArtifact({ ...sign, reference: v.descriptor.digest });
+    const record = await recordVariant({
+      store: sign.store,
+      name: sign.name,
+      setup: sign.setup,
+      primary: primary.subject,
+      variant: v,
+      ...(version ? { version } : {}),
+    });
+    variants.push({ name: v.name, descriptor: v.descriptor, signature, record });
+  }
+  return { primary, variants, skipped };
 }

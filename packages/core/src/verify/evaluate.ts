@@ -4,7 +4,10 @@ import { MOF_PREDICATE_TYPE, evaluateMof, type MofComponent } from '../attest/mo
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
 import { FILES_PREDICATE_TYPE, verifyFilesAgainstManifest } from '../attest/files.js';
 import { ModelshipError } from '../errors.js';
-import { isModelManifestArtifactType } from '../mediatypes.js';
+import { isModelConfigMediaType, isModelManifestArtifactType } from '../mediatypes.js';
+import { isModelshipError } from '../errors.js';
+import { isIndexMediaType, summarizeManifest } from '../manifest.js';
+import { VARIANT_PREDICATE_TYPE, parseVariantPredicate, type VariantPredicate } from '../variants/record.js';
 import type { Descriptor } from '../oci.js';
 import { evaluateLicenses } from '../policy/licenses.js';
 import type { Policy, PolicySigner } from '../policy/types.js';
@@ -42,6 +45,11 @@ export interface VerifyReport {
   policy: { source: string; digest: string };
   bundles: BundleReport[];
   checks: CheckResult[];
+  /**
+   * For a variant with a trusted variant record: what it was made from, who vouched for
+   * that, and the primary's bundles (whose trusted attestations counted for the variant).
+   */
+  variant?: { name: string; primary: string; recordSigner: string; primaryBundles: BundleReport[] };
 }
 
 export interface VerifyOptions {
@@ -98,47 +106,24 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
     hints.set(s.line, (await loadPublicKey({ pem: pem!, name })).hint);
   }
   const trust = await trustMaterial({ ...policyTrustSource(policy, options), publicKeys });
-  const discovery = await discoverReferrers(store, subject);
-  const bundles: BundleReport[] = discovery.rejected.map((r) => ({
-    referrer: r.referrer.digest,
-    bundle: r.bundleDigest ?? '',
-    verified: false,
-    trusted: false,
-    reason: r.reason,
-  }));
-  const trusted: { statement: InTotoStatement; predicateType: string; signer: VerifiedSigner }[] = [];
   const requireTlog = policy.trust.requireTlog !== false;
-  for (const d of discovery.bundles) {
-    const v = verifyBundle(d.bundle, subject.digest, trust, { requireTlog });
-    if (!v.ok) {
-      bundles.push({
-        referrer: d.referrer.digest,
-        bundle: d.bundleDigest,
-        verified: false,
-        trusted: false,
-        reason: v.reason,
-      });
-      continue;
-    }
-    const match = matchSigner(v.signer, policy.signers, hints);
-    bundles.push({
-      referrer: d.referrer.digest,
-      bundle: d.bundleDigest,
-      predicateType: v.predicateType,
-      verified: true,
-      trusted: match !== undefined,
-      signer: v.signer,
-      ...(match
-        ? { matchedSignerLine: match.line }
-        : { reason: `signer ${v.signer.subject} is not trusted by the policy` }),
-    });
-    if (match) trusted.push({ statement: v.statement, predicateType: v.predicateType, signer: v.signer });
-  }
+  const own = await verifyBundlesOf(store, subject, { trust, policy, hints, requireTlog });
+  const bundles = own.reports;
+  let trusted = own.trusted;
+
+  // A variant (variants/record.ts) with a trusted record naming its primary: the primary's
+  // trusted attestations speak for it too (same files, another manifest). Its signatures do
+  // not: minSignatures counts signatures over the digest being verified.
+  const chain = await followVariantRecord(store, subject, own.trusted, { trust, policy, hints, requireTlog });
+  const inherited = (chain?.primaryTrusted ?? []).filter(
+    (t) => t.predicateType !== COSIGN_SIGN_PREDICATE_TYPE && t.predicateType !== VARIANT_PREDICATE_TYPE,
+  );
+  trusted = [...trusted, ...inherited];
 
   const checks: CheckResult[] = [];
   // k-of-n counts signers, not bundles: a second signature by the same key (or workflow
   // identity) adds no independent approval. Identical bundles were already dropped by discovery.
-  const signatures = trusted.filter((t) => t.predicateType === COSIGN_SIGN_PREDICATE_TYPE);
+  const signatures = own.trusted.filter((t) => t.predicateType === COSIGN_SIGN_PREDICATE_TYPE);
   const signers = new Set(signatures.map((t) => signerIdentity(t.signer))).size;
   checks.push({
     rule: 'minSignatures',
@@ -196,10 +181,21 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
     });
   }
 
+  if (chain)
+    checks.push({
+      rule: 'variant',
+      ok: chain.primaryFound,
+      detail: chain.primaryFound
+        ? `${chain.record.variant} variant of ${chain.record.primary.digest} (record signed by ${chain.signer.subject}); ${inherited.length} trusted attestation(s) of the primary apply`
+        : `${chain.record.variant} variant of ${chain.record.primary.digest}, which is not in ${store.location}`,
+    });
+
   const licReq = policy.require.licenses;
   const artReq = policy.require.artifact;
   if (licReq || artReq) {
-    const facts = await collectArtifactFacts(store, subject, options.reference, { smallFiles: false });
+    // A modelcar has an image config: the model's metadata is its primary's.
+    const factsOf = chain?.primaryFound && !(await isModelPack(store, subject)) ? chain.primary : subject;
+    const facts = await collectArtifactFacts(store, factsOf, options.reference, { smallFiles: false });
     if (licReq) {
       // SPDX-aware, normalised, case-insensitive; an unparsable expression fails (policy/licenses.ts).
       const declared = ((facts.config['descriptor'] ?? {}) as { licenses?: unknown }).licenses;
@@ -257,5 +253,126 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
     policy: { source: policy.source, digest: policy.digest },
     bundles,
     checks,
+    ...(chain
+      ? {
+          variant: {
+            name: chain.record.variant,
+            primary: chain.record.primary.digest,
+            recordSigner: chain.signer.subject,
+            primaryBundles: chain.primaryReports,
+          },
+        }
+      : {}),
   };
+}
+
+interface TrustedStatement {
+  statement: InTotoStatement;
+  predicateType: string;
+  signer: VerifiedSigner;
+}
+
+interface BundleCheckContext {
+  trust: Awaited<ReturnType<typeof trustMaterial>>;
+  policy: Policy;
+  hints: Map<number, string>;
+  requireTlog: boolean;
+}
+
+/** Every bundle attached to `subject`, verified; the ones by signers the policy trusts. */
+async function verifyBundlesOf(
+  store: ReadOnlyStore,
+  subject: Descriptor,
+  ctx: BundleCheckContext,
+): Promise<{ reports: BundleReport[]; trusted: TrustedStatement[] }> {
+  const discovery = await discoverReferrers(store, subject);
+  const reports: BundleReport[] = discovery.rejected.map((r) => ({
+    referrer: r.referrer.digest,
+    bundle: r.bundleDigest ?? '',
+    verified: false,
+    trusted: false,
+    reason: r.reason,
+  }));
+  const trusted: TrustedStatement[] = [];
+  for (const d of discovery.bundles) {
+    const v = verifyBundle(d.bundle, subject.digest, ctx.trust, { requireTlog: ctx.requireTlog });
+    if (!v.ok) {
+      reports.push({
+        referrer: d.referrer.digest,
+        bundle: d.bundleDigest,
+        verified: false,
+        trusted: false,
+        reason: v.reason,
+      });
+      continue;
+    }
+    const match = matchSigner(v.signer, ctx.policy.signers, ctx.hints);
+    reports.push({
+      referrer: d.referrer.digest,
+      bundle: d.bundleDigest,
+      predicateType: v.predicateType,
+      verified: true,
+      trusted: match !== undefined,
+      signer: v.signer,
+      ...(match
+        ? { matchedSignerLine: match.line }
+        : { reason: `signer ${v.signer.subject} is not trusted by the policy` }),
+    });
+    if (match) trusted.push({ statement: v.statement, predicateType: v.predicateType, signer: v.signer });
+  }
+  return { reports, trusted };
+}
+
+interface VariantChain {
+  record: VariantPredicate;
+  signer: VerifiedSigner;
+  primary: Descriptor;
+  primaryFound: boolean;
+  primaryTrusted: TrustedStatement[];
+  primaryReports: BundleReport[];
+}
+
+/** The first trusted variant record of `subject`, followed to its primary in the same store. */
+async function followVariantRecord(
+  store: ReadOnlyStore,
+  subject: Descriptor,
+  trusted: TrustedStatement[],
+  ctx: BundleCheckContext,
+): Promise<VariantChain | undefined> {
+  for (const t of trusted) {
+    if (t.predicateType !== VARIANT_PREDICATE_TYPE) continue;
+    const record = parseVariantPredicate(t.statement.predicate);
+    if (!record || record.primary.digest === subject.digest) continue;
+    let primary: Descriptor;
+    try {
+      primary = await store.resolve(record.primary.digest);
+    } catch (e) {
+      if (isModelshipError(e) && e.code === 'NOT_FOUND')
+        return {
+          record,
+          signer: t.signer,
+          primary: { mediaType: record.primary.mediaType, digest: record.primary.digest, size: record.primary.size },
+          primaryFound: false,
+          primaryTrusted: [],
+          primaryReports: [],
+        };
+      throw e;
+    }
+    const of = await verifyBundlesOf(store, primary, ctx);
+    return {
+      record,
+      signer: t.signer,
+      primary,
+      primaryFound: true,
+      primaryTrusted: of.trusted,
+      primaryReports: of.reports,
+    };
+  }
+  return undefined;
+}
+
+async function isModelPack(store: ReadOnlyStore, desc: Descriptor): Promise<boolean> {
+  if (isIndexMediaType(desc.mediaType)) return false;
+  const summary = summarizeManifest(await store.fetchBytes(desc));
+  return isModelConfigMediaType(summary?.effectiveArtifactType) || isModelManifestArtifactType(summary?.artifactType);
 }
