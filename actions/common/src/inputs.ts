@@ -16,6 +16,7 @@ import {
   parseConcurrency,
   parseCreated,
   parseKeyValues,
+  parseVariants,
   registryAccess,
   type AttestOptions,
   type IdentifierFamily,
@@ -24,6 +25,7 @@ import {
   type RegistryAccess,
   type SigningOptions,
   type TufOptions,
+  type VariantsPlan,
 } from '@modelship/core';
 
 /** Multi-line or comma-separated list input; empty entries dropped. */
@@ -199,6 +201,17 @@ export interface PackInputs {
   tags: string[];
   options: Pick<PackOptions, 'family' | 'layerFormat' | 'scan' | 'metadata' | 'createdAt'>;
   cache: boolean;
+  /** Inputs variants and base-image. */
+  variants: VariantsPlan;
+}
+
+/** Inputs `variants` (names, one per line or comma-separated) and, where an action has it, `base-image`. */
+export function variantsInput(withBase = true): VariantsPlan {
+  const base = withBase ? core.getInput('base-image') : '';
+  return parseVariants(listInput('variants'), base || undefined, {
+    variants: 'input variants',
+    baseImage: 'input base-image',
+  });
 }
 
 /** Reads the pack inputs shared by the pack and release actions. */
@@ -247,6 +260,7 @@ export function packInputs(): PackInputs {
       ...(createdAt ? { createdAt } : {}),
     },
     cache: booleanInput('cache', true),
+    variants: variantsInput(),
   };
 }
 

@@ -89,6 +89,21 @@ export function addPackSummary(
         safeHtml`<code>${l.descriptor.digest}</code>`,
       ]),
     ]);
+  if (result.variants.length)
+    summary.addTable([
+      [
+        { data: 'Variant', header: true },
+        { data: 'Tags', header: true },
+        { data: 'Added', header: true },
+        { data: 'Digest', header: true },
+      ],
+      ...result.variants.map((v) => [
+        untrustedHtml(v.name),
+        untrustedHtml(v.tags.join(', ')),
+        formatBytes(v.addedBytes),
+        safeHtml`<code>${v.descriptor.digest}</code>`,
+      ]),
+    ]);
 }
 
 interface MofSummary {

@@ -12,6 +12,7 @@ import {
   showSummaryInput,
   signingInputs,
   tufInputs,
+  variantsInput,
   type ActionContext,
 } from '@modelship/action-common';
 import {
@@ -26,11 +27,13 @@ import {
   safe,
   safeHtml,
   signingSetup,
+  summarizeVariants,
   untrustedHtml,
   type ContentStore,
   type RegistryAccess,
   type SigningOptions,
   type TufOptions,
+  type VariantName,
   type VerifyReport,
 } from '@modelship/core';
 
@@ -48,6 +51,7 @@ export interface Inputs {
   publicKeys: string[];
   concurrency: number;
   showSummary: boolean;
+  variants: VariantName[];
 }
 
 /** Reads the promote action's inputs (secrets are masked by runAction before this). */
@@ -71,6 +75,7 @@ export function readInputs(): Inputs {
     publicKeys: linesInput('public-keys'),
     concurrency: concurrencyInput(),
     showSummary: showSummaryInput(),
+    variants: variantsInput(false).names,
   };
 }
 
@@ -130,6 +135,7 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
           for (const c of report.checks) ctx.info(safe`${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
         },
         onBytes: (n) => progress.update(n),
+        variants: inputs.variants,
       });
       progress.finish();
       await writeReport(r.report);
@@ -142,7 +148,13 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
       ctx.setOutput('bytes-copied', String(s.bytesCopied));
       ctx.setOutput('referrers-copied', String(s.referrersCopied));
       ctx.setOutput('record-digest', r.record?.referrer ?? '');
+      const variants = summarizeVariants(dstName, r.variants).map((v, i) => ({
+        ...v,
+        recordDigest: r.variants[i]!.record?.referrer ?? '',
+      }));
+      ctx.setOutput('variants', JSON.stringify(variants));
       ctx.info(safe`promoted ${src.base}@${r.descriptor.digest} -> ${r.reference}`);
+      for (const v of variants) ctx.info(safe`promoted ${v.name} variant -> ${v.reference} (${v.digest})`);
 
       await ctx.summary
         .addHeading('modelship promote', 3)
@@ -166,6 +178,10 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
               ? safeHtml`<code>${r.record.referrer}</code> signed by ${r.record.signer.subject}`
               : 'none (record: false)',
           ],
+          ...variants.map((v) => [
+            untrustedHtml(`Variant ${v.name}`),
+            safeHtml`<code>${v.reference}</code> (${v.digest})`,
+          ]),
         ])
         .addTable(checksTable(r.report.checks))
         .write();

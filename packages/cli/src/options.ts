@@ -154,7 +154,10 @@ export function addVariantOptions(cmd: Command, options: { baseImage: boolean; w
     collect,
   );
   if (options.baseImage)
-    cmd.option('--base-image <reference>', 'with --variant modelcar: the image to put the model on (needs a shell for KServe oci://)');
+    cmd.option(
+      '--base-image <reference>',
+      'with --variant modelcar: the image to put the model on (needs a shell for KServe oci://)',
+    );
   return cmd;
 }
 

@@ -89,13 +89,7 @@ export {
 export { type ContentStore } from './store.js';
 export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
 export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';
-export {
-  linkedVariants,
-  VARIANT_LINK_TYPE,
-  VARIANT_NAMES,
-  type VariantName,
-  variantTag,
-} from './variants/link.js';
+export { linkedVariants, VARIANT_LINK_TYPE, VARIANT_NAMES, type VariantName, variantTag } from './variants/link.js';
 export { type ModelcarBase, openModelcarBase } from './variants/modelcar.js';
 export {
   copyWithVariants,

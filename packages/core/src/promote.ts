@@ -305,7 +305,9 @@ async function selectVariants(
         `${source.name}@${root.digest} has no ${name} variant that meets ${policy.source}; nothing was promoted${
           reasons.length ? `: ${reasons.join('; ')}` : ' (none is linked to it)'
         }`,
-        { hint: `release it with the ${name} variant (signed, so it carries its variant record), or promote without it` },
+        {
+          hint: `release it with the ${name} variant (signed, so it carries its variant record), or promote without it`,
+        },
       );
     out.push(chosen);
   }

@@ -52,9 +52,7 @@ async function manifestOf<T = Manifest>(store: MemoryStore, d: Descriptor): Prom
   return JSON.parse((await store.fetchBytes(d)).toString('utf8')) as T;
 }
 
-async function tarEntries(
-  bytes: Buffer,
-): Promise<
+async function tarEntries(bytes: Buffer): Promise<
   {
     name: string;
     type: string;

@@ -44,7 +44,10 @@ export function registerAttest(program: Command, io: CliIO): void {
       '--github-upload',
       "also store each bundle with GitHub's attestations API (GITHUB_TOKEN or GH_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)",
     )
-    .option('--no-variants', 'attest only this digest, not its variants (by default each linked variant is checked and attested too)')
+    .option(
+      '--no-variants',
+      'attest only this digest, not its variants (by default each linked variant is checked and attested too)',
+    )
     .option('--json', 'print the result as JSON');
   addSignerOptions(cmd).action(async (reference: string, flags: AttestFlags) => {
     const r = await runAttest(reference, flags, io);
@@ -98,7 +101,9 @@ function render(r: AttestResult): string {
   const mof = mofClass(r);
   if (mof) lines.push(safe`MOF: ${mof}`);
   for (const v of r.variants)
-    lines.push(safe`attested ${v.name} variant ${r.facts.name}@${v.descriptor.digest}: ${v.attestations.length} attestation(s)`);
+    lines.push(
+      safe`attested ${v.name} variant ${r.facts.name}@${v.descriptor.digest}: ${v.attestations.length} attestation(s)`,
+    );
   return lines.join('\n') + '\n';
 }
 

@@ -212,13 +212,7 @@ function render(r: PackResult, reference: string): string {
   );
 }
 
-function toJson(
-  r: PackResult,
-  reference: string,
-  kind: string,
-  location: string,
-  variants: VariantSummary[],
-): unknown {
+function toJson(r: PackResult, reference: string, kind: string, location: string, variants: VariantSummary[]): unknown {
   return {
     reference,
     digest: r.descriptor.digest,

@@ -116,7 +116,9 @@ function render(r: VerifyReport, base: string): string {
   for (const b of r.bundles) lines.push(bundleLine(b));
   if (r.variant) {
     // The chain: this is a variant; the record names its primary, whose bundles follow.
-    lines.push(safe`${r.variant.name} variant of ${base}@${r.variant.primary} (record signed by ${r.variant.recordSigner})`);
+    lines.push(
+      safe`${r.variant.name} variant of ${base}@${r.variant.primary} (record signed by ${r.variant.recordSigner})`,
+    );
     lines.push('primary bundles:');
     for (const b of r.variant.primaryBundles) lines.push(bundleLine(b));
   }

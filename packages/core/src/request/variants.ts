@@ -20,7 +20,10 @@ export function parseVariants(
 ): VariantsPlan {
   const names: VariantName[] = [];
   for (const v of values ?? [])
-    for (const part of v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean)) {
+    for (const part of v
+      .split(/[\n,]/)
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const name = parseChoice<VariantName>(part, VARIANT_NAMES, labels.variants);
       if (!names.includes(name)) names.push(name);
     }
