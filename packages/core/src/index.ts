@@ -8,6 +8,14 @@ export { type GitHubClaims } from './attest/github-oidc.js';
 export { gitHubTargetFromEnv } from './attest/github.js';
 export { MOF_PREDICATE_TYPE } from './attest/mof/predicate.js';
 export { provenanceFromClaims, SLSA_PROVENANCE_V1 } from './attest/provenance.js';
+export {
+  convertArtifact,
+  type ConvertResult,
+  DOCKER_AI_CONFIG_V01,
+  DOCKER_AI_CONFIG_V02,
+  KITOPS_CONFIG,
+  KITOPS_MANIFEST,
+} from './convert.js';
 export { copyGraph, type CopyStats } from './copy.js';
 export { defaultCacheDir, DigestCache } from './digest-cache.js';
 export { sha256Digest, sha256Hex } from './digest.js';
@@ -86,7 +94,7 @@ export {
   type SerializedBundleJson,
   type SigningSetup,
 } from './sign/types.js';
-export { type ContentStore } from './store.js';
+export { type ContentStore, mountSourcesFor } from './store.js';
 export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
 export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';
 export { linkedVariants, VARIANT_LINK_TYPE, VARIANT_NAMES, type VariantName, variantTag } from './variants/link.js';
