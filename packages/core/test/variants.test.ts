@@ -289,7 +289,8 @@ describe('variant links and checks', () => {
 describe('copyWithVariants', () => {
   it('copies linked variants with the primary, tags them, and builds a missing one from the source', async () => {
     const src = new MemoryStore('src');
-    const r = await packWith(src, model(), ['cnai']);
+    const dir = model();
+    const r = await packWith(src, dir, ['cnai']);
     const dst = new CountingStore('dst');
     const res = await copyWithVariants(src, dst, r.descriptor, { tags: ['prod'], variants: { names: ['modelcar'] } });
     expect(res.variants.map((v) => [v.name, v.built, v.tags])).toEqual([
@@ -298,7 +299,7 @@ describe('copyWithVariants', () => {
     ]);
     expect((await dst.resolve('prod-cnai')).digest).toBe(r.variants[0]!.descriptor.digest);
     // Built from the source's blobs, it is the modelcar pack makes from the same files on disk.
-    const fromDisk = await packWith(new MemoryStore(), model(), ['modelcar']);
+    const fromDisk = await packWith(new MemoryStore(), dir, ['modelcar']);
     expect(res.variants[1]!.descriptor.digest).toBe(fromDisk.variants[0]!.descriptor.digest);
     expect((await linkedVariants(dst, r.descriptor)).map((l) => l.name).sort()).toEqual(['cnai', 'modelcar']);
     expect(isManifestMediaType((await dst.resolve('prod-modelcar')).mediaType)).toBe(true);

@@ -192,9 +192,16 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
 
   const licReq = policy.require.licenses;
   const artReq = policy.require.artifact;
-  if (licReq || artReq) {
+  const modelPack = licReq || artReq ? await isModelPack(store, subject) : true;
+  if ((licReq || artReq) && !modelPack && !chain?.primaryFound) {
+    // An image (a modelcar) has no model metadata of its own; only a trusted record naming its
+    // primary can say what it is.
+    const detail = `${subject.digest} is not a ModelPack artifact and no trusted variant record names its primary`;
+    if (licReq) checks.push({ rule: 'require.licenses', ok: false, detail });
+    if (artReq) checks.push({ rule: 'require.artifact', ok: false, detail });
+  } else if (licReq || artReq) {
     // A modelcar has an image config: the model's metadata is its primary's.
-    const factsOf = chain?.primaryFound && !(await isModelPack(store, subject)) ? chain.primary : subject;
+    const factsOf = !modelPack && chain ? chain.primary : subject;
     const facts = await collectArtifactFacts(store, factsOf, options.reference, { smallFiles: false });
     if (licReq) {
       // SPDX-aware, normalised, case-insensitive; an unparsable expression fails (policy/licenses.ts).
