@@ -10,22 +10,19 @@
  * file they hold becomes one raw layer, because Docker Model Runner links raw layers only and
  * CRI-O mounts tar bytes as a file (consumers' source, named in docs/kubernetes.md "Sources").
  *
- * The source media types, from the producers' source:
- * - KitOps (github.com/kitops-ml/kitops, pkg/lib/constants/mediatype): config
- *   `application/vnd.kitops.modelkit.config.v1+json` (the Kitfile as JSON), manifest
- *   artifactType `application/vnd.kitops.modelkit.manifest.v1+json`, layers
+ * The source media types and their mapping are the producers' own (docs/kubernetes.md,
+ * "Sources (runtimes and servers)"):
+ * - KitOps: config `application/vnd.kitops.modelkit.config.v1+json` (the Kitfile as JSON),
+ *   manifest artifactType `application/vnd.kitops.modelkit.manifest.v1+json`, layers
  *   `application/vnd.kitops.modelkit.<model|modelpart|dataset|code|docs>.v1.<tar|raw>[+gzip|+zstd]`
- *   with `org.cncf.model.filepath` (pkg/lib/filesystem/util.go `fillDescAnnotations`); older
- *   ModelKits name a layer's path only in the Kitfile, in layer order (pkg/lib/unpack/core.go).
- *   Base types map as KitOps maps them to ModelPack (mediatype/modelpack.go): model → weight,
+ *   with `org.cncf.model.filepath`; older ModelKits name a layer's path only in the Kitfile, in
+ *   layer order. Base types map as KitOps maps them to ModelPack: model → weight,
  *   modelpart → weight.config, docs → doc.
- * - Docker Model Runner (github.com/docker/model-runner, pkg/distribution/types/config.go):
- *   config `application/vnd.docker.ai.model.config.v0.1+json` / `v0.2+json`, layers
- *   `application/vnd.docker.ai.{gguf.v3,safetensors,dduf,license,mmproj,chat.template.jinja,
- *   model.file,dir.tar,vllm.config.tar}` with `org.cncf.model.filepath` (v0.2); kinds as its
- *   own ModelPack mapping gives them (pkg/distribution/modelpack/convert.go `ClassifyLayer`),
- *   the config as `DockerConfigToModelPack` maps it (format, architecture, family,
- *   parameters → paramSize, quantization, created).
+ * - Docker Model Runner: config `application/vnd.docker.ai.model.config.v0.1+json` /
+ *   `v0.2+json`, layers `application/vnd.docker.ai.{gguf.v3,safetensors,dduf,license,mmproj,
+ *   chat.template.jinja,model.file,dir.tar,vllm.config.tar}` with `org.cncf.model.filepath`
+ *   (v0.2); kinds as its own ModelPack mapping gives them, the config as it maps it (format,
+ *   architecture, family, parameters → paramSize, quantization, created).
  */
 import type { Readable } from 'node:stream';
 import { blobCopier, type CopyStats } from './copy.js';
@@ -224,7 +221,7 @@ function planDockerModel(manifest: Manifest, config: Record<string, unknown>, na
     const i = (seen.get(l.mediaType) ?? 0) + 1;
     seen.set(l.mediaType, i);
     let path = filepathOf(l);
-    // v0.1 artifacts name no paths: the names Docker Model Runner unpacks them to (internal/bundle/unpack.go).
+    // v0.1 artifacts name no paths: the names Docker Model Runner unpacks them to (its legacy unpack).
     if (!path && !t.tar && t.legacyName) {
       const n = counts.get(l.mediaType)!;
       const dot = t.legacyName.lastIndexOf('.');

@@ -78,7 +78,7 @@ export function isVariantLink(r: Descriptor): boolean {
  * The variants linked to `primary` in `store`, read from the link indexes among its
  * referrers. Each link is re-read and must have `primary` as subject and one well-formed
  * entry with a known variant name; anything else is ignored (a referrer listing is untrusted).
- * Unsigned: callers that act on a variant check it (variants/check.ts) or its signed record.
+ * Unsigned: callers that act on a variant check it (variants/record.ts `checkVariant`) or trust its signed record.
  */
 export async function linkedVariants(store: ReadOnlyStore, primary: Descriptor): Promise<LinkedVariant[]> {
   const out: LinkedVariant[] = [];

@@ -2,15 +2,15 @@
  * The `modelcar` variant: the model as an OCI image, what containerd unpacks (ImageVolume,
  * `ctr images pull`) and KServe serves (`oci://` modelcar, `oci+native://`, `oci+fetch://`).
  *
- * What those consumers require, read from their source (docs/kubernetes.md, "Sources"):
+ * What those consumers require, read from their source (docs/kubernetes.md, "Sources
+ * (runtimes and servers)"):
  * - containerd unpacks only layers of `application/vnd.oci.image.layer.*` types, needs an image
- *   config whose `rootfs.diff_ids` has one entry per layer (client/image.go `getLayers`,
- *   core/unpack/unpacker.go), and unpacks only a config whose `os`/`architecture` match the
- *   node, otherwise it just fetches: so the root is an index with one manifest per platform;
+ *   config whose `rootfs.diff_ids` has one entry per layer, and unpacks only a config whose
+ *   `os`/`architecture` match the node, otherwise it just fetches: so the root is an index with
+ *   one manifest per platform;
  * - KServe's `oci+native://` mounts the image with `subPath: models`, `oci+fetch://` keeps the
  *   `models/` entries of `application/vnd.oci.image.layer.v1.tar` layers and resolves an index
- *   by platform (python/storage/kserve_storage/kserve_storage.py `_download_oci`), and
- *   `oci://` runs the image as a sidecar with a shell: that needs a base image.
+ *   by platform, and `oci://` runs the image as a sidecar with a shell: that needs a base image.
  *
  * Each file is one uncompressed tar layer holding `models/` (and the file's parent
  * directories) and `models/<path>`, with fixed headers (mode 0644/0755, uid/gid 0, no owner
