@@ -118,29 +118,23 @@ describe.each(SOURCES)('modelship convert: %s', (_what, repository, make, from) 
 
   it('to another registry: copies each raw blob once; a second run reads none of them again', async () => {
     const dst = `${other.host}/mirror/${repository.split('/')[1]}:v1`;
-    const first = await runCli([
-      'convert',
-      `${reg.host}/${repository}:src`,
-      dst,
-      '--plain-http',
-      '--json',
-      '--no-progress',
-    ]);
-    expect(first.status).toBe(0);
-    const one = JSON.parse(first.stdout) as ConvertJson;
+    const convert = async (): Promise<ConvertJson> => {
+      const r = await runCli([
+        'convert',
+        `${reg.host}/${repository}:src`,
+        dst,
+        '--plain-http',
+        '--json',
+        '--no-progress',
+      ]);
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      return JSON.parse(r.stdout) as ConvertJson;
+    };
+    const one = await convert();
     expect([one.stats.blobsCopied, one.stats.blobsMounted]).toEqual([source.rawLayers, 0]);
 
     reg.clearAccessLog();
-    const second = await runCli([
-      'convert',
-      `${reg.host}/${repository}:src`,
-      dst,
-      '--plain-http',
-      '--json',
-      '--no-progress',
-    ]);
-    expect(second.status).toBe(0);
-    const two = JSON.parse(second.stdout) as ConvertJson;
+    const two = await convert();
     expect(two.digest).toBe(one.digest);
     expect([two.stats.blobsCopied, two.stats.blobsSkipped]).toEqual([0, source.rawLayers]);
     const reused = new Set(two.layers.filter((l) => l.reused).map((l) => l.digest.slice(7)));

@@ -57,11 +57,21 @@ async function ok(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** `pack DIR --push REF` with the variants given; the JSON result. */
+async function packPush(dir: string, reference: string, variants: string[]): Promise<PackJson> {
+  const v = variants.flatMap((n) => ['--variant', n]);
+  return JSON.parse(
+    await ok(['pack', dir, '--push', reference, '--plain-http', '--no-cache', ...v, '--json', '--no-progress']),
+  ) as PackJson;
+}
+
 describe('variants through the CLI and a real registry', () => {
   let reg: TestRegistry;
   let key: string;
   let policy: string;
   let model: string;
+  /** A signing verb with the release key, no transparency log, over plain HTTP. */
+  const keyed = (args: string[]): Promise<string> => ok([...args, '--key', key, '--no-tlog', '--plain-http']);
 
   beforeAll(async () => {
     reg = await startRegistry();
@@ -85,32 +95,10 @@ describe('variants through the CLI and a real registry', () => {
 
   it('cnai: one more manifest over the very same config and layers; not one blob byte more', async () => {
     reg.clearAccessLog();
-    await ok([
-      'pack',
-      model,
-      '--push',
-      `${reg.host}/plain/model:v1`,
-      '--plain-http',
-      '--no-cache',
-      '--json',
-      '--no-progress',
-    ]);
+    await packPush(model, `${reg.host}/plain/model:v1`, []);
     const plainBlobs = uploadedBlobs(reg.accessLog());
     reg.clearAccessLog();
-    const r = JSON.parse(
-      await ok([
-        'pack',
-        model,
-        '--push',
-        `${reg.host}/cnai/model:v1`,
-        '--plain-http',
-        '--no-cache',
-        '--variant',
-        'cnai',
-        '--json',
-        '--no-progress',
-      ]),
-    ) as PackJson;
+    const r = await packPush(model, `${reg.host}/cnai/model:v1`, ['cnai']);
     // The same blobs as without the variant: the variant costs a manifest (and its link), no blob.
     expect(uploadedBlobs(reg.accessLog())).toEqual(plainBlobs);
     expect(r.variants).toEqual([
@@ -133,40 +121,17 @@ describe('variants through the CLI and a real registry', () => {
 
   it('sign and attest cover every variant; verify of a variant shows the chain to its primary', async () => {
     const repo = `${reg.host}/rel/model`;
-    const r = JSON.parse(
-      await ok([
-        'pack',
-        model,
-        '--push',
-        `${repo}:v1`,
-        '--plain-http',
-        '--no-cache',
-        '--variant',
-        'cnai,modelcar',
-        '--json',
-        '--no-progress',
-      ]),
-    ) as PackJson;
+    const r = await packPush(model, `${repo}:v1`, ['cnai,modelcar']);
     const car = r.variants.find((v) => v.name === 'modelcar')!;
     // Attest only the primary, sign nothing yet: the modelcar has no trusted bundle at all.
-    await ok([
-      'attest',
-      `${repo}@${r.digest}`,
-      '--type',
-      'slsa',
-      '--key',
-      key,
-      '--no-tlog',
-      '--plain-http',
-      '--no-variants',
-    ]);
+    await keyed(['attest', `${repo}@${r.digest}`, '--type', 'slsa', '--no-variants']);
     const before = await runCli(['verify', car.pinnedReference, '--policy', policy, '--plain-http']);
     expect(before.status).toBe(9);
     expect(before.stdout).toMatch(/FAIL .*require\.slsa: no trusted SLSA provenance/s);
 
-    const signed = JSON.parse(
-      await ok(['sign', `${repo}@${r.digest}`, '--key', key, '--no-tlog', '--plain-http', '--json']),
-    ) as { variants: { name: string; digest: string; recordReferrerDigest: string }[] };
+    const signed = JSON.parse(await keyed(['sign', `${repo}@${r.digest}`, '--json'])) as {
+      variants: { name: string; digest: string; recordReferrerDigest: string }[];
+    };
     expect(signed.variants.map((v) => [v.name, v.digest]).sort()).toEqual(
       r.variants.map((v) => [v.name, v.digest]).sort(),
     );
@@ -184,19 +149,9 @@ describe('variants through the CLI and a real registry', () => {
     expect(json.variant).toMatchObject({ name: 'modelcar', primary: r.digest });
 
     // attest (default) covers the variants too: each gets the provenance with its own digest as subject.
-    const attested = JSON.parse(
-      await ok([
-        'attest',
-        `${repo}@${r.digest}`,
-        '--type',
-        'slsa',
-        '--key',
-        key,
-        '--no-tlog',
-        '--plain-http',
-        '--json',
-      ]),
-    ) as { variants: { name: string; attestations: unknown[] }[] };
+    const attested = JSON.parse(await keyed(['attest', `${repo}@${r.digest}`, '--type', 'slsa', '--json'])) as {
+      variants: { name: string; attestations: unknown[] }[];
+    };
     expect(attested.variants.map((v) => [v.name, v.attestations.length]).sort()).toEqual([
       ['cnai', 1],
       ['modelcar', 1],
@@ -250,20 +205,11 @@ spec:
       ['modelcar', true, `${reg.host}/staging/model:v2-modelcar`],
     ]);
     for (const v of pushed.variants) expect((await manifest(reg, 'staging/model', `v2-${v.name}`)).status).toBe(200);
-    await ok([
-      'attest',
-      `${reg.host}/staging/model@${pushed.digest}`,
-      '--type',
-      'slsa',
-      '--key',
-      key,
-      '--no-tlog',
-      '--plain-http',
-    ]);
-    await ok(['sign', `${reg.host}/staging/model@${pushed.digest}`, '--key', key, '--no-tlog', '--plain-http']);
+    await keyed(['attest', `${reg.host}/staging/model@${pushed.digest}`, '--type', 'slsa']);
+    await keyed(['sign', `${reg.host}/staging/model@${pushed.digest}`]);
 
     const promoted = JSON.parse(
-      await ok([
+      await keyed([
         'promote',
         `${reg.host}/staging/model@${pushed.digest}`,
         `${reg.host}/prod/model:v2`,
@@ -271,10 +217,6 @@ spec:
         policy,
         '--variant',
         'modelcar',
-        '--key',
-        key,
-        '--no-tlog',
-        '--plain-http',
         '--json',
         '--no-progress',
       ]),
@@ -297,32 +239,9 @@ spec:
 
   it('promote refuses a named variant without a trusted record, writing nothing', async () => {
     const repo = `${reg.host}/norecord/model`;
-    const r = JSON.parse(
-      await ok([
-        'pack',
-        model,
-        '--push',
-        `${repo}:v1`,
-        '--plain-http',
-        '--no-cache',
-        '--variant',
-        'cnai',
-        '--json',
-        '--no-progress',
-      ]),
-    ) as PackJson;
-    await ok([
-      'attest',
-      `${repo}@${r.digest}`,
-      '--type',
-      'slsa',
-      '--key',
-      key,
-      '--no-tlog',
-      '--plain-http',
-      '--no-variants',
-    ]);
-    await ok(['sign', `${repo}@${r.digest}`, '--key', key, '--no-tlog', '--plain-http', '--no-variants']);
+    const r = await packPush(model, `${repo}:v1`, ['cnai']);
+    await keyed(['attest', `${repo}@${r.digest}`, '--type', 'slsa', '--no-variants']);
+    await keyed(['sign', `${repo}@${r.digest}`, '--no-variants']);
     const p = await runCli([
       'promote',
       `${repo}@${r.digest}`,

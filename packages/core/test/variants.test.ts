@@ -52,30 +52,20 @@ async function manifestOf<T = Manifest>(store: MemoryStore, d: Descriptor): Prom
   return JSON.parse((await store.fetchBytes(d)).toString('utf8')) as T;
 }
 
-async function tarEntries(bytes: Buffer): Promise<
-  {
-    name: string;
-    type: string;
-    mode: number;
-    mtime: number;
-    uid: number;
-    gid: number;
-    uname: string;
-    gname: string;
-    body: Buffer;
-  }[]
-> {
-  const out: {
-    name: string;
-    type: string;
-    mode: number;
-    mtime: number;
-    uid: number;
-    gid: number;
-    uname: string;
-    gname: string;
-    body: Buffer;
-  }[] = [];
+interface TarEntry {
+  name: string;
+  type: string;
+  mode: number;
+  mtime: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  body: Buffer;
+}
+
+async function tarEntries(bytes: Buffer): Promise<TarEntry[]> {
+  const out: TarEntry[] = [];
   const extract = tarStream.extract();
   const done = (async () => {
     for await (const e of extract) {

@@ -10,7 +10,7 @@ import {
   resolveReference,
   type ConvertResult,
 } from '@modelship/core';
-import { printResult, progressFor, safe, table, type CliIO } from '../io.js';
+import { layerJson, printResult, progressFor, safe, table, type CliIO } from '../io.js';
 import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
 
 interface ConvertFlags extends RegistryFlags {
@@ -109,15 +109,7 @@ function toJson(r: ConvertResult, source: string, reference: string): unknown {
     mediaType: r.descriptor.mediaType,
     artifactType: r.manifest.artifactType,
     config: r.config,
-    layers: r.layers.map((l) => ({
-      path: l.path,
-      kind: l.kind,
-      mediaType: l.descriptor.mediaType,
-      digest: l.descriptor.digest,
-      size: l.descriptor.size,
-      reused: l.reused,
-      from: l.from,
-    })),
+    layers: r.layers.map((l) => ({ ...layerJson(l), reused: l.reused, from: l.from })),
     stats: r.stats,
     rewritten: r.rewritten,
     warnings: r.warnings,

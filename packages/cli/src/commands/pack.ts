@@ -19,7 +19,7 @@ import {
   untrustedText,
   type VariantSummary,
 } from '@modelship/core';
-import { formatBytes, progressFor, safe, table, type CliIO, printResult } from '../io.js';
+import { formatBytes, layerJson, progressFor, safe, table, type CliIO, printResult } from '../io.js';
 import {
   addRegistryOptions,
   addVariantOptions,
@@ -221,14 +221,7 @@ function toJson(r: PackResult, reference: string, kind: string, location: string
     size: r.size,
     target: { kind, location },
     config: r.config,
-    layers: r.layers.map((l) => ({
-      path: l.path,
-      kind: l.kind,
-      mediaType: l.descriptor.mediaType,
-      digest: l.descriptor.digest,
-      size: l.descriptor.size,
-      uploaded: l.uploaded,
-    })),
+    layers: r.layers.map((l) => ({ ...layerJson(l), uploaded: l.uploaded })),
     stats: r.stats,
     ignored: { count: r.ignored.length, paths: r.ignored.slice(0, IGNORED_SHOWN) },
     warnings: r.warnings,
