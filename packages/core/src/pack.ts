@@ -133,6 +133,15 @@ interface LayerDigests {
  * device), or a hash-while-writing ingest (registries, other devices, tar layers).
  */
 export async function pack(options: PackOptions): Promise<PackResult> {
+  // Before anything is written: a cnai artifact has no cnai variant to make.
+  if (options.family === 'cnai' && options.variants?.names.includes('cnai'))
+    throw new ModelshipError(
+      'USAGE',
+      'the cnai variant is made from a cncf artifact, and this one uses cnai identifiers',
+      {
+        hint: 'pack with the cncf identifiers (the default) and the cnai variant, or drop the variant',
+      },
+    );
   // pack's own output is never input: the layout it writes (by default ./model-oci, inside the
   // model dir when packing `.`) and its digest cache, wherever they are, by resolved path.
   const skipDirs: { path: string; why: string }[] = [];

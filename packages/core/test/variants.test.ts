@@ -16,6 +16,7 @@ import { modelcarLayerStream } from '../src/variants/modelcar.js';
 import { copyWithVariants } from '../src/variants/publish.js';
 import { checkVariant, variantsToCover } from '../src/variants/record.js';
 import { safetensors, tempDir, writeTree } from './modelpack-fixtures.js';
+import { rejection } from './rejection.js';
 
 const tmp = tempDir('variants-');
 afterAll(() => tmp.cleanup());
@@ -120,6 +121,16 @@ describe('cnai variant', () => {
     }
     expect(await store.resolve('v1-cnai')).toEqual(v.descriptor);
     expect(v.descriptor.digest).toBe(buildCnaiVariant(r.manifest).descriptor.digest);
+  });
+
+  it('is refused by pack for a cnai artifact before anything is written', async () => {
+    const store = new CountingStore();
+    const e = await rejection(
+      pack({ dir: model(), target: store, family: 'cnai', cache: null, gitLfs: false, variants: { names: ['cnai'] } }),
+      'USAGE',
+    );
+    expect(e.message).toMatch(/cnai variant is made from a cncf artifact/);
+    expect(store.blobBytes).toBe(0);
   });
 
   it('is refused for a primary that already uses the cnai identifiers', () => {
