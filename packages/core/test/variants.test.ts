@@ -17,6 +17,7 @@ import { copyWithVariants } from '../src/variants/publish.js';
 import { checkVariant, variantsToCover } from '../src/variants/record.js';
 import { safetensors, tempDir, writeTree } from './modelpack-fixtures.js';
 import { rejection } from './rejection.js';
+import { discoverReferrers } from '../src/verify/discover.js';
 
 const tmp = tempDir('variants-');
 afterAll(() => tmp.cleanup());
@@ -265,6 +266,13 @@ describe('variant links and checks', () => {
     });
     const after = await variantsToCover(store, r.descriptor);
     expect(after.skipped.map((s) => s.digest)).toEqual([forgedDesc.digest]);
+  });
+
+  it('are no rejected referrers to signature discovery (a link is an index, never a bundle)', async () => {
+    const store = new MemoryStore();
+    const r = await packWith(store, model(), ['cnai', 'modelcar']);
+    expect((await store.referrers(r.descriptor)).length).toBe(2);
+    expect(await discoverReferrers(store, r.descriptor)).toEqual({ bundles: [], rejected: [] });
   });
 
   it('ignores a link whose subject is another manifest', async () => {
