@@ -111,6 +111,7 @@ describe('pack --dry-run', () => {
           tags: [],
           options: { family: 'cncf', layerFormat: 'raw', scan: { useDirSpec: true }, metadata: {} },
           cache: false,
+          variants: { names: [] },
           dryRun: true,
         },
         registry: {},
@@ -223,6 +224,7 @@ describe('dry runs against a real registry', () => {
       publicKeys: [],
       concurrency: 4,
       dryRun: true,
+      variants: [],
       showSummary: true,
     };
     const { ctx, recorded } = recordingContext(tmp.dir);

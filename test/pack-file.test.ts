@@ -104,6 +104,7 @@ describe('pack FILE: one model file, as the directory holding only it', () => {
           tags: [],
           options: { family: 'cncf', layerFormat: 'raw', scan: { useDirSpec: true }, metadata: {} },
           cache: false,
+          variants: { names: [] },
         },
         registry: {},
         showSummary: true,

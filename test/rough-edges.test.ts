@@ -38,6 +38,7 @@ function packInputs(dir: string, target: string, tags: string[] = []): PackInput
       tags,
       options: { family: 'cncf', layerFormat: 'raw', scan: { useDirSpec: true }, metadata: {} },
       cache: false,
+      variants: { names: [] },
     },
     registry: {},
     showSummary: true,
@@ -507,6 +508,7 @@ function promoteInputs(source: string, destination: string, policyPath: string, 
     publicKeys: [],
     concurrency: 4,
     dryRun: false,
+    variants: [],
     showSummary: true,
   };
 }

@@ -9,7 +9,7 @@ import {
   type AttestInputs,
   type SubjectInputs,
 } from '@modelship/action-common';
-import { MODELSHIP_VERSION, attestArtifact, signingSetup, withSubject } from '@modelship/core';
+import { MODELSHIP_VERSION, attestArtifact, safe, signingSetup, withSubject } from '@modelship/core';
 
 export interface Inputs extends SubjectInputs {
   attest: AttestInputs;
@@ -36,6 +36,22 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
     });
     ctx.setOutput('digest', result.facts.descriptor.digest);
     setAttestOutputs(ctx, result);
+    ctx.setOutput(
+      'variants',
+      JSON.stringify(
+        result.variants.map((v) => ({
+          name: v.name,
+          digest: v.descriptor.digest,
+          reference: `${s.name}@${v.descriptor.digest}`,
+          attestations: v.attestations.map((a) => ({
+            predicateType: a.predicateType,
+            referrerDigest: a.signed.referrer.digest,
+          })),
+        })),
+      ),
+    );
+    for (const k of result.skippedVariants)
+      ctx.warning(safe`not attesting linked ${k.name} variant ${k.digest}: ${k.reason}`);
     addAttestSummary(ctx.summary, result, s.name);
     await ctx.summary.write();
   });

@@ -16,6 +16,7 @@ import {
   parseConcurrency,
   parseCreated,
   parseKeyValues,
+  parseVariants,
   registryAccess,
   untrustedText,
   type AttestOptions,
@@ -25,6 +26,7 @@ import {
   type RegistryAccess,
   type SigningOptions,
   type TufOptions,
+  type VariantsPlan,
 } from '@modelship/core';
 
 /** Multi-line or comma-separated list input; empty entries dropped. */
@@ -213,6 +215,17 @@ export interface PackInputs {
   cache: boolean;
   /** Input dry-run (pack action only): write nothing, report what would be written. */
   dryRun?: boolean;
+  /** Inputs variants and base-image. */
+  variants: VariantsPlan;
+}
+
+/** Inputs `variants` (names, one per line or comma-separated) and, where an action has it, `base-image`. */
+export function variantsInput(withBase = true): VariantsPlan {
+  const base = withBase ? core.getInput('base-image') : '';
+  return parseVariants(listInput('variants'), base || undefined, {
+    variants: 'input variants',
+    baseImage: 'input base-image',
+  });
 }
 
 /** Reads the pack inputs shared by the pack and release actions. */
@@ -263,6 +276,7 @@ export function packInputs(): PackInputs {
     cache: booleanInput('cache', true),
     // The release action has no dry-run input: it reads as false there.
     dryRun: booleanInput('dry-run', false),
+    variants: variantsInput(),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   type PackOptions,
   type PackResult,
   type SignResult,
+  type VariantSummary,
 } from '@modelship/core';
 import { logProgress, type ActionContext } from './context.js';
 import type { PackInputs } from './inputs.js';
@@ -90,4 +91,10 @@ export async function setSignOutputs(
   ctx.setOutput('signer-identity', r.identity.subject);
   ctx.setOutput('bundle-path', bundlePath);
   ctx.info(safe`signed ${base}@${r.subject.digest} as ${r.identity.subject}`);
+}
+
+/** Output `variants`: a JSON array of {name, digest, mediaType, reference, pinnedReference, tags}. */
+export function setVariantOutputs(ctx: ActionContext, variants: readonly VariantSummary[]): void {
+  ctx.setOutput('variants', JSON.stringify(variants));
+  for (const v of variants) ctx.info(safe`variant ${v.name}: ${v.reference} (${v.digest})`);
 }

@@ -137,6 +137,21 @@ export function addPackSummary(
         ...(dryRun ? [has(l.descriptor.digest) ? 'already there' : 'would write'] : []),
       ]),
     ]);
+  if (result.variants.length)
+    summary.addTable([
+      [
+        { data: 'Variant', header: true },
+        { data: 'Tags', header: true },
+        { data: 'Added', header: true },
+        { data: 'Digest', header: true },
+      ],
+      ...result.variants.map((v) => [
+        untrustedHtml(v.name),
+        untrustedHtml(v.tags.join(', ')),
+        formatBytes(v.addedBytes),
+        safeHtml`<code>${v.descriptor.digest}</code>`,
+      ]),
+    ]);
 }
 
 interface MofSummary {

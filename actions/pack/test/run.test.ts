@@ -8,7 +8,7 @@ import { run, type Inputs } from '../src/run.js';
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-function inputs(dir: string, target: string, targetLabel: string): Inputs {
+function inputs(dir: string, target: string, targetLabel: string, variants: ('cnai' | 'modelcar')[] = []): Inputs {
   return {
     pack: {
       dir,
@@ -17,6 +17,7 @@ function inputs(dir: string, target: string, targetLabel: string): Inputs {
       tags: [],
       options: { family: 'cncf', layerFormat: 'raw', scan: { useDirSpec: true }, metadata: {} },
       cache: false,
+      variants: { names: variants },
     },
     registry: {},
     showSummary: true,
@@ -33,6 +34,26 @@ describe('actions/pack run(inputs) in-process', () => {
     expect(recorded.outputs.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(existsSync(recorded.outputs['manifest-path']!)).toBe(true);
     expect(recorded.summaries.map((s) => s[0])).toEqual(['# modelship pack']);
+  });
+
+  it('publishes the variants asked for and lists each in output variants', async () => {
+    const layout = join(tmp.dir, 'variants-oci');
+    const { ctx, recorded } = recordingContext(tmp.dir);
+    await run(inputs(copySample(tmp.dir, 'mv'), `oci:${layout}:v2`, 'input output', ['cnai', 'modelcar']), ctx);
+    const variants = JSON.parse(recorded.outputs.variants!) as {
+      name: string;
+      digest: string;
+      reference: string;
+      pinnedReference: string;
+    }[];
+    expect(variants.map((v) => [v.name, v.reference])).toEqual([
+      ['cnai', `oci:${layout}:v2-cnai`],
+      ['modelcar', `oci:${layout}:v2-modelcar`],
+    ]);
+    for (const v of variants) {
+      expect(v.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(v.pinnedReference).toBe(`oci:${layout}@${v.digest}`);
+    }
   });
 
   // Drift: the CLI refused a digest target; the pack action packed and tagged it.

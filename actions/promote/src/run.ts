@@ -12,6 +12,7 @@ import {
   showSummaryInput,
   signingInputs,
   tufInputs,
+  variantsInput,
   type ActionContext,
 } from '@modelship/action-common';
 import {
@@ -26,12 +27,14 @@ import {
   safe,
   safeHtml,
   signingSetup,
+  summarizeVariants,
   untrustedHtml,
   type ContentStore,
   type PromoteResult,
   type RegistryAccess,
   type SigningOptions,
   type TufOptions,
+  type VariantName,
   type VerifyReport,
 } from '@modelship/core';
 
@@ -50,6 +53,7 @@ export interface Inputs {
   concurrency: number;
   dryRun: boolean;
   showSummary: boolean;
+  variants: VariantName[];
 }
 
 /** Reads the promote action's inputs (secrets are masked by runAction before this). */
@@ -74,6 +78,7 @@ export function readInputs(): Inputs {
     concurrency: concurrencyInput(),
     dryRun: booleanInput('dry-run', false),
     showSummary: showSummaryInput(),
+    variants: variantsInput(false).names,
   };
 }
 
@@ -134,6 +139,7 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
           for (const c of report.checks) ctx.info(safe`${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
         },
         onBytes: (n) => progress.update(n),
+        variants: inputs.variants,
       });
       if (!r.dryRun && !r.sameLocation) progress.finish();
       await writeReport(r.report);
@@ -146,12 +152,18 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
       ctx.setOutput('bytes-copied', String(s.bytesCopied));
       ctx.setOutput('referrers-copied', String(s.referrersCopied));
       ctx.setOutput('record-digest', r.record?.referrer ?? '');
+      const variants = summarizeVariants(dstName, r.variants).map((v, i) => ({
+        ...v,
+        recordDigest: r.variants[i]!.record?.referrer ?? '',
+      }));
+      ctx.setOutput('variants', JSON.stringify(variants));
       const written = writtenLines(
         r,
         `${src.base}@${r.descriptor.digest}`,
         inputs.signing.key ? 'input key' : 'keyless, OIDC',
       );
       for (const line of written) ctx.info(line);
+      for (const v of variants) ctx.info(safe`promoted ${v.name} variant -> ${v.reference} (${v.digest})`);
 
       await ctx.summary
         .addHeading(r.dryRun ? 'modelship promote (dry run: nothing written)' : 'modelship promote', 3)
@@ -175,6 +187,10 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
               ? safeHtml`<code>${r.record.referrer}</code> signed by ${r.record.signer.subject}`
               : untrustedHtml(written[written.length - 1]!),
           ],
+          ...variants.map((v) => [
+            untrustedHtml(`Variant ${v.name}`),
+            safeHtml`<code>${v.reference}</code> (${v.digest})`,
+          ]),
         ])
         .addTable(checksTable(r.report.checks))
         .write();

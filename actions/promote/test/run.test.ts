@@ -28,6 +28,7 @@ function inputs(destination: string, over: Partial<Inputs> = {}): Inputs {
     publicKeys: [],
     concurrency: 2,
     dryRun: false,
+    variants: [],
     showSummary: true,
     ...over,
   };

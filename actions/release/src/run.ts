@@ -19,7 +19,8 @@ import {
 import {
   MODELSHIP_VERSION,
   attestArtifact,
-  signArtifact,
+  safe,
+  signWithVariants,
   signingSetup,
   type RegistryAccess,
   type SigningOptions,
@@ -65,6 +66,9 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
   await packStep(p, inputs.registry, ctx, 'modelship release: pack', async ({ store, base, result }) => {
     const digest = result.descriptor.digest;
     ctx.setOutput('pinned-reference', `${base}@${digest}`);
+    // The variants pack just built: attested and signed with the primary, each given its
+    // variant record (by the sign step, or by the attest step when the release does not sign).
+    const variants = result.variants;
 
     let signer = '';
     if (inputs.attest.kinds.length || inputs.attest.custom?.length) {
@@ -76,6 +80,8 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
         ...inputs.attest,
         modelDir: p.dir,
         version: MODELSHIP_VERSION,
+        variants,
+        recordVariants: !inputs.sign,
       });
       setAttestOutputs(ctx, attested);
       addAttestSummary(ctx.summary, attested, base, 'modelship release: attest');
@@ -85,15 +91,22 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
     }
 
     if (inputs.sign) {
-      const signed = await signArtifact({
+      const all = await signWithVariants({
         store,
         reference: digest,
         name: base,
         setup,
         annotations: inputs.annotations,
+        variants,
+        version: MODELSHIP_VERSION,
       });
+      const signed = all.primary;
       await setSignOutputs(ctx, signed, base, inputs.bundleOut);
       addSignSummary(ctx.summary, signed, base, 'modelship release: sign');
+      for (const v of all.variants)
+        ctx.info(
+          safe`signed ${v.name} variant ${base}@${v.descriptor.digest}; variant record ${v.record.referrer.digest}`,
+        );
       signer = signed.identity.subject;
     } else {
       for (const name of ['bundle-digest', 'referrer-digest', 'bundle-path']) ctx.setOutput(name, '');

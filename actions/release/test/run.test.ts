@@ -25,6 +25,7 @@ function inputs(dir: string, layout: string, over: Partial<Inputs> = {}): Inputs
       tags: [],
       options: { family: 'cncf', layerFormat: 'raw', scan: { useDirSpec: true }, metadata: {} },
       cache: false,
+      variants: { names: [] },
     },
     attest: { kinds: ['files'], custom: [] },
     annotations: {},

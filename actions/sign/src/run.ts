@@ -12,6 +12,7 @@ import {
   type SubjectInputs,
 } from '@modelship/action-common';
 import {
+  MODELSHIP_VERSION,
   SIGNATURE_FORMATS,
   checkSignatureFormat,
   digestHex,
@@ -19,8 +20,8 @@ import {
   parseExpiry,
   safe,
   safeHtml,
-  signArtifact,
   signNotation,
+  signWithVariants,
   signingSetup,
   untrustedHtml,
   withSubject,
@@ -81,8 +82,23 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
   if (inputs.format === 'notation') return runNotation(inputs, ctx);
   await withSubject(inputs.reference, 'input reference', inputs.registry, async (s) => {
     const setup = await signingSetup(inputs.signing);
-    const r = await signArtifact({ ...s, setup, annotations: inputs.annotations });
+    const all = await signWithVariants({ ...s, setup, annotations: inputs.annotations, version: MODELSHIP_VERSION });
+    const r = all.primary;
     ctx.setOutput('digest', r.subject.digest);
+    // Each variant linked to it (and checked) is signed too, with its variant record.
+    ctx.setOutput(
+      'variants',
+      JSON.stringify(
+        all.variants.map((v) => ({
+          name: v.name,
+          digest: v.descriptor.digest,
+          reference: `${s.name}@${v.descriptor.digest}`,
+          referrerDigest: v.signature.referrer.digest,
+          recordDigest: v.record.referrer.digest,
+        })),
+      ),
+    );
+    for (const k of all.skipped) ctx.warning(safe`not signing linked ${k.name} variant ${k.digest}: ${k.reason}`);
     await setSignOutputs(ctx, r, s.name, inputs.bundleOut);
     addSignSummary(ctx.summary, r, s.name);
     await ctx.summary.write();

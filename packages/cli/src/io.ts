@@ -60,6 +60,21 @@ export function printResult(io: CliIO, asJson: boolean | undefined, r: { text: s
   io.out(asJson ? json(r.json) : r.text);
 }
 
+/** One layer of a written artifact in `--json` output (pack, convert): the file and its blob. */
+export function layerJson(l: {
+  path: string;
+  kind: string;
+  descriptor: { mediaType: string; digest: string; size: number };
+}): { path: string; kind: string; mediaType: string; digest: string; size: number } {
+  return {
+    path: l.path,
+    kind: l.kind,
+    mediaType: l.descriptor.mediaType,
+    digest: l.descriptor.digest,
+    size: l.descriptor.size,
+  };
+}
+
 /** Columns padded to the widest cell; every cell is untrusted text (file names, kinds). */
 export function table(cells: string[][]): string {
   const rows = cells.map((r) => r.map(untrustedText));

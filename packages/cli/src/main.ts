@@ -15,6 +15,7 @@ import { registerVerify } from './commands/verify.js';
 import { registerPromote } from './commands/promote.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerLogin } from './commands/login.js';
+import { registerConvert } from './commands/convert.js';
 
 export { VERSION };
 
@@ -42,6 +43,7 @@ export function buildProgram(io: CliIO): Command {
   registerPromote(program, io);
   registerPolicy(program, io);
   registerLogin(program, io);
+  registerConvert(program, io);
   return program;
 }
 

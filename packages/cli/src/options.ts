@@ -2,16 +2,21 @@ import { Option, type Command } from 'commander';
 import {
   ModelshipError,
   REKOR_ENTRY_TYPES,
+  VARIANT_NAMES,
   keySourceFrom,
+  openModelcarBase,
   parseChoice,
   passwordFromStdin,
+  parseVariants,
   registryAccess,
   signingSetup,
   type RegistryAccess,
   type SigningSetup,
   type TufOptions,
+  type VariantRequest,
+  type VariantSummary,
 } from '@modelship/core';
-import { untrustedLines, type CliIO } from './io.js';
+import { safe, untrustedLines, type CliIO } from './io.js';
 
 export interface RegistryFlags {
   plainHttp?: boolean;
@@ -192,4 +197,41 @@ export function tufOptions(flags: TufFlags): TufOptions {
     ...(flags.tufCache ? { cachePath: flags.tufCache } : {}),
     ...(flags.tufOffline ? { offline: true } : {}),
   };
+}
+
+export interface VariantFlags {
+  variant?: string[];
+  baseImage?: string;
+}
+
+/** `--variant NAME` (repeatable) and, where a modelcar can be built, `--base-image REF`. */
+export function addVariantOptions(cmd: Command, options: { baseImage: boolean; what: string }): Command {
+  cmd.option(
+    '--variant <name>',
+    `${options.what}: ${VARIANT_NAMES.join(', ')} (repeatable or comma-separated; tagged <tag>-<name>)`,
+    collect,
+  );
+  if (options.baseImage)
+    cmd.option(
+      '--base-image <reference>',
+      'with --variant modelcar: the image to put the model on (needs a shell for KServe oci://)',
+    );
+  return cmd;
+}
+
+/** The variants the flags ask for, the base image opened (close it after the verb). */
+export async function variantRequestFromFlags(
+  flags: VariantFlags,
+  access: RegistryAccess,
+): Promise<{ request?: VariantRequest; close: () => Promise<void> }> {
+  const plan = parseVariants(flags.variant, flags.baseImage, { variants: '--variant', baseImage: '--base-image' });
+  if (!plan.names.length) return { close: async () => {} };
+  if (!plan.baseImage) return { request: { names: plan.names }, close: async () => {} };
+  const opened = await openModelcarBase(plan.baseImage, access);
+  return { request: { names: plan.names, base: opened.base }, close: opened.close };
+}
+
+/** The variants of a result, for `--json` and the text summary. */
+export function variantLines(summaries: readonly VariantSummary[]): string {
+  return summaries.map((v) => safe`variant ${v.name}: ${v.reference} (${v.digest})\n`).join('');
 }

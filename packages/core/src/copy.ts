@@ -20,6 +20,8 @@ export interface CopyOptions {
   onBytes?: (bytes: number) => void;
   /** Called once per blob when its fate is known. */
   onBlob?: (desc: Descriptor, outcome: 'copied' | 'mounted' | 'skipped') => void;
+  /** Leave out this referrer of `subject` (and what hangs off it); default: copy every referrer. */
+  skipReferrer?: (referrer: Descriptor, subject: Descriptor) => boolean;
 }
 
 export interface CopyStats {
@@ -47,30 +49,24 @@ export function noCopy(): CopyStats {
   };
 }
 
+export type BlobCopyOptions = Pick<CopyOptions, 'concurrency' | 'mountFrom' | 'onBytes' | 'onBlob'>;
+
 /**
- * The one graph copy: manifest -> config + layers (in parallel, skipping what the target has)
- * -> manifest -> referrers, recursively. Children always land before their parent, so a
- * target never holds a manifest pointing at a missing blob because of us, and a re-run after a
- * failure moves only what is missing; a present manifest's children are still checked, so a
- * target left incomplete by anything else is completed, not skipped. Manifest bytes are copied verbatim, so digests and signatures
- * stay valid.
+ * The blob half of the graph copy, for callers that move blobs a manifest of their own will
+ * name (variants, conversions): each digest once, `concurrency` at once, mounted when a mount
+ * source has it, skipped when the target has it (never read from the source then).
  */
-export async function copyGraph(
+export function blobCopier(
   src: ReadOnlyStore,
   dst: ContentStore,
-  root: Descriptor,
-  options: CopyOptions = {},
-): Promise<CopyStats> {
-  const stats = noCopy();
+  options: BlobCopyOptions = {},
+  stats: CopyStats = noCopy(),
+): { copy(desc: Descriptor): Promise<void>; stats: CopyStats } {
   const limit = pLimit(options.concurrency ?? 4);
   const mountFrom = options.mountFrom ?? mountSourcesFor(src, dst);
   const blobs = new Map<string, Promise<void>>();
-  const manifests = new Map<string, Promise<void>>();
-  const copiedManifests = new Set<string>();
-  const countedReferrers = new Set<string>();
   let bytesDone = 0;
-
-  const copyBlob = (desc: Descriptor): Promise<void> => {
+  const copy = (desc: Descriptor): Promise<void> => {
     let p = blobs.get(desc.digest);
     if (!p) {
       p = limit(async () => {
@@ -103,6 +99,27 @@ export async function copyGraph(
     }
     return p;
   };
+  return { copy, stats };
+}
+
+/**
+ * The one graph copy: manifest -> config + layers (in parallel, skipping what the target has)
+ * -> manifest -> referrers, recursively. Children always land before their parent, so a
+ * target never holds a manifest pointing at a missing blob because of us, and a re-run after a
+ * failure moves only what is missing; a present manifest's children are still checked, so a
+ * target left incomplete by anything else is completed, not skipped. Manifest bytes are copied verbatim, so digests and signatures
+ * stay valid.
+ */
+export async function copyGraph(
+  src: ReadOnlyStore,
+  dst: ContentStore,
+  root: Descriptor,
+  options: CopyOptions = {},
+): Promise<CopyStats> {
+  const { copy: copyBlob, stats } = blobCopier(src, dst, options);
+  const manifests = new Map<string, Promise<void>>();
+  const copiedManifests = new Set<string>();
+  const countedReferrers = new Set<string>();
 
   const copyNode = (desc: Descriptor, depth: number): Promise<void> => {
     if (depth > MAX_GRAPH_DEPTH)
@@ -135,7 +152,7 @@ export async function copyGraph(
         if (options.referrers !== false) {
           // In parallel: on a registry without the referrers API their fallback-index entries
           // then share one read-modify-write instead of one each.
-          const refs = await src.referrers(desc);
+          const refs = (await src.referrers(desc)).filter((r) => !options.skipReferrer?.(r, desc));
           await Promise.all(
             refs.map(async (r) => {
               await copyNode({ mediaType: r.mediaType, digest: r.digest, size: r.size }, depth + 1);

@@ -90,6 +90,8 @@ export interface ExtractLimits {
 export interface TarLayerOptions extends ExtractLimits {
   /** The layer's diffId from the config, when known: the uncompressed tar must hash to it. */
   diffId?: string;
+  /** The encoding, for layers whose media type is not a ModelPack one (KitOps, Docker Model Runner). */
+  encoding?: LayerEncoding;
 }
 
 export interface TarEntryVisitor {
@@ -111,7 +113,7 @@ export async function readTarLayer(
   visitor: TarEntryVisitor,
   options: TarLayerOptions = {},
 ): Promise<void> {
-  const encoding: LayerEncoding = parseLayerMediaType(desc.mediaType)?.encoding ?? 'tar';
+  const encoding: LayerEncoding = options.encoding ?? parseLayerMediaType(desc.mediaType)?.encoding ?? 'tar';
   const what = `layer ${desc.digest}`;
   if (encoding === 'tar' && options.diffId !== undefined && options.diffId !== desc.digest)
     throw new ModelshipError('INVALID', `${what}: the config's diffId ${options.diffId} is not the layer digest`, {

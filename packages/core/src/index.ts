@@ -8,6 +8,14 @@ export { type GitHubClaims } from './attest/github-oidc.js';
 export { gitHubTargetFromEnv } from './attest/github.js';
 export { MOF_PREDICATE_TYPE } from './attest/mof/predicate.js';
 export { provenanceFromClaims, SLSA_PROVENANCE_V1 } from './attest/provenance.js';
+export {
+  convertArtifact,
+  type ConvertResult,
+  DOCKER_AI_CONFIG_V01,
+  DOCKER_AI_CONFIG_V02,
+  KITOPS_CONFIG,
+  KITOPS_MANIFEST,
+} from './convert.js';
 export { copyGraph, type CopyStats } from './copy.js';
 export { type InspectNode, inspectArtifact, type InspectResult } from './inspect.js';
 export { defaultCacheDir, DigestCache } from './digest-cache.js';
@@ -33,7 +41,9 @@ export {
   type LayerEncoding,
   OCI_EMPTY,
   OCI_EMPTY_DIGEST,
+  OCI_IMAGE_CONFIG,
   OCI_INDEX,
+  OCI_LAYER_TAR,
   OCI_MANIFEST,
   parseLayerMediaType,
 } from './mediatypes.js';
@@ -83,6 +93,7 @@ export {
 } from './request/signature-format.js';
 export { withSubject } from './request/subject.js';
 export { MODELSHIP_VERSION } from './request/version.js';
+export { parseVariants, type VariantsPlan } from './request/variants.js';
 export { signStatement } from './sign/bundle.js';
 export { writeKeyPair } from './sign/key-files.js';
 export { keylessSetup } from './sign/keyless.js';
@@ -107,11 +118,34 @@ export {
   type SerializedBundleJson,
   type SigningSetup,
 } from './sign/types.js';
-export { type ContentStore, type DryRunLog, type DryRunWrite, type RemovedReference } from './store.js';
+export {
+  type ContentStore,
+  type DryRunLog,
+  type DryRunWrite,
+  type RemovedReference,
+  mountSourcesFor,
+} from './store.js';
 export { DryRunStore } from './dry-run-store.js';
 export { type ListedTag, listTags, tagArtifact } from './tags.js';
 export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
 export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';
+export { linkedVariants, VARIANT_LINK_TYPE, VARIANT_NAMES, type VariantName, variantTag } from './variants/link.js';
+export { type ModelcarBase, openModelcarBase } from './variants/modelcar.js';
+export {
+  copyWithVariants,
+  type CopyWithVariantsResult,
+  type PublishedVariant,
+  summarizeVariants,
+  type VariantRequest,
+  type VariantSummary,
+} from './variants/publish.js';
+export {
+  type CoveredVariant,
+  signWithVariants,
+  type SignWithVariantsResult,
+  type SkippedVariant,
+  VARIANT_PREDICATE_TYPE,
+} from './variants/record.js';
 export { fulcioExtensions, type VerifiedSigner, verifyBundle } from './verify/bundles.js';
 export { discoverBundles, discoverReferrers } from './verify/discover.js';
 export { matchSigner, verifyArtifact, type VerifyReport } from './verify/evaluate.js';

@@ -8,9 +8,24 @@ export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifes
 
 export const MANIFEST_MEDIA_TYPES = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST];
 
+/** An OCI image config and its uncompressed tar layers: what container runtimes unpack (the modelcar variant). */
+export const OCI_IMAGE_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const DOCKER_IMAGE_CONFIG = 'application/vnd.docker.container.image.v1+json';
+export const OCI_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
+/** Image layer media types a base image may use (OCI and Docker, plain or compressed). */
+export const IMAGE_LAYER_MEDIA_TYPES = [
+  OCI_LAYER_TAR,
+  'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.oci.image.layer.v1.tar+zstd',
+  'application/vnd.docker.image.rootfs.diff.tar.gzip',
+];
+
 export const ANNOTATION_TITLE = 'org.opencontainers.image.title';
 export const ANNOTATION_CREATED = 'org.opencontainers.image.created';
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
+export const ANNOTATION_VERSION = 'org.opencontainers.image.version';
+export const ANNOTATION_BASE_NAME = 'org.opencontainers.image.base.name';
+export const ANNOTATION_BASE_DIGEST = 'org.opencontainers.image.base.digest';
 
 /** `cncf` is the ModelPack spec (v0.0.7+); `cnai` is what released Harbor and older modctl read. */
 export type IdentifierFamily = 'cncf' | 'cnai';

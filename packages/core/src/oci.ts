@@ -7,6 +7,15 @@ export interface Descriptor {
   artifactType?: string;
   data?: string;
   urls?: string[];
+  /** Index entries: the platform the manifest is for (image-spec image-index.md). */
+  platform?: Platform;
+}
+
+export interface Platform {
+  architecture: string;
+  os: string;
+  variant?: string;
+  'os.version'?: string;
 }
 
 export interface Manifest {

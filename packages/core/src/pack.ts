@@ -26,6 +26,12 @@ import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
 import { countBytes } from './streams.js';
 import { buildArtifact, sortedRecord } from './pack-manifest.js';
+import {
+  modelcarFilesFromDisk,
+  publishVariants,
+  type PublishedVariant,
+  type VariantRequest,
+} from './variants/publish.js';
 
 export {
   ANNOTATION_MODCTL_MODELFILE,
@@ -67,6 +73,8 @@ export interface PackOptions {
   mountFrom?: string[];
   progress?: Progress;
   warn?: (message: string) => void;
+  /** Variants to publish next to the primary, tagged `<tag>-<name>` (variants/publish.ts). */
+  variants?: VariantRequest;
 }
 
 export interface PackedLayer {
@@ -94,6 +102,8 @@ export interface PackResult {
   warnings: string[];
   /** Paths not packed because an ignore file names them or they are pack's own output (see modelpack/ignore-files.ts). */
   ignored: IgnoredPath[];
+  /** The variants published next to it, in the order asked for. */
+  variants: PublishedVariant[];
   stats: {
     files: number;
     hashed: number;
@@ -126,6 +136,15 @@ interface LayerDigests {
  * device), or a hash-while-writing ingest (registries, other devices, tar layers).
  */
 export async function pack(options: PackOptions): Promise<PackResult> {
+  // Before anything is written: a cnai artifact has no cnai variant to make.
+  if (options.family === 'cnai' && options.variants?.names.includes('cnai'))
+    throw new ModelshipError(
+      'USAGE',
+      'the cnai variant is made from a cncf artifact, and this one uses cnai identifiers',
+      {
+        hint: 'pack with the cncf identifiers (the default) and the cnai variant, or drop the variant',
+      },
+    );
   // pack's own output is never input: the layout it writes (by default ./model-oci, inside the
   // model dir when packing `.`) and its digest cache, wherever they are, by resolved path.
   const skipDirs: { path: string; why: string }[] = [];
@@ -214,6 +233,9 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
   await store.push(built.configDescriptor, built.configBytes, { mountFrom: options.mountFrom });
   await store.push(built.descriptor, built.manifestBytes);
   for (const t of options.tags ?? []) await store.tag(built.descriptor, t);
+  const variants = options.variants?.names.length
+    ? await packVariants(options, files, format, built, options.variants)
+    : [];
 
   return {
     descriptor: built.descriptor,
@@ -225,8 +247,46 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     size: built.configDescriptor.size + layers.reduce((a, l) => a + l.descriptor.size, 0),
     warnings,
     ignored: scanned.ignored,
+    variants,
     stats,
   };
+}
+
+/**
+ * The variants of a fresh pack, from the model's files on disk (never from the target: a
+ * registry would have to send every blob back). A modelcar layer's digest is remembered in
+ * the digest cache like a tar layer's, so a re-pack of unchanged files reads nothing.
+ */
+async function packVariants(
+  options: PackOptions,
+  files: ModelFile[],
+  format: LayerEncoding,
+  built: ReturnType<typeof buildArtifact>,
+  request: VariantRequest,
+): Promise<PublishedVariant[]> {
+  const cache = options.cache ?? null;
+  const carKey = (f: ModelFile): string => `modelcar:${(f.mode & 0o111) !== 0 ? 'x' : '-'}:${f.path}`;
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const carFiles = modelcarFilesFromDisk(files, built.manifest.layers, format === 'raw').map((c) => {
+    const hit = cache?.get(byPath.get(c.path)!, carKey(byPath.get(c.path)!));
+    return hit ? { ...c, known: { digest: hit.digest, size: hit.size } } : c;
+  });
+  const variants = await publishVariants({
+    target: options.target,
+    primary: { descriptor: built.descriptor, manifest: built.manifest, config: built.config },
+    request,
+    tags: options.tags ?? [],
+    files: carFiles,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.mountFrom ? { mountFrom: options.mountFrom } : {}),
+    onLayer: (f, layer) => {
+      const file = byPath.get(f.path);
+      if (cache && file)
+        cache.set(file, carKey(file), { digest: layer.digest, size: layer.size, diffId: layer.digest });
+    },
+  });
+  if (cache) await cache.save();
+  return variants;
 }
 
 // ---- digest resolution -------------------------------------------------------------------

@@ -12,6 +12,7 @@ import type { SigningOptions } from './sign/setup.js';
 import type { InTotoStatement, SignerIdentity, SigningSetup } from './sign/types.js';
 import { mountSourcesFor, type ContentStore, type DryRunLog, type ReadOnlyStore } from './store.js';
 import { verifyArtifact, type VerifyReport } from './verify/evaluate.js';
+import { isVariantLink, linkedVariants, variantTag, type VariantName } from './variants/link.js';
 import type { TufOptions } from './verify/tuf.js';
 
 export const PROMOTION_PREDICATE_TYPE = 'https://modelship.dev/attestations/promotion/v0.1';
@@ -67,6 +68,22 @@ export interface PromoteOptions {
   onBytes?: (bytes: number) => void;
   onBlob?: (desc: Descriptor, outcome: 'copied' | 'mounted' | 'skipped') => void;
   now?: () => Date;
+  /**
+   * Variants to promote with it (variants/link.ts): each must be linked to the source, carry a
+   * trusted variant record naming it, and meet the policy itself; it is copied with its
+   * referrers, tagged `<tag>-<name>` and gets its own promotion record. Variants not named
+   * stay behind.
+   */
+  variants?: VariantName[];
+}
+
+export interface PromotedVariant {
+  name: VariantName;
+  descriptor: Descriptor;
+  reference: string;
+  tags: string[];
+  report: VerifyReport;
+  record?: PromotionRecordSummary;
 }
 
 export interface PromotionRecordSummary {
@@ -98,6 +115,7 @@ export interface PromoteResult {
    * written and tagged; no record was signed (`record` says whether a real run signs one).
    */
   dryRun?: { log: DryRunLog; record: boolean };
+  variants: PromotedVariant[];
 }
 
 /** The predicate of a promotion record (docs/predicates.md). */
@@ -115,6 +133,8 @@ export interface PromotionPredicate {
   tool: { name: 'modelship'; version?: string };
   /** The GitHub Actions run that promoted, when there is one. */
   run?: { url: string; repository: string; workflowRef?: string };
+  /** For a variant promoted with its primary: its name and the primary's digest. */
+  variant?: { name: string; primary: string };
   [key: string]: unknown;
 }
 
@@ -250,6 +270,7 @@ export function buildPromotionPredicate(input: {
   version?: string;
   now: Date;
   env: NodeJS.ProcessEnv;
+  variant?: { name: string; primary: string };
 }): PromotionPredicate {
   const run = githubRun(input.env);
   return {
@@ -271,7 +292,61 @@ export function buildPromotionPredicate(input: {
     actor: input.actor,
     tool: { name: 'modelship', ...(input.version ? { version: input.version } : {}) },
     ...(run ? { run } : {}),
+    ...(input.variant ? { variant: input.variant } : {}),
   };
+}
+
+/**
+ * The source's variants to promote: for each name, the first linked variant that has a
+ * trusted variant record naming `root` and meets the policy. A name without one refuses the
+ * whole promotion (POLICY), before anything is written.
+ */
+async function selectVariants(
+  options: PromoteOptions,
+  root: Descriptor,
+): Promise<{ name: VariantName; descriptor: Descriptor; link: Descriptor; report: VerifyReport }[]> {
+  const names = [...new Set(options.variants ?? [])];
+  if (!names.length) return [];
+  const { source, policy } = options;
+  const linked = await linkedVariants(source.store, root);
+  const out: { name: VariantName; descriptor: Descriptor; link: Descriptor; report: VerifyReport }[] = [];
+  for (const name of names) {
+    const reasons: string[] = [];
+    let chosen: (typeof out)[number] | undefined;
+    for (const l of linked.filter((x) => x.name === name)) {
+      const report = await verifyArtifact({
+        store: source.store,
+        reference: l.descriptor.digest,
+        policy,
+        ...(options.trustedRootPath ? { trustedRootPath: options.trustedRootPath } : {}),
+        ...(options.tuf ? { tuf: options.tuf } : {}),
+        ...(options.publicKeys ? { publicKeys: options.publicKeys } : {}),
+      });
+      if (report.variant?.primary !== root.digest) {
+        reasons.push(`${l.descriptor.digest}: no trusted variant record naming ${root.digest}`);
+        continue;
+      }
+      if (!report.ok) {
+        const failed = report.checks.filter((c) => !c.ok);
+        reasons.push(`${l.descriptor.digest}: ${failed.map((c) => `${c.rule} (${c.detail})`).join('; ')}`);
+        continue;
+      }
+      chosen = { name, descriptor: l.descriptor, link: l.link, report };
+      break;
+    }
+    if (!chosen)
+      throw new ModelshipError(
+        'POLICY',
+        `${source.name}@${root.digest} has no ${name} variant that meets ${policy.source}; nothing was promoted${
+          reasons.length ? `: ${reasons.join('; ')}` : ' (none is linked to it)'
+        }`,
+        {
+          hint: `release it with the ${name} variant (signed, so it carries its variant record), or promote without it`,
+        },
+      );
+    out.push(chosen);
+  }
+  return out;
 }
 
 /**
@@ -313,6 +388,9 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
     );
   }
 
+  const selected = await selectVariants(options, root);
+  const keepLinks = new Set(selected.map((v) => v.link.digest));
+
   const opened = typeof destination.store === 'function';
   const dst = typeof destination.store === 'function' ? await destination.store() : destination.store;
   try {
@@ -329,9 +407,11 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
       sameResult = { tagsUnchanged: unchanged };
     } else {
       const mountFrom = options.mountFrom ?? mountSourcesFor(source.store, dst);
+      // Variants travel as referrers of the primary (their links): only the selected ones go.
       stats = await copyGraph(source.store, dst, root, {
         concurrency: options.concurrency ?? 4,
         referrers: true,
+        skipReferrer: (r, subject) => subject.digest === root.digest && isVariantLink(r) && !keepLinks.has(r.digest),
         ...(mountFrom.length ? { mountFrom } : {}),
         ...(options.onBytes ? { onBytes: options.onBytes } : {}),
         ...(options.onBlob ? { onBlob: options.onBlob } : {}),
@@ -339,35 +419,58 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
     }
     const nothingToDo = same && setTags.length === 0;
 
-    let record: PromotionRecordSummary | undefined;
-    // A dry-run store writes nothing, and a signature would still reach the transparency log.
-    if (options.recordSetup && !dst.dryRun && !nothingToDo) {
+    const now = (options.now ?? (() => new Date()))();
+    const actor = options.actor ?? defaultActor(env);
+    const recordFor = async (
+      descriptor: Descriptor,
+      recordTags: string[],
+      verdict: VerifyReport,
+      variant?: { name: string; primary: string },
+    ): Promise<PromotionRecordSummary | undefined> => {
+      // A dry-run store writes nothing, and a signature would still reach the transparency log.
+      if (!options.recordSetup || dst.dryRun || nothingToDo) return undefined;
       const predicate = buildPromotionPredicate({
-        source: { name: source.name, reference: source.reference },
+        source: { name: source.name, reference: variant ? descriptor.digest : source.reference },
         destinationName: destination.name,
-        descriptor: root,
-        tags: setTags,
-        report,
-        actor: options.actor ?? defaultActor(env),
+        descriptor,
+        tags: recordTags,
+        report: verdict,
+        actor,
         ...(options.version ? { version: options.version } : {}),
-        now: (options.now ?? (() => new Date()))(),
+        now,
         env,
+        ...(variant ? { variant } : {}),
       });
       const signed = await signArtifact({
         store: dst,
-        reference: root.digest,
+        reference: descriptor.digest,
         name: destination.name,
         setup: options.recordSetup,
         statement: (s, name) => buildStatement({ name, digest: s.digest }, PROMOTION_PREDICATE_TYPE, predicate),
       });
-      record = {
+      return {
         referrer: signed.referrer.digest,
         bundle: signed.bundleDescriptor.digest,
         signer: signed.identity,
         statement: signed.statement,
       };
+    };
+    const record = await recordFor(root, setTags, report);
+    const variants: PromotedVariant[] = [];
+    for (const v of selected) {
+      const vTags = tags.map((t) => variantTag(t, v.name));
+      const vRecord = await recordFor(v.descriptor, vTags, v.report, { name: v.name, primary: root.digest });
+      variants.push({
+        name: v.name,
+        descriptor: v.descriptor,
+        reference: `${destination.name}@${v.descriptor.digest}`,
+        tags: vTags,
+        report: v.report,
+        ...(vRecord ? { record: vRecord } : {}),
+      });
     }
     // Tags last: whoever pulls by tag finds the artifact, its referrers and the record.
+    for (const v of variants) for (const t of v.tags) await dst.tag(v.descriptor, t);
     for (const t of setTags) await dst.tag(root, t);
     return {
       descriptor: root,
@@ -378,6 +481,7 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
       ...(record ? { record } : {}),
       ...(sameResult ? { sameLocation: sameResult } : {}),
       ...(dst.dryRun ? { dryRun: { log: dst.dryRun, record: Boolean(options.recordSetup) && !nothingToDo } } : {}),
+      variants,
     };
   } finally {
     if (opened) await dst.close();

@@ -21,6 +21,7 @@ interface AttestFlags extends SignerFlags {
   mofOverrides?: string;
   modelDir?: string;
   githubUpload?: boolean;
+  variants: boolean;
   json?: boolean;
 }
 
@@ -42,6 +43,10 @@ export function registerAttest(program: Command, io: CliIO): void {
     .option(
       '--github-upload',
       "also store each bundle with GitHub's attestations API (GITHUB_TOKEN or GH_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)",
+    )
+    .option(
+      '--no-variants',
+      'attest only this digest, not its variants (by default each linked variant is checked and attested too)',
     )
     .option('--json', 'print the result as JSON');
   addSignerOptions(cmd).action(async (reference: string, flags: AttestFlags) => {
@@ -75,7 +80,10 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
       env: io.env,
       version: MODELSHIP_VERSION,
       ...(github ? { github } : {}),
+      ...(flags.variants ? {} : { variants: false }),
     });
+    for (const k of result.skippedVariants)
+      io.err(safe`warning: not attesting linked ${k.name} variant ${k.digest}: ${k.reason}\n`);
     return { text: render(result), json: toJson(result) };
   });
 }
@@ -92,6 +100,10 @@ function render(r: AttestResult): string {
     lines.push(safe`  ${a.predicateType}: referrer ${a.signed.referrer.digest} (signer ${a.signed.identity.subject})`);
   const mof = mofClass(r);
   if (mof) lines.push(safe`MOF: ${mof}`);
+  for (const v of r.variants)
+    lines.push(
+      safe`attested ${v.name} variant ${r.facts.name}@${v.descriptor.digest}: ${v.attestations.length} attestation(s)`,
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -108,5 +120,17 @@ function toJson(r: AttestResult): unknown {
       ...(a.githubId !== undefined ? { githubAttestationId: a.githubId } : {}),
       ...(a.kind === 'mof' ? { evaluation: a.predicate['evaluation'] } : {}),
     })),
+    variants: r.variants.map((v) => ({
+      name: v.name,
+      digest: v.descriptor.digest,
+      reference: `${r.facts.name}@${v.descriptor.digest}`,
+      attestations: v.attestations.map((a) => ({
+        kind: a.kind,
+        predicateType: a.predicateType,
+        referrerDigest: a.signed.referrer.digest,
+        bundleDigest: a.signed.bundleDescriptor.digest,
+      })),
+    })),
+    skippedVariants: r.skippedVariants,
   };
 }

@@ -16,12 +16,23 @@ import {
   type LayerEncoding,
   type DryRunLog,
   type PackResult,
+  summarizeVariants,
   untrustedText,
+  type VariantSummary,
 } from '@modelship/core';
-import { dryRunTag, formatBytes, progressFor, safe, table, type CliIO, printResult } from '../io.js';
-import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
+import { dryRunTag, formatBytes, layerJson, progressFor, safe, table, type CliIO, printResult } from '../io.js';
+import {
+  addRegistryOptions,
+  addVariantOptions,
+  collect,
+  registryAccessFromFlags,
+  variantLines,
+  variantRequestFromFlags,
+  type RegistryFlags,
+  type VariantFlags,
+} from '../options.js';
 
-interface PackFlags extends RegistryFlags {
+interface PackFlags extends RegistryFlags, VariantFlags {
   output?: string;
   push?: string;
   tag?: string[];
@@ -97,6 +108,7 @@ export function registerPack(program: Command, io: CliIO): void {
     )
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
+  addVariantOptions(cmd, { baseImage: true, what: 'also publish this variant for other consumers' });
   addRegistryOptions(cmd).action(async (dir: string, flags: PackFlags) => {
     const result = await runPack(dir, flags, io);
     printResult(io, flags.json, result);
@@ -112,10 +124,15 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
   const createdAt = parseCreated(flags.created, '--created');
 
   const targetSpec = flags.push ?? (flags.output ? flags.output : './model-oci');
+  const access = await registryAccessFromFlags(flags, io);
+  const variants = await variantRequestFromFlags(flags, access);
   const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
     create: true,
     ...(flags.dryRun ? { dryRun: true } : {}),
-    registry: await registryAccessFromFlags(flags, io),
+    registry: access,
+  }).catch(async (e: unknown) => {
+    await variants.close();
+    throw e;
   });
   try {
     const tags = packTags(target, targetSpec, flags.tag, flags.push ? '--push' : '--output');
@@ -155,18 +172,21 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
       progress,
       warn: (m) => io.err(safe`warning: ${m}\n`),
+      ...(variants.request ? { variants: variants.request } : {}),
     });
     const reference = `${target.base}:${tags[0]}`;
     const dryRun = target.store.dryRun;
+    const summaries = summarizeVariants(target.base, result.variants);
     return {
-      text: dryRun ? renderDryRun(result, reference, dryRun) : render(result, reference),
+      text: dryRun ? renderDryRun(result, reference, dryRun) : render(result, reference) + variantLines(summaries),
       json: {
-        ...(toJson(result, reference, target.kind, target.store.location) as object),
+        ...(toJson(result, reference, target.kind, target.store.location, summaries) as object),
         ...(dryRun ? { dryRun: dryRunJson(result, dryRun) } : {}),
       },
     };
   } finally {
     await target.store.close();
+    await variants.close();
   }
 }
 
@@ -205,7 +225,7 @@ function render(r: PackResult, reference: string): string {
   );
 }
 
-function toJson(r: PackResult, reference: string, kind: string, location: string): unknown {
+function toJson(r: PackResult, reference: string, kind: string, location: string, variants: VariantSummary[]): unknown {
   return {
     reference,
     digest: r.descriptor.digest,
@@ -214,17 +234,11 @@ function toJson(r: PackResult, reference: string, kind: string, location: string
     size: r.size,
     target: { kind, location },
     config: r.config,
-    layers: r.layers.map((l) => ({
-      path: l.path,
-      kind: l.kind,
-      mediaType: l.descriptor.mediaType,
-      digest: l.descriptor.digest,
-      size: l.descriptor.size,
-      uploaded: l.uploaded,
-    })),
+    layers: r.layers.map((l) => ({ ...layerJson(l), uploaded: l.uploaded })),
     stats: r.stats,
     ignored: { count: r.ignored.length, paths: r.ignored.slice(0, IGNORED_SHOWN) },
     warnings: r.warnings,
+    variants: variants.map((v, i) => ({ ...v, addedBytes: r.variants[i]!.addedBytes })),
   };
 }
 

@@ -9,7 +9,9 @@ import {
   planPromotion,
   promoteArtifact,
   readPublicKeys,
+  parseVariants,
   registryAccess,
+  summarizeVariants,
   type PromotionDestination,
   type ContentStore,
   type DryRunLog,
@@ -23,7 +25,9 @@ import { dryRunTag, json, progressFor, safe, type CliIO } from '../io.js';
 import {
   addSignerOptions,
   oneStdinSecret,
+  addVariantOptions,
   collect,
+  variantLines,
   registryAccessFromFlags,
   signingSetupFromFlags,
   addTufOptions,
@@ -33,6 +37,7 @@ import {
 } from '../options.js';
 
 interface PromoteFlags extends SignerFlags, TufFlags {
+  variant?: string[];
   policy: string;
   tag?: string[];
   trustedRoot?: string;
@@ -78,6 +83,10 @@ export function registerPromote(program: Command, io: CliIO): void {
     )
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
+  addVariantOptions(cmd, {
+    baseImage: false,
+    what: 'also promote this variant (it must carry a trusted variant record and meet the policy)',
+  });
   addSignerOptions(addTufOptions(cmd)).action(async (source: string, destination: string, flags: PromoteFlags) => {
     await runPromote(source, destination, flags, io);
   });
@@ -122,6 +131,7 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
     '--key-password-stdin': flags.keyPasswordStdin,
   });
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency');
+  const { names: variants } = parseVariants(flags.variant, undefined, { variants: '--variant' });
   const identityToken = flags.identityToken ?? io.env.SIGSTORE_ID_TOKEN;
   const plan = planPromotion({
     source,
@@ -169,6 +179,7 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
           if (!r.ok) failedReport = r;
         },
         onBytes: (n) => progress.update(n),
+        variants,
       });
     } catch (e) {
       // No progress line for a promotion that failed ("promote: 0 B 0.0 MB/s" said nothing).
@@ -241,7 +252,7 @@ function render(r: PromoteResult, source: string, signer: string): string {
     if (r.tags.length) lines.push(safe`tags: ${r.tags.join(', ')}`);
   }
   lines.push(safe`reference: ${r.reference}`, safe`digest: ${r.descriptor.digest}`);
-  return lines.join('\n') + '\n';
+  return lines.join('\n') + '\n' + variantLines(summarizeVariants(baseOf(r.reference), r.variants));
 }
 
 /** What a dry run would copy: blobs, manifests and referrers, new or already in the destination. */
@@ -290,5 +301,18 @@ function toJson(r: PromoteResult, source: string): unknown {
           tags: r.dryRun.log.tags.map((t) => ({ tag: t.tag, digest: t.descriptor.digest, current: t.current ?? null })),
         }
       : null,
+    variants: summarizeVariants(baseOf(r.reference), r.variants).map((v, i) => {
+      const rec = r.variants[i]!.record;
+      return {
+        ...v,
+        verify: { ok: r.variants[i]!.report.ok, checks: r.variants[i]!.report.checks },
+        record: rec ? { referrerDigest: rec.referrer, bundleDigest: rec.bundle, signer: rec.signer } : null,
+      };
+    }),
   };
+}
+
+/** `<destination name>` of `<destination name>@<digest>`. */
+function baseOf(reference: string): string {
+  return reference.slice(0, reference.lastIndexOf('@'));
 }

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
+  MODELSHIP_VERSION,
   SIGNATURE_FORMATS,
   checkSignatureFormat,
   isDigest,
@@ -8,11 +9,12 @@ import {
   parseChoice,
   parseExpiry,
   parseKeyValues,
-  signArtifact,
   signNotation,
+  signWithVariants,
   withSubject,
   type NotationSignResult,
   type SignResult,
+  type SignWithVariantsResult,
 } from '@modelship/core';
 import { safe, type CliIO, printResult } from '../io.js';
 import {
@@ -26,6 +28,7 @@ import {
 interface SignFlags extends SignerFlags {
   annotation?: string[];
   bundleOut?: string;
+  variants: boolean;
   json?: boolean;
   format?: string;
   cert?: string;
@@ -47,6 +50,10 @@ export function registerSign(program: Command, io: CliIO): void {
     )
     .option('--cert <file>', 'notation: PEM certificate chain of --key (signing certificate, intermediates, root)')
     .option('--expiry <duration>', 'notation: signed expiry after the signing time, e.g. 90d, 12h (none by default)')
+    .option(
+      '--no-variants',
+      'sign only this digest, not its variants (by default each linked variant is checked, signed and given its variant record)',
+    )
     .option('--json', 'print the result as JSON');
   addSignerOptions(cmd).action(async (reference: string, flags: SignFlags) => {
     const r = await runSign(reference, flags, io);
@@ -81,11 +88,48 @@ async function runSign(reference: string, flags: SignFlags, io: CliIO): Promise<
   const registry = await registryAccessFromFlags(flags, io);
   return withSubject(reference, 'reference', registry, async (s, target) => {
     const setup = await signingSetupFromFlags(flags, io);
-    const result = await signArtifact({ ...s, setup, annotations });
+    const all = await signWithVariants({
+      ...s,
+      setup,
+      annotations,
+      version: MODELSHIP_VERSION,
+      ...(flags.variants ? {} : { variants: false }),
+    });
+    const result = all.primary;
     if (flags.bundleOut) await writeFile(flags.bundleOut, result.bundleBytes);
     const ref = isDigest(s.reference) ? target.display : `${s.name}@${result.subject.digest}`;
-    return { text: render(result, ref, flags.bundleOut), json: toJson(result, ref, flags.bundleOut) };
+    for (const k of all.skipped)
+      io.err(safe`warning: not signing linked ${k.name} variant ${k.digest}: ${k.reason}
+`);
+    return {
+      text: render(result, ref, flags.bundleOut) + renderVariants(all, s.name),
+      json: { ...(toJson(result, ref, flags.bundleOut) as object), ...variantsJson(all, s.name) },
+    };
   });
+}
+
+function renderVariants(r: SignWithVariantsResult, name: string): string {
+  return r.variants
+    .map(
+      (v) =>
+        safe`signed ${v.name} variant ${name}@${v.descriptor.digest}: referrer ${v.signature.referrer.digest}, variant record ${v.record.referrer.digest}
+`,
+    )
+    .join('');
+}
+
+function variantsJson(r: SignWithVariantsResult, name: string): { variants: unknown[]; skippedVariants: unknown[] } {
+  return {
+    variants: r.variants.map((v) => ({
+      name: v.name,
+      digest: v.descriptor.digest,
+      reference: `${name}@${v.descriptor.digest}`,
+      referrerDigest: v.signature.referrer.digest,
+      bundleDigest: v.signature.bundleDescriptor.digest,
+      recordReferrerDigest: v.record.referrer.digest,
+    })),
+    skippedVariants: r.skipped,
+  };
 }
 
 function render(r: SignResult, ref: string, bundleOut: string | undefined): string {

@@ -8,14 +8,24 @@ import {
   formatBytes,
   isLayoutSpec,
   openTarget,
+  copyWithVariants,
   resolveReference,
-  transfer,
+  summarizeVariants,
   type CopyStats,
 } from '@modelship/core';
 import { json, progressFor, safe, type CliIO } from '../io.js';
-import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
+import {
+  addRegistryOptions,
+  addVariantOptions,
+  collect,
+  registryAccessFromFlags,
+  variantLines,
+  variantRequestFromFlags,
+  type RegistryFlags,
+  type VariantFlags,
+} from '../options.js';
 
-interface TransferFlags extends RegistryFlags {
+interface TransferFlags extends RegistryFlags, VariantFlags {
   mountFrom?: string[];
   /** cp: tags to set besides the destination's (or the source's). */
   tag?: string[];
@@ -39,6 +49,10 @@ export function registerPush(program: Command, io: CliIO): void {
     .description('copy an artifact (and its signatures/attestations) from an OCI layout to a registry')
     .argument('<source>', 'OCI layout: oci:DIR[:TAG|@DIGEST] or DIR[:TAG]')
     .argument('<destination>', 'registry reference HOST/REPO[:TAG]');
+  addVariantOptions(cmd, {
+    baseImage: true,
+    what: 'publish this variant next to it (copied when the layout has it, else built from the layout)',
+  });
   addCopyOptions(cmd).action(async (source: string, destination: string, flags: TransferFlags) => {
     if (!isLayoutSpec(source))
       throw new ModelshipError('USAGE', `push source "${source}" is not an OCI layout`, {
@@ -156,7 +170,11 @@ async function runTransfer(
   verb: 'push' | 'pull' | 'cp',
 ): Promise<void> {
   const access = await registryAccessFromFlags(flags, io);
-  const src = await openTarget(source, { registry: access });
+  const variants = await variantRequestFromFlags(flags, access);
+  const src = await openTarget(source, { registry: access }).catch(async (e: unknown) => {
+    await variants.close();
+    throw e;
+  });
   try {
     const dst = await openTarget(destination, { registry: access, create: true });
     try {
@@ -166,26 +184,38 @@ async function runTransfer(
         tag: '--tag',
       });
       const progress = progressFor(io, verb, flags.progress && !flags.json);
-      const stats = await transfer(src.store, dst.store, root, {
+      const { stats, variants: published } = await copyWithVariants(src.store, dst.store, root, {
         concurrency: parseConcurrency(flags.concurrency, '--concurrency'),
         referrers: flags.referrers,
         tags,
         ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
         onBytes: (n) => progress.update(n),
+        ...(variants.request ? { variants: variants.request } : {}),
       });
       progress.finish();
       const reference = tags.length ? `${dst.base}:${tags[0]}` : `${dst.base}@${root.digest}`;
+      const summaries = summarizeVariants(dst.base, published);
       io.out(
         flags.json
-          ? json({ reference, digest: root.digest, mediaType: root.mediaType, size: root.size, tags, stats })
+          ? json({
+              reference,
+              digest: root.digest,
+              mediaType: root.mediaType,
+              size: root.size,
+              tags,
+              stats,
+              variants: summaries.map((v, i) => ({ ...v, built: published[i]!.built })),
+            })
           : safe`${summary(stats)}\nreference: ${reference}\n` +
               (tags.length > 1 ? safe`tags: ${tags.join(', ')}\n` : '') +
-              safe`digest: ${root.digest}\n`,
+              safe`digest: ${root.digest}\n` +
+              variantLines(summaries),
       );
     } finally {
       await dst.store.close();
     }
   } finally {
     await src.store.close();
+    await variants.close();
   }
 }

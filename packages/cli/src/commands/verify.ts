@@ -111,10 +111,17 @@ function render(r: VerifyReport, base: string): string {
   ];
   for (const c of r.checks) lines.push(safe`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.rule}: ${c.detail}`);
   lines.push('bundles:');
-  for (const b of r.bundles)
+  const bundleLine = (b: VerifyReport['bundles'][number]): string =>
+    safe`  ${b.trusted ? 'trusted ' : b.verified ? 'verified' : 'rejected'} ${b.predicateType ?? '?'} ${b.signer?.subject ?? ''} ${b.reason ? `(${b.reason})` : ''}`.trimEnd();
+  for (const b of r.bundles) lines.push(bundleLine(b));
+  if (r.variant) {
+    // The chain: this is a variant; the record names its primary, whose bundles follow.
     lines.push(
-      safe`  ${b.trusted ? 'trusted ' : b.verified ? 'verified' : 'rejected'} ${b.predicateType ?? '?'} ${b.signer?.subject ?? ''} ${b.reason ? `(${b.reason})` : ''}`.trimEnd(),
+      safe`${r.variant.name} variant of ${base}@${r.variant.primary} (record signed by ${r.variant.recordSigner})`,
     );
+    lines.push('primary bundles:');
+    for (const b of r.variant.primaryBundles) lines.push(bundleLine(b));
+  }
   return lines.join('\n') + '\n';
 }
 

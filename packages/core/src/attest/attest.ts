@@ -5,6 +5,9 @@ import { buildStatement } from '../sign/statement.js';
 import { layoutSubjectName } from '../sign/subject-name.js';
 import type { SigningSetup } from '../sign/types.js';
 import type { ContentStore } from '../store.js';
+import type { Descriptor } from '../oci.js';
+import type { VariantName } from '../variants/link.js';
+import { recordVariant, variantsToCover, type CoveredVariant, type SkippedVariant } from '../variants/record.js';
 import { collectArtifactFacts, type ArtifactFacts } from './facts.js';
 import { uploadAttestationToGitHub, type GitHubAttestationTarget } from './github.js';
 import { FILES_PREDICATE_TYPE, buildFileManifestPredicate } from './files.js';
@@ -41,6 +44,21 @@ export interface AttestOptions {
   github?: GitHubAttestationTarget;
   /** modelship version, recorded as builder.version in local provenance. */
   version?: string;
+  /**
+   * The variants to attest with it, each predicate signed once more with the variant as
+   * subject: the ones given (built in this run), by default those linked to it and checked
+   * (variants/record.ts); false for none.
+   */
+  variants?: CoveredVariant[] | false;
+  /** Also sign each variant's record (sign does that; release asks attest to when it does not sign). */
+  recordVariants?: boolean;
+}
+
+export interface AttestedVariant {
+  name: VariantName;
+  descriptor: Descriptor;
+  attestations: Attestation[];
+  record?: SignResult;
 }
 
 export interface Attestation {
@@ -55,6 +73,9 @@ export interface Attestation {
 export interface AttestResult {
   facts: ArtifactFacts;
   attestations: Attestation[];
+  /** The same attestations about each variant. */
+  variants: AttestedVariant[];
+  skippedVariants: SkippedVariant[];
 }
 
 async function readJsonFile(path: string, what: string): Promise<Record<string, unknown>> {
@@ -136,20 +157,50 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
 
   // One subject name for every statement: from the config the facts already hold.
   const subjectName = options.store.localFiles ? layoutSubjectName(facts.config, options.name) : options.name;
-  const attestations: Attestation[] = [];
-  for (const p of planned) {
-    const signed = await signArtifact({
-      store: options.store,
-      reference: subject.digest,
-      name: options.name,
-      subjectName,
-      setup: options.setup,
-      statement: (s, name) => buildStatement({ name, digest: s.digest }, p.predicateType, p.predicate),
+  const signAll = async (digest: string): Promise<Attestation[]> => {
+    const out: Attestation[] = [];
+    for (const p of planned) {
+      const signed = await signArtifact({
+        store: options.store,
+        reference: digest,
+        name: options.name,
+        subjectName,
+        setup: options.setup,
+        statement: (s, name) => buildStatement({ name, digest: s.digest }, p.predicateType, p.predicate),
+      });
+      const githubId = options.github ? await uploadAttestationToGitHub(signed.bundle, options.github) : undefined;
+      out.push({ ...p, signed, ...(githubId !== undefined ? { githubId } : {}) });
+    }
+    return out;
+  };
+  const attestations = await signAll(subject.digest);
+  // The model's facts speak for its variants (same files, other manifests): each variant gets
+  // the same predicates with its own digest as subject, which is what admission controllers
+  // checking the deployed digest look for.
+  const { covered, skipped } =
+    options.variants === false
+      ? { covered: [], skipped: [] }
+      : await variantsToCover(options.store, subject, options.variants);
+  const variants: AttestedVariant[] = [];
+  for (const v of covered) {
+    const record = options.recordVariants
+      ? await recordVariant({
+          store: options.store,
+          name: options.name,
+          setup: options.setup,
+          primary: subject,
+          variant: v,
+          ...(options.version ? { version: options.version } : {}),
+        })
+      : undefined;
+    variants.push({
+      name: v.name,
+      descriptor: v.descriptor,
+      attestations: await signAll(v.descriptor.digest),
+      ...(record ? { record } : {}),
     });
-    const githubId = options.github ? await uploadAttestationToGitHub(signed.bundle, options.github) : undefined;
-    attestations.push({ ...p, signed, ...(githubId !== undefined ? { githubId } : {}) });
   }
-  return { facts, attestations };
+  return { facts, attestations, variants, skippedVariants: skipped };
 }
 
 async function readText(path: string, what: string): Promise<string> {

@@ -60,6 +60,7 @@ export async function collectArtifactFacts(
     throw new ModelshipError(
       'INVALID',
       `${descriptor.digest} is not a ModelPack artifact (config ${doc.config.mediaType})`,
+      { hint: 'for a variant (a modelcar image), attest its primary ModelPack: that covers its variants' },
     );
   let config: Record<string, unknown>;
   try {

@@ -24,7 +24,11 @@ function rfc3339Seconds(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
 }
 
-export function fileMetadata(file: ModelFile, realMetadata = false): FileMetadata {
+/** What the annotations read of a file (a converted artifact's files have no stat). */
+export type AnnotatedFile = Pick<ModelFile, 'path' | 'size' | 'mode' | 'untested'> &
+  Partial<Pick<ModelFile, 'mtimeMs' | 'uid' | 'gid'>>;
+
+export function fileMetadata(file: AnnotatedFile, realMetadata = false): FileMetadata {
   const name = file.path.slice(file.path.lastIndexOf('/') + 1);
   if (!realMetadata) {
     return {
@@ -43,7 +47,7 @@ export function fileMetadata(file: ModelFile, realMetadata = false): FileMetadat
     uid: file.uid ?? 0,
     gid: file.gid ?? 0,
     size: file.size,
-    mtime: rfc3339Seconds(file.mtimeMs),
+    mtime: rfc3339Seconds(file.mtimeMs ?? 0),
     typeflag: TYPEFLAG_REG,
   };
 }
@@ -55,7 +59,7 @@ export function fileMetadata(file: ModelFile, realMetadata = false): FileMetadat
  * `realMetadata` reproduces modctl's on-disk values. Keys are returned sorted.
  */
 export function layerAnnotations(
-  file: ModelFile,
+  file: AnnotatedFile,
   family: IdentifierFamily,
   options: { realMetadata?: boolean } = {},
 ): Record<string, string> {

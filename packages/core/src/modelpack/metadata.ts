@@ -79,7 +79,7 @@ const FORMAT_BY_EXT: [RegExp, string][] = [
 const FORMAT_PRIORITY = ['safetensors', 'gguf', 'onnx', 'pt'];
 
 /** The weight format holding the most bytes. */
-export function inferFormat(files: readonly ModelFile[]): string | undefined {
+export function inferFormat(files: readonly Pick<ModelFile, 'kind' | 'path' | 'size'>[]): string | undefined {
   const bytes = new Map<string, number>();
   for (const f of files) {
     if (f.kind !== 'weight') continue;

@@ -26,3 +26,4 @@ export {
   type PromotionRequest,
 } from './promotion.js';
 export { MODELSHIP_VERSION } from './version.js';
+export { parseVariants, type VariantsPlan } from './variants.js';

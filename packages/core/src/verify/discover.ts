@@ -1,5 +1,5 @@
 import { ModelshipError, isModelshipError } from '../errors.js';
-import { isManifestMediaType, parseReferrerManifest } from '../manifest.js';
+import { isIndexMediaType, isManifestMediaType, parseReferrerManifest } from '../manifest.js';
 import type { Descriptor, Manifest } from '../oci.js';
 import type { ReadOnlyStore } from '../store.js';
 import { wellFormedReferrers } from '../registry/referrers.js';
@@ -64,6 +64,9 @@ export async function discoverReferrers(store: ReadOnlyStore, subject: Descripto
     if (seen.has(referrer.digest)) continue;
     seen.add(referrer.digest);
     if (referrer.mediaType && !isManifestMediaType(referrer.mediaType)) continue;
+    // An index is never a bundle referrer (cosign writes image manifests); modelship's own are
+    // variant links (variants/link.ts).
+    if (isIndexMediaType(referrer.mediaType)) continue;
     const read = await readReferrerManifest(store, referrer);
     if ('reason' in read) {
       rejected.push({ referrer, reason: `unreadable referrer manifest: ${read.reason}` });

@@ -4,7 +4,10 @@ import { MOF_PREDICATE_TYPE, evaluateMof, type MofComponent } from '../attest/mo
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
 import { FILES_PREDICATE_TYPE, verifyFilesAgainstManifest } from '../attest/files.js';
 import { ModelshipError } from '../errors.js';
-import { isModelManifestArtifactType } from '../mediatypes.js';
+import { isModelConfigMediaType, isModelManifestArtifactType } from '../mediatypes.js';
+import { isModelshipError } from '../errors.js';
+import { isIndexMediaType, summarizeManifest } from '../manifest.js';
+import { VARIANT_PREDICATE_TYPE, parseVariantPredicate, type VariantPredicate } from '../variants/record.js';
 import type { Descriptor } from '../oci.js';
 import { evaluateLicenses } from '../policy/licenses.js';
 import type { Policy, PolicySigner } from '../policy/types.js';
@@ -12,7 +15,7 @@ import { loadPublicKey } from '../sign/keys.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, type InTotoStatement } from '../sign/types.js';
 import type { ReadOnlyStore } from '../store.js';
 import { countDistinctSigners, verifyBundle, type VerifiedBundle, type VerifiedSigner } from './bundles.js';
-import { discoverReferrers } from './discover.js';
+import { discoverReferrers, type DiscoveryResult } from './discover.js';
 import { evaluateSlsa } from './slsa.js';
 import { notationTrust, verifyNotation } from './notation.js';
 import { policyTrustSource, trustMaterial, type TufOptions } from './trust.js';
@@ -45,6 +48,11 @@ export interface VerifyReport {
   policy: { source: string; digest: string };
   bundles: BundleReport[];
   checks: CheckResult[];
+  /**
+   * For a variant with a trusted variant record: what it was made from, who vouched for
+   * that, and the primary's bundles (whose trusted attestations counted for the variant).
+   */
+  variant?: { name: string; primary: string; recordSigner: string; primaryBundles: BundleReport[] };
 }
 
 export interface VerifyOptions {
@@ -102,61 +110,36 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
     hints.set(s.line, (await loadPublicKey({ pem: pem!, name })).hint);
   }
   // A policy of notation signers only needs no Sigstore trust material (and fetches none).
-  const sigstoreTrust =
+  const trust =
     policy.signers.some((s) => s.type !== 'notation') ||
     publicKeys.length > 0 ||
     (options.trustedRootPath ?? policy.trust.trustedRoot) !== undefined
       ? await trustMaterial({ ...policyTrustSource(policy, options), publicKeys })
       : undefined;
   const notationSigners = await notationTrust(policy);
-  const discovery = await discoverReferrers(store, subject);
-  const bundles: BundleReport[] = discovery.rejected.map((r) => ({
-    referrer: r.referrer.digest,
-    bundle: r.bundleDigest ?? '',
-    verified: false,
-    trusted: false,
-    reason: r.reason,
-  }));
-  const trusted: { statement: InTotoStatement; predicateType: string; signer: VerifiedSigner }[] = [];
   const requireTlog = policy.trust.requireTlog !== false;
-  for (const d of discovery.bundles) {
-    const v: VerifiedBundle = sigstoreTrust
-      ? verifyBundle(d.bundle, subject.digest, sigstoreTrust, { requireTlog })
-      : { ok: false, reason: 'a Sigstore bundle, but the policy names notation signers only' };
-    if (!v.ok) {
-      bundles.push({
-        referrer: d.referrer.digest,
-        bundle: d.bundleDigest,
-        verified: false,
-        trusted: false,
-        reason: v.reason,
-      });
-      continue;
-    }
-    const match = matchSigner(v.signer, policy.signers, hints);
-    bundles.push({
-      referrer: d.referrer.digest,
-      bundle: d.bundleDigest,
-      predicateType: v.predicateType,
-      verified: true,
-      trusted: match !== undefined,
-      signer: v.signer,
-      ...(match
-        ? { matchedSignerLine: match.line }
-        : { reason: `signer ${v.signer.subject} is not trusted by the policy` }),
-    });
-    if (match) trusted.push({ statement: v.statement, predicateType: v.predicateType, signer: v.signer });
-  }
+  const own = await verifyBundlesOf(store, subject, { trust, policy, hints, requireTlog });
+  const bundles = own.reports;
+  let trusted = own.trusted;
 
-  const notation = await verifyNotation(store, subject, discovery.others, notationSigners);
+  // A variant (variants/record.ts) with a trusted record naming its primary: the primary's
+  // trusted attestations speak for it too (same files, another manifest). Its signatures do
+  // not: minSignatures counts signatures over the digest being verified.
+  const chain = await followVariantRecord(store, subject, own.trusted, { trust, policy, hints, requireTlog });
+  const inherited = (chain?.primaryTrusted ?? []).filter(
+    (t) => t.predicateType !== COSIGN_SIGN_PREDICATE_TYPE && t.predicateType !== VARIANT_PREDICATE_TYPE,
+  );
+  trusted = [...trusted, ...inherited];
+
+  const notation = await verifyNotation(store, subject, own.others, notationSigners);
   bundles.push(...notation.reports);
 
   const checks: CheckResult[] = [];
   // k-of-n counts signers, not bundles: a second signature by the same key (or workflow
   // identity, or certificate name) adds no independent approval. Identical bundles were
-  // already dropped by discovery.
+  // already dropped by discovery. Only signatures over this digest count, a variant's too.
   const signatures = [
-    ...trusted.filter((t) => t.predicateType === COSIGN_SIGN_PREDICATE_TYPE).map((t) => t.signer),
+    ...own.trusted.filter((t) => t.predicateType === COSIGN_SIGN_PREDICATE_TYPE).map((t) => t.signer),
     ...notation.trusted,
   ];
   const signers = countDistinctSigners(signatures);
@@ -216,10 +199,28 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
     });
   }
 
+  if (chain)
+    checks.push({
+      rule: 'variant',
+      ok: chain.primaryFound,
+      detail: chain.primaryFound
+        ? `${chain.record.variant} variant of ${chain.record.primary.digest} (record signed by ${chain.signer.subject}); ${inherited.length} trusted attestation(s) of the primary apply`
+        : `${chain.record.variant} variant of ${chain.record.primary.digest}, which is not in ${store.location}`,
+    });
+
   const licReq = policy.require.licenses;
   const artReq = policy.require.artifact;
-  if (licReq || artReq) {
-    const facts = await collectArtifactFacts(store, subject, options.reference, { smallFiles: false });
+  const modelPack = licReq || artReq ? await isModelPack(store, subject) : true;
+  if ((licReq || artReq) && !modelPack && !chain?.primaryFound) {
+    // An image (a modelcar) has no model metadata of its own; only a trusted record naming its
+    // primary can say what it is.
+    const detail = `${subject.digest} is not a ModelPack artifact and no trusted variant record names its primary`;
+    if (licReq) checks.push({ rule: 'require.licenses', ok: false, detail });
+    if (artReq) checks.push({ rule: 'require.artifact', ok: false, detail });
+  } else if (licReq || artReq) {
+    // A modelcar has an image config: the model's metadata is its primary's.
+    const factsOf = !modelPack && chain ? chain.primary : subject;
+    const facts = await collectArtifactFacts(store, factsOf, options.reference, { smallFiles: false });
     if (licReq) {
       // SPDX-aware, normalised, case-insensitive; an unparsable expression fails (policy/licenses.ts).
       const declared = ((facts.config['descriptor'] ?? {}) as { licenses?: unknown }).licenses;
@@ -277,5 +278,129 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
     policy: { source: policy.source, digest: policy.digest },
     bundles,
     checks,
+    ...(chain
+      ? {
+          variant: {
+            name: chain.record.variant,
+            primary: chain.record.primary.digest,
+            recordSigner: chain.signer.subject,
+            primaryBundles: chain.primaryReports,
+          },
+        }
+      : {}),
   };
+}
+
+interface TrustedStatement {
+  statement: InTotoStatement;
+  predicateType: string;
+  signer: VerifiedSigner;
+}
+
+interface BundleCheckContext {
+  /** Sigstore trust material; none when the policy trusts Notation signers only. */
+  trust: Awaited<ReturnType<typeof trustMaterial>> | undefined;
+  policy: Policy;
+  hints: Map<number, string>;
+  requireTlog: boolean;
+}
+
+/** Every bundle attached to `subject`, verified; the ones by signers the policy trusts. */
+async function verifyBundlesOf(
+  store: ReadOnlyStore,
+  subject: Descriptor,
+  ctx: BundleCheckContext,
+): Promise<{ reports: BundleReport[]; trusted: TrustedStatement[]; others: DiscoveryResult['others'] }> {
+  const discovery = await discoverReferrers(store, subject);
+  const reports: BundleReport[] = discovery.rejected.map((r) => ({
+    referrer: r.referrer.digest,
+    bundle: r.bundleDigest ?? '',
+    verified: false,
+    trusted: false,
+    reason: r.reason,
+  }));
+  const trusted: TrustedStatement[] = [];
+  for (const d of discovery.bundles) {
+    const v: VerifiedBundle = ctx.trust
+      ? verifyBundle(d.bundle, subject.digest, ctx.trust, { requireTlog: ctx.requireTlog })
+      : { ok: false, reason: 'a Sigstore bundle, but the policy names notation signers only' };
+    if (!v.ok) {
+      reports.push({
+        referrer: d.referrer.digest,
+        bundle: d.bundleDigest,
+        verified: false,
+        trusted: false,
+        reason: v.reason,
+      });
+      continue;
+    }
+    const match = matchSigner(v.signer, ctx.policy.signers, ctx.hints);
+    reports.push({
+      referrer: d.referrer.digest,
+      bundle: d.bundleDigest,
+      predicateType: v.predicateType,
+      verified: true,
+      trusted: match !== undefined,
+      signer: v.signer,
+      ...(match
+        ? { matchedSignerLine: match.line }
+        : { reason: `signer ${v.signer.subject} is not trusted by the policy` }),
+    });
+    if (match) trusted.push({ statement: v.statement, predicateType: v.predicateType, signer: v.signer });
+  }
+  return { reports, trusted, others: discovery.others };
+}
+
+interface VariantChain {
+  record: VariantPredicate;
+  signer: VerifiedSigner;
+  primary: Descriptor;
+  primaryFound: boolean;
+  primaryTrusted: TrustedStatement[];
+  primaryReports: BundleReport[];
+}
+
+/** The first trusted variant record of `subject`, followed to its primary in the same store. */
+async function followVariantRecord(
+  store: ReadOnlyStore,
+  subject: Descriptor,
+  trusted: TrustedStatement[],
+  ctx: BundleCheckContext,
+): Promise<VariantChain | undefined> {
+  for (const t of trusted) {
+    if (t.predicateType !== VARIANT_PREDICATE_TYPE) continue;
+    const record = parseVariantPredicate(t.statement.predicate);
+    if (!record || record.primary.digest === subject.digest) continue;
+    let primary: Descriptor;
+    try {
+      primary = await store.resolve(record.primary.digest);
+    } catch (e) {
+      if (isModelshipError(e) && e.code === 'NOT_FOUND')
+        return {
+          record,
+          signer: t.signer,
+          primary: { mediaType: record.primary.mediaType, digest: record.primary.digest, size: record.primary.size },
+          primaryFound: false,
+          primaryTrusted: [],
+          primaryReports: [],
+        };
+      throw e;
+    }
+    const of = await verifyBundlesOf(store, primary, ctx);
+    return {
+      record,
+      signer: t.signer,
+      primary,
+      primaryFound: true,
+      primaryTrusted: of.trusted,
+      primaryReports: of.reports,
+    };
+  }
+  return undefined;
+}
+
+async function isModelPack(store: ReadOnlyStore, desc: Descriptor): Promise<boolean> {
+  if (isIndexMediaType(desc.mediaType)) return false;
+  const summary = summarizeManifest(await store.fetchBytes(desc));
+  return isModelConfigMediaType(summary?.effectiveArtifactType) || isModelManifestArtifactType(summary?.artifactType);
 }
