@@ -11,6 +11,7 @@ import { registerAttest } from './commands/attest.js';
 import { registerVerify } from './commands/verify.js';
 import { registerPromote } from './commands/promote.js';
 import { registerPolicy } from './commands/policy.js';
+import { registerImport } from './commands/import.js';
 
 export { VERSION };
 
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIO): Command {
   registerVerify(program, io);
   registerPromote(program, io);
   registerPolicy(program, io);
+  registerImport(program, io);
   return program;
 }
 

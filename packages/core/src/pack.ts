@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pLimit from 'p-limit';
@@ -21,6 +22,7 @@ import {
   type ScanResult,
 } from './modelpack/index.js';
 import type { IgnoredPath } from './modelpack/ignore-files.js';
+import type { OpenBytes } from './modelpack/filereader.js';
 import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
@@ -66,6 +68,23 @@ export interface PackOptions {
   mountFrom?: string[];
   progress?: Progress;
   warn?: (message: string) => void;
+  /**
+   * Files whose bytes are not in the directory (import from the Hugging Face Hub, see
+   * hub/import.ts): the directory holds a placeholder of the file's size, so the scan, the
+   * ignore files and the classification are pack's own, while the digest, the layer's bytes and
+   * the metadata headers come from here. Raw layers only: their digest is the file's sha256.
+   */
+  remoteFiles?: (file: ModelFile) => RemoteFile | undefined;
+}
+
+/** A file of `PackOptions.remoteFiles`: its raw layer digest, its bytes, and its header bytes. */
+export interface RemoteFile {
+  digest: string;
+  size: number;
+  /** The whole file; called again on a retry. */
+  open(): Readable | Promise<Readable>;
+  /** Positional reads of the first bytes, for the metadata headers (safetensors, GGUF, config.json). */
+  bytes: OpenBytes;
 }
 
 export interface PackedLayer {
@@ -154,11 +173,16 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     warnings.push(m);
     options.warn?.(m);
   };
+  if (format !== 'raw' && options.remoteFiles)
+    throw new ModelshipError('USAGE', `files from elsewhere are packed as raw layers only, not ${format}`);
   const metadata = await inferModelMetadata(
     options.dir,
     files,
     { ...specMetadata, ...(options.metadata ?? {}) },
-    { gitStatus: () => git.status() },
+    {
+      gitStatus: () => git.status(),
+      ...(options.remoteFiles ? { openFile: (f: ModelFile) => options.remoteFiles?.(f)?.bytes } : {}),
+    },
   );
   const createdAt = options.createdAt;
   // Validate everything but the digests before the first byte is written.
@@ -243,6 +267,10 @@ async function knownDigests(
     }
   }
   stats.cacheHits = cached.size;
+  for (const f of files) {
+    const remote = options.remoteFiles?.(f);
+    if (remote) cached.set(f, { digest: remote.digest, size: remote.size, diffId: remote.digest });
+  }
   if (format === 'raw' && options.gitLfs !== false) {
     const pending = files.filter((f) => !cached.has(f));
     const lfs = await gitLfsDigests(options.dir, pending, git);
@@ -323,8 +351,11 @@ async function pushLayers(
         let mounted = false;
         if (digested) {
           const desc = { mediaType, digest: digested.digest, size: digested.size };
-          const source =
-            format === 'raw'
+          const remote = options.remoteFiles?.(file);
+          // A remote file has no `path`: the placeholder must never be hard-linked as the blob.
+          const source = remote
+            ? { open: () => remote.open() }
+            : format === 'raw'
               ? { path: file.absPath, open: () => createReadStream(file.absPath) }
               : { open: () => createLayerStream(file, format).stream };
           let last = 0;

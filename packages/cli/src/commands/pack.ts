@@ -155,7 +155,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
 }
 
 /** `--output DIR[:TAG]` always names a layout, even a relative path without ./ */
-function layoutSpec(spec: string): string {
+export function layoutSpec(spec: string): string {
   return spec.startsWith('oci:') || spec.startsWith('oci-layout:') ? spec : `oci:${spec}`;
 }
 
