@@ -4,15 +4,15 @@
 // changed, a killed import continues where it stopped, gated and private repositories need the
 // right token, and bytes that do not match the Hub's digest are refused with nothing pushed.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliRun } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { startHubStandIn, type HubStandIn, type StandInFile } from './helpers/hf-hub.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
-import { copySample, tempDir } from './helpers/tmp.js';
+import { CLI, copySample, tempDir } from './helpers/tmp.js';
 
 const tmp = tempDir('modelship-import-');
 let hub: HubStandIn;
@@ -181,5 +181,236 @@ describe('import hf://ORG/NAME', () => {
     // And it is still what pack makes of the clone.
     const r = await runCli(['pack', model, '--push', `${proxy.host}/pack/tiny-llm:v2`, '--plain-http', '--json']);
     expect((JSON.parse(r.stdout) as ImportJson).digest).toBe(next.digest);
+  });
+});
+
+/** A valid safetensors file of `bytes` random payload bytes (one U8 tensor). */
+function safetensors(bytes: number): Buffer {
+  let header = JSON.stringify({ w: { dtype: 'U8', shape: [bytes], data_offsets: [0, bytes] } });
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([len, Buffer.from(header), randomBytes(bytes)]);
+}
+
+const MiB = 1024 * 1024;
+const CARD = '---\nlicense: apache-2.0\n---\n# a model\n';
+
+function smallModel(id: string, options: { gated?: 'manual'; private?: boolean; grant?: string[] } = {}): string {
+  hub.addRepo(id, options);
+  return hub.commit(id, [
+    { path: 'README.md', data: Buffer.from(CARD) },
+    { path: 'config.json', data: Buffer.from('{"model_type":"llama","architectures":["LlamaForCausalLM"]}') },
+    { path: 'model.safetensors', data: safetensors(64 * 1024) },
+  ]);
+}
+
+/** What the registry holds for a repository's tag (the manifest status) and a blob. */
+async function registryHas(path: string): Promise<number> {
+  const res = await fetch(`${registry.url}/v2/${path}`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  return res.status;
+}
+
+describe('an import killed midway, then run again', () => {
+  it('continues where it stopped: the file it verified and pushed is not fetched again', async () => {
+    const id = 'acme/killed';
+    hub.addRepo(id);
+    const w1 = safetensors(3 * MiB);
+    const w2 = safetensors(3 * MiB);
+    const sha = hub.commit(id, [
+      { path: 'README.md', data: Buffer.from(CARD) },
+      { path: 'model-00001-of-00002.safetensors', data: w1 },
+      { path: 'model-00002-of-00002.safetensors', data: w2 },
+    ]);
+    // One file at a time: the first shard is pushed before the second one's body starts; that
+    // body stops after its first MiB (past the MiB of header read ahead before packing).
+    const held = hub.hold(sha256(w2), MiB);
+    hub.resetStats();
+    const dest = `${registry.host}/hub/killed:main`;
+    const child = spawn(
+      process.execPath,
+      [CLI, 'import', `hf://${id}`, '--push', dest, '--plain-http', '--concurrency', '1', '--no-progress'],
+      { env: { ...process.env, ...hubEnv() }, stdio: 'ignore' },
+    );
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    await held.reached;
+    expect(await registryHas(`hub/killed/blobs/sha256:${sha256(w1)}`)).toBe(200);
+    child.kill('SIGKILL');
+    await exited;
+    held.release();
+    expect(await registryHas('hub/killed/manifests/main')).toBe(404);
+    expect(hub.stats.cdnBytesByObject.get(sha256(w1))).toBe(w1.length);
+
+    hub.resetStats();
+    const again = parsed(await importCli(`hf://${id}`, dest));
+    expect(again.source.commit).toBe(sha);
+    expect(hub.stats.cdnBytesByObject.get(sha256(w1)) ?? 0).toBe(0);
+    expect(hub.stats.cdnBytesByObject.get(sha256(w2))).toBe(w2.length);
+    expect(again.layers.find((l) => l.path.startsWith('model-00001'))!.present).toBe(true);
+    expect(await registryHas('hub/killed/manifests/main')).toBe(200);
+  });
+});
+
+describe('gated and private repositories', () => {
+  const gated = 'acme/gated';
+  beforeAll(() => {
+    smallModel(gated, { gated: 'manual', grant: [TOKEN] });
+    smallModel('acme/private', { private: true, grant: [TOKEN] });
+  });
+
+  it('gated without a token: exit 5 before any download, naming HF_TOKEN', async () => {
+    hub.resetStats();
+    const r = await importCli(`hf://${gated}`, `${registry.host}/hub/gated:main`);
+    expect(r.status).toBe(5);
+    expect(r.stderr).toContain(`hf://${gated}`);
+    expect(r.stderr).toContain('is gated');
+    expect(r.stderr).toMatch(/hint: .*HF_TOKEN/);
+    expect(hub.stats.resolve).toBe(0);
+  });
+
+  it('a token whose account was not granted access is refused (exit 5)', async () => {
+    const r = await importCli(`hf://${gated}`, `${registry.host}/hub/gated:main`, OTHER_TOKEN);
+    expect(r.status).toBe(5);
+    expect(r.stderr).toMatch(
+      /the token from HF_TOKEN was refused for hf:\/\/acme\/gated@[0-9a-f]{40}: the repository is gated/,
+    );
+    expect(r.stderr).not.toContain(OTHER_TOKEN);
+  });
+
+  it('a token the Hub does not know is refused (exit 5)', async () => {
+    const bad = 'hf_revokedTokenThatTheHubDoesNotKnow';
+    const r = await importCli(`hf://${gated}`, `${registry.host}/hub/gated:main`, bad);
+    expect(r.status).toBe(5);
+    expect(r.stderr).toContain('the Hub refused the token from HF_TOKEN');
+    expect(r.stdout + r.stderr).not.toContain(bad);
+  });
+
+  it('with a granted token: imported; the token went to the Hub only, never to the CDN nor the output', async () => {
+    hub.resetStats();
+    const r = await importCli(`hf://${gated}`, `${registry.host}/hub/gated:main`, TOKEN);
+    const j = parsed(r);
+    expect(j.layers.map((l) => l.path)).toEqual(['config.json', 'model.safetensors', 'README.md']);
+    expect(hub.stats.tokensSeen).toEqual(new Set([TOKEN]));
+    expect(hub.stats.cdnAuthorized).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+  });
+
+  it('the token file hf auth login writes is used when HF_TOKEN is not set', async () => {
+    const home = join(tmp.dir, 'hf-login');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, 'token'), `${TOKEN}\n`);
+    const r = await runCli(
+      ['import', `hf://${gated}`, '--push', `${registry.host}/hub/gated:file`, '--plain-http', '--json'],
+      { env: { HF_ENDPOINT: hub.url, HF_HOME: home, HF_TOKEN: '' } },
+    );
+    expect(parsed(r).digest).toMatch(/^sha256:/);
+  });
+
+  it('private without a token reads as missing (exit 6), and the hint names HF_TOKEN', async () => {
+    const r = await importCli('hf://acme/private', `${registry.host}/hub/private:main`);
+    expect(r.status).toBe(6);
+    expect(r.stderr).toContain('no such model repository');
+    expect(r.stderr).toMatch(/hint: .*HF_TOKEN/);
+    expect(parsed(await importCli('hf://acme/private', `${registry.host}/hub/private:main`, TOKEN)).digest).toMatch(
+      /^sha256:/,
+    );
+  });
+});
+
+describe('errors a user can act on, each with its exit code', () => {
+  beforeAll(() => {
+    smallModel('acme/small');
+  });
+
+  it('unknown repository: 6; unknown revision: 6; malformed reference: 2', async () => {
+    const missing = await importCli('hf://acme/nope', `${registry.host}/hub/nope:main`, TOKEN);
+    expect(missing.status).toBe(6);
+    expect(missing.stderr).toContain('hf://acme/nope: no such model repository');
+    const rev = await importCli('hf://acme/small@v9', `${registry.host}/hub/small:main`);
+    expect(rev.status).toBe(6);
+    expect(rev.stderr).toContain('hf://acme/small@v9: the repository has no revision "v9"');
+    const bad = await importCli('hf://acme', `${registry.host}/hub/small:main`);
+    expect(bad.status).toBe(2);
+  });
+
+  it('Hub unreachable: 7, naming HF_ENDPOINT', async () => {
+    const r = await runCli(['import', 'hf://acme/small', '--push', `${registry.host}/hub/small:main`, '--plain-http'], {
+      env: { ...hubEnv(), HF_ENDPOINT: 'http://127.0.0.1:9' },
+    });
+    expect(r.status).toBe(7);
+    expect(r.stderr).toContain('cannot reach the Hub at http://127.0.0.1:9');
+    expect(r.stderr).toMatch(/hint: .*HF_ENDPOINT/);
+  });
+
+  it('a file of another length than the listing says: exit 4', async () => {
+    const id = 'acme/truncated';
+    hub.addRepo(id);
+    const sha = hub.commit(id, [
+      { path: 'README.md', data: Buffer.from(CARD) },
+      { path: 'config.json', data: Buffer.from('{"model_type":"truncated"}') },
+    ]);
+    hub.tamper(hub.blobId(id, sha, 'config.json'), Buffer.from('{}'));
+    const r = await importCli(`hf://${id}`, `${registry.host}/hub/truncated:main`);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain('config.json: the Hub serves 2 bytes, but its listing at this commit says 26');
+  });
+
+  it('an LFS file whose bytes do not match its sha256: exit 4, nothing of it pushed, no manifest', async () => {
+    const id = 'acme/tampered';
+    hub.addRepo(id);
+    const weights = safetensors(256 * 1024);
+    hub.commit(id, [
+      { path: 'README.md', data: Buffer.from(CARD) },
+      { path: 'model.safetensors', data: weights },
+    ]);
+    const evil = Buffer.from(weights);
+    evil[evil.length - 1] ^= 0xff;
+    hub.tamper(sha256(weights), evil);
+    hub.resetStats();
+    const r = await importCli(`hf://${id}`, `${registry.host}/hub/tampered:main`);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(/model\.safetensors: the Hub served \d+ bytes whose LFS sha256 is [0-9a-f]{64}/);
+    expect(await registryHas('hub/tampered/manifests/main')).toBe(404);
+    expect(await registryHas(`hub/tampered/blobs/sha256:${sha256(weights)}`)).toBe(404);
+    expect(await registryHas(`hub/tampered/blobs/sha256:${sha256(evil)}`)).toBe(404);
+    // Refused once: the upload's retries did not download it again.
+    expect(hub.stats.cdnBytesByObject.get(sha256(weights))).toBe(weights.length);
+  });
+
+  it('a small file whose bytes do not match its git blob id: exit 4 before anything is pushed', async () => {
+    const id = 'acme/tampered-small';
+    hub.addRepo(id);
+    const sha = hub.commit(id, [
+      { path: 'README.md', data: Buffer.from(CARD) },
+      { path: 'config.json', data: Buffer.from('{"model_type":"good"}') },
+    ]);
+    // Tampered bytes of the same length (the length alone would give it away).
+    hub.tamper(hub.blobId(id, sha, 'config.json'), Buffer.from('{"model_type":"evil"}'));
+    proxy.blobBytesUp = 0;
+    const r = await importCli(`hf://${id}`, `${proxy.host}/hub/tampered-small:main`);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain('config.json: the Hub served 21 bytes whose git blob id is');
+    expect(proxy.blobBytesUp).toBe(0);
+    expect(proxy.log.filter((l) => l.url.startsWith('/v2/hub/tampered-small/'))).toEqual([]);
+  });
+});
+
+describe('import --output LAYOUT', () => {
+  it('writes the same artifact into an OCI layout', async () => {
+    const sha = smallModel('acme/to-layout');
+    const layout = join(tmp.dir, 'layout');
+    const r = await runCli(['import', `hf://acme/to-layout@${sha}`, '--output', `${layout}:v1`, '--json'], {
+      env: hubEnv(),
+    });
+    const j = parsed(r);
+    const viaRegistry = parsed(await importCli(`hf://acme/to-layout@${sha}`, `${registry.host}/hub/to-layout:v1`));
+    expect(j.digest).toBe(viaRegistry.digest);
+    for (const l of j.layers) {
+      const blob = readFileSync(join(layout, 'blobs', 'sha256', l.digest.slice(7)));
+      expect(sha256(blob)).toBe(l.digest.slice(7));
+    }
   });
 });

@@ -69,6 +69,8 @@ export interface HubStats {
   cdnRanges: string[];
   /** CDN requests that carried an Authorization header (fetch must drop it on the cross-origin redirect). */
   cdnAuthorized: number;
+  /** Most CDN responses in flight at once. */
+  cdnMaxInFlight: number;
   /** Tokens seen by the Hub origin. */
   tokensSeen: Set<string>;
 }
@@ -80,6 +82,8 @@ export interface HubStandIn {
   cdnUrl: string;
   /** Valid user access tokens. */
   tokens: Set<string>;
+  /** Time the CDN takes before it answers (default 0): a far CDN, where ranges in flight overlap. */
+  cdnDelayMs: number;
   stats: HubStats;
   resetStats(): void;
   addRepo(id: string, options?: { gated?: 'auto' | 'manual'; private?: boolean; grant?: string[] }): void;
@@ -98,8 +102,11 @@ export interface HubStandIn {
   tamper(key: string, data: Buffer): void;
   /** The git blob id the listing gives for a small file of the commit. */
   blobId(id: string, sha: string, path: string): string;
-  /** The next `times` CDN answers for the object send `afterBytes` bytes, then nothing more (a stall). */
-  stall(sha256: string, afterBytes: number, times?: number): void;
+  /**
+   * The next `times` CDN answers for the object that start at or after byte `from` send
+   * `afterBytes` bytes, then nothing more (a stall).
+   */
+  stall(sha256: string, afterBytes: number, times?: number, from?: number): void;
   /** CDN answers for the object send `afterBytes` bytes, then wait; `reached` settles when one does. */
   hold(sha256: string, afterBytes: number): { reached: Promise<void>; release(): void };
   close(): Promise<void>;
@@ -151,7 +158,7 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
   const repos = new Map<string, Repo>();
   const objects = new Map<string, Buffer>();
   const tampered = new Map<string, Buffer>();
-  const stalls = new Map<string, { afterBytes: number; times: number }>();
+  const stalls = new Map<string, { afterBytes: number; times: number; from: number }>();
   const holds = new Map<string, { afterBytes: number; reached: () => void; released: Promise<void> }>();
   const freshStats = (): HubStats => ({
     api: 0,
@@ -162,12 +169,14 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
     cdnBytesByObject: new Map(),
     cdnRanges: [],
     cdnAuthorized: 0,
+    cdnMaxInFlight: 0,
     tokensSeen: new Set(),
   });
   const hub: HubStandIn = {
     url: '',
     cdnUrl: '',
     tokens: new Set(),
+    cdnDelayMs: 0,
     stats: freshStats(),
     resetStats: () => void (hub.stats = freshStats()),
     addRepo: (id, o = {}) =>
@@ -220,7 +229,7 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
       return f.oid;
     },
     tamper: (key, data) => void tampered.set(key, data),
-    stall: (sha256, afterBytes, times = 1) => void stalls.set(sha256, { afterBytes, times }),
+    stall: (sha256, afterBytes, times = 1, from = 0) => void stalls.set(sha256, { afterBytes, times, from }),
     hold: (sha256, afterBytes) => {
       let reached!: () => void;
       let release!: () => void;
@@ -402,6 +411,7 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
       return void res.end('<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
     }
     const sha256 = m[1]!;
+    if (hub.cdnDelayMs) await new Promise((r) => setTimeout(r, hub.cdnDelayMs));
     const data = tampered.get(sha256) ?? objects.get(sha256)!;
     hub.stats.cdnRanges.push(req.headers.range ?? '');
     const range = parseRange(req.headers.range, data.length);
@@ -421,7 +431,10 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
       hub.stats.cdnBytes += n;
       hub.stats.cdnBytesByObject.set(sha256, (hub.stats.cdnBytesByObject.get(sha256) ?? 0) + n);
     };
-    const stall = stalls.get(sha256);
+    const stall =
+      range && stalls.get(sha256)?.from !== undefined && range[0] < stalls.get(sha256)!.from
+        ? undefined
+        : stalls.get(sha256);
     const hold = holds.get(sha256);
     const cutAt = hold ? hold.afterBytes : stall && stall.times > 0 ? stall.afterBytes : undefined;
     if (cutAt === undefined || cutAt >= body.length) {
@@ -448,7 +461,11 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
     if (/^\/[^/]+\/[^/]+\/resolve\//.test(url.pathname)) return resolve(req, res, url);
     hubError(res, 404, undefined, 'not found');
   });
+  let inFlight = 0;
   const cdnServer = createServer((req, res) => {
+    inFlight++;
+    hub.stats.cdnMaxInFlight = Math.max(hub.stats.cdnMaxInFlight, inFlight);
+    res.once('close', () => inFlight--);
     void cdn(req, res, new URL(req.url ?? '/', 'http://cdn')).catch(() => res.destroy());
   });
   hub.url = await listen(hubServer);

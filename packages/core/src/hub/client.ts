@@ -73,6 +73,8 @@ export class HubClient {
   readonly traffic: HubTraffic = { apiRequests: 0, fileRequests: 0, fileBytes: 0 };
   private readonly failures = new Map<string, HubFailure>();
   private readonly fatal = new Map<string, ModelshipError>();
+  /** Sizes the listing gives for the files' URLs: an answer of another length is refused. */
+  private readonly sizes = new Map<string, { size: number; what: string }>();
   private readonly stallMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
@@ -188,6 +190,10 @@ export class HubClient {
    */
   async blob(ref: HubReference, sha: string, file: HubFile): Promise<Blob> {
     const url = this.fileURL(ref.repo, sha, file.path);
+    this.sizes.set(url, {
+      size: file.size,
+      what: `${formatHubReference({ repo: ref.repo, revision: sha })}: ${file.path}`,
+    });
     const blob = await downloadFile({
       repo: { type: 'model', name: ref.repo },
       path: file.path,
@@ -288,6 +294,18 @@ export class HubClient {
       return new ModelshipError('NETWORK', `the Hub answered a range request for ${url} with ${res.status}, not 206`, {
         hint: 'a proxy between here and the Hub drops Range headers; HF_ENDPOINT must honour them',
       });
+    const listed = this.sizes.get(url);
+    const total = range
+      ? Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1])
+      : Number(res.headers.get('content-length') ?? NaN);
+    if (listed && Number.isFinite(total) && total !== listed.size)
+      return new ModelshipError(
+        'INVALID',
+        `${listed.what}: the Hub serves ${total} bytes, but its listing at this commit says ${listed.size}`,
+        {
+          hint: 'the file changed under its commit, or something between here and the Hub altered it; nothing was pushed for it',
+        },
+      );
     return undefined;
   }
 

@@ -240,7 +240,7 @@ async function importInto(
       ),
   );
 
-  const remotes = new Map<string, RemoteFile>();
+  const remotes = new Map<string, RemoteFile & { refused?: () => ModelshipError | undefined }>();
   const remoteFor = (m: ModelFile): RemoteFile | undefined => {
     const f = byPath.get(m.path);
     if (!f) throw new ModelshipError('INTERNAL', `${m.path} is not a file of ${label}`);
@@ -261,23 +261,30 @@ async function importInto(
     return r;
   };
 
-  const packed = await pack({
-    dir: root,
-    target: store,
-    ...(options.tags ? { tags: options.tags } : {}),
-    ...(options.family ? { family: options.family } : {}),
-    scan: options.scan ?? {},
-    // What a clone's git would say, its remote and its HEAD, below what a spec file declares.
-    metadata: {
-      sourceURL: scanned.specMetadata.sourceURL ?? client.repoURL(at.repo),
-      revision: scanned.specMetadata.revision ?? rev.sha,
-    },
-    cache: null,
-    gitLfs: false,
-    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-    ...(options.warn ? { warn: (m: string) => options.warn!(m.replaceAll(root, label)) } : {}),
-    remoteFiles: remoteFor,
-  });
+  let packed: PackResult;
+  try {
+    packed = await pack({
+      dir: root,
+      target: store,
+      ...(options.tags ? { tags: options.tags } : {}),
+      ...(options.family ? { family: options.family } : {}),
+      scan: options.scan ?? {},
+      // What a clone's git would say, its remote and its HEAD, below what a spec file declares.
+      metadata: {
+        sourceURL: scanned.specMetadata.sourceURL ?? client.repoURL(at.repo),
+        revision: scanned.specMetadata.revision ?? rev.sha,
+      },
+      cache: null,
+      gitLfs: false,
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.warn ? { warn: (m: string) => options.warn!(m.replaceAll(root, label)) } : {}),
+      remoteFiles: remoteFor,
+    });
+  } catch (e) {
+    // The store reports a failed upload its own way; the refusal says what was wrong.
+    for (const r of remotes.values()) if (r.refused?.()) throw r.refused();
+    throw e;
+  }
   packed.warnings = packed.warnings.map((w) => w.replaceAll(root, label));
   progress.finish();
 
@@ -332,7 +339,7 @@ function remoteFile(
   ranges: RangeOptions,
   count: (n: number) => void,
   advance: (n: number) => void,
-): RemoteFile {
+): RemoteFile & { refused(): ModelshipError | undefined } {
   const digest = `sha256:${f.lfs!.sha256}`;
   const desc = { mediaType: 'application/octet-stream', digest, size: f.size };
   /** Intervals of the placeholder that hold the file's real bytes. */
@@ -342,6 +349,8 @@ function remoteFile(
     for (const [a, b] of [...fetched].sort((x, y) => x[0] - y[0])) if (a <= end) end = Math.max(end, b);
     return end;
   };
+  // Bytes that did not match are final: a retry of the upload must not download them again.
+  let refused: ModelshipError | undefined;
   const bytes: OpenBytes = async () =>
     (await store.exists(desc))
       ? storeBytes(store, desc)
@@ -353,14 +362,20 @@ function remoteFile(
     digest,
     size: f.size,
     bytes,
+    refused: () => refused,
     open: async (): Promise<Readable> => {
+      if (refused) throw refused;
       const length = prefix();
       const src = await source(f);
       const what = `${formatHubReference(at)}: ${f.path}`;
-      return fileStream(src, { kind: 'sha256', hex: f.lfs!.sha256 }, what, ranges, {
+      const stream = fileStream(src, { kind: 'sha256', hex: f.lfs!.sha256 }, what, ranges, {
         ...(length > 0 ? { prefix: { path: head, length } } : {}),
         onBytes: (n) => advance(n),
       });
+      stream.once('error', (e) => {
+        if (e instanceof ModelshipError && e.code === 'INVALID') refused = e;
+      });
+      return stream;
     },
   };
 }

@@ -1,0 +1,98 @@
+// Large files in `importFromHub`: parallel ranged downloads from the stand-in Hub's CDN into a
+// real registry, a stalled range retried from where it stopped, and the same artifact as one
+// sequential download. Thresholds are scaled down (256 MiB and 8 MiB ranges by default) so the
+// files stay small; the code path is the one large files take.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash, randomBytes } from 'node:crypto';
+import { importFromHub, RegistryStore } from '@modelship/core';
+import { startHubStandIn, type HubStandIn } from './helpers/hf-hub.js';
+import { startRegistry, type TestRegistry } from './helpers/registry.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+let hub: HubStandIn;
+let registry: TestRegistry;
+beforeAll(async () => {
+  hub = await startHubStandIn();
+  registry = await startRegistry();
+});
+afterAll(async () => {
+  await hub?.close();
+  await registry?.cleanup();
+});
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** A safetensors file with a `bytes`-long U8 tensor of random bytes. */
+function safetensors(bytes: number): Buffer {
+  let header = JSON.stringify({ w: { dtype: 'U8', shape: [bytes], data_offsets: [0, bytes] } });
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([len, Buffer.from(header), randomBytes(bytes)]);
+}
+
+const ranges = { parallelThreshold: 2 * MiB, partSize: 256 * KiB, parallelRanges: 4, backoffMs: 10 };
+
+function run(repo: string, weights: Buffer, options: { stallMs?: number; ranges?: object } = {}) {
+  return importFromHub({
+    ref: { repo: 'acme/big' },
+    access: { endpoint: hub.url },
+    target: new RegistryStore({ registry: registry.host, repository: repo, plainHttp: true }),
+    tags: ['main'],
+    client: { stallMs: options.stallMs ?? 30_000, backoffMs: 10 },
+    ranges: { ...ranges, ...options.ranges },
+  }).then((r) => {
+    expect(r.files.find((f) => f.path === 'model.safetensors')!.digest).toBe(`sha256:${sha256(weights)}`);
+    return r;
+  });
+}
+
+describe('large files', () => {
+  const weights = safetensors(5 * MiB);
+  beforeAll(() => {
+    hub.addRepo('acme/big');
+    hub.commit('acme/big', [
+      { path: 'README.md', data: Buffer.from('---\nlicense: mit\n---\n') },
+      { path: 'model.safetensors', data: weights },
+    ]);
+  });
+
+  it('are fetched as parallel ranges, each once, after the header read ahead', async () => {
+    hub.resetStats();
+    hub.cdnDelayMs = 50;
+    const r = await run('big/parallel', weights).finally(() => (hub.cdnDelayMs = 0));
+    expect(hub.stats.cdnBytes).toBe(weights.length);
+    // The MiB read ahead for the safetensors header, then the rest in 256 KiB ranges, 4 at once.
+    expect(hub.stats.cdnRanges[0]).toBe(`bytes=0-${MiB - 1}`);
+    const parts = hub.stats.cdnRanges.slice(1);
+    expect(parts).toHaveLength(Math.ceil((weights.length - MiB) / (256 * KiB)));
+    expect(parts[0]).toBe(`bytes=${MiB}-${MiB + 256 * KiB - 1}`);
+    expect(hub.stats.cdnMaxInFlight).toBe(4);
+    expect(r.pack.config['config']).toMatchObject({ paramSize: '5.2m' });
+
+    // A sequential download of the same file gives the same artifact.
+    const seq = await run('big/sequential', weights, { ranges: { parallelThreshold: 1024 * MiB } });
+    expect(seq.pack.descriptor.digest).toBe(r.pack.descriptor.digest);
+  });
+
+  it('a range that stalls is aborted and resumed from the byte where it stopped', async () => {
+    hub.resetStats();
+    hub.stall(sha256(weights), 100 * KiB, 1);
+    const r = await run('big/stalled', weights, { stallMs: 300 });
+    // The first answer (the header read ahead) stalled after 100 KiB and was resumed at that byte.
+    expect(hub.stats.cdnRanges.slice(0, 2)).toEqual([`bytes=0-${MiB - 1}`, `bytes=${100 * KiB}-${MiB - 1}`]);
+    expect(hub.stats.cdnBytes).toBe(weights.length);
+    expect(r.stats.uploadedBytes).toBeGreaterThanOrEqual(weights.length);
+  });
+
+  it('a stalled part of the parallel download is retried alone, from where it stopped', async () => {
+    hub.resetStats();
+    const part = MiB + 2 * 256 * KiB; // the third part
+    hub.stall(sha256(weights), 10 * KiB, 1, part);
+    const r = await run('big/part-stall', weights, { stallMs: 300 });
+    expect(r.stats.uploadedBytes).toBeGreaterThanOrEqual(weights.length);
+    expect(hub.stats.cdnRanges).toContain(`bytes=${part + 10 * KiB}-${part + 256 * KiB - 1}`);
+    expect(hub.stats.cdnBytes).toBe(weights.length);
+  });
+});
