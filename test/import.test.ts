@@ -5,7 +5,7 @@
 // right token, and bytes that do not match the Hub's digest are refused with nothing pushed.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliRun } from './helpers/cli.js';
@@ -412,5 +412,67 @@ describe('import --output LAYOUT', () => {
       const blob = readFileSync(join(layout, 'blobs', 'sha256', l.digest.slice(7)));
       expect(sha256(blob)).toBe(l.digest.slice(7));
     }
+  });
+});
+
+describe('source provenance: attest --type slsa after import', () => {
+  const id = 'acme/provenance';
+  let sha: string;
+  let ref: string;
+  let key: string;
+  let pub: string;
+  let bundleDigest: string;
+  const env = { GITHUB_ACTIONS: '' };
+
+  beforeAll(async () => {
+    sha = smallModel(id);
+    ref = `${registry.host}/hub/provenance:main`;
+    parsed(await importCli(`hf://${id}`, ref));
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    key = join(tmp.dir, 'release.key');
+    pub = join(tmp.dir, 'release.pub');
+    writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }) as string);
+    expect((await runCli(['sign', ref, '--key', key, '--no-tlog', '--plain-http'], { env })).status).toBe(0);
+    const r = await runCli(['attest', ref, '--type', 'slsa', '--key', key, '--no-tlog', '--plain-http', '--json'], {
+      env,
+    });
+    expect(r.status).toBe(0);
+    bundleDigest = (JSON.parse(r.stdout) as { attestations: { bundleDigest: string }[] }).attestations[0]!.bundleDigest;
+  });
+
+  it('records the Hub repository at its commit and every file by its sha256 as resolved dependencies', async () => {
+    const bundle = (await (await fetch(`${registry.url}/v2/hub/provenance/blobs/${bundleDigest}`)).json()) as {
+      dsseEnvelope: { payload: string };
+    };
+    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as {
+      predicate: { buildDefinition: { resolvedDependencies: unknown[] } };
+    };
+    const imported = parsed(await importCli(`hf://${id}`, ref));
+    const source = `git+${hub.url}/${id}@${sha}`;
+    expect(statement.predicate.buildDefinition.resolvedDependencies).toEqual([
+      { name: 'model-source', uri: source, digest: { gitCommit: sha } },
+      ...imported.layers.map((l) => ({ uri: `${source}#${l.path}`, digest: { sha256: l.digest.slice(7) } })),
+    ]);
+  });
+
+  it('a policy can require that the model came from that repository at that commit', async () => {
+    const policy = (modelSource: string): string => {
+      const p = join(tmp.dir, `policy-${Math.random().toString(36).slice(2)}.yaml`);
+      writeFileSync(
+        p,
+        `version: 1\nsigners:\n  - key: { path: ${pub} }\nrequire:\n  slsa:\n    modelSource: ${modelSource}\n`,
+      );
+      return p;
+    };
+    const verify = (p: string): Promise<CliRun> => runCli(['verify', ref, '--policy', p, '--plain-http'], { env });
+    const ok = await verify(policy(`{ repository: '${hub.url}/${id}', commits: [${sha}] }`));
+    expect(ok.status).toBe(0);
+    const otherCommit = await verify(policy(`{ repository: '${hub.url}/${id}', commits: [${'f'.repeat(40)}] }`));
+    expect(otherCommit.status).toBe(9);
+    expect(otherCommit.stdout).toContain(`model source commit ${sha} is not one the policy allows`);
+    const otherRepo = await verify(policy(`{ repository: hf://${id} }`));
+    expect(otherRepo.status).toBe(9);
+    expect(otherRepo.stdout).toContain(`model source ${hub.url}/${id} is not hf://${id}`);
   });
 });

@@ -217,7 +217,14 @@ interface RawPolicy {
   minSignatures?: number;
   require?: {
     predicates?: string[];
-    slsa?: { builder?: string; workflow?: string; sourceRepository?: string; ref?: string; forbidSelfHosted?: boolean };
+    slsa?: {
+      builder?: string;
+      workflow?: string;
+      sourceRepository?: string;
+      ref?: string;
+      forbidSelfHosted?: boolean;
+      modelSource?: { repository: string; commits?: string[] };
+    };
     mof?: { minClass: number };
     licenses?: { allow?: string[]; deny?: string[] };
     artifact?: { identifiers?: string[]; maxLayerBytes?: number };
@@ -308,6 +315,11 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
     if (s.workflow !== undefined) require.slsa.workflow = s.workflow;
     if (s.sourceRepository !== undefined) require.slsa.sourceRepository = s.sourceRepository;
     if (s.ref !== undefined) require.slsa.ref = s.ref;
+    if (s.modelSource !== undefined)
+      require.slsa.modelSource = {
+        repository: s.modelSource.repository,
+        ...(s.modelSource.commits ? { commits: [...s.modelSource.commits] } : {}),
+      };
     if (!require.predicates.includes(SLSA_PROVENANCE_V1)) require.predicates.push(SLSA_PROVENANCE_V1);
   }
   if (r.mof) {
