@@ -12,6 +12,7 @@ import { registerVerify } from './commands/verify.js';
 import { registerPromote } from './commands/promote.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerImport } from './commands/import.js';
+import { registerMirror } from './commands/mirror.js';
 
 export { VERSION };
 
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIO): Command {
   registerPromote(program, io);
   registerPolicy(program, io);
   registerImport(program, io);
+  registerMirror(program, io);
   return program;
 }
 

@@ -104,3 +104,11 @@ export { defaultTufCacheDir, fetchTrustedRoot, SIGSTORE_TUF_MIRROR, type TufOpti
 export { DEFAULT_HUB_ENDPOINT, hubAccessFromEnv, type HubAccess } from './hub/access.js';
 export { importFromHub, type ImportOptions, type ImportResult } from './hub/import.js';
 export { formatHubReference, parseHubReference, type HubReference } from './hub/reference.js';
+export {
+  loadMirrorFile,
+  MIRROR_SCHEMA,
+  mirror,
+  parseMirrorFile,
+  type MirrorFile,
+  type MirrorResult,
+} from './hub/mirror.js';
