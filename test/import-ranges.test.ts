@@ -32,6 +32,8 @@ function safetensors(bytes: number): Buffer {
   return Buffer.concat([len, Buffer.from(header), randomBytes(bytes)]);
 }
 
+/** What import reads ahead for the weight headers. */
+const HEAD = 64 * KiB;
 const ranges = { parallelThreshold: 2 * MiB, partSize: 256 * KiB, parallelRanges: 4, backoffMs: 10 };
 
 function run(repo: string, weights: Buffer, options: { stallMs?: number; ranges?: object } = {}) {
@@ -63,11 +65,11 @@ describe('large files', () => {
     hub.cdnDelayMs = 50;
     const r = await run('big/parallel', weights).finally(() => (hub.cdnDelayMs = 0));
     expect(hub.stats.cdnBytes).toBe(weights.length);
-    // The MiB read ahead for the safetensors header, then the rest in 256 KiB ranges, 4 at once.
-    expect(hub.stats.cdnRanges[0]).toBe(`bytes=0-${MiB - 1}`);
+    // The 64 KiB read ahead for the safetensors header, then the rest in 256 KiB ranges, 4 at once.
+    expect(hub.stats.cdnRanges[0]).toBe(`bytes=0-${HEAD - 1}`);
     const parts = hub.stats.cdnRanges.slice(1);
-    expect(parts).toHaveLength(Math.ceil((weights.length - MiB) / (256 * KiB)));
-    expect(parts[0]).toBe(`bytes=${MiB}-${MiB + 256 * KiB - 1}`);
+    expect(parts).toHaveLength(Math.ceil((weights.length - HEAD) / (256 * KiB)));
+    expect(parts[0]).toBe(`bytes=${HEAD}-${HEAD + 256 * KiB - 1}`);
     expect(hub.stats.cdnMaxInFlight).toBe(4);
     expect(r.pack.config['config']).toMatchObject({ paramSize: '5.2m' });
 
@@ -76,19 +78,25 @@ describe('large files', () => {
     expect(seq.pack.descriptor.digest).toBe(r.pack.descriptor.digest);
   });
 
-  it('a range that stalls is aborted and resumed from the byte where it stopped', async () => {
+  it('a download that stalls is aborted and resumed from the byte where it stopped', async () => {
     hub.resetStats();
-    hub.stall(sha256(weights), 100 * KiB, 1);
-    const r = await run('big/stalled', weights, { stallMs: 300 });
-    // The first answer (the header read ahead) stalled after 100 KiB and was resumed at that byte.
-    expect(hub.stats.cdnRanges.slice(0, 2)).toEqual([`bytes=0-${MiB - 1}`, `bytes=${100 * KiB}-${MiB - 1}`]);
+    hub.stall(sha256(weights), 100 * KiB, 1, HEAD);
+    const sequential = { parallelThreshold: 1024 * MiB };
+    const r = await run('big/stalled', weights, { stallMs: 300, ranges: sequential });
+    // After the header: one GET of the rest, which stalled after 100 KiB and was resumed there.
+    const last = weights.length - 1;
+    expect(hub.stats.cdnRanges).toEqual([
+      `bytes=0-${HEAD - 1}`,
+      `bytes=${HEAD}-${last}`,
+      `bytes=${HEAD + 100 * KiB}-${last}`,
+    ]);
     expect(hub.stats.cdnBytes).toBe(weights.length);
     expect(r.stats.uploadedBytes).toBeGreaterThanOrEqual(weights.length);
   });
 
   it('a stalled part of the parallel download is retried alone, from where it stopped', async () => {
     hub.resetStats();
-    const part = MiB + 2 * 256 * KiB; // the third part
+    const part = HEAD + 2 * 256 * KiB; // the third part
     hub.stall(sha256(weights), 10 * KiB, 1, part);
     const r = await run('big/part-stall', weights, { stallMs: 300 });
     expect(r.stats.uploadedBytes).toBeGreaterThanOrEqual(weights.length);

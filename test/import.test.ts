@@ -226,7 +226,7 @@ describe('an import killed midway, then run again', () => {
       { path: 'model-00002-of-00002.safetensors', data: w2 },
     ]);
     // One file at a time: the first shard is pushed before the second one's body starts; that
-    // body stops after its first MiB (past the MiB of header read ahead before packing).
+    // body stops after its first MiB (the 64 KiB of header read before packing pass).
     const held = hub.hold(sha256(w2), MiB);
     hub.resetStats();
     const dest = `${registry.host}/hub/killed:main`;

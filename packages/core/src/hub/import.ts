@@ -20,7 +20,6 @@ import {
   FileHasher,
   fileStream,
   mismatchError,
-  MiB,
   rangeBytes,
   type ExpectedDigest,
   type FileSource,
@@ -101,7 +100,8 @@ function escapes(path: string): boolean {
   return path.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..' || /^\.git[. ]*$/i.test(p));
 }
 
-const READAHEAD = MiB;
+/** Header reads fetch at least this much: a safetensors header is usually well below it. */
+const READAHEAD = 64 * 1024;
 
 function strings(v: unknown): string[] | undefined {
   const list = (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).filter(
@@ -124,9 +124,10 @@ function strings(v: unknown): string[] | undefined {
  * against it; weight headers pack reads for metadata come from the target when it has the
  * blob, else by range from the Hub, kept on disk and verified with the file.
  *
- * Disk: the selected non-LFS files plus the weight headers read (each at most what pack reads:
- * 100 MB for a safetensors header, 512 MiB for GGUF), whatever the model size. Memory: per
- * file in flight one chunk, or `parallelRanges × partSize` for a large file.
+ * Disk: the selected non-LFS files plus the header bytes read of the weights not yet pushed
+ * (what pack reads of each: a safetensors header, at most 100 MB, or a GGUF header, at most
+ * 512 MiB; 64 KiB at least), whatever the size of the weights. Memory: per file in flight one
+ * chunk, or `parallelRanges × partSize` for a large file.
  */
 export async function importFromHub(options: ImportOptions): Promise<ImportResult> {
   const client = new HubClient(options.access, options.client);
@@ -375,12 +376,14 @@ function remoteFile(
       stream.once('error', (e) => {
         if (e instanceof ModelshipError && e.code === 'INVALID') refused = e;
       });
+      // Once the whole file went by (and verified), its header bytes are no longer needed.
+      stream.once('end', () => void rm(head, { force: true }));
       return stream;
     },
   };
 }
 
-/** Header reads by HTTP range, read ahead a MiB, each range written at its offset into `head` (sparse). */
+/** Header reads by HTTP range, read ahead 64 KiB, each range written at its offset into `head` (sparse). */
 function hubBytes(
   src: FileSource,
   head: string,
