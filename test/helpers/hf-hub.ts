@@ -24,15 +24,22 @@
  * Scripted misbehaviour (tampered bytes, stalls, holds) is explicit in the API below.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface StandInFile {
-  path: string;
-  data: Buffer;
-  /** Stored in Git LFS (default: weights by extension, and anything of 1 MiB or more). */
-  lfs?: boolean;
-}
+export type StandInFile =
+  | {
+      path: string;
+      data: Buffer;
+      /** Stored in Git LFS (default: weights by extension, and anything of 1 MiB or more). */
+      lfs?: boolean;
+    }
+  /** An LFS file served from disk (the bench's gigabytes), with its sha256 computed by the caller. */
+  | { path: string; file: string; size: number; sha256: string };
+
+/** An LFS object's bytes: in memory, or a file on disk. */
+type LfsObject = Buffer | { file: string; size: number };
 
 interface StoredFile {
   path: string;
@@ -40,7 +47,8 @@ interface StoredFile {
   /** Git blob id: of the content, or for an LFS file of its pointer. */
   oid: string;
   lfs?: { sha256: string; pointerSize: number };
-  data: Buffer;
+  /** The content of a small file (LFS content is in `objects`). */
+  data?: Buffer;
 }
 
 interface Repo {
@@ -156,7 +164,7 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
   const pageSize = options.pageSize ?? 3;
   const secret = randomBytes(16);
   const repos = new Map<string, Repo>();
-  const objects = new Map<string, Buffer>();
+  const objects = new Map<string, LfsObject>();
   const tampered = new Map<string, Buffer>();
   const stalls = new Map<string, { afterBytes: number; times: number; from: number }>();
   const holds = new Map<string, { afterBytes: number; reached: () => void; released: Promise<void> }>();
@@ -194,18 +202,19 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
       if (!repo) throw new Error(`stand-in: no repo ${id}`);
       const sha = o.sha ?? randomBytes(20).toString('hex');
       const stored = files.map((f): StoredFile => {
+        const lfsFile = (sha256: string, size: number): StoredFile => {
+          const ptr = Buffer.from(pointer(sha256, size));
+          return { path: f.path, size, oid: gitBlobId(ptr), lfs: { sha256, pointerSize: ptr.length } };
+        };
+        if ('file' in f) {
+          objects.set(f.sha256, { file: f.file, size: f.size });
+          return lfsFile(f.sha256, f.size);
+        }
         const lfs = f.lfs ?? (LFS_EXT.test(f.path) || f.data.length >= 1024 * 1024);
         if (!lfs) return { path: f.path, size: f.data.length, oid: gitBlobId(f.data), data: f.data };
         const sha256 = createHash('sha256').update(f.data).digest('hex');
         objects.set(sha256, f.data);
-        const ptr = Buffer.from(pointer(sha256, f.data.length));
-        return {
-          path: f.path,
-          size: f.data.length,
-          oid: gitBlobId(ptr),
-          lfs: { sha256, pointerSize: ptr.length },
-          data: f.data,
-        };
+        return lfsFile(sha256, f.data.length);
       });
       repo.commits.set(sha, { files: stored, card: o.card ?? {} });
       repo.branches.set(o.branch ?? 'main', sha);
@@ -382,7 +391,7 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
       });
       return void res.end();
     }
-    const data = tampered.get(f.oid) ?? f.data;
+    const data = tampered.get(f.oid) ?? f.data!;
     const range = parseRange(req.headers.range, data.length);
     if (range === 'bad')
       return void res.writeHead(416, { 'content-range': `bytes */${data.length}`, 'content-length': '0' }).end();
@@ -412,7 +421,9 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
     }
     const sha256 = m[1]!;
     if (hub.cdnDelayMs) await new Promise((r) => setTimeout(r, hub.cdnDelayMs));
-    const data = tampered.get(sha256) ?? objects.get(sha256)!;
+    const object = objects.get(sha256)!;
+    const data = tampered.get(sha256) ?? object;
+    if (!Buffer.isBuffer(data)) return serveFile(req, res, sha256, data);
     hub.stats.cdnRanges.push(req.headers.range ?? '');
     const range = parseRange(req.headers.range, data.length);
     if (range === 'bad')
@@ -453,6 +464,33 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
       return void res.end();
     }
     // A stall: nothing more until the client gives up and closes the connection.
+  };
+
+  /** An object on disk: Range honoured, streamed (no faults scripted for these). */
+  const serveFile = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    sha256: string,
+    o: { file: string; size: number },
+  ): void => {
+    const range = parseRange(req.headers.range, o.size);
+    if (range === 'bad')
+      return void res.writeHead(416, { 'content-range': `bytes */${o.size}`, 'content-length': '0' }).end();
+    const [a, b] = range ?? [0, o.size - 1];
+    res.writeHead(range ? 206 : 200, {
+      etag: `"${sha256}"`,
+      'accept-ranges': 'bytes',
+      'content-type': 'application/octet-stream',
+      'content-length': String(b - a + 1),
+      ...(range ? { 'content-range': `bytes ${a}-${b}/${o.size}` } : {}),
+    });
+    if (req.method === 'HEAD') return void res.end();
+    const body = createReadStream(o.file, { start: a, end: b });
+    body.on('data', (c: Buffer | string) => {
+      hub.stats.cdnBytes += c.length;
+      hub.stats.cdnBytesByObject.set(sha256, (hub.stats.cdnBytesByObject.get(sha256) ?? 0) + c.length);
+    });
+    body.pipe(res);
   };
 
   const hubServer = createServer((req, res) => {
