@@ -44,7 +44,8 @@ const git = (cwd: string, ...args: string[]): string =>
 
 /** The environment of a user of this Hub: no token unless given, and no token file of the machine's. */
 function hubEnv(token?: string): NodeJS.ProcessEnv {
-  return { HF_ENDPOINT: hub.url, HF_HOME: join(tmp.dir, 'hf-home'), HF_TOKEN: token ?? '' };
+  // TMPDIR: the work directory of an import killed on purpose goes with the test's.
+  return { HF_ENDPOINT: hub.url, HF_HOME: join(tmp.dir, 'hf-home'), HF_TOKEN: token ?? '', TMPDIR: tmp.dir };
 }
 
 interface ImportJson {
@@ -343,6 +344,18 @@ describe('errors a user can act on, each with its exit code', () => {
     expect(r.status).toBe(7);
     expect(r.stderr).toContain('cannot reach the Hub at http://127.0.0.1:9');
     expect(r.stderr).toMatch(/hint: .*HF_ENDPOINT/);
+  });
+
+  it('an answer from another commit than the one resolved (a proxy serving another revision): exit 4', async () => {
+    const id = 'acme/other-commit';
+    smallModel(id);
+    hub.answerCommit = 'e'.repeat(40);
+    const r = await importCli(`hf://${id}`, `${registry.host}/hub/other-commit:main`).finally(
+      () => (hub.answerCommit = undefined),
+    );
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(new RegExp(`the Hub answered \\S+ from commit ${'e'.repeat(40)}, not [0-9a-f]{40}`));
+    expect(await registryHas('hub/other-commit/manifests/main')).toBe(404);
   });
 
   it('a file of another length than the listing says: exit 4', async () => {

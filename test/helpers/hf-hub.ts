@@ -92,6 +92,8 @@ export interface HubStandIn {
   tokens: Set<string>;
   /** Time the CDN takes before it answers (default 0): a far CDN, where ranges in flight overlap. */
   cdnDelayMs: number;
+  /** Answer resolve/ with this `X-Repo-Commit` instead of the commit asked for (a proxy serving another revision). */
+  answerCommit: string | undefined;
   stats: HubStats;
   resetStats(): void;
   addRepo(id: string, options?: { gated?: 'auto' | 'manual'; private?: boolean; grant?: string[] }): void;
@@ -185,6 +187,7 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
     cdnUrl: '',
     tokens: new Set(),
     cdnDelayMs: 0,
+    answerCommit: undefined,
     stats: freshStats(),
     resetStats: () => void (hub.stats = freshStats()),
     addRepo: (id, o = {}) =>
@@ -386,7 +389,7 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
         etag: `"${f.oid}"`,
         'x-linked-etag': `"${f.lfs.sha256}"`,
         'x-linked-size': String(f.size),
-        'x-repo-commit': sha,
+        'x-repo-commit': hub.answerCommit ?? sha,
         'content-length': '0',
       });
       return void res.end();
@@ -399,7 +402,7 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
     const body = data.length === 0 ? Buffer.alloc(0) : data.subarray(a, b + 1);
     res.writeHead(range ? 206 : 200, {
       etag: `"${f.oid}"`,
-      'x-repo-commit': sha,
+      'x-repo-commit': hub.answerCommit ?? sha,
       'accept-ranges': 'bytes',
       'content-type': 'application/octet-stream',
       'content-length': String(body.length),

@@ -69,10 +69,11 @@ export interface PackOptions {
   progress?: Progress;
   warn?: (message: string) => void;
   /**
-   * Files whose bytes are not in the directory (import from the Hugging Face Hub, see
-   * hub/import.ts): the directory holds a placeholder of the file's size, so the scan, the
-   * ignore files and the classification are pack's own, while the digest, the layer's bytes and
-   * the metadata headers come from here. Raw layers only: their digest is the file's sha256.
+   * Files whose digest is known and whose bytes come from elsewhere (import from the Hugging
+   * Face Hub, see hub/import.ts, where the directory holds placeholders of the files' sizes): the
+   * scan, the ignore files and the classification are pack's own, while the digest (so the target
+   * is asked first), the layer's bytes and the metadata headers come from here. Raw layers only:
+   * their digest is the file's sha256.
    */
   remoteFiles?: (file: ModelFile) => RemoteFile | undefined;
 }
