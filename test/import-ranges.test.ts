@@ -3,8 +3,9 @@
 // sequential download. Thresholds are scaled down (256 MiB and 8 MiB ranges by default) so the
 // files stay small; the code path is the one large files take.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { importFromHub, RegistryStore } from '@modelship/core';
+import { randomSafetensors } from './helpers/model-files.js';
 import { startHubStandIn, type HubStandIn } from './helpers/hf-hub.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 
@@ -22,15 +23,6 @@ afterAll(async () => {
 });
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** A safetensors file with a `bytes`-long U8 tensor of random bytes. */
-function safetensors(bytes: number): Buffer {
-  let header = JSON.stringify({ w: { dtype: 'U8', shape: [bytes], data_offsets: [0, bytes] } });
-  header += ' '.repeat((8 - (header.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(header.length));
-  return Buffer.concat([len, Buffer.from(header), randomBytes(bytes)]);
-}
 
 /** What import reads ahead for the weight headers. */
 const HEAD = 64 * KiB;
@@ -51,7 +43,7 @@ function run(repo: string, weights: Buffer, options: { stallMs?: number; ranges?
 }
 
 describe('large files', () => {
-  const weights = safetensors(5 * MiB);
+  const weights = randomSafetensors(5 * MiB);
   beforeAll(() => {
     hub.addRepo('acme/big');
     hub.commit('acme/big', [

@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliRun } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
+import { randomSafetensors } from './helpers/model-files.js';
 import { startHubStandIn, type HubStandIn, type StandInFile } from './helpers/hf-hub.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { CLI, copySample, tempDir } from './helpers/tmp.js';
@@ -185,15 +186,6 @@ describe('import hf://ORG/NAME', () => {
   });
 });
 
-/** A valid safetensors file of `bytes` random payload bytes (one U8 tensor). */
-function safetensors(bytes: number): Buffer {
-  let header = JSON.stringify({ w: { dtype: 'U8', shape: [bytes], data_offsets: [0, bytes] } });
-  header += ' '.repeat((8 - (header.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(header.length));
-  return Buffer.concat([len, Buffer.from(header), randomBytes(bytes)]);
-}
-
 const MiB = 1024 * 1024;
 const CARD = '---\nlicense: apache-2.0\n---\n# a model\n';
 
@@ -202,7 +194,7 @@ function smallModel(id: string, options: { gated?: 'manual'; private?: boolean; 
   return hub.commit(id, [
     { path: 'README.md', data: Buffer.from(CARD) },
     { path: 'config.json', data: Buffer.from('{"model_type":"llama","architectures":["LlamaForCausalLM"]}') },
-    { path: 'model.safetensors', data: safetensors(64 * 1024) },
+    { path: 'model.safetensors', data: randomSafetensors(64 * 1024) },
   ]);
 }
 
@@ -219,8 +211,8 @@ describe('an import killed midway, then run again', () => {
   it('continues where it stopped: the file it verified and pushed is not fetched again', async () => {
     const id = 'acme/killed';
     hub.addRepo(id);
-    const w1 = safetensors(3 * MiB);
-    const w2 = safetensors(3 * MiB);
+    const w1 = randomSafetensors(3 * MiB);
+    const w2 = randomSafetensors(3 * MiB);
     const sha = hub.commit(id, [
       { path: 'README.md', data: Buffer.from(CARD) },
       { path: 'model-00001-of-00002.safetensors', data: w1 },
@@ -358,14 +350,19 @@ describe('errors a user can act on, each with its exit code', () => {
     expect(await registryHas('hub/other-commit/manifests/main')).toBe(404);
   });
 
-  it('a file of another length than the listing says: exit 4', async () => {
-    const id = 'acme/truncated';
+  /** A repository whose config.json the Hub lists as `listed` but serves as `served`. */
+  function tamperedConfig(id: string, listed: string, served: string): void {
     hub.addRepo(id);
     const sha = hub.commit(id, [
       { path: 'README.md', data: Buffer.from(CARD) },
-      { path: 'config.json', data: Buffer.from('{"model_type":"truncated"}') },
+      { path: 'config.json', data: Buffer.from(listed) },
     ]);
-    hub.tamper(hub.blobId(id, sha, 'config.json'), Buffer.from('{}'));
+    hub.tamper(hub.blobId(id, sha, 'config.json'), Buffer.from(served));
+  }
+
+  it('a file of another length than the listing says: exit 4', async () => {
+    const id = 'acme/truncated';
+    tamperedConfig(id, '{"model_type":"truncated"}', '{}');
     const r = await importCli(`hf://${id}`, `${registry.host}/hub/truncated:main`);
     expect(r.status).toBe(4);
     expect(r.stderr).toContain('config.json: the Hub serves 2 bytes, but its listing at this commit says 26');
@@ -374,7 +371,7 @@ describe('errors a user can act on, each with its exit code', () => {
   it('an LFS file whose bytes do not match its sha256: exit 4, nothing of it pushed, no manifest', async () => {
     const id = 'acme/tampered';
     hub.addRepo(id);
-    const weights = safetensors(256 * 1024);
+    const weights = randomSafetensors(256 * 1024);
     hub.commit(id, [
       { path: 'README.md', data: Buffer.from(CARD) },
       { path: 'model.safetensors', data: weights },
@@ -395,13 +392,8 @@ describe('errors a user can act on, each with its exit code', () => {
 
   it('a small file whose bytes do not match its git blob id: exit 4 before anything is pushed', async () => {
     const id = 'acme/tampered-small';
-    hub.addRepo(id);
-    const sha = hub.commit(id, [
-      { path: 'README.md', data: Buffer.from(CARD) },
-      { path: 'config.json', data: Buffer.from('{"model_type":"good"}') },
-    ]);
     // Tampered bytes of the same length (the length alone would give it away).
-    hub.tamper(hub.blobId(id, sha, 'config.json'), Buffer.from('{"model_type":"evil"}'));
+    tamperedConfig(id, '{"model_type":"good"}', '{"model_type":"evil"}');
     proxy.blobBytesUp = 0;
     const r = await importCli(`hf://${id}`, `${proxy.host}/hub/tampered-small:main`);
     expect(r.status).toBe(4);

@@ -3,11 +3,12 @@
 // made once, a second run with nothing new uploads no blob and signs nothing, one model of the
 // file per matrix job, and a malformed file refused with its line.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliRun } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
+import { randomSafetensors } from './helpers/model-files.js';
 import { startHubStandIn, type HubStandIn } from './helpers/hf-hub.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { tempDir } from './helpers/tmp.js';
@@ -19,18 +20,10 @@ let proxy: FaultProxy;
 let key: string;
 const commits: Record<string, string> = {};
 
-function safetensors(bytes: number): Buffer {
-  let header = JSON.stringify({ w: { dtype: 'U8', shape: [bytes], data_offsets: [0, bytes] } });
-  header += ' '.repeat((8 - (header.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(header.length));
-  return Buffer.concat([len, Buffer.from(header), randomBytes(bytes)]);
-}
-
 const model = (card: string) => [
   { path: 'README.md', data: Buffer.from(`---\nlicense: apache-2.0\n---\n# ${card}\n`) },
   { path: 'config.json', data: Buffer.from(`{"model_type":"llama","name":"${card}"}`) },
-  { path: 'model.safetensors', data: safetensors(200 * 1024) },
+  { path: 'model.safetensors', data: randomSafetensors(200 * 1024) },
   { path: 'extra/notes.txt', data: Buffer.from(card) },
 ];
 

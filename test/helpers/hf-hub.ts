@@ -157,6 +157,37 @@ function parseRange(header: string | undefined, size: number): [number, number] 
   return [start, end];
 }
 
+/**
+ * Answers the head of a GET/HEAD for `size` bytes, honouring one Range (206 + Content-Range;
+ * 416 for a range outside the content). Returns the byte range [a, b] to send, or undefined when
+ * nothing more is to be sent (a HEAD, a 416).
+ */
+function answerBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  size: number,
+  headers: Record<string, string>,
+): { range: [number, number] | undefined; a: number; b: number } | undefined {
+  const range = parseRange(req.headers.range, size);
+  if (range === 'bad') {
+    res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-length': '0' }).end();
+    return undefined;
+  }
+  const [a, b] = range ?? [0, size - 1];
+  res.writeHead(range ? 206 : 200, {
+    ...headers,
+    'accept-ranges': 'bytes',
+    'content-type': 'application/octet-stream',
+    'content-length': String(size === 0 ? 0 : b - a + 1),
+    ...(range ? { 'content-range': `bytes ${a}-${b}/${size}` } : {}),
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return undefined;
+  }
+  return { range, a, b };
+}
+
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -395,20 +426,12 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
       return void res.end();
     }
     const data = tampered.get(f.oid) ?? f.data!;
-    const range = parseRange(req.headers.range, data.length);
-    if (range === 'bad')
-      return void res.writeHead(416, { 'content-range': `bytes */${data.length}`, 'content-length': '0' }).end();
-    const [a, b] = range ?? [0, data.length - 1];
-    const body = data.length === 0 ? Buffer.alloc(0) : data.subarray(a, b + 1);
-    res.writeHead(range ? 206 : 200, {
+    const sending = answerBytes(req, res, data.length, {
       etag: `"${f.oid}"`,
       'x-repo-commit': hub.answerCommit ?? sha,
-      'accept-ranges': 'bytes',
-      'content-type': 'application/octet-stream',
-      'content-length': String(body.length),
-      ...(range ? { 'content-range': `bytes ${a}-${b}/${data.length}` } : {}),
     });
-    if (req.method === 'HEAD') return void res.end();
+    if (!sending) return;
+    const body = data.subarray(sending.a, sending.b + 1);
     hub.stats.resolveBytes += body.length;
     res.end(body);
   };
@@ -428,19 +451,10 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
     const data = tampered.get(sha256) ?? object;
     if (!Buffer.isBuffer(data)) return serveFile(req, res, sha256, data);
     hub.stats.cdnRanges.push(req.headers.range ?? '');
-    const range = parseRange(req.headers.range, data.length);
-    if (range === 'bad')
-      return void res.writeHead(416, { 'content-range': `bytes */${data.length}`, 'content-length': '0' }).end();
-    const [a, b] = range ?? [0, data.length - 1];
-    const body = data.length === 0 ? Buffer.alloc(0) : data.subarray(a, b + 1);
-    res.writeHead(range ? 206 : 200, {
-      etag: `"${sha256}"`,
-      'accept-ranges': 'bytes',
-      'content-type': 'application/octet-stream',
-      'content-length': String(body.length),
-      ...(range ? { 'content-range': `bytes ${a}-${b}/${data.length}` } : {}),
-    });
-    if (req.method === 'HEAD') return void res.end();
+    const sending = answerBytes(req, res, data.length, { etag: `"${sha256}"` });
+    if (!sending) return;
+    const { range } = sending;
+    const body = data.subarray(sending.a, sending.b + 1);
     const sent = (n: number): void => {
       hub.stats.cdnBytes += n;
       hub.stats.cdnBytesByObject.set(sha256, (hub.stats.cdnBytesByObject.get(sha256) ?? 0) + n);
@@ -476,19 +490,9 @@ export async function startHubStandIn(options: { pageSize?: number } = {}): Prom
     sha256: string,
     o: { file: string; size: number },
   ): void => {
-    const range = parseRange(req.headers.range, o.size);
-    if (range === 'bad')
-      return void res.writeHead(416, { 'content-range': `bytes */${o.size}`, 'content-length': '0' }).end();
-    const [a, b] = range ?? [0, o.size - 1];
-    res.writeHead(range ? 206 : 200, {
-      etag: `"${sha256}"`,
-      'accept-ranges': 'bytes',
-      'content-type': 'application/octet-stream',
-      'content-length': String(b - a + 1),
-      ...(range ? { 'content-range': `bytes ${a}-${b}/${o.size}` } : {}),
-    });
-    if (req.method === 'HEAD') return void res.end();
-    const body = createReadStream(o.file, { start: a, end: b });
+    const sending = answerBytes(req, res, o.size, { etag: `"${sha256}"` });
+    if (!sending) return;
+    const body = createReadStream(o.file, { start: sending.a, end: sending.b });
     body.on('data', (c: Buffer | string) => {
       hub.stats.cdnBytes += c.length;
       hub.stats.cdnBytesByObject.set(sha256, (hub.stats.cdnBytesByObject.get(sha256) ?? 0) + c.length);

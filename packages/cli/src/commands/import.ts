@@ -4,28 +4,30 @@ import {
   formatHubReference,
   hubAccessFromEnv,
   importFromHub,
-  openTarget,
-  packTags,
   parseChoice,
   parseConcurrency,
   parseHubReference,
   type IdentifierFamily,
   type ImportResult,
+  ModelshipError,
 } from '@modelship/core';
-import { ModelshipError } from '@modelship/core';
 import { formatBytes, progressFor, safe, table, type CliIO, printResult } from '../io.js';
-import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
-import { layoutSpec } from './pack.js';
+import {
+  addFileSelectionOptions,
+  addIdentifiersOption,
+  addRegistryOptions,
+  collect,
+  scanOptionsFromFlags,
+  type FileSelectionFlags,
+  type RegistryFlags,
+} from '../options.js';
+import { openPackTarget } from './pack.js';
 
-interface ImportFlags extends RegistryFlags {
+interface ImportFlags extends RegistryFlags, FileSelectionFlags {
   output?: string;
   push?: string;
   tag?: string[];
   identifiers: string;
-  include?: string[];
-  exclude?: string[];
-  dirSpec: boolean;
-  ignoreFiles: boolean;
   concurrency: string;
   json?: boolean;
   progress: boolean;
@@ -40,16 +42,8 @@ export function registerImport(program: Command, io: CliIO): void {
     .argument('<source>', 'hf://ORG/NAME[@REVISION] (a branch, tag or commit; default main)')
     .option('--push <reference>', 'registry to push to: HOST/REPO[:TAG]')
     .option('-o, --output <layout>', 'OCI layout directory to write instead, optionally with :TAG')
-    .option('-t, --tag <tag>', 'tag to set (repeatable; default: the tag in the target, else latest)', collect)
-    .option(
-      '--identifiers <family>',
-      `media type family: cncf (ModelPack spec) or cnai (released Harbor, older modctl)`,
-      'cncf',
-    )
-    .option('--include <glob>', 'only import files matching (repeatable)', collect)
-    .option('--exclude <glob>', 'skip files matching (repeatable)', collect)
-    .option('--no-dir-spec', "ignore a Modelfile/Kitfile in the repository's root")
-    .option('--no-ignore-files', 'also import what .gitignore, .modelshipignore and .kitignore leave out')
+    .option('-t, --tag <tag>', 'tag to set (repeatable; default: the tag in the target, else latest)', collect);
+  addFileSelectionOptions(addIdentifiersOption(cmd), 'import', "the repository's root")
     .option('--concurrency <n>', 'files transferred at once', '4')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
@@ -68,25 +62,15 @@ async function runImport(source: string, flags: ImportFlags, io: CliIO): Promise
   const family = parseChoice<IdentifierFamily>(flags.identifiers, IDENTIFIER_FAMILIES, '--identifiers');
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency');
   const access = await hubAccessFromEnv(io.env);
-  const targetSpec = flags.push ?? flags.output!;
-  const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
-    create: true,
-    registry: await registryAccessFromFlags(flags, io),
-  });
+  const { target, tags } = await openPackTarget(flags, io, flags.output!);
   try {
-    const tags = packTags(target, targetSpec, flags.tag, flags.push ? '--push' : '--output');
     const result = await importFromHub({
       ref,
       access,
       target: target.store,
       tags,
       family,
-      scan: {
-        ...(flags.include ? { include: flags.include } : {}),
-        ...(flags.exclude ? { exclude: flags.exclude } : {}),
-        useDirSpec: flags.dirSpec,
-        ...(flags.ignoreFiles ? {} : { ignoreFiles: false }),
-      },
+      scan: scanOptionsFromFlags(flags),
       concurrency,
       progress: progressFor(io, 'import', flags.progress && !flags.json),
       warn: (m) => io.err(safe`warning: ${m}\n`),

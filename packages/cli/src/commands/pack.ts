@@ -14,13 +14,23 @@ import {
   pack,
   type IdentifierFamily,
   type LayerEncoding,
+  type OpenedTarget,
   type PackResult,
   untrustedText,
 } from '@modelship/core';
 import { formatBytes, progressFor, safe, table, type CliIO, printResult } from '../io.js';
-import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
+import {
+  addFileSelectionOptions,
+  addIdentifiersOption,
+  addRegistryOptions,
+  collect,
+  registryAccessFromFlags,
+  scanOptionsFromFlags,
+  type FileSelectionFlags,
+  type RegistryFlags,
+} from '../options.js';
 
-interface PackFlags extends RegistryFlags {
+interface PackFlags extends RegistryFlags, FileSelectionFlags {
   output?: string;
   push?: string;
   tag?: string[];
@@ -36,11 +46,6 @@ interface PackFlags extends RegistryFlags {
   author?: string[];
   layerFormat: string;
   identifiers: string;
-  include?: string[];
-  exclude?: string[];
-  spec?: string;
-  dirSpec: boolean;
-  ignoreFiles: boolean;
   created?: string | boolean;
   realFileMetadata?: boolean;
   cache: boolean;
@@ -51,7 +56,7 @@ interface PackFlags extends RegistryFlags {
 }
 
 export function registerPack(program: Command, io: CliIO): void {
-  const cmd = program
+  const base = program
     .command('pack')
     .description('pack a model directory into a ModelPack artifact (an OCI layout by default, or a registry)')
     .argument('<dir>', 'model directory (Hugging Face, GGUF, ONNX, PyTorch checkout)')
@@ -68,17 +73,8 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--quantization <q>', 'config.quantization (e.g. awq, gptq, Q4_K_M)')
     .option('--license <spdx>', 'SPDX licence expression (repeatable; default: from the model card)', collect)
     .option('--author <author>', 'author (repeatable)', collect)
-    .option('--layer-format <format>', `layer encoding: ${LAYER_ENCODINGS.join(', ')}`, 'raw')
-    .option(
-      '--identifiers <family>',
-      `media type family: cncf (ModelPack spec) or cnai (released Harbor, older modctl)`,
-      'cncf',
-    )
-    .option('--include <glob>', 'only pack files matching (repeatable)', collect)
-    .option('--exclude <glob>', 'skip files matching (repeatable)', collect)
-    .option('--spec <file>', 'per-kind file list: a Modelfile, Kitfile or YAML spec')
-    .option('--no-dir-spec', 'ignore a Modelfile/Kitfile found in the model directory')
-    .option('--no-ignore-files', 'also pack what .gitignore, .modelshipignore and .kitignore leave out')
+    .option('--layer-format <format>', `layer encoding: ${LAYER_ENCODINGS.join(', ')}`, 'raw');
+  const cmd = addFileSelectionOptions(addIdentifiersOption(base), 'pack', 'the model directory')
     .option(
       '--created [time]',
       'record a creation time (RFC 3339; default now); off by default for reproducible digests',
@@ -103,13 +99,8 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency');
   const createdAt = parseCreated(flags.created, '--created');
 
-  const targetSpec = flags.push ?? (flags.output ? flags.output : './model-oci');
-  const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
-    create: true,
-    registry: await registryAccessFromFlags(flags, io),
-  });
+  const { target, tags } = await openPackTarget(flags, io, './model-oci');
   try {
-    const tags = packTags(target, targetSpec, flags.tag, flags.push ? '--push' : '--output');
     const metadata = metadataOverrides({
       name: flags.name,
       version: flags.modelVersion,
@@ -130,13 +121,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       tags,
       family,
       layerFormat,
-      scan: {
-        ...(flags.include ? { include: flags.include } : {}),
-        ...(flags.exclude ? { exclude: flags.exclude } : {}),
-        ...(flags.spec ? { spec: flags.spec } : {}),
-        useDirSpec: flags.dirSpec,
-        ...(flags.ignoreFiles ? {} : { ignoreFiles: false }),
-      },
+      scan: scanOptionsFromFlags(flags),
       metadata,
       ...(createdAt ? { createdAt } : {}),
       ...(flags.realFileMetadata ? { realFileMetadata: true } : {}),
@@ -154,8 +139,30 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
   }
 }
 
+/**
+ * The target of `--push` or `--output` (else `fallback`, a layout) and the tags to set: what
+ * pack and import write to.
+ */
+export async function openPackTarget(
+  flags: RegistryFlags & { push?: string; output?: string; tag?: string[] },
+  io: CliIO,
+  fallback: string,
+): Promise<{ target: OpenedTarget; tags: string[] }> {
+  const targetSpec = flags.push ?? (flags.output ? flags.output : fallback);
+  const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
+    create: true,
+    registry: await registryAccessFromFlags(flags, io),
+  });
+  try {
+    return { target, tags: packTags(target, targetSpec, flags.tag, flags.push ? '--push' : '--output') };
+  } catch (e) {
+    await target.store.close();
+    throw e;
+  }
+}
+
 /** `--output DIR[:TAG]` always names a layout, even a relative path without ./ */
-export function layoutSpec(spec: string): string {
+function layoutSpec(spec: string): string {
   return spec.startsWith('oci:') || spec.startsWith('oci-layout:') ? spec : `oci:${spec}`;
 }
 
