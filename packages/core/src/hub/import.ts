@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -142,7 +142,8 @@ export async function importFromHub(options: ImportOptions): Promise<ImportResul
     if (escapes(f.path))
       throw new ModelshipError('INVALID', `${label} lists "${f.path}", which is not a path inside a repository`);
 
-  const work = await mkdtemp(join(options.workDir ?? tmpdir(), 'modelship-import-'));
+  // Its real path: pack resolves the directory, and messages naming it are relabelled below.
+  const work = await realpath(await mkdtemp(join(options.workDir ?? tmpdir(), 'modelship-import-')));
   // Named after the repository, as a clone is: pack's name falls back to the directory name.
   const root = join(work, ref.repo.split('/')[1]!);
   try {
