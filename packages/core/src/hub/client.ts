@@ -53,6 +53,11 @@ interface HubFailure {
 
 const MAX_TREE_ENTRIES = 1_000_000;
 
+/** A request as the failure records know it: the normalised URL and the Range header. */
+function requestKey(url: string, range: string): string {
+  return `${new URL(url).href} ${range}`;
+}
+
 /** Bytes of file content received from the Hub and its CDN, and requests made. */
 export interface HubTraffic {
   apiRequests: number;
@@ -190,7 +195,7 @@ export class HubClient {
    */
   async blob(ref: HubReference, sha: string, file: HubFile): Promise<Blob> {
     const url = this.fileURL(ref.repo, sha, file.path);
-    this.sizes.set(url, {
+    this.sizes.set(new URL(url).href, {
       size: file.size,
       what: `${formatHubReference({ repo: ref.repo, revision: sha })}: ${file.path}`,
     });
@@ -213,7 +218,7 @@ export class HubClient {
    * message): what our fetch saw for that request, else a network failure.
    */
   rangeError(ref: HubReference, url: string, range: string, e: unknown): ModelshipError {
-    const key = `${url} ${range}`;
+    const key = requestKey(url, range);
     const fatal = this.fatal.get(key);
     if (fatal) return fatal;
     const failure = this.failures.get(key);
@@ -223,7 +228,7 @@ export class HubClient {
 
   /** Whether a failed ranged read may be tried again: not when the Hub said no (4xx) or the answer was wrong. */
   retryable(url: string, range: string): boolean {
-    const key = `${url} ${range}`;
+    const key = requestKey(url, range);
     if (this.fatal.has(key)) return false;
     const f = this.failures.get(key);
     return f === undefined || f.status === 429 || f.status >= 500;
@@ -231,15 +236,15 @@ export class HubClient {
 
   /** Forget what an earlier attempt at this range left behind. */
   clearRange(url: string, range: string): void {
-    this.failures.delete(`${url} ${range}`);
-    this.fatal.delete(`${url} ${range}`);
+    this.failures.delete(requestKey(url, range));
+    this.fatal.delete(requestKey(url, range));
   }
 
   /** The fetch given to @huggingface/hub. */
   readonly fetch: typeof fetch = async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const range = new Headers(init?.headers).get('range') ?? '';
-    const key = `${url} ${range}`;
+    const key = requestKey(url, range);
     const isFile = /\/resolve\//.test(new URL(url).pathname);
     for (let attempt = 0; ; attempt++) {
       const ac = new AbortController();
@@ -248,7 +253,10 @@ export class HubClient {
       else this.traffic.apiRequests++;
       let res: Response;
       try {
-        res = await fetch(input, { ...init, signal: ac.signal });
+        res = await fetch(input, {
+          ...init,
+          signal: init?.signal ? AbortSignal.any([init.signal, ac.signal]) : ac.signal,
+        });
       } catch (e) {
         clearTimeout(timer);
         if (attempt < this.retries) {
@@ -269,7 +277,7 @@ export class HubClient {
           ...(res.headers.get('x-error-code') ? { code: res.headers.get('x-error-code')! } : {}),
           ...(res.headers.get('x-error-message') ? { message: res.headers.get('x-error-message')! } : {}),
         });
-        if (res.url && res.url !== url) this.failures.set(`${res.url} ${range}`, this.failures.get(key)!);
+        if (res.url && res.url !== url) this.failures.set(requestKey(res.url, range), this.failures.get(key)!);
         return res;
       }
       const problem = this.checkAnswer(url, range, res);
@@ -294,7 +302,7 @@ export class HubClient {
       return new ModelshipError('NETWORK', `the Hub answered a range request for ${url} with ${res.status}, not 206`, {
         hint: 'a proxy between here and the Hub drops Range headers; HF_ENDPOINT must honour them',
       });
-    const listed = this.sizes.get(url);
+    const listed = this.sizes.get(new URL(url).href);
     const total = range
       ? Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1])
       : Number(res.headers.get('content-length') ?? NaN);
@@ -363,7 +371,7 @@ export class HubClient {
   error(e: unknown, ref: HubReference): ModelshipError {
     if (e instanceof ModelshipError) return e;
     if (e instanceof HubApiError) {
-      const f = this.failures.get(`${e.url} `) ?? { status: e.statusCode };
+      const f = (e.url ? this.failures.get(requestKey(e.url, '')) : undefined) ?? { status: e.statusCode };
       return this.failureError(f, ref, e.url);
     }
     if (e instanceof TypeError && /must start with 'hf_'/.test(e.message))
