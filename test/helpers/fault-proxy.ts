@@ -42,6 +42,8 @@ export interface FaultProxy {
   log: ProxyLogEntry[];
   /** Count of faults that fired, by kind. */
   fired: Record<string, number>;
+  /** Request body bytes forwarded to blob upload URLs (`/v2/<repo>/blobs/uploads/…`): what a push uploaded. */
+  blobBytesUp: number;
   /** Answer `/v2/<repo>/referrers/<digest>` here instead of the registry (which has no referrers API). */
   referrers?: (
     repo: string,
@@ -70,6 +72,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     faults: [],
     log: [],
     fired: {},
+    blobBytesUp: 0,
     subjectHeader: undefined,
     close: async () => undefined,
   };
@@ -145,6 +148,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       },
     );
     up.on('error', () => cut(res, req));
+    if (/\/blobs\/uploads\//.test(url.pathname)) req.on('data', (c: Buffer) => (proxy.blobBytesUp += c.length));
     if (action?.kind === 'reset-request') {
       let seen = 0;
       const limit = action.afterBytes;

@@ -16,6 +16,8 @@ import { registerPromote } from './commands/promote.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerLogin } from './commands/login.js';
 import { registerConvert } from './commands/convert.js';
+import { registerImport } from './commands/import.js';
+import { registerMirror } from './commands/mirror.js';
 
 export { VERSION };
 
@@ -44,6 +46,8 @@ export function buildProgram(io: CliIO): Command {
   registerPolicy(program, io);
   registerLogin(program, io);
   registerConvert(program, io);
+  registerImport(program, io);
+  registerMirror(program, io);
   return program;
 }
 

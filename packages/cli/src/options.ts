@@ -78,6 +78,50 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** `--identifiers`: the media type family of what pack and import write. */
+export function addIdentifiersOption(cmd: Command): Command {
+  return cmd.option(
+    '--identifiers <family>',
+    `media type family: cncf (ModelPack spec) or cnai (released Harbor, older modctl)`,
+    'cncf',
+  );
+}
+
+export interface FileSelectionFlags {
+  include?: string[];
+  exclude?: string[];
+  spec?: string;
+  dirSpec: boolean;
+  ignoreFiles: boolean;
+}
+
+/** Which files of a model pack and import take (core's ScanOptions); `--spec` names a local file, pack's only. */
+export function addFileSelectionOptions(cmd: Command, verb: 'pack' | 'import', where: string): Command {
+  cmd
+    .option('--include <glob>', `only ${verb} files matching (repeatable)`, collect)
+    .option('--exclude <glob>', 'skip files matching (repeatable)', collect);
+  if (verb === 'pack') cmd.option('--spec <file>', 'per-kind file list: a Modelfile, Kitfile or YAML spec');
+  return cmd
+    .option('--no-dir-spec', `ignore a Modelfile/Kitfile found in ${where}`)
+    .option('--no-ignore-files', `also ${verb} what .gitignore, .modelshipignore and .kitignore leave out`);
+}
+
+export function scanOptionsFromFlags(flags: FileSelectionFlags): {
+  include?: string[];
+  exclude?: string[];
+  spec?: string;
+  useDirSpec: boolean;
+  ignoreFiles?: false;
+} {
+  return {
+    ...(flags.include ? { include: flags.include } : {}),
+    ...(flags.exclude ? { exclude: flags.exclude } : {}),
+    ...(flags.spec ? { spec: flags.spec } : {}),
+    useDirSpec: flags.dirSpec,
+    ...(flags.ignoreFiles ? {} : { ignoreFiles: false as const }),
+  };
+}
+
 export interface SigningFlags {
   key?: string;
   keyPasswordStdin?: boolean;

@@ -162,3 +162,14 @@ export {
 export { certificateBuildClaims, evaluateSlsa, repositoryMatches } from './verify/slsa.js';
 export { policyTrustSource, trustMaterial, type VerificationTrust } from './verify/trust.js';
 export { defaultTufCacheDir, fetchTrustedRoot, SIGSTORE_TUF_MIRROR, type TufOptions } from './verify/tuf.js';
+export { DEFAULT_HUB_ENDPOINT, hubAccessFromEnv, type HubAccess } from './hub/access.js';
+export { importFromHub, type ImportOptions, type ImportResult } from './hub/import.js';
+export { formatHubReference, parseHubReference, type HubReference } from './hub/reference.js';
+export {
+  loadMirrorFile,
+  MIRROR_SCHEMA,
+  mirror,
+  parseMirrorFile,
+  type MirrorFile,
+  type MirrorResult,
+} from './hub/mirror.js';

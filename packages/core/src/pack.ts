@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pLimit from 'p-limit';
@@ -21,6 +22,7 @@ import {
   type ScanResult,
 } from './modelpack/index.js';
 import type { IgnoredPath } from './modelpack/ignore-files.js';
+import type { OpenBytes } from './modelpack/filereader.js';
 import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
@@ -75,6 +77,24 @@ export interface PackOptions {
   warn?: (message: string) => void;
   /** Variants to publish next to the primary, tagged `<tag>-<name>` (variants/publish.ts). */
   variants?: VariantRequest;
+  /**
+   * Files whose digest is known and whose bytes come from elsewhere (import from the Hugging
+   * Face Hub, see hub/import.ts, where the directory holds placeholders of the files' sizes): the
+   * scan, the ignore files and the classification are pack's own, while the digest (so the target
+   * is asked first), the layer's bytes and the metadata headers come from here. Raw layers only:
+   * their digest is the file's sha256.
+   */
+  remoteFiles?: (file: ModelFile) => RemoteFile | undefined;
+}
+
+/** A file of `PackOptions.remoteFiles`: its raw layer digest, its bytes, and its header bytes. */
+export interface RemoteFile {
+  digest: string;
+  size: number;
+  /** The whole file; called again on a retry. */
+  open(): Readable | Promise<Readable>;
+  /** Positional reads of the first bytes, for the metadata headers (safetensors, GGUF, config.json). */
+  bytes: OpenBytes;
 }
 
 export interface PackedLayer {
@@ -178,11 +198,17 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
   };
   // What the scan found worth saying (empty directories, spec globs that match nothing).
   for (const w of scanned.warnings) warn(w);
+  if (format !== 'raw' && options.remoteFiles)
+    throw new ModelshipError('USAGE', `files from elsewhere are packed as raw layers only, not ${format}`);
   const metadata = await inferModelMetadata(
     scanned.root,
     files,
     { ...specMetadata, ...(options.metadata ?? {}) },
-    { gitStatus: () => git.status(), ...(scanned.singleFile ? { fallbackName: scanned.singleFile.stem } : {}) },
+    {
+      gitStatus: () => git.status(),
+      ...(scanned.singleFile ? { fallbackName: scanned.singleFile.stem } : {}),
+      ...(options.remoteFiles ? { openFile: (f: ModelFile) => options.remoteFiles?.(f)?.bytes } : {}),
+    },
   );
   const createdAt = options.createdAt;
   // Validate everything but the digests before the first byte is written.
@@ -309,6 +335,10 @@ async function knownDigests(
     }
   }
   stats.cacheHits = cached.size;
+  for (const f of files) {
+    const remote = options.remoteFiles?.(f);
+    if (remote) cached.set(f, { digest: remote.digest, size: remote.size, diffId: remote.digest });
+  }
   if (format === 'raw' && options.gitLfs !== false) {
     const pending = files.filter((f) => !cached.has(f));
     const lfs = await gitLfsDigests(root, pending, git);
@@ -389,8 +419,11 @@ async function pushLayers(
         let mounted = false;
         if (digested) {
           const desc = { mediaType, digest: digested.digest, size: digested.size };
-          const source =
-            format === 'raw'
+          const remote = options.remoteFiles?.(file);
+          // A remote file has no `path`: the placeholder must never be hard-linked as the blob.
+          const source = remote
+            ? { open: () => remote.open() }
+            : format === 'raw'
               ? { path: file.absPath, open: () => createReadStream(file.absPath) }
               : { open: () => createLayerStream(file, format).stream };
           let last = 0;

@@ -11,7 +11,7 @@ import {
   provenanceFromClaims,
   type GitHubClaims,
 } from '../src/attest/provenance.js';
-import { artifactFacts } from './artifact-facts.js';
+import { artifactFacts, factsLayer } from './artifact-facts.js';
 import { rejection } from './rejection.js';
 
 const SHA = 'd2b1b1c2f4a8e3f0c1a9b8e7d6c5b4a3f2e1d0c9';
@@ -88,6 +88,31 @@ describe('provenanceFromClaims (reference §6 field table)', () => {
         digest: { gitCommit: MODEL_REV },
       },
     ]);
+  });
+
+  it("records each raw layer as a file of the source's commit, by its sha256; tar layers and unpinned sources name none", () => {
+    const layers = [
+      factsLayer('model.safetensors', { digestHex: 'c'.repeat(64) }),
+      factsLayer('sub dir/README.md', { digestHex: 'd'.repeat(64) }),
+      factsLayer('code', { raw: false, kind: 'code' }),
+    ];
+    const source = `git+https://huggingface.co/octo-org/tiny-llm@${MODEL_REV}`;
+    const descriptor = { name: 'tiny', sourceURL: 'https://huggingface.co/octo-org/tiny-llm', revision: MODEL_REV };
+    const p = provenanceFromClaims(
+      CLAIMS,
+      'https://github.com',
+      artifactFacts({ layers, descriptor }),
+    ) as typeof EXPECTED_GITHUB;
+    expect(p.buildDefinition.resolvedDependencies.slice(2)).toEqual([
+      { uri: `${source}#model.safetensors`, digest: { sha256: 'c'.repeat(64) } },
+      { uri: `${source}#sub%20dir/README.md`, digest: { sha256: 'd'.repeat(64) } },
+    ]);
+    const unpinned = provenanceFromClaims(
+      CLAIMS,
+      'https://github.com',
+      artifactFacts({ layers, descriptor: { ...descriptor, revision: 'main' } }),
+    ) as typeof EXPECTED_GITHUB;
+    expect(unpinned.buildDefinition.resolvedDependencies).toHaveLength(2);
   });
 
   it('strips credentials from a git source URL and records no commit for a non-commit revision', () => {

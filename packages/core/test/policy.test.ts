@@ -124,6 +124,26 @@ describe('parsePolicy: defaults', () => {
     expect(p.version).toBe(1);
   });
 
+  it('require.slsa.modelSource: a repository (hf://ORG/NAME or a URL) and optional full commit ids', () => {
+    const sha = 'a'.repeat(40);
+    const p = parsePolicy(
+      `${MIN}require:\n  slsa:\n    modelSource: { repository: hf://acme/tiny, commits: [${sha}] }\n`,
+      'x',
+    );
+    expect(p.require.slsa?.modelSource).toEqual({ repository: 'hf://acme/tiny', commits: [sha] });
+    expect(
+      parsePolicy(`${MIN}require:\n  slsa:\n    modelSource: { repository: 'https://hub.example/acme/tiny' }\n`, 'x')
+        .require.slsa?.modelSource,
+    ).toEqual({ repository: 'https://hub.example/acme/tiny' });
+    expect(errorOf(`${MIN}require:\n  slsa:\n    modelSource: { repository: acme/tiny }\n`).message).toMatch(
+      /^policy\.yaml:6: require\.slsa\.modelSource\.repository/,
+    );
+    expect(
+      errorOf(`${MIN}require:\n  slsa:\n    modelSource: { repository: hf://acme/tiny, commits: [main] }\n`).message,
+    ).toMatch(/^policy\.yaml:6: require\.slsa\.modelSource\.commits/);
+    expect(errorOf(`${MIN}require:\n  slsa:\n    modelSource: { commits: [${sha}] }\n`).code).toBe('INPUT');
+  });
+
   it('slsa and mof requirements imply their predicate types; forbidSelfHosted defaults to false', () => {
     const p = parsePolicy(`${MIN}require:\n  slsa: { sourceRepository: acme/models }\n  mof: { minClass: 2 }\n`, 'x');
     expect(p.require.predicates).toEqual([
@@ -203,7 +223,7 @@ require:
       [
         'invalid policy (3 problems):',
         '  policy.yaml:5: signers[0].keyless.identity must be an anchored regex (^...$): "release@acme\\.com" must start with ^',
-        '  policy.yaml:8: unknown key "buildr" in require.slsa (allowed: builder, workflow, sourceRepository, ref, forbidSelfHosted)',
+        '  policy.yaml:8: unknown key "buildr" in require.slsa (allowed: builder, workflow, sourceRepository, ref, forbidSelfHosted, modelSource)',
         '  policy.yaml:9: licence "MIT" is in both require.licenses.allow and deny',
       ].join('\n'),
     );

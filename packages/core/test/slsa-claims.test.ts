@@ -89,4 +89,52 @@ describe('evaluateSlsa', () => {
       'the provenance names no runner environment',
     ]);
   });
+
+  describe("modelSource: the provenance's model-source dependency, as the signer wrote it", () => {
+    const key: VerifiedSigner = { kind: 'key', subject: 'key:ab', keyHint: 'ab', extensions: {} };
+    const SHA = '0123456789abcdef0123456789abcdef01234567';
+    const withSource = (uri: string, digest?: Record<string, string>): unknown => ({
+      buildDefinition: { resolvedDependencies: [{ name: 'model-source', uri, ...(digest ? { digest } : {}) }] },
+    });
+    const pinned = withSource(`git+https://huggingface.co/Acme/Tiny@${SHA}`, { gitCommit: SHA });
+    const req = (modelSource: { repository: string; commits?: string[] }) => ({ forbidSelfHosted: false, modelSource });
+
+    it('hf://ORG/NAME is the huggingface.co repository, at a pinned commit, any of the listed ones', () => {
+      expect(evaluateSlsa(req({ repository: 'hf://acme/tiny' }), pinned, key).problems).toEqual([]);
+      expect(evaluateSlsa(req({ repository: 'hf://acme/tiny', commits: [SHA] }), pinned, key).problems).toEqual([]);
+      expect(evaluateSlsa(req({ repository: 'https://huggingface.co/acme/tiny.git' }), pinned, key).problems).toEqual(
+        [],
+      );
+      // Checked for keyless signers too: no certificate extension says where the model came from.
+      expect(evaluateSlsa(req({ repository: 'hf://acme/tiny' }), pinned, keyless({})).problems).toEqual([]);
+    });
+
+    it('another repository, another commit, an unpinned or absent source fail, each named', () => {
+      expect(evaluateSlsa(req({ repository: 'hf://acme/other' }), pinned, key).problems).toEqual([
+        'model source https://huggingface.co/Acme/Tiny is not hf://acme/other',
+      ]);
+      expect(
+        evaluateSlsa(req({ repository: 'hf://acme/tiny', commits: ['f'.repeat(40)] }), pinned, key).problems,
+      ).toEqual([`model source commit ${SHA} is not one the policy allows (${'f'.repeat(40)})`]);
+      expect(
+        evaluateSlsa(
+          req({ repository: 'hf://acme/tiny' }),
+          withSource('git+https://huggingface.co/acme/tiny@main'),
+          key,
+        ).problems,
+      ).toEqual(['model source https://huggingface.co/acme/tiny is not pinned to a commit (revision main)']);
+      // A digest that does not name the revision in the URI is no pin either.
+      expect(
+        evaluateSlsa(
+          req({ repository: 'hf://acme/tiny' }),
+          withSource(`git+https://huggingface.co/acme/tiny@main`, { gitCommit: SHA }),
+          key,
+        ).problems,
+      ).toEqual(['model source https://huggingface.co/acme/tiny is not pinned to a commit (revision main)']);
+      expect(evaluateSlsa(req({ repository: 'hf://acme/tiny' }), { buildDefinition: {} }, key).problems).toEqual([
+        'the provenance names no model source (resolved dependency "model-source")',
+      ]);
+      expect(evaluateSlsa(req({ repository: 'hf://acme/tiny' }), null, key).problems).toHaveLength(1);
+    });
+  });
 });

@@ -15,6 +15,8 @@ import {
   type IdentifierFamily,
   type LayerEncoding,
   type DryRunLog,
+  type OpenedTarget,
+  type RegistryAccess,
   type PackResult,
   summarizeVariants,
   untrustedText,
@@ -22,17 +24,21 @@ import {
 } from '@modelship/core';
 import { dryRunTag, formatBytes, layerJson, progressFor, safe, table, type CliIO, printResult } from '../io.js';
 import {
+  addFileSelectionOptions,
+  addIdentifiersOption,
   addRegistryOptions,
   addVariantOptions,
   collect,
   registryAccessFromFlags,
+  scanOptionsFromFlags,
   variantLines,
   variantRequestFromFlags,
+  type FileSelectionFlags,
   type RegistryFlags,
   type VariantFlags,
 } from '../options.js';
 
-interface PackFlags extends RegistryFlags, VariantFlags {
+interface PackFlags extends RegistryFlags, FileSelectionFlags, VariantFlags {
   output?: string;
   push?: string;
   tag?: string[];
@@ -48,11 +54,6 @@ interface PackFlags extends RegistryFlags, VariantFlags {
   author?: string[];
   layerFormat: string;
   identifiers: string;
-  include?: string[];
-  exclude?: string[];
-  spec?: string;
-  dirSpec: boolean;
-  ignoreFiles: boolean;
   created?: string | boolean;
   realFileMetadata?: boolean;
   cache: boolean;
@@ -64,7 +65,7 @@ interface PackFlags extends RegistryFlags, VariantFlags {
 }
 
 export function registerPack(program: Command, io: CliIO): void {
-  const cmd = program
+  const base = program
     .command('pack')
     .description(
       'pack a model directory, or one model file, into a ModelPack artifact (an OCI layout by default, or a registry)',
@@ -83,17 +84,8 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--quantization <q>', 'config.quantization (e.g. awq, gptq, Q4_K_M)')
     .option('--license <spdx>', 'SPDX licence expression (repeatable; default: from the model card)', collect)
     .option('--author <author>', 'author (repeatable)', collect)
-    .option('--layer-format <format>', `layer encoding: ${LAYER_ENCODINGS.join(', ')}`, 'raw')
-    .option(
-      '--identifiers <family>',
-      `media type family: cncf (ModelPack spec) or cnai (released Harbor, older modctl)`,
-      'cncf',
-    )
-    .option('--include <glob>', 'only pack files matching (repeatable)', collect)
-    .option('--exclude <glob>', 'skip files matching (repeatable)', collect)
-    .option('--spec <file>', 'per-kind file list: a Modelfile, Kitfile or YAML spec')
-    .option('--no-dir-spec', 'ignore a Modelfile/Kitfile found in the model directory')
-    .option('--no-ignore-files', 'also pack what .gitignore, .modelshipignore and .kitignore leave out')
+    .option('--layer-format <format>', `layer encoding: ${LAYER_ENCODINGS.join(', ')}`, 'raw');
+  const cmd = addFileSelectionOptions(addIdentifiersOption(base), 'pack', 'the model directory')
     .option(
       '--created [time]',
       'record a creation time (RFC 3339; default now); off by default for reproducible digests',
@@ -123,19 +115,13 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency');
   const createdAt = parseCreated(flags.created, '--created');
 
-  const targetSpec = flags.push ?? (flags.output ? flags.output : './model-oci');
   const access = await registryAccessFromFlags(flags, io);
   const variants = await variantRequestFromFlags(flags, access);
-  const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
-    create: true,
-    ...(flags.dryRun ? { dryRun: true } : {}),
-    registry: access,
-  }).catch(async (e: unknown) => {
+  const { target, tags } = await openPackTarget(flags, access, './model-oci').catch(async (e: unknown) => {
     await variants.close();
     throw e;
   });
   try {
-    const tags = packTags(target, targetSpec, flags.tag, flags.push ? '--push' : '--output');
     const metadata = metadataOverrides({
       name: flags.name,
       version: flags.modelVersion,
@@ -156,13 +142,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       tags,
       family,
       layerFormat,
-      scan: {
-        ...(flags.include ? { include: flags.include } : {}),
-        ...(flags.exclude ? { exclude: flags.exclude } : {}),
-        ...(flags.spec ? { spec: flags.spec } : {}),
-        useDirSpec: flags.dirSpec,
-        ...(flags.ignoreFiles ? {} : { ignoreFiles: false }),
-      },
+      scan: scanOptionsFromFlags(flags),
       metadata,
       ...(createdAt ? { createdAt } : {}),
       ...(flags.realFileMetadata ? { realFileMetadata: true } : {}),
@@ -187,6 +167,29 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
   } finally {
     await target.store.close();
     await variants.close();
+  }
+}
+
+/**
+ * The target of `--push` or `--output` (else `fallback`, a layout) and the tags to set: what
+ * pack and import write to.
+ */
+export async function openPackTarget(
+  flags: { push?: string; output?: string; tag?: string[]; dryRun?: boolean },
+  registry: RegistryAccess,
+  fallback: string,
+): Promise<{ target: OpenedTarget; tags: string[] }> {
+  const targetSpec = flags.push ?? (flags.output ? flags.output : fallback);
+  const target = await openTarget(flags.push ? targetSpec : layoutSpec(targetSpec), {
+    create: true,
+    ...(flags.dryRun ? { dryRun: true } : {}),
+    registry,
+  });
+  try {
+    return { target, tags: packTags(target, targetSpec, flags.tag, flags.push ? '--push' : '--output') };
+  } catch (e) {
+    await target.store.close();
+    throw e;
   }
 }
 

@@ -9,7 +9,9 @@ export const GITHUB_WORKFLOW_BUILD_TYPE = 'https://actions.github.io/buildtypes/
 export const LOCAL_BUILD_TYPE = 'https://modelship.dev/buildtypes/local/v1';
 const LOCAL_BUILDER_ID = 'https://modelship.dev/local';
 /** `name` of the resolved dependency that records where the model itself came from. */
-const MODEL_SOURCE_DEPENDENCY = 'model-source';
+export const MODEL_SOURCE_DEPENDENCY = 'model-source';
+/** The Hugging Face Hub, which `hf://ORG/NAME` names (modelship import, policies). */
+export const HF_HUB_URL = 'https://huggingface.co';
 
 export interface ProvenanceOptions {
   env?: NodeJS.ProcessEnv;
@@ -63,6 +65,7 @@ export function provenanceFromClaims(
   // owner/repo/.github/workflows/x.yml@refs/heads/main -> .github/workflows/x.yml
   const [workflowPath] = claims.workflow_ref.replace(`${claims.repository}/`, '').split('@');
   const source = modelSourceDependency(facts);
+  const files = source ? modelFileDependencies(facts, source) : [];
   return {
     buildDefinition: {
       buildType: GITHUB_WORKFLOW_BUILD_TYPE,
@@ -84,6 +87,7 @@ export function provenanceFromClaims(
       resolvedDependencies: [
         { uri: `git+${server}/${claims.repository}@${claims.ref}`, digest: { gitCommit: claims.sha } },
         ...(source ? [source] : []),
+        ...files,
       ],
     },
     runDetails: {
@@ -97,6 +101,7 @@ export function provenanceFromClaims(
 
 function localProvenance(facts: ArtifactFacts, options: ProvenanceOptions): Record<string, unknown> {
   const source = modelSourceDependency(facts);
+  const files = source ? modelFileDependencies(facts, source) : [];
   const now = options.now?.() ?? new Date();
   return {
     buildDefinition: {
@@ -104,7 +109,7 @@ function localProvenance(facts: ArtifactFacts, options: ProvenanceOptions): Reco
       // Nothing about the machine (hostname, user, paths): a local build vouches only for its inputs.
       externalParameters: source ? { source: source.uri } : {},
       internalParameters: {},
-      resolvedDependencies: source ? [source] : [],
+      resolvedDependencies: source ? [source, ...files] : [],
     },
     runDetails: {
       builder: {
@@ -117,9 +122,9 @@ function localProvenance(facts: ArtifactFacts, options: ProvenanceOptions): Reco
 }
 
 export interface ResourceDescriptor {
-  name: string;
+  name?: string;
   uri: string;
-  digest?: { gitCommit: string };
+  digest?: { gitCommit: string } | { sha256: string };
 }
 
 const GIT_COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
@@ -139,7 +144,7 @@ function modelSourceDependency(facts: ArtifactFacts): ResourceDescriptor | undef
   const hf = HF_RE.exec(url);
   if (hf) {
     // Canonical repo URL: /tree/<rev> is a web view, the revision goes after '@'.
-    url = `https://huggingface.co/${hf[1]}/${hf[2]}`;
+    url = `${HF_HUB_URL}/${hf[1]}/${hf[2]}`;
     if (!revision && hf[3]) revision = decodeURIComponent(hf[3]);
   }
   if (!revision) return { name: MODEL_SOURCE_DEPENDENCY, uri: url };
@@ -147,4 +152,20 @@ function modelSourceDependency(facts: ArtifactFacts): ResourceDescriptor | undef
   const dep: ResourceDescriptor = { name: MODEL_SOURCE_DEPENDENCY, uri: `${base}@${revision}` };
   if (GIT_COMMIT_RE.test(revision.toLowerCase())) dep.digest = { gitCommit: revision.toLowerCase() };
   return dep;
+}
+
+/**
+ * The model's files as resolved dependencies of a source pinned to a commit: each raw layer is
+ * one file of that commit, and its digest is the file's sha256 (`uri` = the source's, `#` the
+ * path). A source at no exact commit names no exact files. Tar layers are archives of files,
+ * not files of the commit: they are left out (attest --type files lists their members).
+ */
+export function modelFileDependencies(facts: ArtifactFacts, source: ResourceDescriptor): ResourceDescriptor[] {
+  if (!source.digest || !('gitCommit' in source.digest)) return [];
+  return facts.layers
+    .filter((l) => l.raw && l.path && /^sha256:[0-9a-f]{64}$/.test(l.digest))
+    .map((l) => ({
+      uri: `${source.uri}#${l.path.split('/').map(encodeURIComponent).join('/')}`,
+      digest: { sha256: l.digest.slice('sha256:'.length) },
+    }));
 }

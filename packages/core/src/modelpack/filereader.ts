@@ -1,4 +1,22 @@
-import type { FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+
+/**
+ * What the header parsers read through: positional reads, as `FileHandle` does. A file on disk
+ * opens as its FileHandle; a file whose bytes are elsewhere (an import from the Hugging Face Hub
+ * reads weight headers by HTTP range) brings its own.
+ */
+export interface ByteSource {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+/** Opens the bytes of a file for the header parsers. */
+export type OpenBytes = () => Promise<ByteSource>;
+
+/** The default: the file on disk. */
+export function openFileBytes(absPath: string): OpenBytes {
+  return () => open(absPath, 'r');
+}
 
 /**
  * Sequential little-endian reads from the start of a file without loading it: header
@@ -12,7 +30,7 @@ export class HeaderReader {
   private base = 0;
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: ByteSource,
     private readonly size: number,
     private readonly limit: number,
     private readonly what: string,

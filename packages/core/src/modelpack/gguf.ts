@@ -1,5 +1,4 @@
-import { open } from 'node:fs/promises';
-import { HeaderReader } from './filereader.js';
+import { HeaderReader, openFileBytes, type OpenBytes } from './filereader.js';
 
 /**
  * GGUF header reader (v2/v3: magic, version, tensor count, KV count, KVs, tensor infos).
@@ -132,8 +131,12 @@ async function skipArray(r: HeaderReader): Promise<void> {
 }
 
 /** Reads the GGUF header; throws a plain Error describing what is wrong (callers turn it into a warning). */
-export async function readGgufHeader(absPath: string, size: number): Promise<GgufSummary> {
-  const fh = await open(absPath, 'r');
+export async function readGgufHeader(
+  absPath: string,
+  size: number,
+  openBytes: OpenBytes = openFileBytes(absPath),
+): Promise<GgufSummary> {
+  const fh = await openBytes();
   try {
     const r = new HeaderReader(fh, size, MAX_HEADER_BYTES, 'GGUF');
     if ((await r.u32()) !== GGUF_MAGIC) throw new Error('not a GGUF file (bad magic)');

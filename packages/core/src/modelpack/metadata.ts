@@ -1,6 +1,6 @@
-import { open } from 'node:fs/promises';
 import { basename, dirname, posix } from 'node:path';
 import { ModelshipError } from '../errors.js';
+import { openFileBytes, type OpenBytes } from './filereader.js';
 import { readGitInfo, type GitStatusResult } from './git.js';
 import { ggufFileTypeName, ggufFileTypePrecision, readGgufHeader, type GgufSummary } from './gguf.js';
 import { readHfConfig } from './hfconfig.js';
@@ -27,6 +27,8 @@ export interface InferOptions {
   gitStatus?: () => Promise<GitStatusResult>;
   /** The name when no file gives one (default: the directory's; `pack FILE`: the file's stem). */
   fallbackName?: string;
+  /** Where a file's bytes are read from, when not from its `absPath` (pack's `remoteFiles`). */
+  openFile?: (file: ModelFile) => OpenBytes | undefined;
 }
 
 /** Merges override layers, earlier ones winning field by field (e.g. flags, then the spec file). */
@@ -44,8 +46,8 @@ export function mergeOverrides(...layers: (Partial<ModelMetadataOverrides> | und
 }
 
 /** Small text files at the root: read at most `cap` bytes. */
-async function readHead(file: ModelFile, cap: number): Promise<string> {
-  const fh = await open(file.absPath, 'r');
+async function readHead(file: ModelFile, cap: number, openBytes: OpenBytes): Promise<string> {
+  const fh = await openBytes();
   try {
     const buf = Buffer.alloc(Math.min(cap, file.size));
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
@@ -177,6 +179,7 @@ export async function inferModelMetadata(
   options: InferOptions = {},
 ): Promise<ModelMetadata> {
   const root = await resolveModelDir(dir);
+  const bytesOf = (f: ModelFile): OpenBytes => options.openFile?.(f) ?? openFileBytes(f.absPath);
   const warnings: string[] = [];
   const sources: ModelMetadata['sources'] = {};
   const acc: Partial<ModelMetadata> = {};
@@ -199,7 +202,7 @@ export async function inferModelMetadata(
   let quantizedPacking = false;
   if (cfgFile) {
     try {
-      const facts = readHfConfig(JSON.parse(await readHead(cfgFile, 16 * 1024 * 1024)));
+      const facts = readHfConfig(JSON.parse(await readHead(cfgFile, 16 * 1024 * 1024, bytesOf(cfgFile))));
       if (facts) {
         set('family', facts.family, 'config.json model_type');
         set('architecture', facts.architecture, 'config.json');
@@ -217,7 +220,7 @@ export async function inferModelMetadata(
   const readme = rootFile(/^readme\.md$/i);
   if (readme) {
     try {
-      const card = parseModelCard(await readHead(readme, 1024 * 1024));
+      const card = parseModelCard(await readHead(readme, 1024 * 1024, bytesOf(readme)));
       if (card) {
         set('name', card.modelName, 'README.md model_name');
         set('licenses', card.license ? licensesToSpdx(card.license, card.licenseName) : undefined, 'README.md license');
@@ -239,7 +242,7 @@ export async function inferModelMetadata(
   for (const f of files) {
     if (f.kind !== 'weight' || !/\.gguf$/i.test(f.path)) continue;
     try {
-      const g = await readGgufHeader(f.absPath, f.size);
+      const g = await readGgufHeader(f.absPath, f.size, bytesOf(f));
       const type = ggufString(g, 'general.type');
       const arch = ggufString(g, 'general.architecture');
       if (/^mmproj/i.test(basename(f.path)) || type === 'mmproj' || arch === 'clip') continue;
@@ -292,7 +295,7 @@ export async function inferModelMetadata(
   for (const f of files) {
     if (f.kind !== 'weight' || !/\.safetensors$/i.test(f.path)) continue;
     try {
-      sts.push({ path: f.path, value: await readSafetensorsHeader(f.absPath, f.size) });
+      sts.push({ path: f.path, value: await readSafetensorsHeader(f.absPath, f.size, bytesOf(f)) });
     } catch (e) {
       stFailed = true;
       warnings.push(`cannot read the safetensors header of ${f.path}: ${(e as Error).message}`);
@@ -322,7 +325,7 @@ export async function inferModelMetadata(
     const lic = rootFile(/^(licen[cs]e|copying)(\.(md|txt))?$/i);
     if (lic) {
       try {
-        const id = detectLicenseText(await readHead(lic, 64 * 1024));
+        const id = detectLicenseText(await readHead(lic, 64 * 1024, bytesOf(lic)));
         set('licenses', id ? [id] : undefined, `${lic.path} text`);
       } catch (e) {
         warnings.push(`cannot read ${lic.path}: ${(e as Error).message}`);

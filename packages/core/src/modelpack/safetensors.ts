@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { openFileBytes, type OpenBytes } from './filereader.js';
 
 /**
  * Safetensors layout: 8-byte little-endian header length N, then N bytes of JSON mapping
@@ -14,9 +14,13 @@ export interface SafetensorsSummary {
   tensorCount: number;
 }
 
-export async function readSafetensorsHeader(absPath: string, size: number): Promise<SafetensorsSummary> {
+export async function readSafetensorsHeader(
+  absPath: string,
+  size: number,
+  openBytes: OpenBytes = openFileBytes(absPath),
+): Promise<SafetensorsSummary> {
   if (size < 8) throw new Error('file shorter than the 8-byte header length');
-  const fh = await open(absPath, 'r');
+  const fh = await openBytes();
   let json: unknown;
   try {
     const lenBuf = Buffer.alloc(8);

@@ -179,7 +179,7 @@ function notChecked(policy: Policy): string[] {
   const out: string[] = [];
   if (r.slsa) {
     const slsa = r.slsa;
-    const fields: string[] = (['builder', 'workflow', 'sourceRepository', 'ref'] as const).filter(
+    const fields: string[] = (['builder', 'workflow', 'sourceRepository', 'ref', 'modelSource'] as const).filter(
       (k) => slsa[k] !== undefined,
     );
     if (slsa.forbidSelfHosted) fields.push('forbidSelfHosted');

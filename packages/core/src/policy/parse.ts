@@ -1,9 +1,7 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { createHash, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { ModelshipError } from '../errors.js';
 import { IDENTIFIER_FAMILIES, type IdentifierFamily } from '../mediatypes.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
@@ -12,6 +10,7 @@ import { formatSpdxTerm } from '../spdx.js';
 import { parseTrustedIdentities } from '../notation/dn.js';
 import { parsePolicyLicense } from './licenses.js';
 import { POLICY_SCHEMA } from './schema.js';
+import { compileSchema, parseYamlDocument, yamlPath, type Problems, type Segment } from '../yaml-document.js';
 import {
   GITHUB_ACTIONS_ISSUER,
   type GithubSignerSpec,
@@ -21,20 +20,11 @@ import {
   type PolicySigner,
 } from './types.js';
 
-type AddFormats = (ajv: Ajv2020) => Ajv2020;
-// ajv-formats is CommonJS: depending on the loader the function is the default export or its `.default`.
-const addFormats: AddFormats =
-  (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
-
 const HINT = 'fix the policy file; its format is documented in docs/policy.md';
 
 let validator: ValidateFunction | undefined;
 function getValidator(): ValidateFunction {
-  if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
-    addFormats(ajv);
-    validator = ajv.compile(POLICY_SCHEMA);
-  }
+  validator ??= compileSchema(POLICY_SCHEMA);
   return validator;
 }
 
@@ -43,94 +33,20 @@ export function policyDigest(text: string | Uint8Array): string {
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }
 
-type Segment = string | number;
+const displayPath = (path: readonly Segment[]): string => yamlPath(path, 'the policy');
 
-function pathOf(instancePath: string): Segment[] {
-  if (instancePath === '') return [];
-  return instancePath
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
-function displayPath(path: readonly Segment[]): string {
-  if (path.length === 0) return 'the policy';
-  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-}
-
-/** Collects problems with line numbers against one parsed document. */
-class Problems {
-  readonly list: { line: number; message: string }[] = [];
-
-  constructor(
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-  ) {}
-
-  node(path: readonly Segment[]): Node | undefined {
-    if (path.length === 0) return (this.doc.contents as Node | null) ?? undefined;
-    const n = this.doc.getIn(path, true) as Node | undefined;
-    return n ?? undefined;
-  }
-
-  /** Line of the node at `path`, or of the key named `key` inside the mapping at `path`; nearest ancestor otherwise. */
-  line(path: readonly Segment[], key?: string): number {
-    if (key !== undefined) {
-      const map = this.node(path);
-      if (isMap(map)) {
-        const pair = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
-        const k = pair?.key as Node | undefined;
-        if (k?.range) return this.lines.linePos(k.range[0]).line;
-      }
-    }
-    for (let n = path.length; n >= 0; n--) {
-      const node = this.node(path.slice(0, n));
-      if (node?.range) return this.lines.linePos(node.range[0]).line;
-    }
-    return 1;
-  }
-
-  add(path: readonly Segment[], message: string, key?: string): void {
-    this.list.push({ line: this.line(path, key), message });
-  }
-}
-
-function describeAjv(e: ErrorObject): { path: Segment[]; key?: string; message: string } {
-  const path = pathOf(e.instancePath);
-  const where = displayPath(path);
-  const p = e.params as Record<string, unknown>;
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const key = String(p['additionalProperty']);
-      const props = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
-      const allowed = props ? ` (allowed: ${Object.keys(props).join(', ')})` : '';
-      return { path, key, message: `unknown key "${key}" in ${where}${allowed}` };
-    }
-    case 'required':
-      return { path, message: `${where}: missing required key "${String(p['missingProperty'])}"` };
-    case 'const':
-      return { path, message: `${where} must be ${JSON.stringify(p['allowedValue'])}` };
-    case 'minProperties':
-    case 'maxProperties': {
-      const props = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
-      const names = props ? Object.keys(props).join(', ') : '';
-      return { path, message: `${where} must have exactly one of: ${names}` };
-    }
-    case 'pattern':
-      if (path[path.length - 1] === 'repository') return { path, message: `${where} must be "owner/name"` };
-      if (path[path.length - 1] === 'sourceRepository')
-        return { path, message: `${where} must be "owner/name" or "host/owner/name"` };
-      if (path[path.length - 1] === 'workflow')
-        return { path, message: `${where} must be a workflow path like ".github/workflows/release.yml"` };
-      if (path[path.length - 1] === 'issuer' || path[path.length - 1] === 'tufMirror')
-        return { path, message: `${where} must be an http(s) URL` };
-      return { path, message: `${where} has an invalid value (must match ${String(p['pattern'])})` };
-    case 'format':
-      return { path, message: `${where} must be a ${String(p['format'])}` };
-    default:
-      return { path, message: `${where} ${e.message ?? e.keyword}` };
-  }
+/** Messages for the policy's own patterns; anything else gets the generic one. */
+function patternMessage(path: readonly Segment[], where: string): string | undefined {
+  const last = path[path.length - 1];
+  if (last === 'repository' && path.includes('modelSource'))
+    return `${where} must be hf://ORG/NAME or a repository URL (https://host/ORG/NAME)`;
+  if (last === 'commits' || path[path.length - 2] === 'commits')
+    return `${where} must be full commit ids (40 or 64 hex digits)`;
+  if (last === 'repository') return `${where} must be "owner/name"`;
+  if (last === 'sourceRepository') return `${where} must be "owner/name" or "host/owner/name"`;
+  if (last === 'workflow') return `${where} must be a workflow path like ".github/workflows/release.yml"`;
+  if (last === 'issuer' || last === 'tufMirror') return `${where} must be an http(s) URL`;
+  return undefined;
 }
 
 /** True when a regex source sits between ^ and $ and has no top-level alternation (`^a|b$` matches "xb"). */
@@ -198,14 +114,6 @@ export function githubIdentityRegex(spec: GithubSignerSpec): string {
     ref = `(?:${r})`;
   } else ref = escapeRegex(spec.ref);
   return `^${escapeRegex(`https://github.com/${spec.repository}/${spec.workflow}@`)}${ref}$`;
-}
-
-function fail(source: string, problems: Problems): never {
-  const sorted = [...problems.list].sort((a, b) => a.line - b.line);
-  const lines = [...new Set(sorted.map((p) => `${source}:${p.line}: ${p.message}`))];
-  const message =
-    lines.length === 1 ? lines[0]! : `invalid policy (${lines.length} problems):\n  ${lines.join('\n  ')}`;
-  throw new ModelshipError('INPUT', message, { hint: HINT });
 }
 
 const asRecord = (v: unknown): Record<string, unknown> | undefined =>
@@ -329,7 +237,14 @@ interface RawPolicy {
   minSignatures?: number;
   require?: {
     predicates?: string[];
-    slsa?: { builder?: string; workflow?: string; sourceRepository?: string; ref?: string; forbidSelfHosted?: boolean };
+    slsa?: {
+      builder?: string;
+      workflow?: string;
+      sourceRepository?: string;
+      ref?: string;
+      forbidSelfHosted?: boolean;
+      modelSource?: { repository: string; commits?: string[] };
+    };
     mof?: { minClass: number };
     licenses?: { allow?: string[]; deny?: string[] };
     artifact?: { identifiers?: string[]; maxLayerBytes?: number };
@@ -343,50 +258,13 @@ interface RawPolicy {
  * signer shorthand. Every problem is a ModelshipError INPUT naming `source:line`.
  */
 export function parsePolicy(text: string, source: string, options: ParsePolicyOptions = {}): Policy {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const err = doc.errors[0];
-  if (err) {
-    const line = lines.linePos(err.pos[0]).line;
-    throw new ModelshipError('INPUT', `${source}:${line}: invalid YAML: ${err.message.split('\n')[0]}`, { hint: HINT });
-  }
-  const problems = new Problems(doc, lines);
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    // Unresolved aliases and alias bombs only surface when the document is materialised.
-    throw new ModelshipError('INPUT', `${source}: invalid YAML: ${(e as Error).message}`, { hint: HINT });
-  }
-  if (raw === null || raw === undefined) {
-    problems.add([], 'the policy is empty (expected at least "version: 1" and "signers")');
-    fail(source, problems);
-  }
-  const validate = getValidator();
-  const schemaFailed = new Set<string>();
-  if (!validate(raw)) {
-    for (const e of validate.errors ?? []) {
-      const d = describeAjv(e);
-      problems.add(d.path, d.message, d.key);
-      if (e.keyword !== 'additionalProperties') schemaFailed.add(e.instancePath);
-    }
-  }
-  // The rules the schema cannot express run even when it failed, on every value of the right
-  // shape, so a file with an unknown key and an unanchored regex lists both (docs/policy.md:
-  // every problem is listed). A value the schema already refused, or one inside a mapping it
-  // refused as a whole (two signer kinds at once), is not judged again.
-  const refused = (path: readonly Segment[]): boolean =>
-    path.some((_, n) =>
-      schemaFailed.has(
-        path
-          .slice(0, n + 1)
-          .map((x) => `/${x}`)
-          .join(''),
-      ),
-    );
-  checkRules(problems, raw, refused);
-  if (problems.list.length > 0) fail(source, problems);
-
+  const { raw, problems } = parseYamlDocument(text, source, getValidator(), {
+    hint: HINT,
+    noun: 'policy',
+    pattern: patternMessage,
+    empty: 'the policy is empty (expected at least "version: 1" and "signers")',
+    rules: checkRules,
+  });
   const p = raw as RawPolicy;
   const base = options.baseDir;
   const resolvePath = (f: string): string => (base === undefined || isAbsolute(f) ? f : resolve(base, f));
@@ -422,6 +300,11 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
     if (s.workflow !== undefined) require.slsa.workflow = s.workflow;
     if (s.sourceRepository !== undefined) require.slsa.sourceRepository = s.sourceRepository;
     if (s.ref !== undefined) require.slsa.ref = s.ref;
+    if (s.modelSource !== undefined)
+      require.slsa.modelSource = {
+        repository: s.modelSource.repository,
+        ...(s.modelSource.commits ? { commits: [...s.modelSource.commits] } : {}),
+      };
     if (!require.predicates.includes(SLSA_PROVENANCE_V1)) require.predicates.push(SLSA_PROVENANCE_V1);
   }
   if (r.mof) {
@@ -435,6 +318,8 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
   }
   const t = p.trust ?? {};
   const destinations = p.promote?.destinations;
+  if (problems.list.length > 0) problems.fail(source, 'policy', HINT);
+
   const trust: Policy['trust'] = {};
   if (t.trustedRoot !== undefined) trust.trustedRoot = resolvePath(t.trustedRoot);
   if (t.tufMirror !== undefined) trust.tufMirror = t.tufMirror.replace(/\/+$/, '');

@@ -81,6 +81,24 @@ export const POLICY_SCHEMA = {
             },
             ref: ANCHORED_REGEX,
             forbidSelfHosted: { type: 'boolean' },
+            // Where the model came from: hf://ORG/NAME (huggingface.co) or a repository URL.
+            modelSource: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['repository'],
+              properties: {
+                repository: {
+                  type: 'string',
+                  pattern: '^(?:hf://[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+|https?://[^\\s/@?#]+/[^\\s@?#]+)$',
+                },
+                commits: {
+                  type: 'array',
+                  minItems: 1,
+                  uniqueItems: true,
+                  items: { type: 'string', pattern: '^(?:[0-9a-f]{40}|[0-9a-f]{64})$' },
+                },
+              },
+            },
           },
         },
         mof: {

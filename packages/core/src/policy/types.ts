@@ -65,6 +65,15 @@ export interface SlsaRequirement {
   ref?: string;
   /** Refuse provenance whose runner environment is `self-hosted`. Default false. */
   forbidSelfHosted: boolean;
+  /** Where the model came from: the provenance's `model-source` dependency (docs/policy.md). */
+  modelSource?: ModelSourceRequirement;
+}
+
+export interface ModelSourceRequirement {
+  /** `hf://ORG/NAME` (https://huggingface.co/ORG/NAME) or the repository's URL, compared case-insensitively. */
+  repository: string;
+  /** Full commit ids the source may be at; absent: any, but pinned to a commit. */
+  commits?: string[];
 }
 
 export interface MofRequirement {

@@ -1,4 +1,5 @@
-import type { SlsaRequirement } from '../policy/types.js';
+import { HF_HUB_URL, MODEL_SOURCE_DEPENDENCY } from '../attest/provenance.js';
+import type { ModelSourceRequirement, SlsaRequirement } from '../policy/types.js';
 import { FULCIO_EXTENSION_OIDS, type FulcioExtensionName, type VerifiedSigner } from './bundles.js';
 
 /** What `require.slsa` constrains, as one side (the provenance predicate or the certificate) states it. */
@@ -133,7 +134,9 @@ export interface SlsaEvaluation {
  */
 export function evaluateSlsa(req: SlsaRequirement, predicate: unknown, signer: VerifiedSigner): SlsaEvaluation {
   const claimed = predicateBuildClaims(predicate);
-  const problems: string[] = [];
+  // The model source is what the job read: no certificate extension says it, so it is checked
+  // as the trusted signer wrote it, whatever the signer kind.
+  const problems: string[] = req.modelSource ? modelSourceProblems(req.modelSource, predicate) : [];
   if (signer.kind !== 'keyless') {
     checkConstraints(req, claimed, (f) => `the provenance names no ${LABEL[f]}`, '', problems);
     return { problems, source: 'predicate' };
@@ -188,4 +191,42 @@ function checkConstraints(
     check('workflow', (v) => v === want, `is not ${want}`);
   }
   if (req.forbidSelfHosted) check('runnerEnvironment', (v) => v === 'github-hosted', 'is not github-hosted');
+}
+
+/** The `model-source` resolved dependency of a provenance (attest/provenance.ts writes it). */
+export function predicateModelSource(
+  predicate: unknown,
+): { url: string; revision?: string; commit?: string } | undefined {
+  const deps = obj(obj(predicate)['buildDefinition'])['resolvedDependencies'];
+  const dep = (Array.isArray(deps) ? deps : []).map(obj).find((d) => d['name'] === MODEL_SOURCE_DEPENDENCY);
+  const uri = str(dep?.['uri']);
+  if (!dep || uri === undefined) return undefined;
+  const bare = uri.replace(/^git\+/, '');
+  // `…/NAME@REVISION`: the revision follows the last '@' after the host.
+  const at = bare.lastIndexOf('@');
+  const slash = bare.indexOf('/', bare.indexOf('//') + 2);
+  const url = at > slash && slash > 0 ? bare.slice(0, at) : bare;
+  const revision = at > slash && slash > 0 ? bare.slice(at + 1) : undefined;
+  const commit = str(obj(dep['digest'])['gitCommit']);
+  return { url, ...(revision !== undefined ? { revision } : {}), ...(commit !== undefined ? { commit } : {}) };
+}
+
+/** `hf://ORG/NAME` as its huggingface.co URL; no `.git`, no trailing slash, lower-cased. */
+function sourceKey(repository: string): string {
+  const url = repository.replace(/^hf:\/\//, `${HF_HUB_URL}/`);
+  return url
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '')
+    .toLowerCase();
+}
+
+function modelSourceProblems(req: ModelSourceRequirement, predicate: unknown): string[] {
+  const src = predicateModelSource(predicate);
+  if (!src) return [`the provenance names no model source (resolved dependency "${MODEL_SOURCE_DEPENDENCY}")`];
+  if (sourceKey(src.url) !== sourceKey(req.repository)) return [`model source ${src.url} is not ${req.repository}`];
+  if (src.commit === undefined || src.revision?.toLowerCase() !== src.commit)
+    return [`model source ${src.url} is not pinned to a commit (revision ${src.revision ?? 'none'})`];
+  if (req.commits && !req.commits.includes(src.commit))
+    return [`model source commit ${src.commit} is not one the policy allows (${req.commits.join(', ')})`];
+  return [];
 }
