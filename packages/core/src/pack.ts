@@ -21,6 +21,8 @@ import {
   type ScanResult,
 } from './modelpack/index.js';
 import type { IgnoredPath } from './modelpack/ignore-files.js';
+import { PackScan } from './scan/pack-scan.js';
+import type { ScanPredicate } from './scan/predicate.js';
 import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
@@ -66,6 +68,8 @@ export interface PackOptions {
   mountFrom?: string[];
   progress?: Progress;
   warn?: (message: string) => void;
+  /** Scan every file for unsafe content (pickle imports, hostile headers) on the read pack makes anyway (scan/pack-scan.ts). */
+  securityScan?: boolean;
 }
 
 export interface PackedLayer {
@@ -91,6 +95,8 @@ export interface PackResult {
   warnings: string[];
   /** Paths not packed because an ignore file names them or they are pack's own output (see modelpack/ignore-files.ts). */
   ignored: IgnoredPath[];
+  /** The model scan of the packed files (with `securityScan`), ready to be attested. */
+  securityScan?: ScanPredicate;
   stats: {
     files: number;
     hashed: number;
@@ -193,8 +199,15 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     stats.bytesRead += n;
     progress.update(done);
   };
-  const poolHashed = await poolHash(store, files, cached, format, advance, stats);
-  const layers = await pushLayers({ options, family, format, stats, warn, advance }, files, { cached, poolHashed });
+  const scanning = options.securityScan ? new PackScan() : undefined;
+  const poolHashed = await poolHash(store, files, cached, format, advance, stats, scanning);
+  const layers = await pushLayers({ options, family, format, stats, warn, advance, scanning }, files, {
+    cached,
+    poolHashed,
+  });
+  const securityScan = await scanning?.finish(
+    files.map((file, i) => ({ file, digest: layers[i]!.descriptor.digest, raw: format === 'raw' })),
+  );
   progress.finish();
   if (options.cache) await options.cache.save();
 
@@ -220,6 +233,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     size: built.configDescriptor.size + layers.reduce((a, l) => a + l.descriptor.size, 0),
     warnings,
     ignored: scanned.ignored,
+    ...(securityScan ? { securityScan } : {}),
     stats,
   };
 }
@@ -266,6 +280,7 @@ async function poolHash(
   format: LayerEncoding,
   advance: (n: number) => void,
   stats: PackResult['stats'],
+  scanning: PackScan | undefined,
 ): Promise<Map<ModelFile, LayerDigests>> {
   const poolHashed = new Map<ModelFile, LayerDigests>();
   const local = store.localFiles;
@@ -275,7 +290,10 @@ async function poolHash(
   if (!toHash.length) return poolHashed;
   let last = 0;
   const results = await hashFiles(
-    toHash.map((f) => f.absPath),
+    toHash.map((f) => {
+      const tee = scanning?.hashTee(f);
+      return tee ? { path: f.absPath, tee } : f.absPath;
+    }),
     {
       onProgress: (n) => {
         advance(n - last);
@@ -285,6 +303,7 @@ async function poolHash(
   );
   toHash.forEach((f, i) => {
     const r = results[i]!;
+    scanning?.hashed(f, r.size);
     poolHashed.set(f, { digest: r.digest, size: r.size, diffId: r.digest });
   });
   stats.hashed += toHash.length;
@@ -300,6 +319,7 @@ interface LayerContext {
   stats: PackResult['stats'];
   warn: (m: string) => void;
   advance: (n: number) => void;
+  scanning: PackScan | undefined;
 }
 
 /** Pushes every file as a layer, `concurrency` at once: known digests by push, the rest by ingest. */
@@ -323,10 +343,23 @@ async function pushLayers(
         let mounted = false;
         if (digested) {
           const desc = { mediaType, digest: digested.digest, size: digested.size };
+          const scanning = ctx.scanning;
           const source =
             format === 'raw'
-              ? { path: file.absPath, open: () => createReadStream(file.absPath) }
-              : { open: () => createLayerStream(file, format).stream };
+              ? {
+                  path: file.absPath,
+                  open: () => {
+                    const read = createReadStream(file.absPath);
+                    return scanning ? scanning.tap(file, read) : read;
+                  },
+                }
+              : {
+                  open: () => {
+                    const layer = createLayerStream(file, format);
+                    scanning?.tapLayer(file, layer);
+                    return layer.stream;
+                  },
+                };
           let last = 0;
           const res = await store.push(desc, source, {
             mountFrom: options.mountFrom,
@@ -340,7 +373,7 @@ async function pushLayers(
           uploaded = res.uploaded;
           mounted = res.mounted === true;
         } else {
-          const r = await ingestLayer(store, file, format, mediaType, ctx.advance, options.mountFrom);
+          const r = await ingestLayer(store, file, format, mediaType, ctx.advance, options.mountFrom, ctx.scanning);
           digests = r.digests;
           uploaded = r.uploaded;
           stats.hashed++;
@@ -381,11 +414,11 @@ async function ingestLayer(
   mediaType: string,
   advance: (n: number) => void,
   mountFrom: string[] | undefined,
+  scanning: PackScan | undefined,
 ): Promise<{ digests: LayerDigests; uploaded: boolean }> {
   if (format === 'raw') {
-    const stream = countBytes(createReadStream(file.absPath, { highWaterMark: 1024 * 1024 }), (_t, delta) =>
-      advance(delta),
-    );
+    const read = createReadStream(file.absPath, { highWaterMark: 1024 * 1024 });
+    const stream = countBytes(scanning ? scanning.tap(file, read) : read, (_t, delta) => advance(delta));
     const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size });
     if (r.descriptor.size !== file.size)
       throw new ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {
@@ -394,6 +427,7 @@ async function ingestLayer(
     return { digests: { ...r.descriptor, diffId: r.descriptor.digest }, uploaded: r.uploaded };
   }
   const layer = createLayerStream(file, format);
+  scanning?.tapLayer(file, layer);
   layer.progress?.((n) => advance(n));
   const r = await store.ingest(mediaType, layer.stream, {
     mountFrom,
