@@ -13,6 +13,7 @@ import {
   metadataOverrides,
   parseAttestationKinds,
   parseChoice,
+  parseSbomFormats,
   parseConcurrency,
   parseCreated,
   parseKeyValues,
@@ -197,7 +198,7 @@ export interface PackInputs {
   targetLabel: string;
   /** Explicit tags (empty: the target's tag, else latest). */
   tags: string[];
-  options: Pick<PackOptions, 'family' | 'layerFormat' | 'scan' | 'metadata' | 'createdAt'>;
+  options: Pick<PackOptions, 'family' | 'layerFormat' | 'scan' | 'metadata' | 'createdAt' | 'securityScan'>;
   cache: boolean;
 }
 
@@ -245,13 +246,17 @@ export function packInputs(): PackInputs {
       },
       metadata,
       ...(createdAt ? { createdAt } : {}),
+      ...(booleanInput('scan', false) ? { securityScan: true } : {}),
     },
     cache: booleanInput('cache', true),
   };
 }
 
 /** What the attest inputs (types, predicate-type/predicate, mof-overrides, github-upload) ask for. */
-export type AttestInputs = Pick<AttestOptions, 'kinds' | 'custom' | 'mofOverridesPath' | 'github'>;
+export type AttestInputs = Pick<
+  AttestOptions,
+  'kinds' | 'custom' | 'mofOverridesPath' | 'github' | 'sbomFormats' | 'scanReportPath'
+>;
 
 /** Reads the attestation inputs shared by the attest and release actions. */
 export function attestInputs(): AttestInputs {
@@ -261,6 +266,8 @@ export function attestInputs(): AttestInputs {
     path: 'predicate',
   });
   const mofOverrides = core.getInput('mof-overrides');
+  const sbomFormats = parseSbomFormats(listInput('sbom-format'), 'input sbom-format');
+  const scanReport = core.getInput('scan-report');
   const githubToken = secretInput('github-token');
   const upload = booleanInput('github-upload', false);
   const github = upload ? gitHubTargetFromEnv(process.env, githubToken) : undefined;
@@ -269,6 +276,8 @@ export function attestInputs(): AttestInputs {
     kinds,
     custom,
     ...(mofOverrides ? { mofOverridesPath: mofOverrides } : {}),
+    sbomFormats,
+    ...(scanReport ? { scanReportPath: scanReport } : {}),
     ...(github ? { github } : {}),
   };
 }

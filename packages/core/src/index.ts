@@ -8,6 +8,14 @@ export { type GitHubClaims } from './attest/github-oidc.js';
 export { gitHubTargetFromEnv } from './attest/github.js';
 export { MOF_PREDICATE_TYPE } from './attest/mof/predicate.js';
 export { provenanceFromClaims, SLSA_PROVENANCE_V1 } from './attest/provenance.js';
+export {
+  CYCLONEDX_PREDICATE_TYPE,
+  SBOM_FORMATS,
+  SBOM_PREDICATE_TYPES,
+  SPDX_PREDICATE_TYPE,
+  SPDX_VERSION,
+  type SbomFormat,
+} from './attest/sbom/index.js';
 export { copyGraph, type CopyStats } from './copy.js';
 export { defaultCacheDir, DigestCache } from './digest-cache.js';
 export { sha256Digest, sha256Hex } from './digest.js';
@@ -47,7 +55,7 @@ export { promoteArtifact, type PromoteResult, PROMOTION_PREDICATE_TYPE } from '.
 export { extractArtifact, resolveReference, transfer } from './pull.js';
 export { credentialKey, dockerConfigPath } from './registry/credentials.js';
 export { RegistryStore } from './registry/registry-store.js';
-export { customPredicates, parseAttestationKinds } from './request/attestation.js';
+export { customPredicates, parseAttestationKinds, parseSbomFormats } from './request/attestation.js';
 export { parseChoice } from './request/choice.js';
 export { parseConcurrency } from './request/concurrency.js';
 export { parseCreated } from './request/created.js';
@@ -85,6 +93,15 @@ export {
 } from './sign/types.js';
 export { type ContentStore } from './store.js';
 export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
+export {
+  findingNames,
+  SCAN_PREDICATE_TYPE,
+  SCANNER,
+  scanTableRows,
+  type ScannedFile,
+  type ScanPredicate,
+} from './scan/predicate.js';
+export { type ScanFinding, type ScanVerdict } from './scan/report.js';
 export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';
 export { fulcioExtensions, type VerifiedSigner, verifyBundle } from './verify/bundles.js';
 export { discoverBundles, discoverReferrers } from './verify/discover.js';

@@ -8,10 +8,14 @@ import {
   customPredicates,
   gitHubTargetFromEnv,
   parseAttestationKinds,
+  parseSbomFormats,
+  SCAN_PREDICATE_TYPE,
   withSubject,
+  type ScanPredicate,
   type AttestResult,
 } from '@modelship/core';
 import { safe, type CliIO, printResult } from '../io.js';
+import { renderScan } from '../scan-output.js';
 import { addSignerOptions, registryAccessFromFlags, signingSetupFromFlags, type SignerFlags } from '../options.js';
 
 interface AttestFlags extends SignerFlags {
@@ -20,6 +24,8 @@ interface AttestFlags extends SignerFlags {
   predicate?: string;
   mofOverrides?: string;
   modelDir?: string;
+  sbomFormat: string;
+  scanReport?: string;
   githubUpload?: boolean;
   json?: boolean;
 }
@@ -35,6 +41,15 @@ export function registerAttest(program: Command, io: CliIO): void {
     .option('--predicate-type <uri>', 'custom predicate type (with --predicate)')
     .option('--predicate <file>', 'custom predicate JSON file (with --predicate-type)')
     .option('--mof-overrides <file>', 'MOT-format YAML overriding the derived MOF components')
+    .option(
+      '--sbom-format <formats>',
+      'for --type sbom, comma-separated: cyclonedx (CycloneDX 1.6), spdx (SPDX 3.0.1)',
+      'cyclonedx',
+    )
+    .option(
+      '--scan-report <file>',
+      'for --type scan: the scan pack --scan-output wrote (else every layer is read and scanned)',
+    )
     .option(
       '--model-dir <dir>',
       'the model directory, checked against the artifact before signing (needed for per-file digests of tar layers)',
@@ -72,6 +87,8 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
       custom,
       ...(flags.mofOverrides ? { mofOverridesPath: flags.mofOverrides } : {}),
       ...(flags.modelDir ? { modelDir: resolve(flags.modelDir) } : {}),
+      sbomFormats: parseSbomFormats(flags.sbomFormat.split(','), '--sbom-format'),
+      ...(flags.scanReport ? { scanReportPath: flags.scanReport } : {}),
       env: io.env,
       version: MODELSHIP_VERSION,
       ...(github ? { github } : {}),
@@ -92,7 +109,8 @@ function render(r: AttestResult): string {
     lines.push(safe`  ${a.predicateType}: referrer ${a.signed.referrer.digest} (signer ${a.signed.identity.subject})`);
   const mof = mofClass(r);
   if (mof) lines.push(safe`MOF: ${mof}`);
-  return lines.join('\n') + '\n';
+  const scan = r.attestations.find((a) => a.predicateType === SCAN_PREDICATE_TYPE);
+  return lines.join('\n') + '\n' + (scan ? `\n${renderScan(scan.predicate as unknown as ScanPredicate)}` : '');
 }
 
 function toJson(r: AttestResult): unknown {
@@ -107,6 +125,7 @@ function toJson(r: AttestResult): unknown {
       signer: a.signed.identity,
       ...(a.githubId !== undefined ? { githubAttestationId: a.githubId } : {}),
       ...(a.kind === 'mof' ? { evaluation: a.predicate['evaluation'] } : {}),
+      ...(a.kind === 'scan' ? { scan: a.predicate } : {}),
     })),
   };
 }

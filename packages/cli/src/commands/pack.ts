@@ -18,6 +18,7 @@ import {
   untrustedText,
 } from '@modelship/core';
 import { formatBytes, progressFor, safe, table, type CliIO, printResult } from '../io.js';
+import { renderScan, writeScanReport } from '../scan-output.js';
 import { addRegistryOptions, collect, registryAccessFromFlags, type RegistryFlags } from '../options.js';
 
 interface PackFlags extends RegistryFlags {
@@ -48,6 +49,8 @@ interface PackFlags extends RegistryFlags {
   mountFrom?: string[];
   json?: boolean;
   progress: boolean;
+  scan?: boolean;
+  scanOutput?: string;
 }
 
 export function registerPack(program: Command, io: CliIO): void {
@@ -87,6 +90,8 @@ export function registerPack(program: Command, io: CliIO): void {
     .option('--no-cache', 'hash every file: no digest cache, no Git LFS pointer digests')
     .option('--concurrency <n>', 'files transferred at once', '4')
     .option('--mount-from <repo>', 'repository on the same registry to mount known blobs from (repeatable)', collect)
+    .option('--scan', 'scan every file for unsafe content (pickle imports, hostile headers) on the read pack makes')
+    .option('--scan-output <file>', 'write the scan as JSON, for attest --type scan --scan-report (implies --scan)')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
   addRegistryOptions(cmd).action(async (dir: string, flags: PackFlags) => {
@@ -146,7 +151,9 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
       progress,
       warn: (m) => io.err(safe`warning: ${m}\n`),
+      ...(flags.scan || flags.scanOutput ? { securityScan: true } : {}),
     });
+    if (flags.scanOutput && result.securityScan) await writeScanReport(flags.scanOutput, result.securityScan);
     const reference = `${target.base}:${tags[0]}`;
     return { text: render(result, reference), json: toJson(result, reference, target.kind, target.store.location) };
   } finally {
@@ -185,7 +192,8 @@ function render(r: PackResult, reference: string): string {
     `${r.stats.skipped} already present, ` +
     `${r.stats.cacheHits} digests from cache${r.stats.gitLfs ? `, ${r.stats.gitLfs} from Git LFS pointers` : ''}\n` +
     ignoredLine(r) +
-    safe`reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
+    safe`reference: ${reference}\ndigest: ${r.descriptor.digest}\n` +
+    (r.securityScan ? `\n${renderScan(r.securityScan)}` : '')
   );
 }
 
@@ -209,5 +217,6 @@ function toJson(r: PackResult, reference: string, kind: string, location: string
     stats: r.stats,
     ignored: { count: r.ignored.length, paths: r.ignored.slice(0, IGNORED_SHOWN) },
     warnings: r.warnings,
+    ...(r.securityScan ? { securityScan: r.securityScan } : {}),
   };
 }

@@ -9,9 +9,12 @@ import { uploadAttestationToGitHub, type GitHubAttestationTarget } from './githu
 import { FILES_PREDICATE_TYPE, buildFileManifestPredicate } from './files.js';
 import { MOF_PREDICATE_TYPE, buildMofPredicate, parseMofOverrides, type MofPredicate } from './mof/index.js';
 import { SLSA_PROVENANCE_V1, buildProvenancePredicate } from './provenance.js';
+import { SBOM_PREDICATE_TYPES, buildSbom, sbomModel, type SbomFormat } from './sbom/index.js';
+import { scanArtifactLayers } from '../scan/local.js';
+import { SCAN_PREDICATE_TYPE, buildScanPredicate, checkScanFor } from '../scan/predicate.js';
 
-export type AttestationKind = 'slsa' | 'mof' | 'files';
-export const ATTESTATION_KINDS: readonly AttestationKind[] = ['slsa', 'mof', 'files'];
+export type AttestationKind = 'slsa' | 'mof' | 'files' | 'sbom' | 'scan';
+export const ATTESTATION_KINDS: readonly AttestationKind[] = ['slsa', 'mof', 'files', 'sbom', 'scan'];
 
 export interface CustomPredicate {
   predicateType: string;
@@ -40,6 +43,18 @@ export interface AttestOptions {
   github?: GitHubAttestationTarget;
   /** modelship version, recorded as builder.version in local provenance. */
   version?: string;
+  /** SBOM formats for kind `sbom` (default cyclonedx); one attestation each. */
+  sbomFormats?: SbomFormat[];
+  /**
+   * For kind `scan`: a scan already made of these files (`pack` with the security scan), so
+   * nothing is read again; checked to name exactly the artifact's layers. Without it every
+   * layer is read once from the store and scanned.
+   */
+  scanReport?: { predicate: unknown; source: string };
+  /** The same, from a JSON file (what `pack` wrote). */
+  scanReportPath?: string;
+  /** Clock for the SBOM and scan timestamps (tests). */
+  now?: () => Date;
 }
 
 export interface Attestation {
@@ -105,6 +120,29 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
       planned.push({
         kind,
         predicateType: MOF_PREDICATE_TYPE,
+        predicate: predicate as unknown as Record<string, unknown>,
+      });
+    } else if (kind === 'sbom') {
+      const model = await sbomModel(facts, options.modelDir ? { dir: options.modelDir, store: options.store } : {});
+      for (const format of options.sbomFormats?.length ? options.sbomFormats : (['cyclonedx'] as const)) {
+        const predicate = buildSbom(format, model, {
+          ...(options.now ? { now: options.now() } : {}),
+          tool: { name: 'modelship', version: options.version ?? '0' },
+        });
+        planned.push({ kind, predicateType: SBOM_PREDICATE_TYPES[format], predicate });
+      }
+    } else if (kind === 'scan') {
+      const report =
+        options.scanReport ??
+        (options.scanReportPath
+          ? { predicate: await readJsonFile(options.scanReportPath, 'scan report'), source: options.scanReportPath }
+          : undefined);
+      const predicate = report
+        ? checkScanFor(report.predicate, facts, report.source)
+        : buildScanPredicate(await scanArtifactLayers(options.store, facts), options.now?.());
+      planned.push({
+        kind,
+        predicateType: SCAN_PREDICATE_TYPE,
         predicate: predicate as unknown as Record<string, unknown>,
       });
     } else if (kind === 'files') {

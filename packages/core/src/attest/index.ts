@@ -4,3 +4,4 @@ export * from './provenance.js';
 export * from './files.js';
 export * from './mof/index.js';
 export * from './github.js';
+export * from './sbom/index.js';

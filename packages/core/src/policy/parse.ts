@@ -8,6 +8,8 @@ import { ModelshipError } from '../errors.js';
 import { IDENTIFIER_FAMILIES, type IdentifierFamily } from '../mediatypes.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
 import { MOF_PREDICATE_TYPE } from '../attest/mof/predicate.js';
+import { SBOM_PREDICATE_TYPES, type SbomFormat } from '../attest/sbom/index.js';
+import { SCAN_PREDICATE_TYPE } from '../scan/predicate.js';
 import { formatSpdxTerm } from '../spdx.js';
 import { parsePolicyLicense } from './licenses.js';
 import { POLICY_SCHEMA } from './schema.js';
@@ -127,6 +129,11 @@ function describeAjv(e: ErrorObject): { path: Segment[]; key?: string; message: 
       return { path, message: `${where} has an invalid value (must match ${String(p['pattern'])})` };
     case 'format':
       return { path, message: `${where} must be a ${String(p['format'])}` };
+    case 'enum':
+      return {
+        path,
+        message: `${where} must be one of: ${(p['allowedValues'] as unknown[]).map(String).join(', ')}`,
+      };
     default:
       return { path, message: `${where} ${e.message ?? e.keyword}` };
   }
@@ -221,6 +228,8 @@ interface RawPolicy {
     mof?: { minClass: number };
     licenses?: { allow?: string[]; deny?: string[] };
     artifact?: { identifiers?: string[]; maxLayerBytes?: number };
+    scan?: { deny?: ('unsafe' | 'unknown-format')[]; allowUnknownFormats?: boolean };
+    sbom?: SbomFormat[];
   };
   trust?: { trustedRoot?: string; tufMirror?: string; tufRoot?: string; requireTlog?: boolean };
   promote?: { destinations?: string[] };
@@ -352,6 +361,22 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
     });
     require.artifact = { identifiers: ids as IdentifierFamily[] };
     if (r.artifact.maxLayerBytes !== undefined) require.artifact.maxLayerBytes = r.artifact.maxLayerBytes;
+  }
+  if (r.scan) {
+    const deny = r.scan.deny ?? ['unsafe'];
+    const allowUnknownFormats = r.scan.allowUnknownFormats ?? false;
+    if (allowUnknownFormats && deny.includes('unknown-format'))
+      problems.add(
+        ['require', 'scan', 'allowUnknownFormats'],
+        'require.scan.allowUnknownFormats: true contradicts "unknown-format" in require.scan.deny: keep one',
+      );
+    require.scan = { deny: [...deny], allowUnknownFormats };
+    if (!require.predicates.includes(SCAN_PREDICATE_TYPE)) require.predicates.push(SCAN_PREDICATE_TYPE);
+  }
+  if (r.sbom) {
+    require.sbom = [...r.sbom];
+    for (const f of r.sbom)
+      if (!require.predicates.includes(SBOM_PREDICATE_TYPES[f])) require.predicates.push(SBOM_PREDICATE_TYPES[f]);
   }
   const t = p.trust ?? {};
   if (t.trustedRoot !== undefined)

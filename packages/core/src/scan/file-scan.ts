@@ -127,7 +127,7 @@ function entrySink(report: ScanReport, where: string, parser: () => Parser): Par
 
 type EntryKind = 'pickle' | 'npy' | 'skip' | 'code' | 'sniff';
 
-/** What a zip member is, by name (PyTorch's archive layout: torch/serialization.py, `_save`). */
+/** What a zip member is, by name (PyTorch's archive layout, docs/predicates.md "Model scan"). */
 function zipEntryKind(name: string): EntryKind {
   if (name.endsWith('/')) return 'skip';
   if (/\.(pkl|pickle|debug_pkl)$/.test(name)) return 'pickle';

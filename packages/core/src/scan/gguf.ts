@@ -1,6 +1,6 @@
 /**
- * GGUF header sanity (ggml-org/ggml `docs/gguf.md`; tensor sizes from llama.cpp
- * `gguf-py/gguf/constants.py` GGML_QUANT_SIZES): every count and length must fit in what is
+ * GGUF header sanity (the GGUF specification and llama.cpp's GGML_QUANT_SIZES table, see
+ * docs/predicates.md "Model scan", Sources): every count and length must fit in what is
  * left of the file before it is believed, so a header cannot make a loader allocate or read
  * past the end; tensor data must lie inside the data section, aligned, without overlaps or
  * duplicate names. Strings and arrays (tokenizer vocabularies) are skipped by length.

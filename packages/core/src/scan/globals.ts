@@ -5,11 +5,10 @@
  * `unsafe`: unpickling imports it and may call it. The deny-list only grades the finding
  * (`dangerous`: known to run commands, code, network or file access; `not-allowed`: unknown
  * code). Sources (docs/predicates.md, "Model scan", Sources):
- * - allow: PyTorch's `torch/_weights_only_unpickler.py` `_get_allowed_globals` and
- *   `_tensor_rebuild_functions` (what `torch.load(weights_only=True)` accepts), and
- *   picklescan's `_safe_globals` (`src/picklescan/scanner.py`, the NumPy entries);
- * - deny: picklescan's `_unsafe_globals` and modelscan's `unsafe_globals`
- *   (`modelscan/settings.py`), merged.
+ * - allow: what PyTorch's weights-only unpickler accepts (`_get_allowed_globals`,
+ *   `_tensor_rebuild_functions`: what `torch.load(weights_only=True)` loads), and
+ *   picklescan's `_safe_globals` (the NumPy entries);
+ * - deny: picklescan's `_unsafe_globals` and modelscan's `unsafe_globals`, merged.
  */
 
 /** Python 2 module names pickles written with protocol < 3 use (CPython's `_compat_pickle`). */

@@ -1,5 +1,5 @@
 /**
- * NumPy `.npy` (format versions 1-3, numpy/lib/format.py): magic `\x93NUMPY`, version, header
+ * NumPy `.npy` (format versions 1-3, NumPy's format module): magic `\x93NUMPY`, version, header
  * length, then a Python dict literal {'descr': ..., 'fortran_order': ..., 'shape': ...}. An
  * array whose dtype holds objects (`|O`, or a structured dtype with an `O` field) is stored as
  * a pickle after the header, which `np.load(allow_pickle=True)` unpickles: that pickle is

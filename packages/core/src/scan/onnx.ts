@@ -1,8 +1,8 @@
 /**
  * ONNX external data: a TensorProto may keep its bytes in another file, named by the
- * `location` entry of `external_data` (onnx/onnx.proto). ONNX's checker refuses absolute
- * locations and ones that leave the model's directory (onnx/checker.cc,
- * `resolve_external_data_location`), but a runtime that trusts the model would read any file
+ * `location` entry of `external_data` (ONNX's protobuf schema). ONNX's checker refuses
+ * absolute locations and ones that leave the model's directory
+ * (`resolve_external_data_location`; docs/predicates.md "Model scan", Sources), but a runtime that trusts the model would read any file
  * the location names (`/etc/passwd`, `../../.ssh/id_rsa`) into a tensor. The walk follows only
  * the messages that can hold a TensorProto (model → graph, training info, functions → nodes →
  * attributes → tensors, subgraphs, sparse tensors) and skips every other field by its length,

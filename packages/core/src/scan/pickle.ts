@@ -10,8 +10,8 @@
  *
  * Hand-written rather than a library: the JavaScript pickle libraries unpickle (they build
  * objects and resolve globals through a registry), which is the thing a scanner must never
- * do, and none is streaming. The opcode table is CPython's `Lib/pickletools.py` (protocols
- * 0-5). Memory is bounded: strings over MAX_KEPT bytes are skipped by length (only their
+ * do, and none is streaming. The opcode table is CPython's pickletools module (protocols
+ * 0-5; docs/predicates.md "Model scan", Sources). Memory is bounded: strings over MAX_KEPT bytes are skipped by length (only their
  * length is known), and the stack and memo are capped.
  */
 import { FormatError, line, readExact, skipExact, type Parser, type Request } from './driver.js';
@@ -38,8 +38,8 @@ const LONG_STR: Val = { k: 'str', s: undefined };
 
 /**
  * The legacy (non-zip) torch.save format starts with `0x1950a86a20f9469cfc6c` pickled with
- * protocol 2: PROTO 2, LONG1 of these ten little-endian bytes, STOP (torch/serialization.py,
- * MAGIC_NUMBER).
+ * protocol 2: PROTO 2, LONG1 of these ten little-endian bytes, STOP (PyTorch's serialization
+ * module, MAGIC_NUMBER).
  */
 const TORCH_LEGACY_MAGIC = Buffer.from('6cfc9c46f9206aa85019', 'hex');
 

@@ -123,3 +123,34 @@ export function findingNames(findings: readonly ScanFinding[], max = 3): string 
   const names = [...new Set(findings.map((f) => f.global ?? f.location ?? f.message))];
   return names.length > max ? `${names.slice(0, max).join(', ')} and ${names.length - max} more` : names.join(', ');
 }
+
+/**
+ * The rows front ends print (CLI table, job summary): one per file, then one per finding.
+ * Every cell but the headers is untrusted (file, member and global names come from the
+ * model): the front end neutralises each as it prints it.
+ */
+export function scanTableRows(p: ScanPredicate): { files: string[][]; findings: string[][]; summary: string } {
+  const files = [
+    ['FILE', 'FORMAT', 'VERDICT', 'NOTE'],
+    ...p.files.map((f) => [f.path, f.format, f.verdict, f.verdict === 'unknown-format' ? (f.notes[0] ?? '') : '']),
+  ];
+  const findings = [
+    ['FILE', 'MEMBER', 'FINDING', 'SEVERITY', 'OPCODE', 'COUNT'],
+    ...p.files.flatMap((f) =>
+      f.findings.map((x) => [
+        f.path,
+        x.entry ?? '',
+        x.global ?? x.location ?? x.message,
+        x.severity,
+        x.opcode ?? x.kind,
+        String(x.count),
+      ]),
+    ),
+  ];
+  const s = p.summary;
+  return {
+    files,
+    findings,
+    summary: `${s.files} file(s): ${s.safe} safe, ${s.unsafe} unsafe, ${s.unknownFormat} unknown-format (${p.scanner.name} ${p.scanner.version})`,
+  };
+}

@@ -1,7 +1,7 @@
 /**
  * safetensors header sanity, the checks of the reference implementation
- * (huggingface/safetensors, `safetensors/src/tensor.rs`: `read_metadata`, `Metadata::validate`,
- * `Dtype::bitsize`): an 8-byte little-endian header length N of at most 100,000,000, N bytes
+ * (huggingface/safetensors: `read_metadata`, `Metadata::validate`, `Dtype::bitsize`; see
+ * docs/predicates.md "Model scan", Sources): an 8-byte little-endian header length N of at most 100,000,000, N bytes
  * of JSON starting with `{`, then tensors whose `data_offsets` tile the byte buffer after the
  * header exactly, each as long as its shape and dtype say. A header that claims more than the
  * file holds, offsets that overlap or point outside the buffer, and unknown dtypes are
