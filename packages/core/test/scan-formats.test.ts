@@ -19,7 +19,11 @@ function safetensors(header: Record<string, unknown>, dataBytes: number, rawLeng
 }
 
 describe('safetensors header', () => {
-  const ok = { __metadata__: { format: 'pt' }, a: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] }, b: { dtype: 'BF16', shape: [4], data_offsets: [16, 24] } };
+  const ok = {
+    __metadata__: { format: 'pt' },
+    a: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] },
+    b: { dtype: 'BF16', shape: [4], data_offsets: [16, 24] },
+  };
 
   it('a well-formed file is safe, and only its header is read', () => {
     const file = safetensors(ok, 24 + 0);
@@ -35,7 +39,13 @@ describe('safetensors header', () => {
       [safetensors(ok, 24, 10_000n), /larger than the file/],
       [safetensors({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 8), /outside the 8-byte buffer/],
       [
-        safetensors({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12),
+        safetensors(
+          {
+            a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+          },
+          12,
+        ),
         /overlaps/,
       ],
     ];
@@ -47,8 +57,29 @@ describe('safetensors header', () => {
     }
   });
 
+  it('a header length whose first bytes read like a pickle PROTO (0x0480 = 80 04) is still safetensors', () => {
+    // The sample model's shard 1 has exactly this: a 1152-byte header.
+    const json = JSON.stringify({ a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] } });
+    const header = Buffer.from(json.padEnd(0x480, ' '));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(0x480n);
+    const bytes = Buffer.concat([len, header, Buffer.alloc(4)]);
+    expect(bytes.subarray(0, 2)).toEqual(Buffer.from([0x80, 0x04]));
+    for (const path of ['model-00001-of-00002.safetensors', 'weights.bin'])
+      expect(scanBytes(bytes, path)).toMatchObject({ format: 'safetensors', verdict: 'safe', findings: [] });
+  });
+
   it('an unknown dtype and a size that does not match the shape are findings too', () => {
-    const r = scanBytes(safetensors({ a: { dtype: 'Q9', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F16', shape: [3], data_offsets: [8, 16] } }, 16), 'm.safetensors');
+    const r = scanBytes(
+      safetensors(
+        {
+          a: { dtype: 'Q9', shape: [2], data_offsets: [0, 8] },
+          b: { dtype: 'F16', shape: [3], data_offsets: [8, 16] },
+        },
+        16,
+      ),
+      'm.safetensors',
+    );
     expect(r.verdict).toBe('unsafe');
     expect(r.findings.map((f) => f.message).join('\n')).toMatch(/unknown dtype "Q9"[\s\S]*need 6/);
   });
@@ -79,8 +110,12 @@ describe('GGUF header', () => {
   });
 
   it('counts and lengths that do not fit in the file are unsafe (before anything is allocated)', () => {
-    expect(scanBytes(gguf({ kvCount: 1n << 60n }), 'm.gguf').findings[0]?.message).toMatch(/metadata count .* does not fit/);
-    expect(scanBytes(gguf({ strLen: 1n << 40n }), 'm.gguf').findings[0]?.message).toMatch(/string value length .* does not fit/);
+    expect(scanBytes(gguf({ kvCount: 1n << 60n }), 'm.gguf').findings[0]?.message).toMatch(
+      /metadata count .* does not fit/,
+    );
+    expect(scanBytes(gguf({ strLen: 1n << 40n }), 'm.gguf').findings[0]?.message).toMatch(
+      /string value length .* does not fit/,
+    );
   });
 
   it('tensor data outside the data section or overlapping is unsafe', () => {
@@ -93,7 +128,9 @@ describe('GGUF header', () => {
       ],
       data: 64,
     });
-    expect(scanBytes(overlap, 'm.gguf').findings.map((f) => f.message)).toContain(`tensor "b" overlaps the previous tensor's data`);
+    expect(scanBytes(overlap, 'm.gguf').findings.map((f) => f.message)).toContain(
+      `tensor "b" overlaps the previous tensor's data`,
+    );
   });
 });
 
@@ -114,9 +151,15 @@ const tensor = (name: string, location?: string): Buffer =>
     Buffer.from([0x08, 4]), // dims
     field(8, Buffer.from(name)),
     field(9, Buffer.alloc(4096)), // inline raw_data, skipped
-    ...(location ? [field(13, Buffer.concat([field(1, Buffer.from('location')), field(2, Buffer.from(location))])), Buffer.from([0x70, 1])] : []),
+    ...(location
+      ? [
+          field(13, Buffer.concat([field(1, Buffer.from('location')), field(2, Buffer.from(location))])),
+          Buffer.from([0x70, 1]),
+        ]
+      : []),
   ]);
-const onnx = (...graphFields: Buffer[]): Buffer => Buffer.concat([Buffer.from([0x08, 8]), field(7, Buffer.concat(graphFields))]);
+const onnx = (...graphFields: Buffer[]): Buffer =>
+  Buffer.concat([Buffer.from([0x08, 8]), field(7, Buffer.concat(graphFields))]);
 
 describe('ONNX external data', () => {
   it('inline weights and a location inside the model directory are safe', () => {
@@ -132,7 +175,9 @@ describe('ONNX external data', () => {
     }
     // Graph → node → attribute g (a subgraph) → initializer.
     const node = field(1, field(5, field(6, field(5, tensor('deep', '/proc/self/environ')))));
-    expect(scanBytes(onnx(node), 'model.onnx').findings).toEqual([expect.objectContaining({ location: '/proc/self/environ' })]);
+    expect(scanBytes(onnx(node), 'model.onnx').findings).toEqual([
+      expect.objectContaining({ location: '/proc/self/environ' }),
+    ]);
   });
 
   it('a protobuf that lies about lengths is unknown-format', () => {
@@ -201,14 +246,18 @@ out.write(bytes(data))`);
     const r = scanBytes(bytes, 'model.pt');
     expect(r.verdict).toBe('unsafe');
     expect(r.findings).toEqual(
-      expect.arrayContaining([expect.objectContaining({ kind: 'container', message: expect.stringMatching(/not a member this scan read/) })]),
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'container', message: expect.stringMatching(/not a member this scan read/) }),
+      ]),
     );
   });
 
   it('bytes after the end-of-archive record and a member with a data descriptor are not passed as safe', () => {
     const zip = py(`${PY_TORCH}out.write(torch_zip(torch_pickle(state_dict())))`);
     const trailing = scanBytes(Buffer.concat([zip, Buffer.from('PK\x05\x06junk')]), 'model.pt');
-    expect(trailing.findings).toEqual([expect.objectContaining({ kind: 'container', message: expect.stringMatching(/after the end-of-archive/) })]);
+    expect(trailing.findings).toEqual([
+      expect.objectContaining({ kind: 'container', message: expect.stringMatching(/after the end-of-archive/) }),
+    ]);
     // A zip written to a pipe uses data descriptors (sizes after the data).
     const streamed = py(`import zipfile, sys
 class Pipe:
@@ -222,16 +271,24 @@ sys.stdout.buffer.write(bytes(p.b))`);
   });
 
   it('TorchScript code in an archive is not passed as safe', () => {
-    const bytes = py(`${PY_TORCH}out.write(torch_zip(torch_pickle(state_dict()), extra=[('archive/code/__torch__/m.py', 'def forward(self): pass')]))`);
+    const bytes = py(
+      `${PY_TORCH}out.write(torch_zip(torch_pickle(state_dict()), extra=[('archive/code/__torch__/m.py', 'def forward(self): pass')]))`,
+    );
     expect(scanBytes(bytes, 'model.pt')).toMatchObject({ verdict: 'unknown-format' });
   });
 });
 
 describe('other files', () => {
   it('text is safe; binary data of no known format, code and unread model formats are unknown-format', () => {
-    expect(scanBytes(Buffer.from('{"architectures": ["X"]}'), 'config.json')).toMatchObject({ format: 'text', verdict: 'safe' });
+    expect(scanBytes(Buffer.from('{"architectures": ["X"]}'), 'config.json')).toMatchObject({
+      format: 'text',
+      verdict: 'safe',
+    });
     expect(scanBytes(Buffer.from([1, 0, 2, 3]), 'blob.xyz')).toMatchObject({ verdict: 'unknown-format' });
-    expect(scanBytes(Buffer.from('import os\n'), 'modeling_x.py')).toMatchObject({ format: 'code', verdict: 'unknown-format' });
+    expect(scanBytes(Buffer.from('import os\n'), 'modeling_x.py')).toMatchObject({
+      format: 'code',
+      verdict: 'unknown-format',
+    });
     expect(scanBytes(Buffer.from('# tool\n'), 'run', { kind: 'code' })).toMatchObject({ verdict: 'unknown-format' });
     expect(scanBytes(Buffer.from('\x89HDF\r\n\x1a\n'), 'tf_model.h5')).toMatchObject({ verdict: 'unknown-format' });
     expect(scanBytes(Buffer.alloc(0), 'empty.txt')).toMatchObject({ format: 'empty', verdict: 'safe' });
@@ -240,7 +297,10 @@ describe('other files', () => {
 
 describe('one read, only what is needed', () => {
   const files: [string, Buffer][] = [
-    ['model.pt', py(`${PY_TORCH}out.write(torch_zip(torch_pickle(state_dict()), extra=[('archive/data/2', bytes(100000))]))`)],
+    [
+      'model.pt',
+      py(`${PY_TORCH}out.write(torch_zip(torch_pickle(state_dict()), extra=[('archive/data/2', bytes(100000))]))`),
+    ],
     ['evil.pkl', py(`${PY_EVIL}out.write(pickle.dumps([b'x' * 100000, evil(os.system, 'id')], protocol=4))`)],
     ['model.safetensors', safetensors({ a: { dtype: 'U8', shape: [100000], data_offsets: [0, 100000] } }, 100000)],
     ['m.gguf', gguf({ tensors: [{ name: 'w', dims: [32768], type: 0, offset: 0n }], data: 131072 })],

@@ -200,22 +200,29 @@ function* scanParser(input: FileScanInput, report: ScanReport): Generator<Reques
     return;
   }
   let inner: Parser;
-  if (startsWith(head, 'PK\x03\x04') || startsWith(head, 'PK\x05\x06')) inner = zipScan(report, input.size);
-  else if (head.length >= 2 && head[0] === 0x80 && head[1]! <= 5) {
-    report.format = 'pickle';
-    inner = pickleParser({ report, multiple: true });
-  } else if (startsWith(head, '\x93NUMPY')) {
-    report.format = 'numpy';
-    inner = npyParser({ report });
-  } else if (startsWith(head, 'GGUF')) {
-    report.format = 'gguf';
-    inner = ggufParser({ report, size: input.size });
-  } else if (ext === '.safetensors' || looksLikeSafetensors(head)) {
+  // Formats loaders pick by name come first: a safetensors header length can begin with the
+  // bytes of a pickle PROTO opcode (0x0480 is `\x80\x04`), and the safetensors loader never
+  // unpickles. Then magic numbers.
+  if (ext === '.safetensors') {
     report.format = 'safetensors';
     inner = safetensorsParser({ report, size: input.size });
   } else if (ext === '.onnx') {
     report.format = 'onnx';
     inner = onnxParser({ report, size: input.size, path: input.path });
+  } else if (startsWith(head, 'GGUF')) {
+    report.format = 'gguf';
+    inner = ggufParser({ report, size: input.size });
+  } else if (startsWith(head, 'PK\x03\x04') || startsWith(head, 'PK\x05\x06')) inner = zipScan(report, input.size);
+  else if (startsWith(head, '\x93NUMPY')) {
+    report.format = 'numpy';
+    inner = npyParser({ report });
+  } else if (looksLikeSafetensors(head)) {
+    // A pickle crafted to start like this fails the header checks instead: never `safe`.
+    report.format = 'safetensors';
+    inner = safetensorsParser({ report, size: input.size });
+  } else if (head.length >= 2 && head[0] === 0x80 && head[1]! <= 5) {
+    report.format = 'pickle';
+    inner = pickleParser({ report, multiple: true });
   } else if (PICKLE_EXTS.has(ext)) {
     // Protocol 0 and 1 pickles have no PROTO opcode: the name is the only hint.
     report.format = 'pickle';
