@@ -3,24 +3,16 @@
 // referrers, and `verify` / `promote` enforce `require.scan` and `require.sbom`. Real layouts,
 // real keys; the malicious pickle is written by CPython and never unpickled.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
+import { EVIL_PICKLE } from './helpers/security.js';
 import { copySample, tempDir } from './helpers/tmp.js';
 import { FILENAME_INJECTION, workflowCommandLines } from './helpers/workflow-commands.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-
-const EVIL_PICKLE = execFileSync('python3', [
-  '-c',
-  `import pickle, os, sys
-class evil:
-    def __reduce__(self): return (os.system, ('id',))
-sys.stdout.buffer.write(pickle.dumps({'w': evil()}, protocol=2))`,
-]);
 
 const key = join(tmp.dir, 'k.key');
 const pub = join(tmp.dir, 'k.pub');
