@@ -255,7 +255,14 @@ export function packInputs(): PackInputs {
 /** What the attest inputs (types, predicate-type/predicate, mof-overrides, github-upload) ask for. */
 export type AttestInputs = Pick<
   AttestOptions,
-  'kinds' | 'custom' | 'mofOverridesPath' | 'github' | 'sbomFormats' | 'scanReportPath'
+  | 'kinds'
+  | 'custom'
+  | 'mofOverridesPath'
+  | 'github'
+  | 'sbomFormats'
+  | 'scanReportPath'
+  | 'modelCardPath'
+  | 'datasetCardPaths'
 >;
 
 /** Reads the attestation inputs shared by the attest and release actions. */
@@ -268,6 +275,8 @@ export function attestInputs(): AttestInputs {
   const mofOverrides = core.getInput('mof-overrides');
   const sbomFormats = parseSbomFormats(listInput('sbom-format'), 'input sbom-format');
   const scanReport = core.getInput('scan-report');
+  const modelCard = core.getInput('model-card');
+  const datasetCards = linesInput('dataset-cards');
   const githubToken = secretInput('github-token');
   const upload = booleanInput('github-upload', false);
   const github = upload ? gitHubTargetFromEnv(process.env, githubToken) : undefined;
@@ -278,6 +287,8 @@ export function attestInputs(): AttestInputs {
     ...(mofOverrides ? { mofOverridesPath: mofOverrides } : {}),
     sbomFormats,
     ...(scanReport ? { scanReportPath: scanReport } : {}),
+    ...(modelCard ? { modelCardPath: modelCard } : {}),
+    ...(datasetCards.length ? { datasetCardPaths: datasetCards } : {}),
     ...(github ? { github } : {}),
   };
 }

@@ -16,7 +16,13 @@ import {
 } from '@modelship/core';
 import { safe, type CliIO, printResult } from '../io.js';
 import { renderScan } from '../scan-output.js';
-import { addSignerOptions, registryAccessFromFlags, signingSetupFromFlags, type SignerFlags } from '../options.js';
+import {
+  addSignerOptions,
+  collect,
+  registryAccessFromFlags,
+  signingSetupFromFlags,
+  type SignerFlags,
+} from '../options.js';
 
 interface AttestFlags extends SignerFlags {
   type: string;
@@ -26,6 +32,8 @@ interface AttestFlags extends SignerFlags {
   modelDir?: string;
   sbomFormat: string;
   scanReport?: string;
+  modelCard?: string;
+  datasetCard?: string[];
   githubUpload?: boolean;
   json?: boolean;
 }
@@ -34,7 +42,7 @@ export function registerAttest(program: Command, io: CliIO): void {
   const cmd = program
     .command('attest')
     .description(
-      'attach signed attestations (SLSA provenance, MOF openness, per-file digests, custom) as OCI referrers',
+      'attach signed attestations (SLSA provenance, MOF openness, per-file digests, SBOM, security scan, custom) as OCI referrers',
     )
     .argument('<reference>', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST')
     .option('--type <types>', `comma-separated: ${ATTESTATION_KINDS.join(', ')}`, 'slsa,mof')
@@ -46,6 +54,11 @@ export function registerAttest(program: Command, io: CliIO): void {
       'for --type sbom, comma-separated: cyclonedx (CycloneDX 1.6), spdx (SPDX 3.0.1)',
       'cyclonedx',
     )
+    .option(
+      '--model-card <file>',
+      'attach this model card (a card referrer) before attesting, for an artifact without README.md',
+    )
+    .option('--dataset-card <file>', 'derive a data card from this dataset card and attach it (repeatable)', collect)
     .option(
       '--scan-report <file>',
       'for --type scan: the scan pack --scan-output wrote (else every layer is read and scanned)',
@@ -89,6 +102,8 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
       ...(flags.modelDir ? { modelDir: resolve(flags.modelDir) } : {}),
       sbomFormats: parseSbomFormats(flags.sbomFormat.split(','), '--sbom-format'),
       ...(flags.scanReport ? { scanReportPath: flags.scanReport } : {}),
+      ...(flags.modelCard ? { modelCardPath: flags.modelCard } : {}),
+      ...(flags.datasetCard ? { datasetCardPaths: flags.datasetCard } : {}),
       env: io.env,
       version: MODELSHIP_VERSION,
       ...(github ? { github } : {}),
@@ -107,6 +122,7 @@ function render(r: AttestResult): string {
   const lines = [safe`attested ${r.facts.name}@${r.facts.descriptor.digest}`];
   for (const a of r.attestations)
     lines.push(safe`  ${a.predicateType}: referrer ${a.signed.referrer.digest} (signer ${a.signed.identity.subject})`);
+  if (r.cards) lines.push(safe`  cards: referrer ${r.cards.referrer.digest} (${r.cards.names.join(', ')})`);
   const mof = mofClass(r);
   if (mof) lines.push(safe`MOF: ${mof}`);
   const scan = r.attestations.find((a) => a.predicateType === SCAN_PREDICATE_TYPE);
@@ -117,6 +133,7 @@ function toJson(r: AttestResult): unknown {
   return {
     reference: `${r.facts.name}@${r.facts.descriptor.digest}`,
     digest: r.facts.descriptor.digest,
+    ...(r.cards ? { cards: { referrerDigest: r.cards.referrer.digest, names: r.cards.names } } : {}),
     attestations: r.attestations.map((a) => ({
       kind: a.kind,
       predicateType: a.predicateType,

@@ -3,7 +3,9 @@ import { ModelshipError, opt } from '../errors.js';
 import { signArtifact, type SignResult } from '../sign/sign.js';
 import { buildStatement } from '../sign/statement.js';
 import type { SigningSetup } from '../sign/types.js';
+import type { Descriptor } from '../oci.js';
 import type { ContentStore } from '../store.js';
+import { attachCards, cardFiles, readCardsInput, withCards, type CardsInput } from './cards.js';
 import { collectArtifactFacts, type ArtifactFacts } from './facts.js';
 import { uploadAttestationToGitHub, type GitHubAttestationTarget } from './github.js';
 import { FILES_PREDICATE_TYPE, buildFileManifestPredicate } from './files.js';
@@ -53,6 +55,14 @@ export interface AttestOptions {
   scanReport?: { predicate: unknown; source: string };
   /** The same, from a JSON file (what `pack` wrote). */
   scanReportPath?: string;
+  /**
+   * Model card and dataset cards to attach as a card referrer (attest/cards.ts) before the
+   * attestations are signed; the MOF, SBOM and file facts see them as they will be.
+   */
+  cards?: CardsInput;
+  /** The same, from files: a model card, and dataset cards to derive the data card from. */
+  modelCardPath?: string;
+  datasetCardPaths?: string[];
   /** Clock for the SBOM and scan timestamps (tests). */
   now?: () => Date;
 }
@@ -69,6 +79,8 @@ export interface Attestation {
 export interface AttestResult {
   facts: ArtifactFacts;
   attestations: Attestation[];
+  /** The card referrer attached, and the cards in it. */
+  cards?: { referrer: Descriptor; names: string[] };
 }
 
 async function readJsonFile(path: string, what: string): Promise<Record<string, unknown>> {
@@ -94,12 +106,18 @@ async function readJsonFile(path: string, what: string): Promise<Record<string, 
  * leaves the store untouched.
  */
 export async function attestArtifact(options: AttestOptions): Promise<AttestResult> {
-  if (!options.kinds.length && !options.custom?.length)
+  const cardsInput =
+    options.cards ??
+    (options.modelCardPath || options.datasetCardPaths?.length
+      ? await readCardsInput(options.modelCardPath, options.datasetCardPaths)
+      : undefined);
+  const cards = cardsInput ? cardFiles(cardsInput) : [];
+  if (!options.kinds.length && !options.custom?.length && !cards.length)
     throw new ModelshipError('USAGE', 'nothing to attest', {
       hint: `name ${opt('type')} ${ATTESTATION_KINDS.join(',')} or ${opt('predicate')}`,
     });
   const subject = await options.store.resolve(options.reference);
-  const facts = await collectArtifactFacts(options.store, subject, options.name);
+  const facts = withCards(await collectArtifactFacts(options.store, subject, options.name), cards);
 
   const planned: Omit<Attestation, 'signed'>[] = [];
   for (const kind of options.kinds) {
@@ -171,6 +189,8 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
     });
   }
 
+  // Every predicate was built from the cards as attached: attach them, then sign.
+  const cardsReferrer = cards.length ? await attachCards(options.store, subject, cards) : undefined;
   const attestations: Attestation[] = [];
   for (const p of planned) {
     const signed = await signArtifact({
@@ -183,7 +203,11 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
     const githubId = options.github ? await uploadAttestationToGitHub(signed.bundle, options.github) : undefined;
     attestations.push({ ...p, signed, ...(githubId !== undefined ? { githubId } : {}) });
   }
-  return { facts, attestations };
+  return {
+    facts,
+    attestations,
+    ...(cardsReferrer ? { cards: { referrer: cardsReferrer, names: cards.map((c) => c.name) } } : {}),
+  };
 }
 
 async function readText(path: string, what: string): Promise<string> {

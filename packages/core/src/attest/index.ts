@@ -1,4 +1,5 @@
 export * from './facts.js';
+export * from './cards.js';
 export * from './attest.js';
 export * from './provenance.js';
 export * from './files.js';
