@@ -7,7 +7,13 @@
  * for (parameter count, quantization, precision, weight format) are `modelCard.properties`.
  */
 import { createHash } from 'node:crypto';
-import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
+// The library's subpath entries, not its root: the root also loads its bundled schema files
+// through `__dirname` (resources.node.js), which does not exist in the ESM bundles the actions
+// run (dist/*), so importing it would break every action at load time.
+import * as Enums from '@cyclonedx/cyclonedx-library/Enums';
+import * as Models from '@cyclonedx/cyclonedx-library/Models';
+import * as Serialize from '@cyclonedx/cyclonedx-library/Serialize';
+import * as Spec from '@cyclonedx/cyclonedx-library/Spec';
 import type { SbomModel } from './model.js';
 
 export const CYCLONEDX_PREDICATE_TYPE = 'https://cyclonedx.org/bom';
