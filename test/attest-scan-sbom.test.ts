@@ -22,6 +22,10 @@ const policy = (name: string, require: string): string => {
   return p;
 };
 
+/** `modelship attest REF ARGS… --key K --no-tlog --json`. */
+const attest = (ref: string, ...args: string[]) =>
+  runCli(['attest', ref, ...args, '--key', key, '--no-tlog', '--json']);
+
 interface Scan {
   files: { path: string; verdict: string; findings: { global?: string }[] }[];
   summary: { unsafe: number };
@@ -56,18 +60,7 @@ describe('pack --scan, attest --type scan,sbom, verify and promote with require.
     evilRef = (await packScanned(evil, 'evil')).ref;
     for (const ref of [cleanRef, evilRef]) {
       expect((await runCli(['sign', ref, '--key', key, '--no-tlog'])).status).toBe(0);
-      const a = await runCli([
-        'attest',
-        ref,
-        '--type',
-        'scan,sbom',
-        '--sbom-format',
-        'cyclonedx,spdx',
-        '--key',
-        key,
-        '--no-tlog',
-        '--json',
-      ]);
+      const a = await attest(ref, '--type', 'scan,sbom', '--sbom-format', 'cyclonedx,spdx');
       expect(a.stderr).toBe('');
       expect(a.status).toBe(0);
     }
@@ -91,7 +84,7 @@ describe('pack --scan, attest --type scan,sbom, verify and promote with require.
   });
 
   it('attest --type scan from the store agrees with the pack scan; a report of another artifact is refused', async () => {
-    const a = await runCli(['attest', evilRef, '--type', 'scan', '--key', key, '--no-tlog', '--json']);
+    const a = await attest(evilRef, '--type', 'scan');
     expect(a.status).toBe(0);
     const scan = (JSON.parse(a.stdout) as { attestations: { scan: Scan }[] }).attestations[0]!.scan;
     const byPath = Object.fromEntries(scan.files.map((f) => [f.path, f.verdict]));
@@ -104,17 +97,7 @@ describe('pack --scan, attest --type scan,sbom, verify and promote with require.
       (await runCli(['pack', clean, '--output', join(tmp.dir, 'other-oci'), '--no-cache', '--scan-output', report]))
         .status,
     ).toBe(0);
-    const wrong = await runCli([
-      'attest',
-      evilRef,
-      '--type',
-      'scan',
-      '--scan-report',
-      report,
-      '--key',
-      key,
-      '--no-tlog',
-    ]);
+    const wrong = await attest(evilRef, '--type', 'scan', '--scan-report', report);
     expect(wrong.status).toBe(4);
     expect(wrong.stderr).toMatch(/is not a scan of .*not scanned: .*pytorch_model\.bin/);
   });
@@ -129,18 +112,7 @@ describe('pack --scan, attest --type scan,sbom, verify and promote with require.
     const scan = JSON.parse(readFileSync(report, 'utf8')) as { files: { layer: string; path: string }[] };
     for (const f of scan.files.filter((x) => x.path.endsWith('.bin') || x.path.endsWith('.safetensors')))
       rmSync(join(layout, 'blobs', 'sha256', f.layer.slice(7)));
-    const a = await runCli([
-      'attest',
-      ref,
-      '--type',
-      'scan',
-      '--scan-report',
-      report,
-      '--key',
-      key,
-      '--no-tlog',
-      '--json',
-    ]);
+    const a = await attest(ref, '--type', 'scan', '--scan-report', report);
     expect(a.stderr).toBe('');
     expect(a.status).toBe(0);
     expect((JSON.parse(a.stdout) as { attestations: { scan: Scan }[] }).attestations[0]!.scan.summary.unsafe).toBe(2);
@@ -168,7 +140,7 @@ describe('pack --scan, attest --type scan,sbom, verify and promote with require.
     writeFileSync(join(withCode, 'modeling_tiny.py'), 'import os\n');
     const { ref } = await packScanned(withCode, 'with-code');
     expect((await runCli(['sign', ref, '--key', key, '--no-tlog'])).status).toBe(0);
-    expect((await runCli(['attest', ref, '--type', 'scan', '--key', key, '--no-tlog'])).status).toBe(0);
+    expect((await attest(ref, '--type', 'scan')).status).toBe(0);
     const strict = await runCli(['verify', ref, '--policy', policy('strict', '  scan: {}\n')]);
     expect(strict.stdout).toMatch(
       /FAIL require\.scan: modeling_tiny\.py: unknown-format \(code is not scanned; review it\)/,

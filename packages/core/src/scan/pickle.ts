@@ -95,7 +95,8 @@ export function* pickleParser(o: PickleOptions): Parser {
   function* peekProto(): Generator<Request, 'eof' | 'proto' | 'other', unknown> {
     const b = (yield { t: 'read', n: 2 }) as Buffer;
     if (b.length === 0) return 'eof';
-    w.pending = b;
+    // A copy: the bytes stay pending across the next write, whose buffer the writer may reuse.
+    w.pending = Buffer.from(b);
     return b.length === 2 && b[0] === 0x80 && b[1]! <= 5 ? 'proto' : 'other';
   }
 }
