@@ -205,6 +205,28 @@ describe('pickle: truncated and hostile input', () => {
     expect(scanBytes(Buffer.from([0x80, 0x02, 0x52, 0x2e]), 'x.pkl').verdict).toBe('unknown-format');
   });
 
+  it('names kept are bounded per pickle (32 MiB): past that a name is an unknown global, never a pass', () => {
+    // BINUNICODE of `len` bytes, MEMOIZE, POP.
+    const str = (len: number, i: number): Buffer => {
+      const t = Buffer.alloc(len, 0x61);
+      t.write(String(i));
+      const n = Buffer.alloc(4);
+      n.writeUInt32LE(len);
+      return Buffer.concat([Buffer.from([0x58]), n, t, Buffer.from([0x94, 0x30])]);
+    };
+    const s = (t: string): Buffer => Buffer.concat([Buffer.from([0x8c, t.length]), Buffer.from(t)]);
+    // 33,554 names of 1000 bytes and one of 431 leave one byte of the 32 MiB: 'os' no longer fits.
+    const bytes = Buffer.concat([
+      Buffer.from([0x80, 0x04]),
+      ...Array.from({ length: 33_554 }, (_, i) => str(1000, i)),
+      str(431, -1),
+      s('os'), s('system'), Buffer.from([0x93, 0x29, 0x52, 0x2e]),
+    ]); // prettier-ignore
+    expect(scanBytes(bytes, 'x.pkl', { chunk: 1 << 20 }).findings).toEqual([
+      expect.objectContaining({ global: '?', opcode: 'STACK_GLOBAL', severity: 'dangerous' }),
+    ]);
+  });
+
   it('an over-long GLOBAL module name cannot hide the import: it is an unknown global', () => {
     const bytes = Buffer.from(`\x80\x02c${'o'.repeat(5000)}\nsystem\n)R.`, 'latin1');
     expect(scanBytes(bytes, 'x.pkl').findings).toEqual([expect.objectContaining({ global: '?', opcode: 'GLOBAL' })]);

@@ -24,6 +24,12 @@ const MAX_KEPT = 1024;
 const MAX_LINE_KEPT = 64;
 const MAX_STACK = 1_000_000;
 const MAX_MEMO = 1_000_000;
+/**
+ * Bytes of strings kept per pickle, all told: past it strings are kept by length only (a
+ * STACK_GLOBAL naming one is then an unknown global), so a pickle of a million memoized
+ * names cannot make the walker hold a gigabyte.
+ */
+const MAX_KEPT_TOTAL = 32 * 1024 * 1024;
 
 type Val =
   | { k: 'mark' }
@@ -115,6 +121,7 @@ class Walker {
   private memo = new Map<number, Val>();
   private stack: Val[] = [];
   private offset = 0;
+  private kept = 0;
 
   constructor(
     private readonly report: ScanReport,
@@ -250,7 +257,9 @@ class Walker {
   }
 
   private str(b: Buffer, enc: 'utf8' | 'latin1'): Val {
-    return b.length > MAX_KEPT ? LONG_STR : { k: 'str', s: b.toString(enc) };
+    if (b.length > MAX_KEPT || this.kept + b.length > MAX_KEPT_TOTAL) return LONG_STR;
+    this.kept += b.length;
+    return { k: 'str', s: b.toString(enc) };
   }
 
   private *lenStr(n: number, enc: 'utf8' | 'latin1' | 'bytes', what: string): Generator<Request, Val, unknown> {
@@ -267,6 +276,7 @@ class Walker {
     this.offset = startOffset;
     this.stack = [];
     this.memo = new Map();
+    this.kept = 0;
     let legacyMagic = false;
     let opAt = startOffset;
     try {
@@ -301,7 +311,8 @@ class Walker {
           case 0x53: {
             // STRING S: a Python repr, quoted
             const l = yield* this.textLine(MAX_KEPT + 2, 'STRING');
-            this.push(l.s === undefined ? LONG_STR : { k: 'str', s: unquote(l.s) });
+            const u = l.s === undefined ? undefined : unquote(l.s);
+            this.push(u === undefined ? LONG_STR : this.str(Buffer.from(u, 'latin1'), 'latin1'));
             break;
           }
           case 0x56: {
