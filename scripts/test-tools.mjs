@@ -47,6 +47,14 @@ const TOOLS = [
     packages: { apt: 'git', dnf: 'git', brew: 'git' },
   },
   {
+    name: 'python3-numpy',
+    binaries: ['python3'],
+    // The model scanner's tests build their pickles, zips and .npy files with CPython and NumPy.
+    check: (env) => spawnSync(onPath('python3', env), ['-c', 'import numpy'], { stdio: 'ignore', env }).status === 0,
+    why: 'pickles, zips and .npy files for the model scanner tests (python3 with NumPy)',
+    packages: { apt: 'python3-numpy', dnf: 'python3-numpy', brew: 'numpy' },
+  },
+  {
     name: 'containerd',
     binaries: ['containerd', 'ctr'],
     all: true,
@@ -74,7 +82,8 @@ function onPath(binary, env) {
 
 function present(tool, env) {
   if (tool.env && env[tool.env]) return executable(env[tool.env]);
-  return tool.all ? tool.binaries.every((b) => onPath(b, env)) : tool.binaries.some((b) => onPath(b, env));
+  const found = tool.all ? tool.binaries.every((b) => onPath(b, env)) : tool.binaries.some((b) => onPath(b, env));
+  return found && (!tool.check || tool.check(env));
 }
 
 function missingTools(env, isRoot) {

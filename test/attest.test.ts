@@ -152,7 +152,7 @@ describe('attest on a real docker-registry', () => {
       ...base,
     ]);
     expect(custom.status).toBe(3);
-    const badType = await runCli(['attest', ref, '--type', 'sbom', ...base]);
+    const badType = await runCli(['attest', ref, '--type', 'bom', ...base]);
     expect(badType.status).toBe(2);
     const missing = await runCli(['attest', `${reg.host}/acme/model@sha256:${'cd'.repeat(32)}`, ...base]);
     expect(missing.status).toBe(6);

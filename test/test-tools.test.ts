@@ -8,7 +8,7 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 const SCRIPT = join(REPO_ROOT, 'scripts', 'test-tools.mjs');
 
-/** A PATH holding only executables with these names (each prints nothing). */
+/** A PATH holding only executables with these names (each exits 0, so `python3 -c 'import numpy'` passes). */
 function pathWith(names: string[]): string {
   const dir = join(tmp.dir, `bin-${names.join('-') || 'none'}`);
   mkdirSync(dir, { recursive: true });
@@ -26,7 +26,7 @@ function check(path: string, extra: NodeJS.ProcessEnv = {}) {
   });
 }
 
-const ALL = ['docker-registry', 'zstd', 'git-lfs', 'openssl', 'git', 'containerd', 'ctr'];
+const ALL = ['docker-registry', 'zstd', 'git-lfs', 'openssl', 'git', 'python3', 'containerd', 'ctr'];
 const asRoot = process.getuid?.() === 0;
 
 describe('npm test pre-check (scripts/test-tools.mjs, the pretest script)', () => {
@@ -51,7 +51,7 @@ describe('npm test pre-check (scripts/test-tools.mjs, the pretest script)', () =
   });
 
   it('names every missing tool in one line with the install command, and exits 1', () => {
-    const r = check(pathWith(['git', 'openssl']));
+    const r = check(pathWith(['git', 'openssl', 'python3']));
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);

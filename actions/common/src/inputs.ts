@@ -13,6 +13,7 @@ import {
   metadataOverrides,
   parseAttestationKinds,
   parseChoice,
+  parseSbomFormats,
   parseConcurrency,
   parseCreated,
   parseKeyValues,
@@ -211,7 +212,7 @@ export interface PackInputs {
   targetLabel: string;
   /** Explicit tags (empty: the target's tag, else latest). */
   tags: string[];
-  options: Pick<PackOptions, 'family' | 'layerFormat' | 'scan' | 'metadata' | 'createdAt'>;
+  options: Pick<PackOptions, 'family' | 'layerFormat' | 'scan' | 'metadata' | 'createdAt' | 'securityScan'>;
   cache: boolean;
   /** Input dry-run (pack action only): write nothing, report what would be written. */
   dryRun?: boolean;
@@ -272,6 +273,7 @@ export function packInputs(): PackInputs {
       },
       metadata,
       ...(createdAt ? { createdAt } : {}),
+      ...(booleanInput('scan', false) ? { securityScan: true } : {}),
     },
     cache: booleanInput('cache', true),
     // The release action has no dry-run input: it reads as false there.
@@ -281,7 +283,17 @@ export function packInputs(): PackInputs {
 }
 
 /** What the attest inputs (types, predicate-type/predicate, mof-overrides, github-upload) ask for. */
-export type AttestInputs = Pick<AttestOptions, 'kinds' | 'custom' | 'mofOverridesPath' | 'github'>;
+export type AttestInputs = Pick<
+  AttestOptions,
+  | 'kinds'
+  | 'custom'
+  | 'mofOverridesPath'
+  | 'github'
+  | 'sbomFormats'
+  | 'scanReportPath'
+  | 'modelCardPath'
+  | 'datasetCardPaths'
+>;
 
 /** Reads the attestation inputs shared by the attest and release actions. */
 export function attestInputs(): AttestInputs {
@@ -291,6 +303,10 @@ export function attestInputs(): AttestInputs {
     path: 'predicate',
   });
   const mofOverrides = core.getInput('mof-overrides');
+  const sbomFormats = parseSbomFormats(listInput('sbom-format'), 'input sbom-format');
+  const scanReport = core.getInput('scan-report');
+  const modelCard = core.getInput('model-card');
+  const datasetCards = linesInput('dataset-cards');
   const githubToken = secretInput('github-token');
   const upload = booleanInput('github-upload', false);
   const github = upload ? gitHubTargetFromEnv(process.env, githubToken) : undefined;
@@ -299,6 +315,10 @@ export function attestInputs(): AttestInputs {
     kinds,
     custom,
     ...(mofOverrides ? { mofOverridesPath: mofOverrides } : {}),
+    sbomFormats,
+    ...(scanReport ? { scanReportPath: scanReport } : {}),
+    ...(modelCard ? { modelCardPath: modelCard } : {}),
+    ...(datasetCards.length ? { datasetCardPaths: datasetCards } : {}),
     ...(github ? { github } : {}),
   };
 }

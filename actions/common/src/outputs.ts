@@ -53,6 +53,14 @@ export async function setPackOutputs(
   ctx.setOutput('manifest-path', manifestPath);
   ctx.setOutput('layout-path', target.kind === 'oci-layout' && !target.store.dryRun ? target.store.location : '');
   ctx.setOutput('size', String(result.size));
+  let scanPath = '';
+  if (result.securityScan) {
+    // For a later attest step (input scan-report): the scan of these very files, no second read.
+    await mkdir(ctx.tempDir, { recursive: true });
+    scanPath = join(ctx.tempDir, `scan-${digestHex(result.descriptor.digest)}.json`);
+    await writeFile(scanPath, JSON.stringify(result.securityScan, null, 2) + '\n');
+  }
+  ctx.setOutput('scan-report', scanPath);
 }
 
 /** Sets attestations, mof-class and provenance-referrer-digest (digest is the caller's). */

@@ -6,7 +6,10 @@ import {
   type AttestResult,
   type DryRunLog,
   type PackResult,
+  type ScanPredicate,
   type SignResult,
+  SCAN_PREDICATE_TYPE,
+  scanTableRows,
   type VerifyModelRefsResult,
   type VerifyReport,
 } from '@modelship/core';
@@ -101,6 +104,18 @@ function ignoredSummary(result: PackResult): string {
   return `<br/>${result.ignored.length} not packed: ${shown}${result.ignored.length > 5 ? ', …' : ''}`;
 }
 
+/** The scan's file table and, when there are any, its findings (every value from the model escaped). */
+export function addScanSummary(summary: Summary, p: ScanPredicate, heading = 'Security scan'): void {
+  const rows = scanTableRows(p);
+  const header = (r: string[]): SummaryTableRow => r.map((data) => ({ data, header: true }));
+  const body = (r: string[]): SummaryTableRow => r.map(untrustedHtml);
+  summary
+    .addHeading(heading, 4)
+    .addRaw(`<p>${untrustedHtml(rows.summary)}</p>`)
+    .addTable([header(rows.files[0]!), ...rows.files.slice(1).map(body)]);
+  if (rows.findings.length > 1) summary.addTable([header(rows.findings[0]!), ...rows.findings.slice(1).map(body)]);
+}
+
 /** Adds the pack heading and layer table. */
 export function addPackSummary(
   summary: Summary,
@@ -152,6 +167,7 @@ export function addPackSummary(
         safeHtml`<code>${v.descriptor.digest}</code>`,
       ]),
     ]);
+  if (result.securityScan) addScanSummary(summary, result.securityScan);
 }
 
 interface MofSummary {
@@ -186,6 +202,8 @@ export function addAttestSummary(
         safeHtml`<code>${a.signed.referrer.digest}</code>`,
       ]),
     ]);
+  const scan = result.attestations.find((a) => a.predicateType === SCAN_PREDICATE_TYPE);
+  if (scan) addScanSummary(summary, scan.predicate as unknown as ScanPredicate);
   const mof = mofOf(result);
   if (!mof) return;
   summary.addHeading(`MOF: ${untrustedHtml(mof.evaluation?.label ?? `class ${mof.evaluation?.class ?? '?'}`)}`, 4);

@@ -63,7 +63,10 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
   // before anything is packed or pushed.
   const setup = await signingSetup(inputs.signing);
 
-  await packStep(p, inputs.registry, ctx, 'modelship release: pack', async ({ store, base, result }) => {
+  // A scan attestation is made from the scan pack runs on its one read of the files.
+  const scanning = inputs.attest.kinds.includes('scan');
+  const packed = scanning ? { ...p, options: { ...p.options, securityScan: true } } : p;
+  await packStep(packed, inputs.registry, ctx, 'modelship release: pack', async ({ store, base, result }) => {
     const digest = result.descriptor.digest;
     ctx.setOutput('pinned-reference', `${base}@${digest}`);
     // The variants pack just built: attested and signed with the primary, each given its
@@ -78,6 +81,9 @@ export async function run(inputs: Inputs, ctx: ActionContext): Promise<void> {
         name: base,
         setup,
         ...inputs.attest,
+        ...(scanning && result.securityScan
+          ? { scanReport: { predicate: result.securityScan, source: 'the scan made while packing' } }
+          : {}),
         modelDir: p.dir,
         version: MODELSHIP_VERSION,
         variants,

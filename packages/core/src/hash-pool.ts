@@ -24,6 +24,28 @@ const { createHash } = require('node:crypto');
 const buf = Buffer.allocUnsafe(workerData.bufferSize);
 const cancelled = new Int32Array(workerData.cancel);
 const interval = workerData.progressMs;
+// Tee: [0] (float64) the offset the main thread's consumer needs bytes from next (Infinity:
+// none), [8] (int32) 1 while a chunk sent to it is not consumed yet.
+const teeNeed = new Float64Array(workerData.tee, 0, 1);
+const teeBusy = new Int32Array(workerData.tee, 8, 1);
+// Hands the consumer the part of [off, off + chunk.length) it needs, after it has consumed
+// the previous one (so at most one chunk copy is in flight: memory stays bounded). false
+// when the job was cancelled meanwhile.
+function tee(job, chunk, off) {
+  while (Atomics.load(teeBusy, 0) !== 0) {
+    Atomics.wait(teeBusy, 0, 1, 50);
+    if (Atomics.load(cancelled, 0) === job.id) return false;
+  }
+  const need = teeNeed[0];
+  if (need >= off + chunk.length) return true;
+  const from = need > off ? need - off : 0;
+  // Its own ArrayBuffer (never the shared pool's), transferred, not copied again.
+  const copy = new Uint8Array(chunk.length - from);
+  copy.set(chunk.subarray(from));
+  Atomics.store(teeBusy, 0, 1);
+  parentPort.postMessage({ id: job.id, tee: copy, teeOffset: off + from }, [copy.buffer]);
+  return true;
+}
 parentPort.on('message', (job) => {
   let fd = -1;
   try {
@@ -40,6 +62,10 @@ parentPort.on('message', (job) => {
       const chunk = n === buf.length ? buf : buf.subarray(0, n);
       hash.update(chunk);
       if (framed) framed.update(chunk);
+      if (job.tee && !tee(job, chunk, size)) {
+        parentPort.postMessage({ id: job.id, cancelled: true });
+        return;
+      }
       size += n;
       pending += n;
       if (Atomics.load(cancelled, 0) === job.id) {
@@ -82,6 +108,19 @@ export interface FileDigest {
 export interface HashRequest {
   path: string;
   frame?: { head: Uint8Array; tailZeros: number };
+  /** Also hand the file's bytes (those it asks for) to this consumer, in the same read. */
+  tee?: HashTee;
+}
+
+/**
+ * A consumer of a file's bytes riding the hash read (the model scanner, scan/pack-scan.ts).
+ * It is given, in order, the chunks that reach past `needFrom()`, each with its file offset;
+ * bytes before that offset are not sent. It runs on the main thread, one chunk at a time.
+ */
+export interface HashTee {
+  write(chunk: Buffer, offset: number): void;
+  /** Offset of the next byte it needs; Infinity when it needs no more. */
+  needFrom(): number;
 }
 
 export interface HashFilesOptions {
@@ -100,12 +139,15 @@ interface WorkerMessage {
   framedDigest?: string;
   cancelled?: boolean;
   error?: { code?: string; message: string };
+  tee?: Uint8Array;
+  teeOffset?: number;
 }
 
 interface Job {
   id: number;
   path: string;
   frame: HashRequest['frame'];
+  tee: HashTee | undefined;
   onBytes: (n: number) => void;
   resolve: (r: FileDigest) => void;
   reject: (e: unknown) => void;
@@ -114,6 +156,9 @@ interface Job {
 interface PoolWorker {
   worker: Worker;
   cancel: Int32Array;
+  /** Shared with the worker's tee (see WORKER_SOURCE). */
+  teeNeed: Float64Array;
+  teeBusy: Int32Array;
   job: Job | undefined;
 }
 
@@ -164,6 +209,7 @@ class HashPool {
         id: this.nextId++,
         path: request.path,
         frame: request.frame,
+        tee: request.tee,
         onBytes,
         resolve: resolvePromise,
         reject: rejectPromise,
@@ -207,11 +253,18 @@ class HashPool {
 
   private spawn(): PoolWorker {
     const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const teeShared = new SharedArrayBuffer(16);
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { bufferSize: BUFFER_SIZE, cancel: cancel.buffer, progressMs: PROGRESS_INTERVAL_MS },
+      workerData: { bufferSize: BUFFER_SIZE, cancel: cancel.buffer, progressMs: PROGRESS_INTERVAL_MS, tee: teeShared },
     });
-    const pw: PoolWorker = { worker, cancel, job: undefined };
+    const pw: PoolWorker = {
+      worker,
+      cancel,
+      teeNeed: new Float64Array(teeShared, 0, 1),
+      teeBusy: new Int32Array(teeShared, 8, 1),
+      job: undefined,
+    };
     worker.unref();
     worker.on('message', (m: WorkerMessage) => this.onMessage(pw, m));
     const fail = (e: unknown): void => {
@@ -240,6 +293,19 @@ class HashPool {
   private onMessage(pw: PoolWorker, m: WorkerMessage): void {
     const job = pw.job;
     if (!job || job.id !== m.id) return;
+    if (m.tee) {
+      // The consumer never throws into the pool (the scanner keeps its own errors); it is
+      // released either way so the worker cannot wait forever.
+      try {
+        job.tee?.write(Buffer.from(m.tee.buffer, m.tee.byteOffset, m.tee.length), m.teeOffset ?? 0);
+        pw.teeNeed[0] = job.tee?.needFrom() ?? Infinity;
+      } catch {
+        pw.teeNeed[0] = Infinity;
+      }
+      Atomics.store(pw.teeBusy, 0, 0);
+      Atomics.notify(pw.teeBusy, 0);
+      return;
+    }
     if (m.progress) job.onBytes(m.progress);
     if (m.progress !== undefined && m.digest === undefined && m.error === undefined) return;
     pw.job = undefined;
@@ -262,11 +328,14 @@ class HashPool {
       const job = this.queue.shift()!;
       pw.job = job;
       pw.worker.ref();
-      pw.worker.postMessage(
-        job.frame
-          ? { id: job.id, path: job.path, head: job.frame.head, tailZeros: job.frame.tailZeros }
-          : { id: job.id, path: job.path },
-      );
+      pw.teeNeed[0] = job.tee ? job.tee.needFrom() : Infinity;
+      Atomics.store(pw.teeBusy, 0, 0);
+      pw.worker.postMessage({
+        id: job.id,
+        path: job.path,
+        ...(job.frame ? { head: job.frame.head, tailZeros: job.frame.tailZeros } : {}),
+        ...(job.tee ? { tee: true } : {}),
+      });
     }
     // Workers died (and were dropped) while jobs were queued: replace them.
     if (this.queue.length > 0 && this.workers.length === 0) {
@@ -310,7 +379,7 @@ export async function hashFiles(
       const i = next++;
       try {
         const r = paths[i]!;
-        const request = typeof r === 'string' ? { path: resolve(r) } : { ...r, path: resolve(r.path) };
+        const request: HashRequest = typeof r === 'string' ? { path: resolve(r) } : { ...r, path: resolve(r.path) };
         results[i] = await p.run(request, onBytes, opts.signal);
       } catch (e) {
         failed = true;

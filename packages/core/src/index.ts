@@ -16,6 +16,14 @@ export {
   KITOPS_CONFIG,
   KITOPS_MANIFEST,
 } from './convert.js';
+export {
+  CYCLONEDX_PREDICATE_TYPE,
+  SBOM_FORMATS,
+  SBOM_PREDICATE_TYPES,
+  SPDX_PREDICATE_TYPE,
+  SPDX_VERSION,
+  type SbomFormat,
+} from './attest/sbom/index.js';
 export { copyGraph, type CopyStats } from './copy.js';
 export { type InspectNode, inspectArtifact, type InspectResult } from './inspect.js';
 export { defaultCacheDir, DigestCache } from './digest-cache.js';
@@ -70,7 +78,7 @@ export {
   type RegistryLogoutResult,
 } from './registry/login.js';
 export { RegistryStore } from './registry/registry-store.js';
-export { customPredicates, parseAttestationKinds } from './request/attestation.js';
+export { customPredicates, parseAttestationKinds, parseSbomFormats } from './request/attestation.js';
 export { parseChoice } from './request/choice.js';
 export { parseConcurrency } from './request/concurrency.js';
 export { parseCreated } from './request/created.js';
@@ -128,6 +136,15 @@ export {
 export { DryRunStore } from './dry-run-store.js';
 export { type ListedTag, listTags, tagArtifact } from './tags.js';
 export { isLayoutSpec, type OpenedTarget, openTarget, type RegistryAccess } from './target.js';
+export {
+  findingNames,
+  SCAN_PREDICATE_TYPE,
+  SCANNER,
+  scanTableRows,
+  type ScannedFile,
+  type ScanPredicate,
+} from './scan/predicate.js';
+export { type ScanFinding, type ScanVerdict } from './scan/report.js';
 export { safe, safeHtml, untrustedHtml, untrustedJson, untrustedLines, untrustedText } from './untrusted-text.js';
 export { linkedVariants, VARIANT_LINK_TYPE, VARIANT_NAMES, type VariantName, variantTag } from './variants/link.js';
 export { type ModelcarBase, openModelcarBase } from './variants/modelcar.js';

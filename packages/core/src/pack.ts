@@ -23,6 +23,8 @@ import {
 } from './modelpack/index.js';
 import type { IgnoredPath } from './modelpack/ignore-files.js';
 import type { OpenBytes } from './modelpack/filereader.js';
+import { PackScan } from './scan/pack-scan.js';
+import type { ScanPredicate } from './scan/predicate.js';
 import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ContentStore } from './store.js';
@@ -75,6 +77,8 @@ export interface PackOptions {
   mountFrom?: string[];
   progress?: Progress;
   warn?: (message: string) => void;
+  /** Scan every file for unsafe content (pickle imports, hostile headers) on the read pack makes anyway (scan/pack-scan.ts). */
+  securityScan?: boolean;
   /** Variants to publish next to the primary, tagged `<tag>-<name>` (variants/publish.ts). */
   variants?: VariantRequest;
   /**
@@ -124,6 +128,8 @@ export interface PackResult {
   ignored: IgnoredPath[];
   /** The variants published next to it, in the order asked for. */
   variants: PublishedVariant[];
+  /** The model scan of the packed files (with `securityScan`), ready to be attested. */
+  securityScan?: ScanPredicate;
   stats: {
     files: number;
     hashed: number;
@@ -200,6 +206,11 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
   for (const w of scanned.warnings) warn(w);
   if (format !== 'raw' && options.remoteFiles)
     throw new ModelshipError('USAGE', `files from elsewhere are packed as raw layers only, not ${format}`);
+  // A remote file is a placeholder here: a file the target already has would be scanned from it.
+  if (options.securityScan && options.remoteFiles)
+    throw new ModelshipError('USAGE', 'files from elsewhere are not scanned while packing', {
+      hint: 'scan the artifact after the import: attest --type scan reads each layer once from the target',
+    });
   const metadata = await inferModelMetadata(
     scanned.root,
     files,
@@ -243,8 +254,15 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     stats.bytesRead += n;
     progress.update(done);
   };
-  const poolHashed = await poolHash(store, files, cached, format, advance, stats);
-  const layers = await pushLayers({ options, family, format, stats, warn, advance }, files, { cached, poolHashed });
+  const scanning = options.securityScan ? new PackScan() : undefined;
+  const poolHashed = await poolHash(store, files, cached, format, advance, stats, scanning);
+  const layers = await pushLayers({ options, family, format, stats, warn, advance, scanning }, files, {
+    cached,
+    poolHashed,
+  });
+  const securityScan = await scanning?.finish(
+    files.map((file, i) => ({ file, digest: layers[i]!.descriptor.digest, raw: format === 'raw' })),
+  );
   progress.finish();
   if (options.cache) await options.cache.save();
 
@@ -274,6 +292,7 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     warnings,
     ignored: scanned.ignored,
     variants,
+    ...(securityScan ? { securityScan } : {}),
     stats,
   };
 }
@@ -362,6 +381,7 @@ async function poolHash(
   format: LayerEncoding,
   advance: (n: number) => void,
   stats: PackResult['stats'],
+  scanning: PackScan | undefined,
 ): Promise<Map<ModelFile, LayerDigests>> {
   const poolHashed = new Map<ModelFile, LayerDigests>();
   const local = store.localFiles;
@@ -371,7 +391,10 @@ async function poolHash(
   if (!toHash.length) return poolHashed;
   let last = 0;
   const results = await hashFiles(
-    toHash.map((f) => f.absPath),
+    toHash.map((f) => {
+      const tee = scanning?.hashTee(f);
+      return tee ? { path: f.absPath, tee } : f.absPath;
+    }),
     {
       onProgress: (n) => {
         advance(n - last);
@@ -381,6 +404,7 @@ async function poolHash(
   );
   toHash.forEach((f, i) => {
     const r = results[i]!;
+    scanning?.hashed(f, r.size);
     poolHashed.set(f, { digest: r.digest, size: r.size, diffId: r.digest });
   });
   stats.hashed += toHash.length;
@@ -396,6 +420,7 @@ interface LayerContext {
   stats: PackResult['stats'];
   warn: (m: string) => void;
   advance: (n: number) => void;
+  scanning: PackScan | undefined;
 }
 
 /** Pushes every file as a layer, `concurrency` at once: known digests by push, the rest by ingest. */
@@ -420,12 +445,25 @@ async function pushLayers(
         if (digested) {
           const desc = { mediaType, digest: digested.digest, size: digested.size };
           const remote = options.remoteFiles?.(file);
+          const scanning = ctx.scanning;
           // A remote file has no `path`: the placeholder must never be hard-linked as the blob.
           const source = remote
             ? { open: () => remote.open() }
             : format === 'raw'
-              ? { path: file.absPath, open: () => createReadStream(file.absPath) }
-              : { open: () => createLayerStream(file, format).stream };
+              ? {
+                  path: file.absPath,
+                  open: () => {
+                    const read = createReadStream(file.absPath);
+                    return scanning ? scanning.tap(file, read) : read;
+                  },
+                }
+              : {
+                  open: () => {
+                    const layer = createLayerStream(file, format);
+                    scanning?.tapLayer(file, layer);
+                    return layer.stream;
+                  },
+                };
           let last = 0;
           const res = await store.push(desc, source, {
             mountFrom: options.mountFrom,
@@ -439,7 +477,7 @@ async function pushLayers(
           uploaded = res.uploaded;
           mounted = res.mounted === true;
         } else {
-          const r = await ingestLayer(store, file, format, mediaType, ctx.advance, options.mountFrom);
+          const r = await ingestLayer(store, file, format, mediaType, ctx.advance, options.mountFrom, ctx.scanning);
           digests = r.digests;
           uploaded = r.uploaded;
           stats.hashed++;
@@ -481,11 +519,11 @@ async function ingestLayer(
   mediaType: string,
   advance: (n: number) => void,
   mountFrom: string[] | undefined,
+  scanning: PackScan | undefined,
 ): Promise<{ digests: LayerDigests; uploaded: boolean }> {
   if (format === 'raw') {
-    const stream = countBytes(createReadStream(file.absPath, { highWaterMark: 1024 * 1024 }), (_t, delta) =>
-      advance(delta),
-    );
+    const read = createReadStream(file.absPath, { highWaterMark: 1024 * 1024 });
+    const stream = countBytes(scanning ? scanning.tap(file, read) : read, (_t, delta) => advance(delta));
     const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size });
     if (r.descriptor.size !== file.size)
       throw new ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {
@@ -494,6 +532,7 @@ async function ingestLayer(
     return { digests: { ...r.descriptor, diffId: r.descriptor.digest }, uploaded: r.uploaded };
   }
   const layer = createLayerStream(file, format);
+  scanning?.tapLayer(file, layer);
   layer.progress?.((n) => advance(n));
   const r = await store.ingest(mediaType, layer.stream, {
     mountFrom,

@@ -126,6 +126,11 @@ function describeAjv(e: ErrorObject, o: YamlDocumentOptions): { path: Segment[];
       };
     case 'format':
       return { path, message: `${where} must be a ${String(p['format'])}` };
+    case 'enum':
+      return {
+        path,
+        message: `${where} must be one of: ${(p['allowedValues'] as unknown[]).map(String).join(', ')}`,
+      };
     default:
       return { path, message: `${where} ${e.message ?? e.keyword}` };
   }

@@ -222,10 +222,11 @@ require:
   mof: { minClass: 2 }
   licenses: { allow: [MIT] }
   artifact: { identifiers: [cncf] }
+  scan: {}
 `,
       'policy.yaml',
     );
-    const predicates = ['https://example.com/eval/v1', SLSA, MOF];
+    const predicates = ['https://example.com/eval/v1', SLSA, MOF, 'https://modelship.dev/attestations/scan/v0.1'];
 
     const k = exported(p, 'kyverno');
     const atts = (k.documents[0] as Obj).spec.rules[0].verifyImages[0].attestations;
@@ -252,6 +253,7 @@ require:
       'modelship-policy-predicate-1',
       'modelship-policy-predicate-2',
       'modelship-policy-predicate-3',
+      'modelship-policy-predicate-4',
     ]);
     expect(cips.map((c) => c.spec.authorities.map((a: Obj) => a.attestations[0].predicateType))).toEqual([
       [COSIGN_SIGN, COSIGN_SIGN],
@@ -267,6 +269,9 @@ require:
           expect.stringMatching(/^require\.mof\.minClass 2 not checked/),
           expect.stringMatching(/^require\.licenses not checked/),
           expect.stringMatching(/^require\.artifact not checked/),
+          expect.stringMatching(
+            /^require\.scan verdicts not checked: admission only requires a model scan attestation/,
+          ),
         ]),
       );
     }

@@ -156,6 +156,19 @@ describe('parsePolicy: defaults', () => {
     expect(q.require.artifact).toEqual({ identifiers: [] });
   });
 
+  it('require.scan defaults to denying unsafe and unknown formats; scan and sbom imply their predicate types', () => {
+    const p = parsePolicy(`${MIN}require:\n  scan: {}\n  sbom: [spdx, cyclonedx]\n`, 'x');
+    expect(p.require.scan).toEqual({ deny: ['unsafe'], allowUnknownFormats: false });
+    expect(p.require.sbom).toEqual(['spdx', 'cyclonedx']);
+    expect(p.require.predicates).toEqual([
+      'https://modelship.dev/attestations/scan/v0.1',
+      'https://spdx.dev/Document',
+      'https://cyclonedx.org/bom',
+    ]);
+    const q = parsePolicy(`${MIN}require:\n  scan: { deny: [unsafe], allowUnknownFormats: true }\n`, 'x');
+    expect(q.require.scan).toEqual({ deny: ['unsafe'], allowUnknownFormats: true });
+  });
+
   it('keeps relative paths as written without baseDir', () => {
     const p = parsePolicy(`${MIN}  - key: { path: k.pub }\ntrust: { trustedRoot: root.json }\n`, 'x');
     expect(p.signers[1]).toEqual({ type: 'key', path: 'k.pub', line: 4 });
@@ -310,6 +323,24 @@ require:
     expect(
       errorOf(`version: 1\nsigners:\n  - keyless: { issuer: accounts.google.com, identity: '^a$' }\n`).message,
     ).toMatch(/policy\.yaml:3: signers\[0\]\.keyless\.issuer must be/);
+  });
+
+  it('require.scan and require.sbom: unknown verdicts and formats, and a contradiction, name the line', () => {
+    expect(errorOf(`${MIN}require:\n  scan: { deny: [dangerous] }\n`).message).toBe(
+      'policy.yaml:5: require.scan.deny[0] must be one of: unsafe, unknown-format',
+    );
+    expect(errorOf(`${MIN}require:\n  sbom: [swid]\n`).message).toBe(
+      'policy.yaml:5: require.sbom[0] must be one of: cyclonedx, spdx',
+    );
+    expect(errorOf(`${MIN}require:\n  sbom: []\n`).message).toMatch(/^policy\.yaml:5: require\.sbom /);
+    expect(
+      errorOf(`${MIN}require:\n  scan:\n    deny: [unknown-format]\n    allowUnknownFormats: true\n`).message,
+    ).toBe(
+      'policy.yaml:7: require.scan.allowUnknownFormats: true contradicts "unknown-format" in require.scan.deny: keep one',
+    );
+    expect(errorOf(`${MIN}require:\n  scan: { allow: [x] }\n`).message).toMatch(
+      /unknown key "allow" in require\.scan \(allowed: deny, allowUnknownFormats\)/,
+    );
   });
 
   it('errors carry a hint to docs/policy.md', () => {

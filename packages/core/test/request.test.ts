@@ -9,6 +9,7 @@ import {
   metadataOverrides,
   packTags,
   parseAttestationKinds,
+  parseSbomFormats,
   parseChoice,
   parseConcurrency,
   parseCreated,
@@ -230,9 +231,19 @@ describe('parseAttestationKinds', () => {
   // Drift: the CLI dropped a repeated kind, the actions signed and attached it twice.
   it('checks each kind and attests a repeated one once', () => {
     expect(parseAttestationKinds(['slsa', ' mof', 'slsa', ''], 'input types')).toEqual(['slsa', 'mof']);
-    const e = thrown(() => parseAttestationKinds(['slsa', 'sbom'], '--type'));
+    expect(parseAttestationKinds(['sbom', 'scan'], '--type')).toEqual(['sbom', 'scan']);
+    const e = thrown(() => parseAttestationKinds(['slsa', 'cyclonedx'], '--type'));
     expect(e.code).toBe('USAGE');
-    expect(e.message).toBe('--type "sbom" is not one of slsa, mof, files');
+    expect(e.message).toBe('--type "cyclonedx" is not one of slsa, mof, files, sbom, scan');
+  });
+});
+
+describe('parseSbomFormats', () => {
+  it('cyclonedx by default, each format checked, a repeated one once', () => {
+    expect(parseSbomFormats([], 'input sbom-format')).toEqual(['cyclonedx']);
+    expect(parseSbomFormats(['spdx', ' cyclonedx', 'spdx'], '--sbom-format')).toEqual(['spdx', 'cyclonedx']);
+    const e = thrown(() => parseSbomFormats(['swid'], '--sbom-format'));
+    expect(e.message).toBe('--sbom-format "swid" is not one of cyclonedx, spdx');
   });
 });
 

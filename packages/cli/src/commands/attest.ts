@@ -8,11 +8,21 @@ import {
   customPredicates,
   gitHubTargetFromEnv,
   parseAttestationKinds,
+  parseSbomFormats,
+  SCAN_PREDICATE_TYPE,
   withSubject,
+  type ScanPredicate,
   type AttestResult,
 } from '@modelship/core';
 import { safe, type CliIO, printResult } from '../io.js';
-import { addSignerOptions, registryAccessFromFlags, signingSetupFromFlags, type SignerFlags } from '../options.js';
+import { renderScan } from '../scan-output.js';
+import {
+  addSignerOptions,
+  collect,
+  registryAccessFromFlags,
+  signingSetupFromFlags,
+  type SignerFlags,
+} from '../options.js';
 
 interface AttestFlags extends SignerFlags {
   type: string;
@@ -20,6 +30,10 @@ interface AttestFlags extends SignerFlags {
   predicate?: string;
   mofOverrides?: string;
   modelDir?: string;
+  sbomFormat: string;
+  scanReport?: string;
+  modelCard?: string;
+  datasetCard?: string[];
   githubUpload?: boolean;
   variants: boolean;
   json?: boolean;
@@ -29,13 +43,27 @@ export function registerAttest(program: Command, io: CliIO): void {
   const cmd = program
     .command('attest')
     .description(
-      'attach signed attestations (SLSA provenance, MOF openness, per-file digests, custom) as OCI referrers',
+      'attach signed attestations (SLSA provenance, MOF openness, per-file digests, SBOM, security scan, custom) as OCI referrers',
     )
     .argument('<reference>', 'HOST/REPO:TAG|@DIGEST or oci:DIR:TAG|@DIGEST')
     .option('--type <types>', `comma-separated: ${ATTESTATION_KINDS.join(', ')}`, 'slsa,mof')
     .option('--predicate-type <uri>', 'custom predicate type (with --predicate)')
     .option('--predicate <file>', 'custom predicate JSON file (with --predicate-type)')
     .option('--mof-overrides <file>', 'MOT-format YAML overriding the derived MOF components')
+    .option(
+      '--sbom-format <formats>',
+      'for --type sbom, comma-separated: cyclonedx (CycloneDX 1.6), spdx (SPDX 3.0.1)',
+      'cyclonedx',
+    )
+    .option(
+      '--model-card <file>',
+      'attach this model card (a card referrer) before attesting, for an artifact without README.md',
+    )
+    .option('--dataset-card <file>', 'derive a data card from this dataset card and attach it (repeatable)', collect)
+    .option(
+      '--scan-report <file>',
+      'for --type scan: the scan pack --scan-output wrote (else every layer is read and scanned)',
+    )
     .option(
       '--model-dir <dir>',
       'the model directory, checked against the artifact before signing (needed for per-file digests of tar layers)',
@@ -77,6 +105,10 @@ async function runAttest(reference: string, flags: AttestFlags, io: CliIO): Prom
       custom,
       ...(flags.mofOverrides ? { mofOverridesPath: flags.mofOverrides } : {}),
       ...(flags.modelDir ? { modelDir: resolve(flags.modelDir) } : {}),
+      sbomFormats: parseSbomFormats(flags.sbomFormat.split(','), '--sbom-format'),
+      ...(flags.scanReport ? { scanReportPath: flags.scanReport } : {}),
+      ...(flags.modelCard ? { modelCardPath: flags.modelCard } : {}),
+      ...(flags.datasetCard ? { datasetCardPaths: flags.datasetCard } : {}),
       env: io.env,
       version: MODELSHIP_VERSION,
       ...(github ? { github } : {}),
@@ -98,19 +130,22 @@ function render(r: AttestResult): string {
   const lines = [safe`attested ${r.facts.name}@${r.facts.descriptor.digest}`];
   for (const a of r.attestations)
     lines.push(safe`  ${a.predicateType}: referrer ${a.signed.referrer.digest} (signer ${a.signed.identity.subject})`);
+  if (r.cards) lines.push(safe`  cards: referrer ${r.cards.referrer.digest} (${r.cards.names.join(', ')})`);
   const mof = mofClass(r);
   if (mof) lines.push(safe`MOF: ${mof}`);
   for (const v of r.variants)
     lines.push(
       safe`attested ${v.name} variant ${r.facts.name}@${v.descriptor.digest}: ${v.attestations.length} attestation(s)`,
     );
-  return lines.join('\n') + '\n';
+  const scan = r.attestations.find((a) => a.predicateType === SCAN_PREDICATE_TYPE);
+  return lines.join('\n') + '\n' + (scan ? `\n${renderScan(scan.predicate as unknown as ScanPredicate)}` : '');
 }
 
 function toJson(r: AttestResult): unknown {
   return {
     reference: `${r.facts.name}@${r.facts.descriptor.digest}`,
     digest: r.facts.descriptor.digest,
+    ...(r.cards ? { cards: { referrerDigest: r.cards.referrer.digest, names: r.cards.names } } : {}),
     attestations: r.attestations.map((a) => ({
       kind: a.kind,
       predicateType: a.predicateType,
@@ -119,6 +154,7 @@ function toJson(r: AttestResult): unknown {
       signer: a.signed.identity,
       ...(a.githubId !== undefined ? { githubAttestationId: a.githubId } : {}),
       ...(a.kind === 'mof' ? { evaluation: a.predicate['evaluation'] } : {}),
+      ...(a.kind === 'scan' ? { scan: a.predicate } : {}),
     })),
     variants: r.variants.map((v) => ({
       name: v.name,

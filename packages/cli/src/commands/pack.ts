@@ -37,6 +37,7 @@ import {
   type RegistryFlags,
   type VariantFlags,
 } from '../options.js';
+import { renderScan, writeScanReport } from '../scan-output.js';
 
 interface PackFlags extends RegistryFlags, FileSelectionFlags, VariantFlags {
   output?: string;
@@ -62,6 +63,8 @@ interface PackFlags extends RegistryFlags, FileSelectionFlags, VariantFlags {
   dryRun?: boolean;
   json?: boolean;
   progress: boolean;
+  scan?: boolean;
+  scanOutput?: string;
 }
 
 export function registerPack(program: Command, io: CliIO): void {
@@ -98,6 +101,8 @@ export function registerPack(program: Command, io: CliIO): void {
       '--dry-run',
       'write nothing: list the layers, digests and manifest digest pack would produce, and what the target has',
     )
+    .option('--scan', 'scan every file for unsafe content (pickle imports, hostile headers) on the read pack makes')
+    .option('--scan-output <file>', 'write the scan as JSON, for attest --type scan --scan-report (implies --scan)')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
   addVariantOptions(cmd, { baseImage: true, what: 'also publish this variant for other consumers' });
@@ -153,7 +158,9 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       progress,
       warn: (m) => io.err(safe`warning: ${m}\n`),
       ...(variants.request ? { variants: variants.request } : {}),
+      ...(flags.scan || flags.scanOutput ? { securityScan: true } : {}),
     });
+    if (flags.scanOutput && result.securityScan) await writeScanReport(flags.scanOutput, result.securityScan);
     const reference = `${target.base}:${tags[0]}`;
     const dryRun = target.store.dryRun;
     const summaries = summarizeVariants(target.base, result.variants);
@@ -224,7 +231,8 @@ function render(r: PackResult, reference: string): string {
     `${r.stats.skipped} already present, ` +
     `${r.stats.cacheHits} digests from cache${r.stats.gitLfs ? `, ${r.stats.gitLfs} from Git LFS pointers` : ''}\n` +
     ignoredLine(r) +
-    safe`reference: ${reference}\ndigest: ${r.descriptor.digest}\n`
+    safe`reference: ${reference}\ndigest: ${r.descriptor.digest}\n` +
+    (r.securityScan ? `\n${renderScan(r.securityScan)}` : '')
   );
 }
 
@@ -241,6 +249,7 @@ function toJson(r: PackResult, reference: string, kind: string, location: string
     stats: r.stats,
     ignored: { count: r.ignored.length, paths: r.ignored.slice(0, IGNORED_SHOWN) },
     warnings: r.warnings,
+    ...(r.securityScan ? { securityScan: r.securityScan } : {}),
     variants: variants.map((v, i) => ({ ...v, addedBytes: r.variants[i]!.addedBytes })),
   };
 }

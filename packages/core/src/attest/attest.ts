@@ -4,18 +4,22 @@ import { signArtifact, type SignResult } from '../sign/sign.js';
 import { buildStatement } from '../sign/statement.js';
 import { layoutSubjectName } from '../sign/subject-name.js';
 import type { SigningSetup } from '../sign/types.js';
-import type { ContentStore } from '../store.js';
 import type { Descriptor } from '../oci.js';
+import type { ContentStore } from '../store.js';
 import type { VariantName } from '../variants/link.js';
 import { recordVariant, variantsToCover, type CoveredVariant, type SkippedVariant } from '../variants/record.js';
+import { attachCards, cardFiles, readCardsInput, withCards, type CardsInput } from './cards.js';
 import { collectArtifactFacts, type ArtifactFacts } from './facts.js';
 import { uploadAttestationToGitHub, type GitHubAttestationTarget } from './github.js';
 import { FILES_PREDICATE_TYPE, buildFileManifestPredicate } from './files.js';
 import { MOF_PREDICATE_TYPE, buildMofPredicate, parseMofOverrides, type MofPredicate } from './mof/index.js';
 import { SLSA_PROVENANCE_V1, buildProvenancePredicate } from './provenance.js';
+import { SBOM_PREDICATE_TYPES, buildSbom, sbomModel, type SbomFormat } from './sbom/index.js';
+import { scanArtifactLayers } from '../scan/local.js';
+import { SCAN_PREDICATE_TYPE, buildScanPredicate, checkScanFor } from '../scan/predicate.js';
 
-export type AttestationKind = 'slsa' | 'mof' | 'files';
-export const ATTESTATION_KINDS: readonly AttestationKind[] = ['slsa', 'mof', 'files'];
+export type AttestationKind = 'slsa' | 'mof' | 'files' | 'sbom' | 'scan';
+export const ATTESTATION_KINDS: readonly AttestationKind[] = ['slsa', 'mof', 'files', 'sbom', 'scan'];
 
 export interface CustomPredicate {
   predicateType: string;
@@ -52,6 +56,26 @@ export interface AttestOptions {
   variants?: CoveredVariant[] | false;
   /** Also sign each variant's record (sign does that; release asks attest to when it does not sign). */
   recordVariants?: boolean;
+  /** SBOM formats for kind `sbom` (default cyclonedx); one attestation each. */
+  sbomFormats?: SbomFormat[];
+  /**
+   * For kind `scan`: a scan already made of these files (`pack` with the security scan), so
+   * nothing is read again; checked to name exactly the artifact's layers. Without it every
+   * layer is read once from the store and scanned.
+   */
+  scanReport?: { predicate: unknown; source: string };
+  /** The same, from a JSON file (what `pack` wrote). */
+  scanReportPath?: string;
+  /**
+   * Model card and dataset cards to attach as a card referrer (attest/cards.ts) before the
+   * attestations are signed; the MOF, SBOM and file facts see them as they will be.
+   */
+  cards?: CardsInput;
+  /** The same, from files: a model card, and dataset cards to derive the data card from. */
+  modelCardPath?: string;
+  datasetCardPaths?: string[];
+  /** Clock for the SBOM and scan timestamps (tests). */
+  now?: () => Date;
 }
 
 export interface AttestedVariant {
@@ -76,6 +100,8 @@ export interface AttestResult {
   /** The same attestations about each variant. */
   variants: AttestedVariant[];
   skippedVariants: SkippedVariant[];
+  /** The card referrer attached, and the cards in it. */
+  cards?: { referrer: Descriptor; names: string[] };
 }
 
 async function readJsonFile(path: string, what: string): Promise<Record<string, unknown>> {
@@ -101,12 +127,18 @@ async function readJsonFile(path: string, what: string): Promise<Record<string, 
  * leaves the store untouched.
  */
 export async function attestArtifact(options: AttestOptions): Promise<AttestResult> {
-  if (!options.kinds.length && !options.custom?.length)
+  const cardsInput =
+    options.cards ??
+    (options.modelCardPath || options.datasetCardPaths?.length
+      ? await readCardsInput(options.modelCardPath, options.datasetCardPaths)
+      : undefined);
+  const cards = cardsInput ? cardFiles(cardsInput) : [];
+  if (!options.kinds.length && !options.custom?.length && !cards.length)
     throw new ModelshipError('USAGE', 'nothing to attest', {
       hint: `name ${opt('type')} ${ATTESTATION_KINDS.join(',')} or ${opt('predicate')}`,
     });
   const subject = await options.store.resolve(options.reference);
-  const facts = await collectArtifactFacts(options.store, subject, options.name);
+  const facts = withCards(await collectArtifactFacts(options.store, subject, options.name), cards);
 
   const planned: Omit<Attestation, 'signed'>[] = [];
   for (const kind of options.kinds) {
@@ -127,6 +159,29 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
       planned.push({
         kind,
         predicateType: MOF_PREDICATE_TYPE,
+        predicate: predicate as unknown as Record<string, unknown>,
+      });
+    } else if (kind === 'sbom') {
+      const model = await sbomModel(facts, options.modelDir ? { dir: options.modelDir, store: options.store } : {});
+      for (const format of options.sbomFormats?.length ? options.sbomFormats : (['cyclonedx'] as const)) {
+        const predicate = buildSbom(format, model, {
+          ...(options.now ? { now: options.now() } : {}),
+          tool: { name: 'modelship', version: options.version ?? '0' },
+        });
+        planned.push({ kind, predicateType: SBOM_PREDICATE_TYPES[format], predicate });
+      }
+    } else if (kind === 'scan') {
+      const report =
+        options.scanReport ??
+        (options.scanReportPath
+          ? { predicate: await readJsonFile(options.scanReportPath, 'scan report'), source: options.scanReportPath }
+          : undefined);
+      const predicate = report
+        ? checkScanFor(report.predicate, facts, report.source)
+        : buildScanPredicate(await scanArtifactLayers(options.store, facts), options.now?.());
+      planned.push({
+        kind,
+        predicateType: SCAN_PREDICATE_TYPE,
         predicate: predicate as unknown as Record<string, unknown>,
       });
     } else if (kind === 'files') {
@@ -155,6 +210,8 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
     });
   }
 
+  // Every predicate was built from the cards as attached: attach them, then sign.
+  const cardsReferrer = cards.length ? await attachCards(options.store, subject, cards) : undefined;
   // One subject name for every statement: from the config the facts already hold.
   const subjectName = options.store.localFiles ? layoutSubjectName(facts.config, options.name) : options.name;
   const signAll = async (digest: string): Promise<Attestation[]> => {
@@ -200,7 +257,13 @@ export async function attestArtifact(options: AttestOptions): Promise<AttestResu
       ...(record ? { record } : {}),
     });
   }
-  return { facts, attestations, variants, skippedVariants: skipped };
+  return {
+    facts,
+    attestations,
+    variants,
+    skippedVariants: skipped,
+    ...(cardsReferrer ? { cards: { referrer: cardsReferrer, names: cards.map((c) => c.name) } } : {}),
+  };
 }
 
 async function readText(path: string, what: string): Promise<string> {

@@ -3,6 +3,7 @@ import { ModelshipError } from '../errors.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType, type LayerKind } from '../mediatypes.js';
 import type { Descriptor, Manifest } from '../oci.js';
 import type { ReadOnlyStore } from '../store.js';
+import { readCards } from './cards.js';
 
 export interface ArtifactLayer {
   path: string;
@@ -26,8 +27,13 @@ export interface ArtifactFacts {
   /** The ModelPack config JSON (descriptor / config / modelfs). */
   config: Record<string, unknown>;
   layers: ArtifactLayer[];
-  /** path -> bytes, for raw non-weight layers up to SMALL_FILE_LIMIT (README.md, LICENSE, config.json, ...). */
+  /** path -> bytes, for raw non-weight layers up to SMALL_FILE_LIMIT (README.md, LICENSE, config.json, ...), and cards. */
   smallFiles: Map<string, Buffer>;
+  /**
+   * Model and data cards attached as a referrer (attest/cards.ts), named like the doc layers
+   * they stand in for; their bytes are in `smallFiles`. Not layers: no file of the artifact.
+   */
+  cards?: ArtifactLayer[];
 }
 
 const SMALL_FILE_LIMIT = 1024 * 1024;
@@ -76,5 +82,8 @@ export async function collectArtifactFacts(
     if (l.raw && l.kind !== 'weight' && l.path && l.size <= SMALL_FILE_LIMIT)
       smallFiles.set(l.path, await store.fetchBytes(doc.layers[i]!, SMALL_FILE_LIMIT));
   }
-  return { name, descriptor, manifest: doc, config, layers, smallFiles };
+  if (options.smallFiles === false) return { name, descriptor, manifest: doc, config, layers, smallFiles };
+  const { cards, bytes } = await readCards(store, descriptor, new Set(layers.map((l) => l.path)));
+  for (const [path, b] of bytes) smallFiles.set(path, b);
+  return { name, descriptor, manifest: doc, config, layers, smallFiles, ...(cards.length ? { cards } : {}) };
 }

@@ -4,10 +4,12 @@ import { attestArtifact, type AttestationKind } from '../attest/attest.js';
 import { MOF_PREDICATE_TYPE } from '../attest/mof/predicate.js';
 import { FILES_PREDICATE_TYPE } from '../attest/files.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
+import { CYCLONEDX_PREDICATE_TYPE } from '../attest/sbom/cyclonedx.js';
 import { ModelshipError } from '../errors.js';
 import { IDENTIFIER_FAMILIES, type IdentifierFamily } from '../mediatypes.js';
 import type { Descriptor } from '../oci.js';
 import { isValidTag, parseReference } from '../reference.js';
+import { SCAN_PREDICATE_TYPE } from '../scan/predicate.js';
 import { signArtifact } from '../sign/sign.js';
 import { ANNOTATION_BUNDLE_PREDICATE_TYPE, COSIGN_SIGN_PREDICATE_TYPE, type SigningSetup } from '../sign/types.js';
 import type { ContentStore } from '../store.js';
@@ -265,6 +267,9 @@ const PREDICATE_OF: Record<AttestationKind, string> = {
   slsa: SLSA_PROVENANCE_V1,
   mof: MOF_PREDICATE_TYPE,
   files: FILES_PREDICATE_TYPE,
+  // attest's default SBOM format (attest/sbom).
+  sbom: CYCLONEDX_PREDICATE_TYPE,
+  scan: SCAN_PREDICATE_TYPE,
 };
 
 /** Predicate types of the signed referrers `desc` already has (from the annotation attach writes). */

@@ -5,7 +5,7 @@ import { openFileBytes, type OpenBytes } from './filereader.js';
  * tensor names to {dtype, shape, data_offsets} (plus an optional `__metadata__`). Only the
  * header is read; the safetensors reference implementation caps N at 100 MB.
  */
-const MAX_SAFETENSORS_HEADER = 100_000_000;
+export const MAX_SAFETENSORS_HEADER = 100_000_000;
 
 export interface SafetensorsSummary {
   parameterCount: number;

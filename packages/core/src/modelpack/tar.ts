@@ -114,8 +114,8 @@ export function diffIdNeeded(encoding: LayerEncoding): boolean {
 }
 
 interface TarHooks {
-  /** Called with the number of file bytes read, for progress reporting. */
-  onData(n: number): void;
+  /** Called with the number of file bytes read (and the chunk), for progress reporting and scanning. */
+  onData(n: number, chunk: Buffer): void;
   /** Receives every byte of the uncompressed tar (the diffId). */
   hash: Hash;
 }
@@ -130,7 +130,7 @@ function tarStream(file: ModelFile, hooks: TarHooks): Readable {
       n += chunk.length;
       if (n > file.size) break;
       hooks.hash.update(chunk);
-      hooks.onData(chunk.length);
+      hooks.onData(chunk.length, chunk);
       yield chunk;
     }
     if (n !== file.size)
@@ -172,14 +172,14 @@ export interface LayerStream {
   tarSize: number;
   /** sha256 of the uncompressed tar, computed while `stream` flows; resolves once it has ended. */
   diffId(): Promise<string>;
-  /** Registers a callback told how many bytes of the file were read, for progress bars. */
-  progress(cb: (bytes: number) => void): void;
+  /** Registers a callback told how many bytes of the file were read (and which), for progress bars and scanning. */
+  progress(cb: (bytes: number, chunk?: Buffer) => void): void;
 }
 
 /** A stream of the layer blob for one file. */
 export function createLayerStream(file: ModelFile, encoding: Exclude<LayerEncoding, 'raw'>): LayerStream {
   const tarSize = layerTarSize(file);
-  const listeners: ((n: number) => void)[] = [];
+  const listeners: ((n: number, chunk?: Buffer) => void)[] = [];
   const hash = createHash('sha256');
   let settle!: { resolve: (d: string) => void; reject: (e: unknown) => void };
   const diff = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
@@ -187,7 +187,7 @@ export function createLayerStream(file: ModelFile, encoding: Exclude<LayerEncodi
     // surfaced through the stream; diffId() re-throws for callers that ask
   });
   const source = (): Readable => {
-    const t = tarStream(file, { onData: (n) => listeners.forEach((l) => l(n)), hash });
+    const t = tarStream(file, { onData: (n, chunk) => listeners.forEach((l) => l(n, chunk)), hash });
     t.on('end', () => settle.resolve(`sha256:${hash.digest('hex')}`));
     t.on('error', (e) => settle.reject(e));
     t.on('close', () => settle.reject(new ModelshipError('INTERNAL', `layer stream for ${file.path} closed early`)));

@@ -7,6 +7,8 @@ import { loadPublicKey } from '../sign/keys.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from '../sign/types.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
 import { MOF_PREDICATE_TYPE } from '../attest/mof/predicate.js';
+import { SBOM_PREDICATE_TYPES } from '../attest/sbom/index.js';
+import { SCAN_PREDICATE_TYPE } from '../scan/predicate.js';
 import { toRe2 } from './re2.js';
 import type { Policy } from './types.js';
 
@@ -195,6 +197,14 @@ function notChecked(policy: Policy): string[] {
   if (r.licenses)
     out.push('require.licenses not checked: the licences are in the model config, which admission does not read');
   if (r.artifact) out.push('require.artifact not checked: admission does not read the model manifest');
+  if (r.scan)
+    out.push(
+      `require.scan verdicts not checked: admission only requires a model scan attestation (${SCAN_PREDICATE_TYPE}) from a trusted signer`,
+    );
+  if (r.sbom)
+    out.push(
+      `require.sbom contents not checked: admission only requires the SBOM attestation(s) (${r.sbom.map((f) => SBOM_PREDICATE_TYPES[f]).join(', ')}) from a trusted signer`,
+    );
   return out;
 }
 

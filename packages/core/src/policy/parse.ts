@@ -6,6 +6,8 @@ import { ModelshipError } from '../errors.js';
 import { IDENTIFIER_FAMILIES, type IdentifierFamily } from '../mediatypes.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
 import { MOF_PREDICATE_TYPE } from '../attest/mof/predicate.js';
+import { SBOM_PREDICATE_TYPES, type SbomFormat } from '../attest/sbom/index.js';
+import { SCAN_PREDICATE_TYPE } from '../scan/predicate.js';
 import { formatSpdxTerm } from '../spdx.js';
 import { parseTrustedIdentities } from '../notation/dn.js';
 import { parsePolicyLicense } from './licenses.js';
@@ -248,6 +250,8 @@ interface RawPolicy {
     mof?: { minClass: number };
     licenses?: { allow?: string[]; deny?: string[] };
     artifact?: { identifiers?: string[]; maxLayerBytes?: number };
+    scan?: { deny?: ('unsafe' | 'unknown-format')[]; allowUnknownFormats?: boolean };
+    sbom?: SbomFormat[];
   };
   trust?: { trustedRoot?: string; tufMirror?: string; tufRoot?: string; requireTlog?: boolean };
   promote?: { destinations?: string[] };
@@ -315,6 +319,22 @@ export function parsePolicy(text: string, source: string, options: ParsePolicyOp
   if (r.artifact) {
     require.artifact = { identifiers: (r.artifact.identifiers ?? []) as IdentifierFamily[] };
     if (r.artifact.maxLayerBytes !== undefined) require.artifact.maxLayerBytes = r.artifact.maxLayerBytes;
+  }
+  if (r.scan) {
+    const deny = r.scan.deny ?? ['unsafe'];
+    const allowUnknownFormats = r.scan.allowUnknownFormats ?? false;
+    if (allowUnknownFormats && deny.includes('unknown-format'))
+      problems.add(
+        ['require', 'scan', 'allowUnknownFormats'],
+        'require.scan.allowUnknownFormats: true contradicts "unknown-format" in require.scan.deny: keep one',
+      );
+    require.scan = { deny: [...deny], allowUnknownFormats };
+    if (!require.predicates.includes(SCAN_PREDICATE_TYPE)) require.predicates.push(SCAN_PREDICATE_TYPE);
+  }
+  if (r.sbom) {
+    require.sbom = [...r.sbom];
+    for (const f of r.sbom)
+      if (!require.predicates.includes(SBOM_PREDICATE_TYPES[f])) require.predicates.push(SBOM_PREDICATE_TYPES[f]);
   }
   const t = p.trust ?? {};
   const destinations = p.promote?.destinations;

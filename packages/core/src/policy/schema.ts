@@ -123,6 +123,15 @@ export const POLICY_SCHEMA = {
             maxLayerBytes: { type: 'integer', minimum: 1 },
           },
         },
+        scan: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            deny: { type: 'array', uniqueItems: true, items: { enum: ['unsafe', 'unknown-format'] } },
+            allowUnknownFormats: { type: 'boolean' },
+          },
+        },
+        sbom: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['cyclonedx', 'spdx'] } },
       },
     },
     trust: {

@@ -1,5 +1,7 @@
+import type { SbomFormat } from '../attest/sbom/index.js';
 import type { IdentifierFamily } from '../mediatypes.js';
 import type { TrustedIdentity } from '../notation/dn.js';
+import type { ScanVerdict } from '../scan/report.js';
 
 /** The GitHub Actions OIDC issuer that the `github` signer shorthand expands to. */
 export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
@@ -88,6 +90,13 @@ export interface LicenseRequirement {
   deny: string[];
 }
 
+export interface ScanRequirement {
+  /** Verdicts that fail the check (default `unsafe`). */
+  deny: Exclude<ScanVerdict, 'safe'>[];
+  /** Accept files the scanner cannot read (`unknown-format`). Default false. */
+  allowUnknownFormats: boolean;
+}
+
 export interface ArtifactRequirement {
   /** Accepted media-type families; empty means any. */
   identifiers: IdentifierFamily[];
@@ -105,6 +114,10 @@ export interface PolicyRequirements {
   mof?: MofRequirement;
   licenses?: LicenseRequirement;
   artifact?: ArtifactRequirement;
+  /** A trusted model scan covering every layer, with no file in a denied verdict. */
+  scan?: ScanRequirement;
+  /** A trusted SBOM of this artifact in each of these formats. */
+  sbom?: SbomFormat[];
 }
 
 export interface PolicyTrust {

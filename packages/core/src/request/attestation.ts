@@ -1,4 +1,10 @@
-import { ATTESTATION_KINDS, type AttestationKind, type CustomPredicate } from '../attest/index.js';
+import {
+  ATTESTATION_KINDS,
+  SBOM_FORMATS,
+  type AttestationKind,
+  type CustomPredicate,
+  type SbomFormat,
+} from '../attest/index.js';
 import { ModelshipError } from '../errors.js';
 import { parseChoice } from './choice.js';
 
@@ -9,6 +15,13 @@ import { parseChoice } from './choice.js';
 export function parseAttestationKinds(entries: readonly string[], label: string): AttestationKind[] {
   const kinds = entries.map((s) => s.trim()).filter(Boolean);
   return [...new Set(kinds.map((k) => parseChoice<AttestationKind>(k, ATTESTATION_KINDS, label)))];
+}
+
+/** SBOM formats (cyclonedx, spdx) from list entries, each checked, duplicates dropped; empty: cyclonedx. */
+export function parseSbomFormats(entries: readonly string[], label: string): SbomFormat[] {
+  const formats = entries.map((s) => s.trim()).filter(Boolean);
+  const parsed = [...new Set(formats.map((f) => parseChoice<SbomFormat>(f, SBOM_FORMATS, label)))];
+  return parsed.length ? parsed : ['cyclonedx'];
 }
 
 /** A custom predicate: its type and the file holding it come together or not at all. */

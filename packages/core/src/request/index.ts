@@ -4,7 +4,7 @@ export { MAX_CONCURRENCY, parseConcurrency } from './concurrency.js';
 export { parseCreated } from './created.js';
 export { parseChoice } from './choice.js';
 export { REKOR_ENTRY_TYPES } from './rekor-entry-type.js';
-export { customPredicates, parseAttestationKinds } from './attestation.js';
+export { customPredicates, parseAttestationKinds, parseSbomFormats } from './attestation.js';
 export { packTags } from './pack-tags.js';
 export { parseKeyValues } from './key-values.js';
 export { metadataOverrides, type MetadataFields } from './metadata.js';

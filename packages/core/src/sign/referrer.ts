@@ -20,7 +20,7 @@ export interface AttachedBundle {
 }
 
 /** Second-precision RFC 3339, as cosign writes org.opencontainers.image.created. */
-function rfc3339Now(now: Date = new Date()): string {
+export function rfc3339Now(now: Date = new Date()): string {
   return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { collectArtifactFacts } from '../attest/facts.js';
+import { collectArtifactFacts, type ArtifactFacts } from '../attest/facts.js';
+import { SBOM_PREDICATE_TYPES, sbomProblems } from '../attest/sbom/index.js';
+import { SCAN_PREDICATE_TYPE, failingFiles, parseScanPredicate, unscannedLayers } from '../scan/predicate.js';
 import { MOF_PREDICATE_TYPE, evaluateMof, type MofComponent } from '../attest/mof/index.js';
 import { SLSA_PROVENANCE_V1 } from '../attest/provenance.js';
 import { FILES_PREDICATE_TYPE, verifyFilesAgainstManifest } from '../attest/files.js';
@@ -207,6 +209,61 @@ export async function verifyArtifact(options: VerifyOptions): Promise<VerifyRepo
         ? `${chain.record.variant} variant of ${chain.record.primary.digest} (record signed by ${chain.signer.subject}); ${inherited.length} trusted attestation(s) of the primary apply`
         : `${chain.record.variant} variant of ${chain.record.primary.digest}, which is not in ${store.location}`,
     });
+
+  // Manifest and config only (no model file), read once for the rules that need them. A
+  // variant's scans and SBOMs are its primary's (inherited above): they name the primary's layers.
+  const described = chain?.primaryFound ? chain.primary : subject;
+  let factsRead: Promise<ArtifactFacts> | undefined;
+  const artifactFacts = (): Promise<ArtifactFacts> =>
+    (factsRead ??= collectArtifactFacts(store, described, options.reference, { smallFiles: false }));
+
+  const scanReq = policy.require.scan;
+  if (scanReq) {
+    const scans = trusted.filter((t) => t.predicateType === SCAN_PREDICATE_TYPE);
+    const problems: string[] = [];
+    const scanners = new Set<string>();
+    let files = 0;
+    // Every trusted scan must pass: a later, stricter scanner saying "unsafe" is not outvoted.
+    for (const t of scans) {
+      try {
+        const p = parseScanPredicate(t.statement.predicate, 'a trusted scan attestation');
+        scanners.add(`${p.scanner.name} ${p.scanner.version}`);
+        files = Math.max(files, p.files.length);
+        const missing = unscannedLayers(p, await artifactFacts());
+        if (missing.length) problems.push(`not scanned: ${missing.join(', ')}`);
+        problems.push(...failingFiles(p, scanReq));
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+    const denied = [...new Set([...scanReq.deny, ...(scanReq.allowUnknownFormats ? [] : ['unknown-format'])])];
+    checks.push({
+      rule: 'require.scan',
+      ok: scans.length > 0 && problems.length === 0,
+      detail: !scans.length
+        ? 'no trusted model scan attestation'
+        : problems.length
+          ? [...new Set(problems)].join('; ')
+          : `${scans.length} trusted scan(s) (${[...scanners].join(', ')}) of ${files} file(s): none ${denied.join(' or ') || 'denied'}`,
+    });
+  }
+
+  for (const format of policy.require.sbom ?? []) {
+    const type = SBOM_PREDICATE_TYPES[format];
+    const sboms = trusted.filter((t) => t.predicateType === type);
+    const layers = sboms.length ? (await artifactFacts()).layers.map((l) => l.digest) : [];
+    const problems = sboms.map((t) => sbomProblems(format, t.statement.predicate, described.digest, layers));
+    const ok = problems.some((p) => p.length === 0);
+    checks.push({
+      rule: 'require.sbom',
+      ok,
+      detail: !sboms.length
+        ? `${format}: no trusted SBOM attestation (${type})`
+        : ok
+          ? `${format}: a trusted SBOM describes this artifact and its ${layers.length} layer(s)`
+          : `${format}: ${[...new Set(problems.flat())].join('; ')}`,
+    });
+  }
 
   const licReq = policy.require.licenses;
   const artReq = policy.require.artifact;

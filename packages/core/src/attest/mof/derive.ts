@@ -139,7 +139,10 @@ function cardBody(readme: string): string {
 export function deriveFromArtifact(facts: ArtifactFacts): Derived {
   const comps = new Map<MofComponentName, DerivedComponent>();
   const notes: string[] = [];
-  const readmeLayer = facts.layers.find((l) => l.kind === 'doc' && /^readme\.md$/i.test(l.path));
+  const cards = facts.cards ?? [];
+  const readmeLayer =
+    facts.layers.find((l) => l.kind === 'doc' && /^readme\.md$/i.test(l.path)) ??
+    cards.find((l) => /^readme\.md$/i.test(l.path));
   const readme = readmeLayer ? text(facts, readmeLayer.path) : undefined;
   let card: ModelCard | undefined;
   let frontMatter: Record<string, unknown> = {};
@@ -155,8 +158,12 @@ export function deriveFromArtifact(facts: ArtifactFacts): Derived {
     }
   }
 
-  for (const l of facts.layers) {
-    const ev = (method: string): MofEvidence => ({ method, path: l.path });
+  for (const l of [...facts.layers, ...cards]) {
+    const card = cards.includes(l);
+    const ev = (method: string): MofEvidence =>
+      card
+        ? { method: 'referrer-card', path: l.path, note: `attached as a card referrer (${method})` }
+        : { method, path: l.path };
     const s = stem(l.path);
     if (l.kind === 'weight') {
       const name: MofComponentName = INTERMEDIATE_RE.test(l.path)
