@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordingContext } from '../../common/test/fake-context.js';
 import { copySample, tempDir } from '../../../test/helpers/tmp.js';
@@ -66,5 +66,19 @@ describe('actions/pack run(inputs) in-process', () => {
     ).rejects.toMatchObject({ code: 'USAGE', message: `input output "oci:${layout}@${D}" names a digest` });
     expect(recorded.outputs).toEqual({});
     expect(recorded.summaries).toEqual([]);
+  });
+
+  it('with scan: true the summary lists the scan and output scan-report holds it for the attest action', async () => {
+    const layout = join(tmp.dir, 'scanned-oci');
+    const { ctx, recorded } = recordingContext(tmp.dir);
+    const i = inputs(copySample(tmp.dir, 'scanned'), `oci:${layout}:v1`, 'input output');
+    i.pack.options.securityScan = true;
+    await run(i, ctx);
+    const report = JSON.parse(readFileSync(recorded.outputs['scan-report']!, 'utf8')) as {
+      summary: { files: number; safe: number };
+    };
+    expect(report.summary).toMatchObject({ files: 10, safe: 10 });
+    expect(recorded.summaries[0]).toContain('# Security scan');
+    expect(recorded.summaries[0]).toContain('config.json | text | safe | ');
   });
 });

@@ -6,7 +6,9 @@ import { FILES_PREDICATE_TYPE } from '@modelship/core';
 import { recordingContext } from '../../common/test/fake-context.js';
 import { copySample, tempDir } from '../../../test/helpers/tmp.js';
 import { run as verify } from '../../verify/src/run.js';
-import { run, type Inputs } from '../src/run.js';
+import { verifyInputs } from '../../verify/test/verify-inputs.js';
+import { run } from '../src/run.js';
+import { releaseInputs } from './release-inputs.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -14,32 +16,11 @@ afterAll(() => tmp.cleanup());
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 
-function inputs(dir: string, layout: string, over: Partial<Inputs> = {}): Inputs {
-  return {
-    signing: { key: { pem: keyPem }, tlog: false },
-    registry: {},
-    pack: {
-      dir,
-      target: `oci:${layout}:v1`,
-      targetLabel: 'input output',
-      tags: [],
-      options: { family: 'cncf', layerFormat: 'raw', scan: { useDirSpec: true }, metadata: {} },
-      cache: false,
-      variants: { names: [] },
-    },
-    attest: { kinds: ['files'], custom: [] },
-    annotations: {},
-    sign: true,
-    showSummary: true,
-    ...over,
-  };
-}
-
 describe('actions/release run(inputs) in-process', () => {
   it('packs, attests and signs in one step; the verify action then passes a policy requiring both', async () => {
     const layout = join(tmp.dir, 'release-oci');
     const { ctx, recorded } = recordingContext(tmp.dir);
-    await run(inputs(copySample(tmp.dir), layout), ctx);
+    await run(releaseInputs(copySample(tmp.dir), layout, keyPem), ctx);
     const out = recorded.outputs;
     const digest = out.digest!;
     expect(out['pinned-reference']).toBe(`oci:${layout}@${digest}`);
@@ -62,26 +43,14 @@ describe('actions/release run(inputs) in-process', () => {
       `version: 1\nsigners:\n  - key: { path: ${JSON.stringify(pub)} }\nrequire:\n  predicates: [${FILES_PREDICATE_TYPE}]\n`,
     );
     const v = recordingContext(tmp.dir);
-    await verify(
-      {
-        reference: out['pinned-reference']!,
-        referencesFile: '',
-        manifests: [],
-        policy,
-        tuf: {},
-        publicKeys: [],
-        registry: {},
-        showSummary: false,
-      },
-      v.ctx,
-    );
+    await verify(verifyInputs(out['pinned-reference']!, policy, { showSummary: false }), v.ctx);
     expect(v.recorded.outputs).toMatchObject({ verified: 'true', digest });
   });
 
   it('sign: false attests but attaches no signature, and says so in empty outputs', async () => {
     const layout = join(tmp.dir, 'nosign-oci');
     const { ctx, recorded } = recordingContext(tmp.dir);
-    await run(inputs(copySample(tmp.dir, 'm2'), layout, { sign: false }), ctx);
+    await run(releaseInputs(copySample(tmp.dir, 'm2'), layout, keyPem, { sign: false }), ctx);
     expect(recorded.outputs).toMatchObject({ 'bundle-digest': '', 'referrer-digest': '', 'bundle-path': '' });
     expect(recorded.outputs['signer-identity']).not.toBe('');
   });

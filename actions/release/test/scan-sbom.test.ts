@@ -18,7 +18,8 @@ import { EVIL_PICKLE, keyPairPem } from '../../../test/helpers/security.js';
 import { copySample, tempDir } from '../../../test/helpers/tmp.js';
 import { verifyWithKey } from '../../../test/helpers/verify.js';
 import { HTML_INJECTION } from '../../../test/helpers/workflow-commands.js';
-import { run, type Inputs } from '../src/run.js';
+import { run } from '../src/run.js';
+import { releaseInputs } from './release-inputs.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -31,23 +32,9 @@ describe('actions/release run(inputs): types scan, sbom', () => {
     const evilName = `${HTML_INJECTION.replace(/\n/g, ' ')}.pkl`;
     writeFileSync(join(dir, evilName), EVIL_PICKLE);
     const layout = join(tmp.dir, 'oci');
-    const inputs: Inputs = {
-      signing: { key: { pem: key }, tlog: false },
-      registry: {},
-      pack: {
-        dir,
-        target: `oci:${layout}:v1`,
-        targetLabel: 'input output',
-        tags: [],
-        options: { family: 'cncf', layerFormat: 'raw', scan: { useDirSpec: true }, metadata: {} },
-        cache: false,
-        variants: { names: [] },
-      },
+    const inputs = releaseInputs(dir, layout, key, {
       attest: { kinds: ['scan', 'sbom'], custom: [], sbomFormats: ['cyclonedx', 'spdx'] },
-      annotations: {},
-      sign: true,
-      showSummary: true,
-    };
+    });
     const { ctx, recorded } = recordingContext(tmp.dir);
     await run(inputs, ctx);
 

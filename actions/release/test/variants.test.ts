@@ -16,7 +16,8 @@ import {
 import { recordingContext } from '../../common/test/fake-context.js';
 import { copySample, tempDir } from '../../../test/helpers/tmp.js';
 import { verifyWithKey } from '../../../test/helpers/verify.js';
-import { run, type Inputs } from '../src/run.js';
+import { run } from '../src/run.js';
+import { releaseInputs } from './release-inputs.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -26,26 +27,6 @@ const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 const pubPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
 const pubPath = join(tmp.dir, 'release.pub');
 writeFileSync(pubPath, pubPem);
-
-function inputs(dir: string, layout: string, sign: boolean): Inputs {
-  return {
-    signing: { key: { pem: keyPem }, tlog: false },
-    registry: {},
-    pack: {
-      dir,
-      target: `oci:${layout}:v1`,
-      targetLabel: 'input output',
-      tags: [],
-      options: { family: 'cncf', layerFormat: 'raw', scan: { useDirSpec: true }, metadata: {} },
-      cache: false,
-      variants: { names: ['cnai', 'modelcar'] },
-    },
-    attest: { kinds: ['slsa', 'mof'] },
-    annotations: {},
-    sign,
-    showSummary: true,
-  };
-}
 
 /** predicateType -> statement subject digests, for every bundle on `digest`, each verified with the key. */
 async function bundlesOn(store: OciLayoutStore, digest: string): Promise<Map<string, Record<string, unknown>>> {
@@ -65,7 +46,14 @@ describe('actions/release run(inputs) in-process, with variants', () => {
   ])('publishes, attests and %s every variant; each carries a record naming the primary', async (_what, sign) => {
     const layout = join(tmp.dir, `oci-${String(sign)}`);
     const { ctx, recorded } = recordingContext(tmp.dir);
-    await run(inputs(copySample(tmp.dir, `m-${String(sign)}`), layout, sign), ctx);
+    await run(
+      releaseInputs(copySample(tmp.dir, `m-${String(sign)}`), layout, keyPem, {
+        sign,
+        attest: { kinds: ['slsa', 'mof'] },
+        pack: { variants: { names: ['cnai', 'modelcar'] } },
+      }),
+      ctx,
+    );
     const primary = recorded.outputs.digest!;
     const variants = JSON.parse(recorded.outputs.variants!) as { name: string; digest: string; reference: string }[];
     expect(variants.map((v) => [v.name, v.reference])).toEqual([

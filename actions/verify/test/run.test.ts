@@ -7,6 +7,7 @@ import { signedLayout, type SignedLayout } from '../../common/test/signed-layout
 import { TestPki } from '../../../test/helpers/pki.js';
 import { tempDir } from '../../../test/helpers/tmp.js';
 import { run, type Inputs } from '../src/run.js';
+import { verifyInputs } from './verify-inputs.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -15,19 +16,7 @@ beforeAll(async () => {
   signed = await signedLayout(tmp.dir);
 });
 
-function inputs(over: Partial<Inputs>): Inputs {
-  return {
-    reference: signed.reference,
-    referencesFile: '',
-    manifests: [],
-    policy: signed.policy,
-    tuf: {},
-    publicKeys: [],
-    registry: {},
-    showSummary: true,
-    ...over,
-  };
-}
+const inputs = (over: Partial<Inputs>): Inputs => verifyInputs(signed.reference, signed.policy, over);
 
 describe('actions/verify run(inputs) in-process', () => {
   it('passes a key-signed layout: outputs, the JSON report, one summary with the bundle table', async () => {

@@ -7,21 +7,13 @@ import { recordingContext } from '../../common/test/fake-context.js';
 import { EVIL_PICKLE, keyPairPem, packScannedAndAttested } from '../../../test/helpers/security.js';
 import { tempDir } from '../../../test/helpers/tmp.js';
 import { run, type Inputs } from '../src/run.js';
+import { verifyInputs } from './verify-inputs.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 const { key, pub } = keyPairPem();
-const inputs = (reference: string, policy: string): Inputs => ({
-  reference,
-  referencesFile: '',
-  manifests: [],
-  policy,
-  tuf: {},
-  publicKeys: [],
-  registry: {},
-  showSummary: true,
-});
+const inputs = (reference: string, policy: string): Inputs => verifyInputs(reference, policy);
 
 describe('actions/verify run(inputs): require.scan and require.sbom', () => {
   let clean: string;
