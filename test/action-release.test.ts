@@ -192,7 +192,7 @@ describe('actions/release through dist/release/index.js', () => {
 
     const bad = join(tmp.dir, 'never-oci');
     for (const [inputs, message] of [
-      [{ types: 'slsa,sbom' }, /::error::USAGE: input types:? "sbom"/],
+      [{ types: 'slsa,spdx' }, /::error::USAGE: input types:? "spdx"/],
       [{ 'layer-format': 'zip' }, /::error::USAGE: input layer-format "zip"/],
       [{ 'predicate-type': 'https://x.dev/p' }, /::error::USAGE: inputs predicate-type and predicate go together/],
       [{ tlog: 'maybe' }, /::error::USAGE: input tlog "maybe"/],
