@@ -17,8 +17,8 @@ export interface HubAccess {
 }
 
 /**
- * `HF_ENDPOINT` (a self-hosted Hub or a mirror) and the token, in huggingface_hub's order
- * (`huggingface_hub/constants.py`, `utils/_auth.py`): `HF_TOKEN`, then the token file
+ * `HF_ENDPOINT` (a self-hosted Hub or a mirror) and the token, in the order the Hub's own
+ * Python client reads them (docs/cli.md, "Importing from the Hugging Face Hub"): `HF_TOKEN`, then the token file
  * `hf auth login` writes (`HF_TOKEN_PATH`, else `$HF_HOME/token`, `HF_HOME` defaulting to
  * `$XDG_CACHE_HOME/huggingface` or `~/.cache/huggingface`).
  */
