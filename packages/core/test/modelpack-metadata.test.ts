@@ -6,6 +6,7 @@ import { ModelshipError } from '../src/errors.js';
 import { readGgufHeader } from '../src/modelpack/gguf.js';
 import { parseGitRemotes, readGitInfo, stripUrlCredentials } from '../src/modelpack/git.js';
 import { toSpdx } from '../src/modelpack/license.js';
+import { parseSpdxExpression } from '../src/spdx.js';
 import { inferModelMetadata } from '../src/modelpack/metadata.js';
 import { parseModelCard } from '../src/modelpack/modelcard.js';
 import { readSafetensorsHeader } from '../src/modelpack/safetensors.js';
@@ -205,8 +206,21 @@ describe('model card and licenses', () => {
     ['Apache-2.0', 'Apache-2.0'],
     ['BSD-4-Clause', 'BSD-4-Clause'],
     ['MIT OR Apache-2.0', 'MIT OR Apache-2.0'],
+    // Mixed case is not SPDX by itself: what pack writes must parse as SPDX.
+    ['Apache2', 'LicenseRef-Apache2'],
+    ['Llama-3-Community', 'LicenseRef-Llama-3-Community'],
+    ['bsd-4-clause', 'BSD-4-Clause'],
+    ['MIT OR Foo', 'MIT OR LicenseRef-Foo'],
+    ['(MIT AND Bar) or gpl-2.0', '(MIT AND LicenseRef-Bar) OR GPL-2.0-only'],
+    ['Apache-2.0 WITH LLVM-exception', 'Apache-2.0 WITH LLVM-exception'],
+    ['Some License', 'LicenseRef-Some-License'],
   ])('maps %s to %s', (id, spdx) => {
     expect(toSpdx(id)).toBe(spdx);
+  });
+
+  it('every id it returns parses as an SPDX expression', () => {
+    for (const id of ['Apache2', 'MIT OR Foo', 'GPL-2.0+', 'Some License', 'Weird(id', 'a AND (b OR', 'x WITH y'])
+      expect(parseSpdxExpression(toSpdx(id)!)).toMatchObject({ ok: true });
   });
 
   it('uses license_name for `other` and drops unknown', () => {

@@ -1,3 +1,5 @@
+import { formatSpdx, parseSpdxExpression } from '../spdx.js';
+
 /**
  * License ids → SPDX. `descriptor.licenses` holds SPDX expressions; Hugging Face model cards
  * use their own lowercase ids (`apache-2.0`, `llama3.1`, `other`), GGUF and Kitfiles hold
@@ -74,26 +76,46 @@ function licenseRef(id: string): string {
 
 /**
  * One license id → SPDX. Known HF ids map to their SPDX form; SPDX expressions and
- * `LicenseRef-…` pass through; ids that already look like SPDX (mixed case, e.g.
- * `BSD-4-Clause`) are trusted; other lowercase ids (`llama3.1`, `openrail`, `gemma`) become
- * `LicenseRef-<id>`. `other` with a `license_name` uses the name.
+ * `LicenseRef-…` pass through in their canonical case (`bsd-4-clause` → `BSD-4-Clause`);
+ * any other id from a card or a file (`llama3.1`, `openrail`, `Apache2`) becomes
+ * `LicenseRef-<id>`, so that what pack writes parses. `other` with a `license_name` uses the name.
  */
-export function toSpdx(id: string, licenseName?: string): string | undefined {
+export function toSpdx(id: string, licenseName?: string, asGiven = false): string | undefined {
   const v = id.trim();
   const lower = v.toLowerCase();
   if (lower === 'other' && licenseName && licenseName.trim() !== '') return licenseRef(licenseName.trim());
   if (NO_LICENSE.has(lower)) return undefined;
   const known = HF_TO_SPDX[lower];
   if (known) return known;
-  if (/^LicenseRef-/i.test(v) || /[()]|\s(AND|OR|WITH)\s/.test(v)) return v;
-  if (/[A-Z]/.test(v) && /^[A-Za-z0-9.+-]+$/.test(v)) return v;
+  // What a user typed (--license, a spec file) that looks like SPDX is kept as typed: verify's
+  // licence rules then name it, where a silent LicenseRef would hide a typo.
+  if (asGiven && (/^LicenseRef-/i.test(v) || /[()]|\s(AND|OR|WITH)\s/.test(v) || /[A-Z]/.test(v))) return v;
+  const parsed = parseSpdxExpression(v);
+  if (parsed.ok) return formatSpdx(parsed.node);
+  // Not SPDX as written: an expression keeps its operators and valid terms, and each term SPDX
+  // does not list becomes a LicenseRef, so what pack writes always parses (verify's licence
+  // rules refuse an artifact whose licences do not).
+  if (/[()]|\s(AND|OR|WITH)\s/i.test(v)) {
+    let afterWith = false;
+    const fixed = v.replace(/[A-Za-z0-9.+:-]+/g, (tok) => {
+      const wasWith = afterWith;
+      afterWith = /^with$/i.test(tok);
+      if (/^(and|or|with)$/i.test(tok)) return tok.toUpperCase();
+      if (wasWith || /^(DocumentRef-[^:]+:)?LicenseRef-/i.test(tok)) return tok;
+      const term = parseSpdxExpression(tok);
+      return term.ok ? formatSpdx(term.node) : licenseRef(tok);
+    });
+    const again = parseSpdxExpression(fixed);
+    if (again.ok) return formatSpdx(again.node);
+  }
   return licenseRef(v);
 }
 
-export function licensesToSpdx(ids: readonly string[], licenseName?: string): string[] {
+/** `asGiven`: the ids were written by the user (see toSpdx), not read from a card or a file. */
+export function licensesToSpdx(ids: readonly string[], licenseName?: string, asGiven = false): string[] {
   const out: string[] = [];
   for (const id of ids) {
-    const s = toSpdx(id, licenseName);
+    const s = toSpdx(id, licenseName, asGiven);
     if (s !== undefined && !out.includes(s)) out.push(s);
   }
   return out;

@@ -158,7 +158,7 @@ function checkOverrides(o: ModelMetadataOverrides): ModelMetadataOverrides {
     out.paramSize = n;
   }
   if (out.precision !== undefined) out.precision = normalizePrecision(out.precision);
-  if (out.licenses !== undefined) out.licenses = licensesToSpdx(out.licenses);
+  if (out.licenses !== undefined) out.licenses = licensesToSpdx(out.licenses, undefined, true);
   if (out.createdAt !== undefined && !isRfc3339(out.createdAt))
     throw new ModelshipError('USAGE', `createdAt "${out.createdAt}" is not an RFC 3339 date-time`, {
       hint: 'use a value like 2025-07-21T00:00:00Z',

@@ -259,7 +259,7 @@ export function parseYamlSpec(text: string, source = 'modelship.yaml'): ModelSpe
     if (key === 'authors' || key === 'licenses' || key === 'license') {
       const list = y.stringList(node, key).filter((v) => v.trim() !== '');
       if (key === 'authors') metadata.authors = list;
-      else metadata.licenses = licensesToSpdx([...(metadata.licenses ?? []), ...list]);
+      else metadata.licenses = licensesToSpdx([...(metadata.licenses ?? []), ...list], undefined, true);
       continue;
     }
     const field = key as keyof ModelMetadataOverrides;
