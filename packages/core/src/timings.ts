@@ -103,8 +103,8 @@ export class Timings {
     const begin = (): (() => void) => this.begin(kind);
     // Readable.from pulls the generator only when its reader wants more (one chunk ahead),
     // so the awaited `next()` is time spent waiting on the source. Destroying the result
-    // returns the iterator, which destroys the source.
-    return Readable.from(
+    // destroys the source (also when the generator waits on it, where `return` would queue).
+    const out = Readable.from(
       (async function* () {
         const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
         try {
@@ -125,6 +125,12 @@ export class Timings {
       })(),
       { objectMode: false },
     );
+    const destroy = out._destroy.bind(out);
+    out._destroy = (err, cb) => {
+      if (!source.destroyed) source.destroy();
+      destroy(err, cb);
+    };
+    return out;
   }
 
   /** Counts bytes moved (for the rate); callers add what they transferred. */
