@@ -17,6 +17,7 @@ import {
   writeFileSync,
   existsSync,
 } from 'node:fs';
+import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -209,6 +210,8 @@ async function main() {
     );
     await promoteBench(host, layout, total, rounds, cacheP);
     await importBench(host, files, total, cacheP);
+    await pullBench(host, `bench/copy`, total, rounds, cacheP);
+    await resumeBench(host, cacheP);
   } finally {
     reg.kill();
   }
@@ -515,6 +518,266 @@ async function curlUpload(host, repo, files) {
   };
   await Promise.all([lane(), lane(), lane(), lane()]);
   return now() - start;
+}
+
+/**
+ * 6. Pull: `pull --extract DIR` and `pull --output LAYOUT` of the model from the registry vs 4
+ * parallel `curl -sf -o` GETs of the same blobs (no hashing, nothing verified) and vs
+ * `skopeo copy docker://… oci:…`, alternating who goes first, `rounds` times; best and median
+ * ratios against curl. Each contender writes into a fresh directory.
+ */
+async function pullBench(host, repo, total, rounds, cacheDir) {
+  const ref = `${host}/${repo}:v1`;
+  const manifest = await (
+    await fetch(`http://${host}/v2/${repo}/manifests/v1`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    })
+  ).json();
+  const blobs = [manifest.config, ...manifest.layers].map((d) => d.digest);
+  const haveSkopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).status === 0;
+  const out = (name, i) => {
+    const d = join(work, 'pull', `${name}-${i}`);
+    rmSync(d, { recursive: true, force: true });
+    mkdirSync(join(work, 'pull'), { recursive: true });
+    return d;
+  };
+  const contenders = {
+    curl: async (i) => {
+      const dir = out('curl', i);
+      mkdirSync(dir, { recursive: true });
+      settle();
+      const t = now();
+      const q = [...blobs];
+      const lane = async () => {
+        for (let d = q.shift(); d; d = q.shift()) {
+          await new Promise((res, rej) =>
+            spawn('curl', ['-sf', '-o', join(dir, d.slice(7)), `http://${host}/v2/${repo}/blobs/${d}`], {
+              stdio: 'ignore',
+            }).on('close', (c) => (c === 0 ? res() : rej(new Error(`curl exit ${c}`)))),
+          );
+        }
+      };
+      await Promise.all([lane(), lane(), lane(), lane()]);
+      return { ms: now() - t };
+    },
+    extract: (i) =>
+      runCliAsync(['pull', ref, '--extract', out('extract', i), '--plain-http', '--json', '--no-progress'], cacheDir),
+    output: (i) =>
+      runCliAsync(
+        ['pull', ref, '--output', `${out('layout', i)}:v1`, '--plain-http', '--json', '--no-progress'],
+        cacheDir,
+      ),
+    ...(haveSkopeo
+      ? {
+          skopeo: async (i) => {
+            const dir = out('skopeo', i);
+            settle();
+            const t = now();
+            const r = spawnSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir}:v1`], {
+              encoding: 'utf8',
+            });
+            if (r.status !== 0) throw new Error(`skopeo copy failed: ${(r.stderr || r.stdout).trim()}`);
+            return { ms: now() - t };
+          },
+        }
+      : {}),
+  };
+  const names = Object.keys(contenders);
+  const runs = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < rounds; i++) {
+    // Alternate the order (reversed every other round), so nobody always follows another's writeback.
+    for (const n of i % 2 === 0 ? names : [...names].reverse()) runs[n].push(await contenders[n](i));
+    rmSync(join(work, 'pull'), { recursive: true, force: true });
+  }
+  const secs = (xs) => xs.map((x) => (x / 1000).toFixed(1)).join(', ');
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const ms = (n) => runs[n].map((r) => r.ms);
+  const curlBest = Math.min(...ms('curl'));
+  line(`curl -sf -o, 4 parallel GETs (no hashing) x${rounds}`, `${secs(ms('curl'))} s; best ${fmt(total, curlBest)}`);
+  const rows = [
+    ['extract', 'pull --extract DIR'],
+    ['output', 'pull --output LAYOUT'],
+    ['skopeo', 'skopeo copy docker:// oci:'],
+  ];
+  for (const [n, label] of rows) {
+    if (!runs[n]) {
+      line(label, 'skipped: skopeo not installed (apt-get install skopeo)');
+      continue;
+    }
+    const best = runs[n].reduce((a, b) => (b.ms < a.ms ? b : a));
+    line(
+      `${label} x${rounds}`,
+      `${secs(ms(n))} s; best ${fmt(total, best.ms)}${best.maxRssKiB ? `; RSS ${(best.maxRssKiB / 1024).toFixed(0)} MB` : ''}`,
+    );
+    line(
+      '  ratio / curl: best, median',
+      `${(best.ms / curlBest).toFixed(2)}, ${(median(ms(n)) / median(ms('curl'))).toFixed(2)}`,
+    );
+    const t = best.json?.timings;
+    if (t)
+      line(
+        '  busy (network, hashing, disk; wall)',
+        `${[t.networkMs, t.hashingMs, t.diskMs].map((x) => (x / 1000).toFixed(1)).join(', ')}; ${(t.wallMs / 1000).toFixed(1)} s`,
+      );
+  }
+}
+
+/**
+ * A proxy in front of the registry that counts request body bytes of blob uploads and response
+ * body bytes of blob GETs, and calls `onBytes` as they arrive (the bench kills the client at
+ * 50 %). It buffers each request body fully before forwarding it upstream, as nginx does by
+ * default (proxy_request_buffering on): a client killed mid-PATCH then leaves the registry with
+ * whole PATCHes only. Without it, Debian's distribution 2.8 keeps a session whose last PATCH
+ * reached it only in part in a state it cannot resume from, which would measure the registry,
+ * not the client.
+ */
+async function startCountingProxy(upstream) {
+  const counts = { sent: 0, fetched: 0 };
+  let onBytes = () => {};
+  const server = createHttpServer((req, res) => {
+    const upload = req.url.includes('/blobs/uploads/');
+    const chunks = [];
+    let aborted = false;
+    req.on('aborted', () => (aborted = true));
+    req.on('data', (c) => {
+      chunks.push(c);
+      if (upload) {
+        counts.sent += c.length;
+        onBytes(counts);
+      }
+    });
+    req.on('end', () => {
+      if (aborted) return;
+      const body = Buffer.concat(chunks);
+      const headers = { ...req.headers };
+      delete headers['transfer-encoding'];
+      if (body.length || req.method === 'PATCH' || req.method === 'PUT')
+        headers['content-length'] = String(body.length);
+      const up = httpRequest(
+        {
+          host: upstream.split(':')[0],
+          port: Number(upstream.split(':')[1]),
+          method: req.method,
+          path: req.url,
+          headers,
+        },
+        (ur) => {
+          res.writeHead(ur.statusCode, ur.headers);
+          const blobGet = req.method === 'GET' && /\/blobs\/sha256:/.test(req.url);
+          ur.on('data', (c) => {
+            if (blobGet) {
+              counts.fetched += c.length;
+              onBytes(counts);
+            }
+          });
+          ur.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      res.on('close', () => up.destroy());
+      up.end(body);
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    host: `127.0.0.1:${server.address().port}`,
+    counts,
+    watch: (fn) => (onBytes = fn),
+    reset: () => {
+      counts.sent = 0;
+      counts.fetched = 0;
+    },
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+/** Runs the CLI; SIGKILLs it when `killWhen(counts)` first holds. Resolves with how it ended. */
+function runUntil(args, env, proxy, killWhen) {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    let killed = false;
+    proxy.watch((c) => {
+      if (!killed && killWhen?.(c)) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('close', (code) => {
+      proxy.watch(() => {});
+      res({ code, killed });
+    });
+  });
+}
+
+/**
+ * 7. Resume: a push of one multi-chunk blob (BENCH_RESUME_MIB, default 256 MiB, chunks of
+ * BENCH_RESUME_CHUNK_MIB, default 32 MiB) killed with SIGKILL at ~50 % of the bytes, then run
+ * again: bytes re-sent on the second run vs the chunk size. Then a pull of it killed at ~50 %
+ * and run again into the same layout and the same directory: bytes re-fetched.
+ */
+async function resumeBench(host, cacheDir) {
+  const mib = Number(process.env.BENCH_RESUME_MIB ?? 256);
+  const chunkMiB = Number(process.env.BENCH_RESUME_CHUNK_MIB ?? 32);
+  const size = mib * 1024 * 1024;
+  const dir = join(work, 'resume-model');
+  mkdirSync(dir, { recursive: true });
+  // One safetensors file of random bytes (a fresh digest: the registry has no part of it yet):
+  // an 8-byte length, a 120-byte JSON header padded with spaces, then the tensor's bytes.
+  const data = size - 128;
+  const json = JSON.stringify({ w: { dtype: 'U8', shape: [data], data_offsets: [0, data] } }).padEnd(120, ' ');
+  const fd = openSync(join(dir, 'model.safetensors'), 'w');
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(120n);
+  writeFileSync(fd, Buffer.concat([head, Buffer.from(json)]));
+  const { randomFillSync } = await import('node:crypto');
+  const buf = Buffer.alloc(8 * 1024 * 1024);
+  for (let left = data; left > 0; left -= buf.length)
+    writeFileSync(fd, randomFillSync(buf).subarray(0, Math.min(left, buf.length)));
+  closeSync(fd);
+  const blob = statSync(join(dir, 'model.safetensors')).size;
+  const proxy = await startCountingProxy(host);
+  const env = {
+    MODELSHIP_CACHE_DIR: join(cacheDir, 'resume'),
+    MODELSHIP_UPLOAD_CHUNK_SIZE: String(chunkMiB * 1024 * 1024),
+    MODELSHIP_STATE_DIR: join(work, 'resume-state'),
+  };
+  const pct = (n) => `${((n / blob) * 100).toFixed(0)} %`;
+  const mb = (n) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  try {
+    const push = ['pack', dir, '--push', `${proxy.host}/bench/resume:v1`, '--plain-http', '--json', '--no-progress'];
+    const first = await runUntil(push, env, proxy, (c) => c.sent >= blob / 2);
+    const sentFirst = proxy.counts.sent;
+    proxy.reset();
+    const second = await runUntil(push, env, proxy);
+    line(
+      `push of a ${mb(blob)} blob killed at 50 %, re-run`,
+      first.killed
+        ? `${second.code === 0 ? 'ok' : `exit ${second.code}`}; re-sent ${mb(proxy.counts.sent)} (${pct(proxy.counts.sent)}) after ${mb(sentFirst)}; chunk ${chunkMiB} MiB`
+        : 'not killed: the push ended before 50 % (a larger BENCH_RESUME_MIB)',
+    );
+
+    const layout = join(work, 'resume-layout');
+    const extract = join(work, 'resume-extract');
+    for (const [label, target] of [
+      ['pull --output', ['--output', `${layout}:v1`]],
+      ['pull --extract', ['--extract', extract]],
+    ]) {
+      proxy.reset();
+      const pull = ['pull', `${proxy.host}/bench/resume:v1`, ...target, '--plain-http', '--json', '--no-progress'];
+      const a = await runUntil(pull, env, proxy, (c) => c.fetched >= blob / 2);
+      const fetchedFirst = proxy.counts.fetched;
+      proxy.reset();
+      const b = await runUntil(pull, env, proxy);
+      line(
+        `${label} killed at 50 %, re-run`,
+        a.killed
+          ? `${b.code === 0 ? 'ok' : `exit ${b.code}`}; re-fetched ${mb(proxy.counts.fetched)} (${pct(proxy.counts.fetched)}) after ${mb(fetchedFirst)}`
+          : 'not killed: the pull ended before 50 %',
+      );
+    }
+  } finally {
+    await proxy.close();
+  }
 }
 
 await main();

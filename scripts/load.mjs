@@ -4,8 +4,8 @@
 //   1. 20 signed models pushed and then promoted concurrently in one process (in-process core:
 //      peak RSS sampled, open file descriptors before/after),
 //   2. a 1,000-file model packed, pushed, pulled and extracted byte-identical (CLI, peak RSS),
-//   3. one LOAD_BIG_GIB (default 20) GiB sparse file packed to a layout and pushed (CLI, peak
-//      RSS, bytes read / size), when the disk has room.
+//   3. one LOAD_BIG_GIB (default 20) GiB sparse file packed to a layout, pushed and pulled back
+//      into a layout (CLI, peak RSS, bytes read / size), when the disk has room.
 // Figures go to stdout and, with LOAD_REPORT=file, as JSON; docs/reliability.md quotes them.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -243,6 +243,27 @@ function bigSparse(reg) {
     report.big.pushSeconds = q.ms / 1000;
     report.big.pushRssMiB = q.rssMiB;
     line(`${BIG_GIB} GiB push -> registry`, `${(q.ms / 1000).toFixed(1)} s, peak RSS ${q.rssMiB.toFixed(0)} MiB`);
+    // And back: the pull writes the blob for real (the registry's copy is not sparse either).
+    const left = statfsSync(work);
+    const pulled = join(work, 'big-pulled');
+    if (left.bavail * left.bsize > 1.2 * size) {
+      const r = runCli([
+        'pull',
+        `${reg.host}/load/big:v1`,
+        '--output',
+        `${pulled}:v1`,
+        '--plain-http',
+        '--json',
+        '--no-progress',
+      ]);
+      report.big.pullSeconds = r.ms / 1000;
+      report.big.pullRssMiB = r.rssMiB;
+      line(
+        `${BIG_GIB} GiB pull registry -> layout`,
+        `${(r.ms / 1000).toFixed(1)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB (target < 200)`,
+      );
+      rmSync(pulled, { recursive: true, force: true });
+    } else line(`${BIG_GIB} GiB pull registry -> layout`, 'skipped: not enough free disk for the pulled copy');
   } else line(`${BIG_GIB} GiB push -> registry`, 'skipped: not enough free disk for the registry copy');
 }
 

@@ -1,10 +1,14 @@
 import {
   createProgress,
   formatBytes,
+  formatTimings,
+  Timings,
+  type TimingsSummary,
   safe,
   untrustedJson,
   untrustedLines,
   untrustedText,
+  type BlobOutcome,
   type DryRunLog,
   type Progress,
   type ProgressMode,
@@ -40,6 +44,33 @@ export function progressFor(io: CliIO, label: string, enabled: boolean): Progres
   let mode: ProgressMode = 'none';
   if (enabled) mode = io.isTTY ? 'bar' : 'lines';
   return createProgress(label, { mode, write: io.err });
+}
+
+/**
+ * Where a transfer's time went (core's timings.ts): the verb passes `timings` into core, then
+ * `done` adds the bytes moved, prints the busy line on stderr (unless --json or --no-progress)
+ * and returns the `--json` form.
+ */
+export function transferTimings(
+  io: CliIO,
+  enabled: boolean,
+): { timings: Timings; done(bytes: number): TimingsSummary } {
+  const timings = new Timings();
+  return {
+    timings,
+    done(bytes) {
+      timings.addBytes(bytes);
+      timings.stop();
+      const s = timings.summary();
+      if (enabled) io.err(`${formatTimings(s)}\n`);
+      return s;
+    },
+  };
+}
+
+/** A copy's word for a blob's fate (copy.ts), as the progress line says it. */
+export function blobOutcome(o: 'copied' | 'mounted' | 'skipped'): BlobOutcome {
+  return o === 'copied' ? 'sent' : o === 'mounted' ? 'mounted' : 'present';
 }
 
 /**

@@ -2,7 +2,9 @@ import pLimit from 'p-limit';
 import { ModelshipError } from './errors.js';
 import { isManifestDescriptor, manifestChildren, parseManifest } from './manifest.js';
 import type { Descriptor } from './oci.js';
-import { mountSourcesFor, type ContentStore, type ReadOnlyStore } from './store.js';
+import type { Readable } from 'node:stream';
+import { mountSourcesFor, readKind, type ContentStore, type ReadOnlyStore } from './store.js';
+import type { Timings } from './timings.js';
 
 export interface CopyOptions {
   /** Blob transfers in flight at once (default 4: registries and peers use 3–6). */
@@ -18,6 +20,8 @@ export interface CopyOptions {
   tags?: string[];
   /** Called with the running byte count of blob data transferred. */
   onBytes?: (bytes: number) => void;
+  /** Where the time goes (timings.ts): passed to the target's pushes, and reads from the source are metered. */
+  timings?: Timings;
   /** Called once per blob when its fate is known. */
   onBlob?: (desc: Descriptor, outcome: 'copied' | 'mounted' | 'skipped') => void;
   /** Leave out this referrer of `subject` (and what hangs off it); default: copy every referrer. */
@@ -49,7 +53,7 @@ export function noCopy(): CopyStats {
   };
 }
 
-export type BlobCopyOptions = Pick<CopyOptions, 'concurrency' | 'mountFrom' | 'onBytes' | 'onBlob'>;
+export type BlobCopyOptions = Pick<CopyOptions, 'concurrency' | 'mountFrom' | 'onBytes' | 'onBlob' | 'timings'>;
 
 /**
  * The blob half of the graph copy, for callers that move blobs a manifest of their own will
@@ -66,6 +70,8 @@ export function blobCopier(
   const mountFrom = options.mountFrom ?? mountSourcesFor(src, dst);
   const blobs = new Map<string, Promise<void>>();
   let bytesDone = 0;
+  const timings = options.timings;
+  const metered = (s: Readable): Readable => (timings ? timings.source(readKind(src), s) : s);
   const copy = (desc: Descriptor): Promise<void> => {
     let p = blobs.get(desc.digest);
     if (!p) {
@@ -73,9 +79,10 @@ export function blobCopier(
         let last = 0;
         const result = await dst.push(
           desc,
-          { open: () => src.fetch(desc) },
+          { open: async () => metered(await src.fetch(desc)) },
           {
             mountFrom,
+            ...(timings ? { timings } : {}),
             onProgress: (n) => {
               bytesDone += n - last;
               last = n;

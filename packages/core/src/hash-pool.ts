@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { Timings } from './timings.js';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ModelshipError } from './errors.js';
@@ -128,6 +129,8 @@ export interface HashFilesOptions {
   concurrency?: number;
   /** Running total of bytes hashed in this call, reported a few times a second. */
   onProgress?: (bytes: number) => void;
+  /** Marked busy with `hashing` while files are hashed (the workers' reads are part of it). */
+  timings?: Timings;
   signal?: AbortSignal;
 }
 
@@ -387,8 +390,10 @@ export async function hashFiles(
       }
     }
   };
+  const end = opts.timings?.begin('hashing');
   const lanes = Array.from({ length: Math.min(concurrency, paths.length) }, lane);
   const settled = await Promise.allSettled(lanes);
+  end?.();
   const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (rejected) throw rejected.reason;
   return results;

@@ -27,6 +27,7 @@ import { PackScan } from './scan/pack-scan.js';
 import type { ScanPredicate } from './scan/predicate.js';
 import type { Descriptor, Manifest } from './oci.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
+import type { Timings } from './timings.js';
 import type { ContentStore } from './store.js';
 import { countBytes } from './streams.js';
 import { buildArtifact, sortedRecord } from './pack-manifest.js';
@@ -76,6 +77,8 @@ export interface PackOptions {
   concurrency?: number;
   mountFrom?: string[];
   progress?: Progress;
+  /** Where the time goes (timings.ts): hashing, the target's network requests and disk writes, file reads. */
+  timings?: Timings;
   warn?: (message: string) => void;
   /** Scan every file for unsafe content (pickle imports, hostile headers) on the read pack makes anyway (scan/pack-scan.ts). */
   securityScan?: boolean;
@@ -247,7 +250,15 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     gitLfs: 0,
   };
   const cached = await knownDigests(options, scanned.root, files, format, git, stats);
-  progress.setTotal(files.filter((f) => !cached.has(f)).reduce((a, f) => a + f.size, 0));
+  // Bytes to read (files to hash) plus, at most, the bytes of the files whose digest is known:
+  // one the target has already is taken off the total once the target says so.
+  let total = files.reduce((a, f) => a + f.size, 0);
+  progress.setTotal(total);
+  progress.setBlobs(files.length);
+  const present = (size: number): void => {
+    total -= size;
+    progress.setTotal(total);
+  };
   let done = 0;
   const advance = (n: number): void => {
     done += n;
@@ -255,8 +266,8 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     progress.update(done);
   };
   const scanning = options.securityScan ? new PackScan() : undefined;
-  const poolHashed = await poolHash(store, files, cached, format, advance, stats, scanning);
-  const layers = await pushLayers({ options, family, format, stats, warn, advance, scanning }, files, {
+  const poolHashed = await poolHash(store, files, cached, format, advance, stats, scanning, options.timings);
+  const layers = await pushLayers({ options, family, format, stats, warn, advance, present, scanning }, files, {
     cached,
     poolHashed,
   });
@@ -274,8 +285,9 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
     ...(scanned.specFormat ? { spec: { format: scanned.specFormat, text: scanned.specText } } : {}),
     ...(options.manifestAnnotations ? { manifestAnnotations: options.manifestAnnotations } : {}),
   });
-  await store.push(built.configDescriptor, built.configBytes, { mountFrom: options.mountFrom });
-  await store.push(built.descriptor, built.manifestBytes);
+  const timed = options.timings ? { timings: options.timings } : {};
+  await store.push(built.configDescriptor, built.configBytes, { mountFrom: options.mountFrom, ...timed });
+  await store.push(built.descriptor, built.manifestBytes, timed);
   for (const t of options.tags ?? []) await store.tag(built.descriptor, t);
   const variants = options.variants?.names.length
     ? await packVariants(options, files, format, built, options.variants)
@@ -382,6 +394,7 @@ async function poolHash(
   advance: (n: number) => void,
   stats: PackResult['stats'],
   scanning: PackScan | undefined,
+  timings: Timings | undefined,
 ): Promise<Map<ModelFile, LayerDigests>> {
   const poolHashed = new Map<ModelFile, LayerDigests>();
   const local = store.localFiles;
@@ -400,6 +413,7 @@ async function poolHash(
         advance(n - last);
         last = n;
       },
+      ...(timings ? { timings } : {}),
     },
   );
   toHash.forEach((f, i) => {
@@ -420,6 +434,8 @@ interface LayerContext {
   stats: PackResult['stats'];
   warn: (m: string) => void;
   advance: (n: number) => void;
+  /** A file whose digest was known turned out to be in the target: its bytes leave the total. */
+  present: (size: number) => void;
   scanning: PackScan | undefined;
 }
 
@@ -465,19 +481,24 @@ async function pushLayers(
                   },
                 };
           let last = 0;
-          const res = await store.push(desc, source, {
+          const timings = options.timings;
+          const res = await store.push(desc, metered(source, timings), {
             mountFrom: options.mountFrom,
             onProgress: (n) => {
               if (!cached.has(file)) return; // pool-hashed bytes were counted already
-              stats.bytesRead += n - last;
+              ctx.advance(n - last);
               last = n;
             },
+            ...(timings ? { timings } : {}),
           });
+          // Pool-hashed bytes were counted when hashed; a known digest's file counts what was
+          // sent, and one that moved nothing (in the target already, hard-linked) leaves the total.
+          if (cached.has(file) && last === 0) ctx.present(digested.size);
           digests = digested;
           uploaded = res.uploaded;
           mounted = res.mounted === true;
         } else {
-          const r = await ingestLayer(store, file, format, mediaType, ctx.advance, options.mountFrom, ctx.scanning);
+          const r = await ingestLayer(store, file, format, mediaType, ctx.advance, options, ctx.scanning);
           digests = r.digests;
           uploaded = r.uploaded;
           stats.hashed++;
@@ -487,6 +508,7 @@ async function pushLayers(
         if (mounted) stats.mounted++;
         else if (uploaded) stats.uploaded++;
         else stats.skipped++;
+        options.progress?.blob(mounted ? 'mounted' : uploaded ? 'sent' : 'present', digests.size);
         if (digests.size >= LARGE_LAYER_WARNING_BYTES)
           ctx.warn(
             `${file.path}: layer is ${(digests.size / 1e9).toFixed(1)} GB; GHCR, Google Artifact Registry and ECR Public refuse layers over ~10 GB`,
@@ -518,13 +540,16 @@ async function ingestLayer(
   format: LayerEncoding,
   mediaType: string,
   advance: (n: number) => void,
-  mountFrom: string[] | undefined,
+  options: PackOptions,
   scanning: PackScan | undefined,
 ): Promise<{ digests: LayerDigests; uploaded: boolean }> {
+  const { mountFrom, timings } = options;
+  const timed = timings ? { timings } : {};
   if (format === 'raw') {
-    const read = createReadStream(file.absPath, { highWaterMark: 1024 * 1024 });
+    const file_ = createReadStream(file.absPath, { highWaterMark: 1024 * 1024 });
+    const read = timings ? timings.source('disk', file_) : file_;
     const stream = countBytes(scanning ? scanning.tap(file, read) : read, (_t, delta) => advance(delta));
-    const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size });
+    const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size, ...timed });
     if (r.descriptor.size !== file.size)
       throw new ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {
         hint: 'wait until the file is fully written, then re-run',
@@ -536,10 +561,20 @@ async function ingestLayer(
   layer.progress?.((n) => advance(n));
   const r = await store.ingest(mediaType, layer.stream, {
     mountFrom,
+    ...timed,
     ...(format === 'tar' ? { size: layer.tarSize } : {}),
   });
   const diffId = format === 'tar' ? r.descriptor.digest : await layer.diffId();
   return { digests: { digest: r.descriptor.digest, size: r.descriptor.size, diffId }, uploaded: r.uploaded };
+}
+
+/** A file source whose reads count as disk time (a hard link reads nothing, so `path` stays). */
+function metered<S extends { open(): Readable | Promise<Readable>; path?: string }>(
+  source: S,
+  timings: Timings | undefined,
+): S {
+  if (!timings) return source;
+  return { ...source, open: async () => timings.source('disk', await source.open()) };
 }
 
 /** The bytes we stored must be the bytes we described: refuse files that changed meanwhile. */

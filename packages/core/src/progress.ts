@@ -6,9 +6,18 @@ export interface Progress {
   setTotal(total: number): void;
   /** Running count of bytes done. */
   update(done: number): void;
-  /** Final line (always printed in 'lines' mode so logs show the rate). */
+  /** How many blobs the work checks (a push asks the target about each before sending it). */
+  setBlobs(count: number): void;
+  /**
+   * One blob's fate, with its size: `sent` moved its bytes, `present` was in the target
+   * already (a warm-cache push moves no bytes, and the line says so instead of "0 B").
+   */
+  blob(outcome: BlobOutcome, size: number): void;
+  /** Final line: bytes moved of the blobs' bytes, blob counts, time, and a rate when bytes moved. */
   finish(): void;
 }
+
+export type BlobOutcome = 'sent' | 'present' | 'mounted';
 
 export interface ProgressOptions {
   mode: ProgressMode;
@@ -36,7 +45,7 @@ export function formatRate(bytes: number, ms: number): string {
   return `${(bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s`;
 }
 
-export const NO_PROGRESS: Progress = { setTotal() {}, update() {}, finish() {} };
+export const NO_PROGRESS: Progress = { setTotal() {}, update() {}, setBlobs() {}, blob() {}, finish() {} };
 
 export function createProgress(label: string, options: ProgressOptions): Progress {
   if (options.mode === 'none') return NO_PROGRESS;
@@ -48,11 +57,32 @@ export function createProgress(label: string, options: ProgressOptions): Progres
   let lastEmit = start;
   let finished = false;
 
+  let blobs = 0;
+  let blobBytes = 0;
+  const outcomes: Record<BlobOutcome, number> = { sent: 0, present: 0, mounted: 0 };
+  const checked = (): number => outcomes.sent + outcomes.present + outcomes.mounted;
+  const counts = (): string =>
+    (['sent', 'present', 'mounted'] as const)
+      .filter((o) => outcomes[o] > 0)
+      .map((o) => `${outcomes[o]} ${o}`)
+      .join(', ');
+
   const line = (): string => {
     const elapsed = now() - start;
     const pct = total > 0 ? ` (${Math.min(100, Math.floor((done / total) * 100))}%)` : '';
     const of = total > 0 ? ` / ${formatBytes(total)}` : '';
-    return `${label}: ${formatBytes(done)}${of}${pct} ${formatRate(done, elapsed)}`;
+    const rate = done > 0 ? ` ${formatRate(done, elapsed)}` : '';
+    const c = counts();
+    const checks = blobs > 0 ? `; ${checked()} of ${blobs} blobs checked${c ? ` (${c})` : ''}` : c ? `; ${c}` : '';
+    return `${label}: ${formatBytes(done)}${of}${pct}${rate}${checks}`;
+  };
+  /** "pushed 0 B of 4.0 GiB (17 present), 0.4 s" / "1.0 GiB of 1.0 GiB (4 sent), 2.1 s, 511.3 MB/s". */
+  const last = (): string => {
+    const elapsed = now() - start;
+    const of = blobBytes > 0 ? ` of ${formatBytes(blobBytes)}` : total > 0 ? ` of ${formatBytes(total)}` : '';
+    const c = counts();
+    const rate = done > 0 ? `, ${formatRate(done, elapsed)}` : '';
+    return `${label}: ${formatBytes(done)}${of} transferred${c ? ` (${c})` : ''}, ${(elapsed / 1000).toFixed(1)} s${rate}`;
   };
   const bar = (): string => {
     const width = 30;
@@ -61,21 +91,33 @@ export function createProgress(label: string, options: ProgressOptions): Progres
     return `\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${line()}\u001b[K`;
   };
 
+  const emit = (): void => {
+    const t = now();
+    if (t - lastEmit < interval) return;
+    lastEmit = t;
+    options.write(options.mode === 'bar' ? bar() : `${line()}\n`);
+  };
   return {
     setTotal(t) {
       total = t;
     },
     update(d) {
       done = d;
-      const t = now();
-      if (t - lastEmit < interval) return;
-      lastEmit = t;
-      options.write(options.mode === 'bar' ? bar() : `${line()}\n`);
+      emit();
+    },
+    setBlobs(n) {
+      blobs = n;
+    },
+    blob(outcome, size) {
+      outcomes[outcome]++;
+      blobBytes += size;
+      emit();
     },
     finish() {
       if (finished) return;
       finished = true;
-      options.write(options.mode === 'bar' ? `${bar()}\n` : `${line()}\n`);
+      // The bar's last redraw is replaced by the summary line.
+      options.write(options.mode === 'bar' ? `\r${last()}\u001b[K\n` : `${last()}\n`);
     },
   };
 }

@@ -2,6 +2,7 @@ import { lstatSync, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, dirname, join as joinPath, resolve as resolvePath } from 'node:path';
 import { copyGraph, noCopy, type CopyStats } from './copy.js';
+import type { Timings } from './timings.js';
 import { ModelshipError } from './errors.js';
 import type { Descriptor } from './oci.js';
 import type { Policy } from './policy/types.js';
@@ -67,6 +68,8 @@ export interface PromoteOptions {
   onVerified?: (report: VerifyReport) => void;
   onBytes?: (bytes: number) => void;
   onBlob?: (desc: Descriptor, outcome: 'copied' | 'mounted' | 'skipped') => void;
+  /** Where the copy's time goes (timings.ts). */
+  timings?: Timings;
   now?: () => Date;
   /**
    * Variants to promote with it (variants/link.ts): each must be linked to the source, carry a
@@ -415,6 +418,7 @@ export async function promoteArtifact(options: PromoteOptions): Promise<PromoteR
         ...(mountFrom.length ? { mountFrom } : {}),
         ...(options.onBytes ? { onBytes: options.onBytes } : {}),
         ...(options.onBlob ? { onBlob: options.onBlob } : {}),
+        ...(options.timings ? { timings: options.timings } : {}),
       });
     }
     const nothingToDo = same && setTags.length === 0;

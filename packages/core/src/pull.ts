@@ -7,7 +7,8 @@ import { anyMatch, compileGlobs } from './modelpack/glob.js';
 import { ExtractionStage, assertDistinctLayerPaths, safeJoin, type CommitOptions } from './extract.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType } from './mediatypes.js';
 import { isDigest, type Descriptor, type Manifest } from './oci.js';
-import type { ContentStore, ReadOnlyStore } from './store.js';
+import { readKind, type ContentStore, type ReadOnlyStore } from './store.js';
+import type { Timings } from './timings.js';
 
 export interface ExtractResult {
   descriptor: Descriptor;
@@ -36,6 +37,8 @@ export async function transfer(
 
 export interface ExtractOptions extends CommitOptions {
   onBytes?: (n: number) => void;
+  /** Where the time goes (timings.ts): reads of the layers from the store are metered. */
+  timings?: Timings;
   /**
    * Only the layers whose file path matches one of these globs (pack's glob rules:
    * modelpack/glob.ts; a directory name matches what is below it) are downloaded, verified and
@@ -123,7 +126,8 @@ export async function extractArtifact(
         files.push(stage.keep(layer));
         continue;
       }
-      const content = await store.fetch(layer);
+      const fetched = await store.fetch(layer);
+      const content = options.timings ? options.timings.source(readKind(store), fetched) : fetched;
       const counted = countBytes(content, (_total, delta) => {
         bytes += delta;
         options.onBytes?.(bytes);
@@ -134,6 +138,7 @@ export async function extractArtifact(
       } finally {
         counted.destroy();
         content.destroy();
+        fetched.destroy();
       }
     }
     await stage.commit(options);

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { GcOptions, GcResult } from './layout/gc.js';
 import type { Descriptor } from './oci.js';
+import type { Timings } from './timings.js';
 
 /**
  * Where the bytes of a blob come from. `open` may be called more than once (retries), so it
@@ -33,6 +34,13 @@ export interface PushOptions {
   size?: number;
   /** Bytes-transferred callback for progress reporting. */
   onProgress?: (bytes: number) => void;
+  /** Where the time goes: the store marks its network requests and disk writes (timings.ts). */
+  timings?: Timings;
+}
+
+/** Timing kind of reading from `store`: a registry is network, anything else local disk. */
+export function readKind(store: ReadOnlyStore): 'network' | 'disk' {
+  return store.mountSource ? 'network' : 'disk';
 }
 
 /**

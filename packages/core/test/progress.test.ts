@@ -24,7 +24,39 @@ describe('progress', () => {
     p.finish(); // idempotent
     expect(lines).toHaveLength(3);
     expect(lines[0]).toBe('push: 477 MiB / 954 MiB (50%) 50.0 MB/s\n');
-    expect(lines[2]).toMatch(/\(100%\) 50\.0 MB\/s\n$/);
+    expect(lines[2]).toBe('push: 954 MiB of 954 MiB transferred, 20.0 s, 50.0 MB/s\n');
+  });
+
+  it('a warm-cache push counts blobs checked and present, and ends without "0 B 0.0 MB/s"', () => {
+    let t = 0;
+    const lines: string[] = [];
+    const p = createProgress('pack', { mode: 'lines', write: (s) => lines.push(s), intervalMs: 100, now: () => t });
+    p.setTotal(0);
+    p.setBlobs(3);
+    t = 150;
+    p.blob('present', 2 * 1024 ** 3);
+    t = 300;
+    p.blob('present', 2 * 1024 ** 3);
+    p.blob('mounted', 1024);
+    t = 400;
+    p.finish();
+    expect(lines[0]).toBe('pack: 0 B; 1 of 3 blobs checked (1 present)\n');
+    expect(lines[1]).toBe('pack: 0 B; 2 of 3 blobs checked (2 present)\n');
+    expect(lines.at(-1)).toBe('pack: 0 B of 4.0 GiB transferred (2 present, 1 mounted), 0.4 s\n');
+    expect(lines.join('')).not.toMatch(/MB\/s/);
+  });
+
+  it('the last line names what was sent and the rate of the bytes that moved', () => {
+    let t = 0;
+    const lines: string[] = [];
+    const p = createProgress('push', { mode: 'lines', write: (s) => lines.push(s), now: () => t });
+    p.setBlobs(2);
+    p.blob('present', 1e9);
+    p.update(1e9);
+    p.blob('sent', 1e9);
+    t = 2000;
+    p.finish();
+    expect(lines).toEqual(['push: 954 MiB of 1.9 GiB transferred (1 sent, 1 present), 2.0 s, 500.0 MB/s\n']);
   });
 
   it('redraws one line with a bar on a TTY', () => {

@@ -22,7 +22,17 @@ import {
   untrustedText,
   type VariantSummary,
 } from '@modelship/core';
-import { dryRunTag, formatBytes, layerJson, progressFor, safe, table, type CliIO, printResult } from '../io.js';
+import {
+  dryRunTag,
+  formatBytes,
+  layerJson,
+  progressFor,
+  safe,
+  table,
+  transferTimings,
+  type CliIO,
+  printResult,
+} from '../io.js';
 import {
   addFileSelectionOptions,
   addIdentifiersOption,
@@ -141,6 +151,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
     });
 
     const progress = progressFor(io, 'pack', flags.progress && !flags.json);
+    const clock = transferTimings(io, flags.progress && !flags.json && flags.dryRun !== true);
     const result = await pack({
       dir: resolve(dir),
       target: target.store,
@@ -156,10 +167,12 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       concurrency,
       ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
       progress,
+      timings: clock.timings,
       warn: (m) => io.err(safe`warning: ${m}\n`),
       ...(variants.request ? { variants: variants.request } : {}),
       ...(flags.scan || flags.scanOutput ? { securityScan: true } : {}),
     });
+    const timings = clock.done(result.stats.bytesRead);
     if (flags.scanOutput && result.securityScan) await writeScanReport(flags.scanOutput, result.securityScan);
     const reference = `${target.base}:${tags[0]}`;
     const dryRun = target.store.dryRun;
@@ -168,7 +181,7 @@ async function runPack(dir: string, flags: PackFlags, io: CliIO): Promise<{ text
       text: dryRun ? renderDryRun(result, reference, dryRun) : render(result, reference) + variantLines(summaries),
       json: {
         ...(toJson(result, reference, target.kind, target.store.location, summaries) as object),
-        ...(dryRun ? { dryRun: dryRunJson(result, dryRun) } : {}),
+        ...(dryRun ? { dryRun: dryRunJson(result, dryRun) } : { timings }),
       },
     };
   } finally {

@@ -21,7 +21,7 @@ import {
   type SigningSetup,
   type VerifyReport,
 } from '@modelship/core';
-import { dryRunTag, json, progressFor, safe, type CliIO } from '../io.js';
+import { blobOutcome, dryRunTag, json, progressFor, safe, transferTimings, type CliIO } from '../io.js';
 import {
   addSignerOptions,
   oneStdinSecret,
@@ -160,6 +160,7 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
     const tags = plan.tags;
 
     const progress = progressFor(io, 'promote', flags.progress && !flags.json);
+    const clock = transferTimings(io, flags.progress && !flags.json && flags.dryRun !== true);
     let failedReport: VerifyReport | undefined;
     let result: PromoteResult;
     try {
@@ -179,6 +180,8 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
           if (!r.ok) failedReport = r;
         },
         onBytes: (n) => progress.update(n),
+        onBlob: (desc, outcome) => progress.blob(blobOutcome(outcome), desc.size),
+        timings: clock.timings,
         variants,
       });
     } catch (e) {
@@ -186,10 +189,16 @@ async function runPromote(source: string, destination: string, flags: PromoteFla
       if (failedReport) io.out(flags.json ? json({ ok: false, report: failedReport }) : renderFailure(failedReport));
       throw e;
     }
-    if (!result.dryRun && !result.sameLocation) progress.finish();
+    const moved = !result.dryRun && !result.sameLocation;
+    if (moved) progress.finish();
+    const timings = moved ? clock.done(result.stats.bytesCopied) : undefined;
     // Never the --key value itself: it may be the PEM text of the private key.
     const signer = flags.key ? '--key' : 'keyless, OIDC';
-    io.out(flags.json ? json(toJson(result, src.display)) : render(result, src.display, signer));
+    io.out(
+      flags.json
+        ? json({ ...(toJson(result, src.display) as object), ...(timings ? { timings } : {}) })
+        : render(result, src.display, signer),
+    );
   } finally {
     await dstRegistry?.close();
     await src.store.close();

@@ -13,7 +13,7 @@ import {
   summarizeVariants,
   type CopyStats,
 } from '@modelship/core';
-import { json, progressFor, safe, type CliIO } from '../io.js';
+import { blobOutcome, json, progressFor, safe, transferTimings, type CliIO } from '../io.js';
 import {
   addRegistryOptions,
   addVariantOptions,
@@ -129,9 +129,11 @@ export function registerPull(program: Command, io: CliIO): void {
       try {
         const root = await resolveReference(src.store, src.reference);
         const progress = progressFor(io, 'pull', flags.progress && !flags.json);
+        const clock = transferTimings(io, flags.progress && !flags.json);
         progress.setTotal(0);
         const r = await extractArtifact(src.store, root, flags.extract!, {
           onBytes: (n) => progress.update(n),
+          timings: clock.timings,
           overwrite: flags.overwrite === true,
           ...(flags.include ? { include: flags.include } : {}),
         }).catch((e: unknown) => {
@@ -143,12 +145,14 @@ export function registerPull(program: Command, io: CliIO): void {
           throw e;
         });
         progress.finish();
+        const timings = clock.done(r.bytes);
         const result = {
           reference: src.display,
           digest: root.digest,
           directory: flags.extract,
           files: r.files,
           bytes: r.bytes,
+          timings,
         };
         io.out(
           flags.json
@@ -184,15 +188,19 @@ async function runTransfer(
         tag: '--tag',
       });
       const progress = progressFor(io, verb, flags.progress && !flags.json);
+      const clock = transferTimings(io, flags.progress && !flags.json);
       const { stats, variants: published } = await copyWithVariants(src.store, dst.store, root, {
         concurrency: parseConcurrency(flags.concurrency, '--concurrency'),
         referrers: flags.referrers,
         tags,
         ...(flags.mountFrom ? { mountFrom: flags.mountFrom } : {}),
         onBytes: (n) => progress.update(n),
+        onBlob: (desc, outcome) => progress.blob(blobOutcome(outcome), desc.size),
+        timings: clock.timings,
         ...(variants.request ? { variants: variants.request } : {}),
       });
       progress.finish();
+      const timings = clock.done(stats.bytesCopied);
       const reference = tags.length ? `${dst.base}:${tags[0]}` : `${dst.base}@${root.digest}`;
       const summaries = summarizeVariants(dst.base, published);
       io.out(
@@ -205,6 +213,7 @@ async function runTransfer(
               tags,
               stats,
               variants: summaries.map((v, i) => ({ ...v, built: published[i]!.built })),
+              timings,
             })
           : safe`${summary(stats)}\nreference: ${reference}\n` +
               (tags.length > 1 ? safe`tags: ${tags.join(', ')}\n` : '') +

@@ -8,6 +8,7 @@ import { sha256Digest, HashingStream, VerifyingStream } from '../digest.js';
 import { ModelshipError } from '../errors.js';
 import { digestHex, isDigest, type Descriptor } from '../oci.js';
 import type { BlobSource, IngestResult, PushOptions } from '../store.js';
+import type { Timings } from '../timings.js';
 import { errno, wrapFs, wrapWrite } from './errors.js';
 
 export const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
@@ -30,11 +31,17 @@ class ProgressCounter extends Transform {
 
 /** Writes into an open file handle it does not own (the caller syncs and closes it). */
 class FileSink extends Writable {
-  constructor(private readonly fh: fsp.FileHandle) {
+  constructor(
+    private readonly fh: fsp.FileHandle,
+    private readonly timings?: Timings,
+  ) {
     super();
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.writeAll(chunk).then(() => cb(), cb);
+    const end = this.timings?.begin('disk');
+    this.writeAll(chunk)
+      .finally(end)
+      .then(() => cb(), cb);
   }
   private async writeAll(chunk: Buffer): Promise<void> {
     let off = 0;
@@ -149,13 +156,13 @@ export class LayoutBlobs {
    * Streams `source` through `transforms` into a fresh temp file under `ingest/`, optionally
    * fsyncs it, and returns its path. The temp file is gone if anything fails.
    */
-  private async writeTemp(source: Readable, transforms: Transform[], what: string): Promise<string> {
+  private async writeTemp(source: Readable, transforms: Transform[], what: string, timings?: Timings): Promise<string> {
     const tmp = this.tempPath();
     let fh: fsp.FileHandle | undefined;
     try {
       await fsp.mkdir(join(this.root, 'ingest'), { recursive: true });
       fh = await fsp.open(tmp, 'wx');
-      await pipeline([source, ...transforms, new FileSink(fh)]);
+      await pipeline([source, ...transforms, new FileSink(fh, timings)]);
       if (this.fsync) await fh.sync();
       await fh.close();
       fh = undefined;
@@ -189,7 +196,7 @@ export class LayoutBlobs {
       const verifier = new VerifyingStream(desc.digest, desc.size, `content pushed as ${desc.digest}`);
       const transforms: Transform[] = [verifier];
       if (options.onProgress) transforms.push(new ProgressCounter(options.onProgress));
-      const tmp = await this.writeTemp(await source.open(), transforms, what);
+      const tmp = await this.writeTemp(await source.open(), transforms, what, options.timings);
       await this.commit(tmp, blobPath, what);
     }
     // A hard link moves no bytes, so it reports no progress: pack counts progress as bytes read.
@@ -251,7 +258,12 @@ export class LayoutBlobs {
     const hasher = new HashingStream();
     const transforms: Transform[] = [hasher];
     if (options.onProgress) transforms.push(new ProgressCounter(options.onProgress));
-    const tmp = await this.writeTemp(stream, transforms, `content ingested into OCI layout ${this.location}`);
+    const tmp = await this.writeTemp(
+      stream,
+      transforms,
+      `content ingested into OCI layout ${this.location}`,
+      options.timings,
+    );
     const descriptor: Descriptor = { mediaType, digest: hasher.digest(), size: hasher.bytes };
     let uploaded = true;
     try {

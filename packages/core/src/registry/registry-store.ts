@@ -334,7 +334,8 @@ export class RegistryStore implements ContentStore {
   async push(desc: Descriptor, source: BlobSource | Buffer, options: PushOptions = {}): Promise<PushResult> {
     if (!isDigest(desc.digest)) throw new ModelshipError('USAGE', `not a sha256 digest: "${desc.digest}"`);
     if (isManifest(desc.mediaType)) return this.pushManifest(desc, source);
-    return this.limit(() => this.pushBlob(desc, source, options));
+    const blob = (): Promise<PushResult> => this.pushBlob(desc, source, options);
+    return this.limit(() => (options.timings ? options.timings.time('network', blob) : blob()));
   }
 
   private async pushBlob(desc: Descriptor, source: BlobSource | Buffer, options: PushOptions): Promise<PushResult> {
@@ -444,13 +445,14 @@ export class RegistryStore implements ContentStore {
     }
     if (ingestMode(this.http.host, this.strategy) === 'spool') return this.ingestSpooled(mediaType, stream, options);
     return this.limit(async () => {
+      const end = options.timings?.begin('network');
       const sent = await ingestStream(
         this.uploadContext(),
         stream,
         options.onProgress,
         `push a ${mediaType} blob to ${this.location}`,
         options.size,
-      );
+      ).finally(end);
       return { descriptor: { mediaType, digest: sent.digest, size: sent.size }, uploaded: true };
     });
   }
