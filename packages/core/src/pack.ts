@@ -236,6 +236,11 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
         warn(`${f.path}: compressing weights (${format}) rarely saves space and slows every pull; raw is recommended`);
   }
 
+  // A layer the target registry is known to refuse fails here, before any file is read. The
+  // file's size is the raw layer's size and a lower bound for a tar layer's.
+  if (store.checkLayerSize && format !== 'tar+gzip' && format !== 'tar+zstd')
+    for (const f of files) store.checkLayerSize(f.path, f.size);
+
   const stats: PackResult['stats'] = {
     files: files.length,
     hashed: 0,

@@ -109,6 +109,12 @@ export interface ContentStore extends ReadOnlyStore {
   /** Capability: blobs are local files (see LocalBlobFiles). */
   readonly localFiles?: LocalBlobFiles;
 
+  /**
+   * Capability: throws (INPUT) for a layer of `size` bytes the store is known to refuse (a
+   * registry's per-layer limit), with no request made: pack calls it before reading a file.
+   */
+  checkLayerSize?(layer: string, size: number): void;
+
   /** Capability: tags and manifests can be removed, and what nothing reaches collected (OCI layouts). */
   readonly deletion?: StoreDeletion;
 
