@@ -390,9 +390,14 @@ async function poolHash(
 ): Promise<Map<ModelFile, LayerDigests>> {
   const poolHashed = new Map<ModelFile, LayerDigests>();
   const local = store.localFiles;
-  if (format !== 'raw' || !local) return poolHashed;
-  const linkDev = await local.linkDevice();
-  const toHash = files.filter((f) => !cached.has(f) && f.dev === linkDev);
+  const resumable = store.resumableSize;
+  if (format !== 'raw' || (!local && resumable === undefined)) return poolHashed;
+  // A registry continues an interrupted upload only of a blob whose digest is known: files of
+  // resumable size are hashed first (one more read; docs/performance.md, "Resumable pushes").
+  const linkDev = local ? await local.linkDevice() : undefined;
+  const toHash = files.filter(
+    (f) => !cached.has(f) && (local ? f.dev === linkDev : resumable !== undefined && f.size >= resumable),
+  );
   if (!toHash.length) return poolHashed;
   let last = 0;
   const results = await hashFiles(

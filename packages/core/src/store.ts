@@ -115,6 +115,12 @@ export interface ContentStore extends ReadOnlyStore {
    */
   checkLayerSize?(layer: string, size: number): void;
 
+  /**
+   * Capability: blobs of at least this many bytes whose digest is known go up resumable (an
+   * interrupted upload continues on the next run); pack hashes such files before pushing them.
+   */
+  readonly resumableSize?: number;
+
   /** Capability: tags and manifests can be removed, and what nothing reaches collected (OCI layouts). */
   readonly deletion?: StoreDeletion;
 

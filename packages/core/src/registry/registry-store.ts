@@ -41,10 +41,12 @@ import {
   type FallbackIndexIO,
 } from './referrers.js';
 import { responseFailure } from './response-error.js';
-import { checkLayerSize } from './limits.js';
+import { checkLayerSize, registryLimits } from './limits.js';
 import { UploadSessions, defaultUploadStateDir } from './upload-session.js';
 import {
   DEFAULT_CHUNK_SIZE,
+  RESUMABLE_MIN_CHUNKS,
+  chooseStrategy,
   parseChunkSize,
   ingestMode,
   ingestStream,
@@ -347,6 +349,13 @@ export class RegistryStore implements ContentStore {
   }
 
   // ---- writes ---------------------------------------------------------------------------
+
+  /** Capability: the size from which blob uploads are chunked and resumable across runs. */
+  get resumableSize(): number | undefined {
+    if (!this.sessions || registryLimits(this.http.host)?.noResume) return undefined;
+    const min = RESUMABLE_MIN_CHUNKS * this.chunkSize;
+    return chooseStrategy(this.http.host, this.strategy, min, this.chunkSize) === 'chunked' ? min : undefined;
+  }
 
   /** Capability: refuses, before any request, a layer this registry is known not to store. */
   checkLayerSize(layer: string, size: number): void {

@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TransformCallback } from 'node:stream';
 import { HashingStream } from '../digest.js';
@@ -23,13 +24,27 @@ export function isMonolithicOnly(host: string): boolean {
   return h === 'ghcr.io' || h.endsWith('.pkg.dev') || h === 'gcr.io' || h.endsWith('gcr.io');
 }
 
+/**
+ * Blobs of at least this many chunks go up chunked (and resumable) under `auto`: an
+ * interruption then costs at most an eighth of the blob. Smaller ones go monolithic, the
+ * fastest request shape (docs/performance.md).
+ */
+export const RESUMABLE_MIN_CHUNKS = 8;
+
 /** The strategy for a blob of known size. */
-export function chooseStrategy(host: string, requested: UploadStrategy, size: number): Exclude<UploadStrategy, 'auto'> {
+export function chooseStrategy(
+  host: string,
+  requested: UploadStrategy,
+  size: number,
+  chunkSize: number = DEFAULT_CHUNK_SIZE,
+): Exclude<UploadStrategy, 'auto'> {
   if (requested !== 'auto') return requested;
   if (isMonolithicOnly(host)) return 'monolithic';
-  const max = registryLimits(host)?.maxMonolithic;
-  if (max !== undefined && size > max) return 'chunked';
-  return 'monolithic';
+  const limits = registryLimits(host);
+  if (limits?.maxMonolithic !== undefined && size > limits.maxMonolithic) return 'chunked';
+  // Quay's chunked uploads and ECR's upload status are not to be relied on (see limits.ts).
+  if (limits?.noResume || limits?.maxMonolithic !== undefined) return 'monolithic';
+  return size >= RESUMABLE_MIN_CHUNKS * chunkSize ? 'chunked' : 'monolithic';
 }
 
 /** Parses MODELSHIP_UPLOAD_CHUNK_SIZE: bytes, or a number with K/M/G (binary: 4M, 4MiB = 4194304). */
@@ -78,6 +93,8 @@ class ProgressHashingStream extends HashingStream {
   constructor(
     private readonly onProgress: ((bytes: number) => void) | undefined,
     private readonly base = 0,
+    /** false: count only (the registry checks `?digest=` itself). */
+    private readonly hashing = true,
   ) {
     super();
     this.hashed.catch(() => undefined);
@@ -92,7 +109,11 @@ class ProgressHashingStream extends HashingStream {
     cb();
   }
   override _transform(chunk: Buffer, enc: BufferEncoding, cb: TransformCallback): void {
-    super._transform(chunk, enc, cb);
+    if (this.hashing) super._transform(chunk, enc, cb);
+    else {
+      this.bytes += chunk.length;
+      cb(null, chunk);
+    }
     this.onProgress?.(this.base + this.bytes);
   }
 }
@@ -222,6 +243,13 @@ function mismatch(desc: Descriptor, got: string, bytes: number, what: string): M
   );
 }
 
+/**
+ * POST + one PUT with the whole body. Nothing is hashed on the way: the registry refuses a
+ * body that does not hash to `?digest=` (distribution-spec "Pushing blobs"), and on a
+ * machine with few cores a second SHA-256 beside the registry's own costs push time
+ * (docs/performance.md). Only when the registry says 400 is the source hashed again, to tell
+ * a changed file from another refusal.
+ */
 async function monolithic(
   ctx: UploadContext,
   s: Session,
@@ -229,8 +257,9 @@ async function monolithic(
   source: Readable,
   onProgress: ((n: number) => void) | undefined,
   what: string,
+  rehash: () => Promise<{ digest: string; size: number }>,
 ): Promise<void> {
-  const hasher = new ProgressHashingStream(onProgress);
+  const hasher = new ProgressHashingStream(onProgress, 0, false);
   source.on('error', (e) => hasher.destroy(e));
   const res = await ctx.http.send({
     method: 'PUT',
@@ -240,11 +269,11 @@ async function monolithic(
     scopes: ctx.pushScopes,
     headersTimeout: COMMIT_TIMEOUT,
   });
-  if (res.status === 400 && hasher.writableFinished) {
-    const got = hasher.digest();
-    if (got !== desc.digest) {
+  if (res.status === 400) {
+    const got = await rehash().catch(() => undefined);
+    if (got && (got.digest !== desc.digest || got.size !== desc.size)) {
       await res.body.dump();
-      throw mismatch(desc, got, hasher.bytes, what);
+      throw mismatch(desc, got.digest, got.size, what);
     }
   }
   await expectStatus(ctx, res, [201], `${what}: upload`);
@@ -476,7 +505,7 @@ export async function uploadBlob(
   opts: UploadOptions,
 ): Promise<PushResult> {
   const what = `push blob ${desc.digest} to ${ctx.http.host}/${ctx.repository}`;
-  const strategy = chooseStrategy(ctx.http.host, opts.strategy, desc.size);
+  const strategy = chooseStrategy(ctx.http.host, opts.strategy, desc.size, opts.chunkSize);
   const key = { registry: ctx.http.host, repository: ctx.repository, digest: desc.digest };
   const resumable = strategy === 'chunked' && !registryLimits(ctx.http.host)?.noResume;
   const kept = resumable ? ctx.sessions : undefined;
@@ -484,6 +513,11 @@ export async function uploadBlob(
     ? (s: Session): Promise<void> =>
         kept.save({ ...key, size: desc.size, location: s.location.href, offset: s.offset })
     : undefined;
+  const rehash = async (): Promise<{ digest: string; size: number }> => {
+    const h = new HashingStream();
+    await pipeline(await open(), h, new Writable({ write: (_c, _e, cb) => cb() }));
+    return { digest: h.digest(), size: h.bytes };
+  };
   let resume = kept ? await keptSession(ctx, kept, desc, what) : undefined;
   for (let attempt = 0; ; attempt++) {
     let session: Session | undefined;
@@ -493,7 +527,7 @@ export async function uploadBlob(
       session = resume ?? (await startSession(ctx, what));
       resume = undefined;
       source = await open();
-      if (strategy === 'monolithic') await monolithic(ctx, session, desc, source, opts.onProgress, what);
+      if (strategy === 'monolithic') await monolithic(ctx, session, desc, source, opts.onProgress, what, rehash);
       else if (strategy === 'chunked')
         await chunked(ctx, session, desc, source, opts.chunkSize, opts.onProgress, what, onAck);
       else {
