@@ -2,7 +2,7 @@
 // 2.8) on 127.0.0.1: the CLI is killed (SIGKILL) part-way through a multi-chunk blob and run
 // again; the fault proxy in front counts every request-body byte the client sent to upload
 // URLs. 2.8 keeps the part of a PATCH body that reached it, after which its upload state no
-// longer matches (docs/performance.md, "Resumable pushes"): killed between chunks, or behind a
+// longer matches (docs/cli.md, "Resumable pushes and registry limits"): killed between chunks, or behind a
 // request-buffering nginx, the next run continues from the registry's offset; a session the
 // registry no longer knows is started again with one warning.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
@@ -80,7 +80,9 @@ async function packKilled(args: string[], env: NodeJS.ProcessEnv, when: () => bo
 }
 
 function storedDigest(d: string): string {
-  return `sha256:${createHash('sha256').update(readFileSync(reg.blobPath(d))).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(readFileSync(reg.blobPath(d)))
+    .digest('hex')}`;
 }
 
 function records(state: string): string[] {
@@ -99,7 +101,11 @@ describe('push resumes an interrupted blob upload on the next run', () => {
     const state = stateDirOf('acked');
     // The 5th PATCH is read but never forwarded nor answered: the client dies with it in flight.
     proxy.faults.push({ method: 'PATCH', path: /\/blobs\/uploads\//, after: 4, times: 1, action: { kind: 'swallow' } });
-    const signal = await packKilled(packArgs(proxy.host, 'resume/acked'), envFor(state), () => proxy.fired['swallow'] === 1);
+    const signal = await packKilled(
+      packArgs(proxy.host, 'resume/acked'),
+      envFor(state),
+      () => proxy.fired['swallow'] === 1,
+    );
     expect(signal).toBe('SIGKILL');
     const first = proxy.blobBytesUp;
 
@@ -122,7 +128,9 @@ describe('push resumes an interrupted blob upload on the next run', () => {
     expect(second).toBeGreaterThanOrEqual(SIZE - 4 * CHUNK);
     expect(second).toBeLessThanOrEqual(SIZE - 4 * CHUNK + SMALL_BLOBS);
     expect(first + second - SIZE).toBeLessThanOrEqual(CHUNK + SMALL_BLOBS);
-    expect(proxy.log.some((e) => e.method === 'GET' && /\/blobs\/uploads\/./.test(e.url) && e.status === 204)).toBe(true);
+    expect(proxy.log.some((e) => e.method === 'GET' && /\/blobs\/uploads\/./.test(e.url) && e.status === 204)).toBe(
+      true,
+    );
     expect(storedDigest(digest)).toBe(digest);
     expect(records(state)).toEqual([]);
   }, 120_000);
@@ -134,7 +142,11 @@ describe('push resumes an interrupted blob upload on the next run', () => {
     cleanups.push(() => proxy.close());
     const state = stateDirOf('nginx');
     // 18 MiB: half-way through the 5th chunk.
-    const signal = await packKilled(packArgs(proxy.host, 'resume/nginx'), envFor(state), () => proxy.blobBytesUp >= 18 * MiB);
+    const signal = await packKilled(
+      packArgs(proxy.host, 'resume/nginx'),
+      envFor(state),
+      () => proxy.blobBytesUp >= 18 * MiB,
+    );
     expect(signal).toBe('SIGKILL');
     const first = proxy.blobBytesUp;
     expect(first).toBeLessThan(SIZE);
@@ -169,7 +181,9 @@ describe('push resumes an interrupted blob upload on the next run', () => {
     expect(r.status).toBe(0);
     const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/earlier run left at 12582912 of 33554432 bytes \(it answered 404\); uploading the blob from the start/);
+    expect(warnings[0]).toMatch(
+      /earlier run left at 12582912 of 33554432 bytes \(it answered 404\); uploading the blob from the start/,
+    );
     // The Location (with its signed `_state`) is never shown.
     expect(r.stderr).not.toMatch(/_state|blobs\/uploads\//);
     expect(proxy.blobBytesUp).toBeGreaterThanOrEqual(SIZE);
@@ -232,7 +246,9 @@ describe('a dropped connection mid-upload, within one run', () => {
     expect(proxy.fired['reset-request']).toBe(1);
     // One cut chunk's worth (2 MiB reached the proxy) is sent again, not the 16 MiB before it.
     expect(proxy.blobBytesUp).toBeLessThanOrEqual(SIZE + CHUNK);
-    expect(proxy.log.some((e) => e.method === 'GET' && /\/blobs\/uploads\/./.test(e.url) && e.status === 204)).toBe(true);
+    expect(proxy.log.some((e) => e.method === 'GET' && /\/blobs\/uploads\/./.test(e.url) && e.status === 204)).toBe(
+      true,
+    );
     expect(storedDigest(digest)).toBe(digest);
     expect(records(stateDirOf('dropped'))).toEqual([]);
   }, 120_000);

@@ -69,9 +69,13 @@ ${temps}
 }
 `,
   );
-  const proc: ChildProcess = spawn(NGINX_BINARY, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
-    stdio: 'ignore',
-  });
+  const proc: ChildProcess = spawn(
+    NGINX_BINARY,
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],
+    {
+      stdio: 'ignore',
+    },
+  );
   const host = `127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) {

@@ -393,7 +393,7 @@ async function poolHash(
   const resumable = store.resumableSize;
   if (format !== 'raw' || (!local && resumable === undefined)) return poolHashed;
   // A registry continues an interrupted upload only of a blob whose digest is known: files of
-  // resumable size are hashed first (one more read; docs/performance.md, "Resumable pushes").
+  // resumable size are hashed first (one more read; docs/cli.md, "Resumable pushes and registry limits").
   const linkDev = local ? await local.linkDevice() : undefined;
   const toHash = files.filter(
     (f) => !cached.has(f) && (local ? f.dev === linkDev : resumable !== undefined && f.size >= resumable),

@@ -6,7 +6,7 @@ const MiB = 1024 * 1024;
 
 /**
  * What a registry is known to refuse, so a push fails before the first byte instead of after
- * gigabytes. The figures and their sources are in docs/performance.md ("Registry limits");
+ * gigabytes. The figures and their sources are in docs/cli.md ("Resumable pushes and registry limits");
  * a registry not listed here has no known limit (OCI distribution itself sets none).
  */
 export interface RegistryLimits {

@@ -7,7 +7,7 @@ import { isDigest } from '../oci.js';
 
 /**
  * Where an interrupted chunked upload stands, kept on disk so the next run continues it
- * (docs/performance.md, "Resumable pushes"). The Location may carry the registry's signed
+ * (docs/cli.md, "Resumable pushes and registry limits"). The Location may carry the registry's signed
  * `_state` token: it is written to a 0600 file in a 0700 directory and never logged. No
  * credential is ever part of a record.
  */

@@ -27,7 +27,7 @@ export function isMonolithicOnly(host: string): boolean {
 /**
  * Blobs of at least this many chunks go up chunked (and resumable) under `auto`: an
  * interruption then costs at most an eighth of the blob. Smaller ones go monolithic, the
- * fastest request shape (docs/performance.md).
+ * fastest request shape (docs/cli.md, "Resumable pushes and registry limits").
  */
 export const RESUMABLE_MIN_CHUNKS = 8;
 
@@ -181,7 +181,7 @@ async function startSession(ctx: UploadContext, what: string): Promise<Session> 
  * "Resumable Push"), answered with the committed `Range` and a fresh Location. A string is
  * why the session cannot be continued. distribution 2.8 refuses the status of a session whose
  * stored bytes went past its Location's offset (a PATCH cut off mid-body left part of its body
- * behind); 3.x answers with the real offset (docs/performance.md, "Resumable pushes").
+ * behind); 3.x answers with the real offset (docs/cli.md, "Resumable pushes and registry limits").
  */
 async function uploadStatus(ctx: UploadContext, s: Session, size: number): Promise<Session | string> {
   const res = await ctx.http.send({ method: 'GET', url: s.location, scopes: ctx.pushScopes });
@@ -247,7 +247,7 @@ function mismatch(desc: Descriptor, got: string, bytes: number, what: string): M
  * POST + one PUT with the whole body. Nothing is hashed on the way: the registry refuses a
  * body that does not hash to `?digest=` (distribution-spec "Pushing blobs"), and on a
  * machine with few cores a second SHA-256 beside the registry's own costs push time
- * (docs/performance.md). Only when the registry says 400 is the source hashed again, to tell
+ * (docs/cli.md, "Resumable pushes and registry limits"). Only when the registry says 400 is the source hashed again, to tell
  * a changed file from another refusal.
  */
 async function monolithic(
@@ -510,8 +510,7 @@ export async function uploadBlob(
   const resumable = strategy === 'chunked' && !registryLimits(ctx.http.host)?.noResume;
   const kept = resumable ? ctx.sessions : undefined;
   const onAck = kept
-    ? (s: Session): Promise<void> =>
-        kept.save({ ...key, size: desc.size, location: s.location.href, offset: s.offset })
+    ? (s: Session): Promise<void> => kept.save({ ...key, size: desc.size, location: s.location.href, offset: s.offset })
     : undefined;
   const rehash = async (): Promise<{ digest: string; size: number }> => {
     const h = new HashingStream();
