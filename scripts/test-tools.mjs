@@ -55,6 +55,14 @@ const TOOLS = [
     packages: { apt: 'python3-numpy', dnf: 'python3-numpy', brew: 'numpy' },
   },
   {
+    name: 'nginx',
+    binaries: ['nginx'],
+    // Debian installs it in /usr/sbin, which a non-root PATH often lacks.
+    dirs: ['/usr/sbin'],
+    why: 'a request-buffering reverse proxy in front of the registry (the resumable push tests)',
+    packages: { apt: 'nginx-light', dnf: 'nginx', brew: 'nginx' },
+  },
+  {
     name: 'containerd',
     binaries: ['containerd', 'ctr'],
     all: true,
@@ -82,7 +90,8 @@ function onPath(binary, env) {
 
 function present(tool, env) {
   if (tool.env && env[tool.env]) return executable(env[tool.env]);
-  const found = tool.all ? tool.binaries.every((b) => onPath(b, env)) : tool.binaries.some((b) => onPath(b, env));
+  const has = (b) => onPath(b, env) || (tool.dirs ?? []).some((d) => executable(join(d, b)));
+  const found = tool.all ? tool.binaries.every(has) : tool.binaries.some(has);
   return found && (!tool.check || tool.check(env));
 }
 
@@ -132,6 +141,8 @@ if (missing.length && isRoot && pm === 'apt' && env.MODELSHIP_TOOLS_NO_INSTALL !
     process.stderr.write('test tools: apt-get failed\n');
   // Debian's package starts a system registry on :5000; the tests start their own.
   if (pkgs.includes('docker-registry')) run('service', ['docker-registry', 'stop']);
+  // Same for nginx on :80: the tests start their own on a free port.
+  if (pkgs.includes('nginx-light')) run('service', ['nginx', 'stop']);
   missing = missingTools(env, isRoot);
 }
 if (missing.length) {

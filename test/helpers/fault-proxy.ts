@@ -19,13 +19,17 @@ export type FaultAction =
   /** Hold the request this long before forwarding (past a client timeout, say). */
   | { kind: 'delay'; ms: number }
   /** Run a side effect (kill the registry, …) then forward. */
-  | { kind: 'call'; fn: () => Promise<void> | void };
+  | { kind: 'call'; fn: () => Promise<void> | void }
+  /** Read the request body (counted in blobBytesUp), forward nothing, never answer: a client killed mid-request. */
+  | { kind: 'swallow' };
 
 export interface Fault {
   method?: string;
   path: RegExp;
   /** How many matching requests this fault applies to. */
   times: number;
+  /** Matching requests let through untouched before the fault applies (default 0). */
+  after?: number;
   action: FaultAction;
 }
 
@@ -97,14 +101,22 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       res.writeHead(answer.status, answer.headers).end(answer.body);
       return;
     }
-    const fault = proxy.faults.find(
-      (f) => f.times > 0 && (f.method === undefined || f.method === req.method) && f.path.test(req.url ?? ''),
-    );
+    const fault = proxy.faults.find((f) => {
+      if (f.times <= 0 || (f.method !== undefined && f.method !== req.method) || !f.path.test(req.url ?? ''))
+        return false;
+      if (!f.after) return true;
+      f.after--;
+      return false;
+    });
     let action: FaultAction | undefined;
     if (fault) {
       fault.times--;
       action = fault.action;
       proxy.fired[action.kind] = (proxy.fired[action.kind] ?? 0) + 1;
+    }
+    if (action?.kind === 'swallow') {
+      req.on('data', (c: Buffer) => (proxy.blobBytesUp += c.length));
+      return;
     }
     if (action?.kind === 'delay') await sleep(action.ms);
     if (action?.kind === 'call') await action.fn();
@@ -148,6 +160,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       },
     );
     up.on('error', () => cut(res, req));
+    // A client that dies mid-body leaves the upstream request cut off, as a real connection would.
+    req.on('close', () => {
+      if (!req.complete) up.destroy();
+    });
     if (/\/blobs\/uploads\//.test(url.pathname)) req.on('data', (c: Buffer) => (proxy.blobBytesUp += c.length));
     if (action?.kind === 'reset-request') {
       let seen = 0;

@@ -30,6 +30,7 @@ export class DryRunStore implements ContentStore {
   readonly location: string;
   readonly mountSource?: MountSource;
   readonly localFiles?: LocalBlobFiles;
+  readonly checkLayerSize?: (layer: string, size: number) => void;
   readonly dryRun: DryRunLog = { writes: [], tags: [] };
   private readonly planned = new Map<string, Buffer | undefined>();
 
@@ -43,6 +44,8 @@ export class DryRunStore implements ContentStore {
     // The layout's directory still matters (pack never packs its own output), and hashing
     // files in the worker pool before a "link" still saves reading them twice.
     if (target?.localFiles) this.localFiles = target.localFiles;
+    // A dry run says what a real one would refuse.
+    if (target?.checkLayerSize) this.checkLayerSize = target.checkLayerSize.bind(target);
   }
 
   async exists(desc: Descriptor): Promise<boolean> {

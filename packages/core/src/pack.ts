@@ -239,6 +239,11 @@ async function packScanned(options: PackOptions, scanned: ScanResult, git: GitSe
         warn(`${f.path}: compressing weights (${format}) rarely saves space and slows every pull; raw is recommended`);
   }
 
+  // A layer the target registry is known to refuse fails here, before any file is read. The
+  // file's size is the raw layer's size and a lower bound for a tar layer's.
+  if (store.checkLayerSize && format !== 'tar+gzip' && format !== 'tar+zstd')
+    for (const f of files) store.checkLayerSize(f.path, f.size);
+
   const stats: PackResult['stats'] = {
     files: files.length,
     hashed: 0,
@@ -398,9 +403,14 @@ async function poolHash(
 ): Promise<Map<ModelFile, LayerDigests>> {
   const poolHashed = new Map<ModelFile, LayerDigests>();
   const local = store.localFiles;
-  if (format !== 'raw' || !local) return poolHashed;
-  const linkDev = await local.linkDevice();
-  const toHash = files.filter((f) => !cached.has(f) && f.dev === linkDev);
+  const resumable = store.resumableSize;
+  if (format !== 'raw' || (!local && resumable === undefined)) return poolHashed;
+  // A registry continues an interrupted upload only of a blob whose digest is known: files of
+  // resumable size are hashed first (one more read; docs/cli.md, "Resumable pushes and registry limits").
+  const linkDev = local ? await local.linkDevice() : undefined;
+  const toHash = files.filter(
+    (f) => !cached.has(f) && (local ? f.dev === linkDev : resumable !== undefined && f.size >= resumable),
+  );
   if (!toHash.length) return poolHashed;
   let last = 0;
   const results = await hashFiles(

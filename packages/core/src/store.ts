@@ -117,6 +117,18 @@ export interface ContentStore extends ReadOnlyStore {
   /** Capability: blobs are local files (see LocalBlobFiles). */
   readonly localFiles?: LocalBlobFiles;
 
+  /**
+   * Capability: throws (INPUT) for a layer of `size` bytes the store is known to refuse (a
+   * registry's per-layer limit), with no request made: pack calls it before reading a file.
+   */
+  checkLayerSize?(layer: string, size: number): void;
+
+  /**
+   * Capability: blobs of at least this many bytes whose digest is known go up resumable (an
+   * interrupted upload continues on the next run); pack hashes such files before pushing them.
+   */
+  readonly resumableSize?: number;
+
   /** Capability: tags and manifests can be removed, and what nothing reaches collected (OCI layouts). */
   readonly deletion?: StoreDeletion;
 

@@ -69,7 +69,7 @@ describe('streamPatch', () => {
       const received: Buffer[] = [];
       const all = Buffer.concat(chunks);
       const ctx = contextLikeUndici(received, all.length);
-      const session = { location: new URL('http://127.0.0.1:1/v2/x/blobs/uploads/1'), minChunk: 0 };
+      const session = { location: new URL('http://127.0.0.1:1/v2/x/blobs/uploads/1'), minChunk: 0, offset: 0 };
       const done = streamPatch(ctx, session, lateEnding(chunks), all.length, undefined, 'test');
       // Fails by timing out (the old code never settled), not by hanging the suite.
       let timer: NodeJS.Timeout | undefined;

@@ -41,8 +41,13 @@ import {
   type FallbackIndexIO,
 } from './referrers.js';
 import { responseFailure } from './response-error.js';
+import { checkLayerSize, registryLimits } from './limits.js';
+import { UploadSessions, defaultUploadStateDir } from './upload-session.js';
 import {
   DEFAULT_CHUNK_SIZE,
+  RESUMABLE_MIN_CHUNKS,
+  chooseStrategy,
+  parseChunkSize,
   ingestMode,
   ingestStream,
   tryMount,
@@ -70,8 +75,13 @@ export interface RegistryStoreOptions {
   warn?: (message: string) => void;
   /** `auto` picks per host (monolithic, chunked above a threshold on Docker Hub). */
   uploadStrategy?: UploadStrategy;
-  /** PATCH size for chunked uploads (default 100 MiB; raised to the registry's OCI-Chunk-Min-Length). */
+  /** PATCH size for chunked uploads (default `$MODELSHIP_UPLOAD_CHUNK_SIZE`, else 100 MiB; raised to the registry's OCI-Chunk-Min-Length). */
   chunkSize?: number;
+  /**
+   * Directory of the records that let an interrupted chunked upload continue on the next run
+   * (default `$MODELSHIP_STATE_DIR/uploads`, else `$XDG_CACHE_HOME/modelship/uploads`); false: keep none.
+   */
+  uploadStateDir?: string | false;
   /** Retries on 408/429/5xx/connection resets (default 4). */
   retries?: number;
   userAgent?: string;
@@ -112,6 +122,8 @@ export class RegistryStore implements ContentStore {
   private readonly auth: Authorizer;
   private readonly strategy: UploadStrategy;
   private readonly chunkSize: number;
+  private readonly sessions: UploadSessions | undefined;
+  private readonly warn: ((message: string) => void) | undefined;
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly limit: ReturnType<typeof pLimit>;
@@ -135,7 +147,12 @@ export class RegistryStore implements ContentStore {
     this.location = `${opts.registry}/${opts.repository}`;
     this.mountSource = { registry: opts.registry, repository: opts.repository };
     this.strategy = opts.uploadStrategy ?? 'auto';
-    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    const env = opts.env ?? process.env;
+    const envChunk = env['MODELSHIP_UPLOAD_CHUNK_SIZE'];
+    this.chunkSize = opts.chunkSize ?? (envChunk ? parseChunkSize(envChunk) : DEFAULT_CHUNK_SIZE);
+    const stateDir = opts.uploadStateDir ?? defaultUploadStateDir(env);
+    this.sessions = stateDir === false ? undefined : new UploadSessions(stateDir);
+    this.warn = opts.warn;
     if (!(this.chunkSize > 0)) throw new ModelshipError('USAGE', `chunkSize must be positive, got ${opts.chunkSize}`);
     this.retries = opts.retries ?? 4;
     this.backoffMs = opts.backoffMs ?? 500;
@@ -202,6 +219,8 @@ export class RegistryStore implements ContentStore {
       backoffMs: this.backoffMs,
       failure: (res, what, scopes) => this.failure(res, what, scopes),
       blobExists: (digest) => this.exists({ mediaType: 'application/octet-stream', digest, size: 0 }),
+      ...(this.sessions ? { sessions: this.sessions } : {}),
+      ...(this.warn ? { warn: this.warn } : {}),
     };
   }
 
@@ -331,9 +350,23 @@ export class RegistryStore implements ContentStore {
 
   // ---- writes ---------------------------------------------------------------------------
 
+  /** Capability: the size from which blob uploads are chunked and resumable across runs. */
+  get resumableSize(): number | undefined {
+    if (!this.sessions || registryLimits(this.http.host)?.noResume) return undefined;
+    const min = RESUMABLE_MIN_CHUNKS * this.chunkSize;
+    return chooseStrategy(this.http.host, this.strategy, min, this.chunkSize) === 'chunked' ? min : undefined;
+  }
+
+  /** Capability: refuses, before any request, a layer this registry is known not to store. */
+  checkLayerSize(layer: string, size: number): void {
+    checkLayerSize(this.registry, `${layer} for ${this.location}`, size);
+  }
+
   async push(desc: Descriptor, source: BlobSource | Buffer, options: PushOptions = {}): Promise<PushResult> {
     if (!isDigest(desc.digest)) throw new ModelshipError('USAGE', `not a sha256 digest: "${desc.digest}"`);
     if (isManifest(desc.mediaType)) return this.pushManifest(desc, source);
+    const title = desc.annotations?.['org.opencontainers.image.title'];
+    this.checkLayerSize(title ? `layer ${title} (${desc.digest})` : `layer ${desc.digest}`, desc.size);
     const blob = (): Promise<PushResult> => this.pushBlob(desc, source, options);
     return this.limit(() => (options.timings ? options.timings.time('network', blob) : blob()));
   }

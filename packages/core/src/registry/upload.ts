@@ -1,20 +1,20 @@
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TransformCallback } from 'node:stream';
 import { HashingStream } from '../digest.js';
 import { ModelshipError } from '../errors.js';
 import type { Descriptor } from '../oci.js';
-import { isDockerHub } from '../reference.js';
 import type { PushResult } from '../store.js';
 import { backoffDelay, header, isRefusedTarget, resolveLocation, type HttpClient, type HttpResponse } from './http.js';
+import { registryLimits } from './limits.js';
+import type { UploadSessions } from './upload-session.js';
 
 export type UploadStrategy = 'auto' | 'monolithic' | 'chunked' | 'stream';
 
 export const MiB = 1024 * 1024;
 /** KitOps' chunk size for Docker Hub; also our default for explicit `chunked`. */
 export const DEFAULT_CHUNK_SIZE = 100 * MiB;
-/** Docker Hub answers 400 to monolithic PUTs around 100 MB: chunk above this. */
-const DOCKER_HUB_CHUNK_THRESHOLD = 64 * MiB;
 /** Slow S3-backed commits: the final PUT may take minutes to answer. */
 const COMMIT_TIMEOUT = 15 * 60_000;
 
@@ -24,12 +24,38 @@ export function isMonolithicOnly(host: string): boolean {
   return h === 'ghcr.io' || h.endsWith('.pkg.dev') || h === 'gcr.io' || h.endsWith('gcr.io');
 }
 
+/**
+ * Blobs of at least this many chunks go up chunked (and resumable) under `auto`: an
+ * interruption then costs at most an eighth of the blob. Smaller ones go monolithic, the
+ * fastest request shape (docs/cli.md, "Resumable pushes and registry limits").
+ */
+export const RESUMABLE_MIN_CHUNKS = 8;
+
 /** The strategy for a blob of known size. */
-export function chooseStrategy(host: string, requested: UploadStrategy, size: number): Exclude<UploadStrategy, 'auto'> {
+export function chooseStrategy(
+  host: string,
+  requested: UploadStrategy,
+  size: number,
+  chunkSize: number = DEFAULT_CHUNK_SIZE,
+): Exclude<UploadStrategy, 'auto'> {
   if (requested !== 'auto') return requested;
   if (isMonolithicOnly(host)) return 'monolithic';
-  if (isDockerHub(host) && size > DOCKER_HUB_CHUNK_THRESHOLD) return 'chunked';
-  return 'monolithic';
+  const limits = registryLimits(host);
+  if (limits?.maxMonolithic !== undefined && size > limits.maxMonolithic) return 'chunked';
+  // Quay's chunked uploads and ECR's upload status are not to be relied on (see limits.ts).
+  if (limits?.noResume || limits?.maxMonolithic !== undefined) return 'monolithic';
+  return size >= RESUMABLE_MIN_CHUNKS * chunkSize ? 'chunked' : 'monolithic';
+}
+
+/** Parses MODELSHIP_UPLOAD_CHUNK_SIZE: bytes, or a number with K/M/G (binary: 4M, 4MiB = 4194304). */
+export function parseChunkSize(value: string, what = 'MODELSHIP_UPLOAD_CHUNK_SIZE'): number {
+  const m = /^\s*(\d+)\s*(?:([kmg])(?:i?b)?|b)?\s*$/i.exec(value);
+  const n = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] ?? ' ').toLowerCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new ModelshipError('USAGE', `${what}="${value}" is not a chunk size`, {
+      hint: 'give a byte count, or a number with K, M or G (binary units), e.g. 100M',
+    });
+  return n;
 }
 
 /** How `ingest` (digest unknown) uploads: one streamed PATCH, or spool to disk then push. */
@@ -48,6 +74,10 @@ export interface UploadContext {
   backoffMs: number;
   failure(res: HttpResponse, what: string, scopes: readonly string[]): Promise<ModelshipError>;
   blobExists(digest: string): Promise<boolean>;
+  /** Where chunked uploads keep their place across runs; absent: no resume across runs. */
+  sessions?: UploadSessions;
+  /** Told once when a kept upload session could not be continued. */
+  warn?: (message: string) => void;
 }
 
 /** Hashes, counts and reports progress of what flows to the registry. */
@@ -63,6 +93,8 @@ class ProgressHashingStream extends HashingStream {
   constructor(
     private readonly onProgress: ((bytes: number) => void) | undefined,
     private readonly base = 0,
+    /** false: count only (the registry checks `?digest=` itself). */
+    private readonly hashing = true,
   ) {
     super();
     this.hashed.catch(() => undefined);
@@ -77,7 +109,11 @@ class ProgressHashingStream extends HashingStream {
     cb();
   }
   override _transform(chunk: Buffer, enc: BufferEncoding, cb: TransformCallback): void {
-    super._transform(chunk, enc, cb);
+    if (this.hashing) super._transform(chunk, enc, cb);
+    else {
+      this.bytes += chunk.length;
+      cb(null, chunk);
+    }
     this.onProgress?.(this.base + this.bytes);
   }
 }
@@ -116,6 +152,8 @@ function nextLocation(res: HttpResponse, current: URL): URL {
 export interface Session {
   location: URL;
   minChunk: number;
+  /** Bytes the registry acknowledged on this session (chunked uploads). */
+  offset: number;
 }
 
 async function startSession(ctx: UploadContext, what: string): Promise<Session> {
@@ -135,7 +173,27 @@ async function startSession(ctx: UploadContext, what: string): Promise<Session> 
       `${what}: registry ${ctx.http.host} started an upload without a Location header`,
     );
   const min = Number(header(res, 'oci-chunk-min-length') ?? 0);
-  return { location: nextLocation(res, res.url), minChunk: Number.isFinite(min) && min > 0 ? min : 0 };
+  return { location: nextLocation(res, res.url), minChunk: Number.isFinite(min) && min > 0 ? min : 0, offset: 0 };
+}
+
+/**
+ * Where a session stands per the registry: the upload status GET (distribution-spec
+ * "Resumable Push"), answered with the committed `Range` and a fresh Location. A string is
+ * why the session cannot be continued. distribution 2.8 refuses the status of a session whose
+ * stored bytes went past its Location's offset (a PATCH cut off mid-body left part of its body
+ * behind); 3.x answers with the real offset (docs/cli.md, "Resumable pushes and registry limits").
+ */
+async function uploadStatus(ctx: UploadContext, s: Session, size: number): Promise<Session | string> {
+  const res = await ctx.http.send({ method: 'GET', url: s.location, scopes: ctx.pushScopes });
+  await res.body.dump();
+  if (res.status !== 204 && res.status !== 200) return `it answered ${res.status}`;
+  const m = /^\s*(?:bytes=)?0-(\d+)\s*$/.exec(header(res, 'range') ?? '');
+  if (!m) return 'it sent no Range';
+  const end = Number(m[1]);
+  // `0-0` is written for 0 bytes and for 1: take 0 (a PATCH at a wrong offset is refused, never merged).
+  const offset = end === 0 ? 0 : end + 1;
+  if (!Number.isSafeInteger(offset) || offset > size) return `it claims ${offset} bytes of ${size}`;
+  return { location: nextLocation(res, s.location), minChunk: s.minChunk, offset };
 }
 
 /** Cancels an abandoned session; failures don't matter (the registry expires it anyway). */
@@ -185,6 +243,13 @@ function mismatch(desc: Descriptor, got: string, bytes: number, what: string): M
   );
 }
 
+/**
+ * POST + one PUT with the whole body. Nothing is hashed on the way: the registry refuses a
+ * body that does not hash to `?digest=` (distribution-spec "Pushing blobs"), and on a
+ * machine with few cores a second SHA-256 beside the registry's own costs push time
+ * (docs/cli.md, "Resumable pushes and registry limits"). Only when the registry says 400 is the source hashed again, to tell
+ * a changed file from another refusal.
+ */
 async function monolithic(
   ctx: UploadContext,
   s: Session,
@@ -192,8 +257,9 @@ async function monolithic(
   source: Readable,
   onProgress: ((n: number) => void) | undefined,
   what: string,
+  rehash: () => Promise<{ digest: string; size: number }>,
 ): Promise<void> {
-  const hasher = new ProgressHashingStream(onProgress);
+  const hasher = new ProgressHashingStream(onProgress, 0, false);
   source.on('error', (e) => hasher.destroy(e));
   const res = await ctx.http.send({
     method: 'PUT',
@@ -203,11 +269,11 @@ async function monolithic(
     scopes: ctx.pushScopes,
     headersTimeout: COMMIT_TIMEOUT,
   });
-  if (res.status === 400 && hasher.writableFinished) {
-    const got = hasher.digest();
-    if (got !== desc.digest) {
+  if (res.status === 400) {
+    const got = await rehash().catch(() => undefined);
+    if (got && (got.digest !== desc.digest || got.size !== desc.size)) {
       await res.body.dump();
-      throw mismatch(desc, got, hasher.bytes, what);
+      throw mismatch(desc, got.digest, got.size, what);
     }
   }
   await expectStatus(ctx, res, [201], `${what}: upload`);
@@ -273,14 +339,17 @@ async function chunked(
   chunkSize: number,
   onProgress: ((n: number) => void) | undefined,
   what: string,
+  onAck?: (s: Session) => Promise<void>,
 ): Promise<void> {
   const hasher = new ProgressHashingStream(onProgress);
   source.on('error', (e) => hasher.destroy(e));
   source.pipe(hasher);
   const slices = slicer(hasher);
-  const size = Math.max(chunkSize, s.minChunk);
+  // What the registry already holds is hashed from the local file, not sent again.
+  if (s.offset > 0) for await (const chunk of slices.next(s.offset)) void chunk;
+  const size = Math.max(chunkSize, s.minChunk, registryLimits(ctx.http.host)?.minChunk ?? 0);
   let location = s.location;
-  let offset = 0;
+  let offset = s.offset;
   while (offset < desc.size) {
     const len = Math.min(size, desc.size - offset);
     const res = await ctx.http.send({
@@ -300,13 +369,15 @@ async function chunked(
     await expectStatus(ctx, res, [202, 201], `${what}: chunk at ${offset}`);
     location = nl;
     offset += len;
+    s.location = location;
+    s.offset = offset;
+    await onAck?.(s);
   }
   // Everything was read: the size must match and the source must be exhausted.
   if (!(await slices.exhausted())) throw mismatch(desc, 'more bytes than declared', offset, what);
   const got = hasher.digest();
   // Checked before the commit so a wrong digest never lands under the descriptor's name.
   if (got !== desc.digest) throw mismatch(desc, got, hasher.bytes, what);
-  s.location = location;
   await commit(ctx, location, desc.digest, what);
 }
 
@@ -389,9 +460,43 @@ export interface UploadOptions {
 }
 
 /**
- * Uploads a blob of known digest. Each attempt opens a fresh session and a fresh source
- * stream; after a failure we HEAD the digest (a timed-out commit may have landed) and
- * otherwise start over with a new POST: a possibly poisoned Location is never reused.
+ * The session an earlier run left for this blob, when the registry still knows it; a refused
+ * one is said once (without its Location: it may carry a signed token) and forgotten.
+ */
+async function keptSession(
+  ctx: UploadContext,
+  sessions: UploadSessions,
+  desc: Descriptor,
+  what: string,
+): Promise<Session | undefined> {
+  const key = { registry: ctx.http.host, repository: ctx.repository, digest: desc.digest };
+  const rec = await sessions.load(key);
+  if (!rec) return undefined;
+  let why: string;
+  if (rec.size !== desc.size) why = `it was for ${rec.size} bytes, not ${desc.size}`;
+  else {
+    try {
+      const location = resolveLocation(rec.location, ctx.http.baseUrl, `${what}: the kept upload`);
+      const st = await uploadStatus(ctx, { location, minChunk: 0, offset: rec.offset }, desc.size);
+      if (typeof st !== 'string') return st;
+      why = st;
+    } catch (e) {
+      why = e instanceof ModelshipError ? e.message : String(e);
+    }
+  }
+  await sessions.remove(key);
+  ctx.warn?.(
+    `${what}: the registry no longer takes the upload an earlier run left at ${rec.offset} of ${rec.size} bytes (${why}); uploading the blob from the start`,
+  );
+  return undefined;
+}
+
+/**
+ * Uploads a blob of known digest. Chunked uploads record each acknowledged chunk (ctx.sessions)
+ * and continue where the registry stands: after a dropped connection from the upload status,
+ * on the next run from the kept session. Otherwise each attempt opens a fresh session and a
+ * fresh source stream; after a failure we HEAD the digest (a timed-out commit may have landed)
+ * and start over with a new POST: a Location the registry does not vouch for is never reused.
  */
 export async function uploadBlob(
   ctx: UploadContext,
@@ -400,26 +505,59 @@ export async function uploadBlob(
   opts: UploadOptions,
 ): Promise<PushResult> {
   const what = `push blob ${desc.digest} to ${ctx.http.host}/${ctx.repository}`;
-  const strategy = chooseStrategy(ctx.http.host, opts.strategy, desc.size);
+  const strategy = chooseStrategy(ctx.http.host, opts.strategy, desc.size, opts.chunkSize);
+  const key = { registry: ctx.http.host, repository: ctx.repository, digest: desc.digest };
+  const resumable = strategy === 'chunked' && !registryLimits(ctx.http.host)?.noResume;
+  const kept = resumable ? ctx.sessions : undefined;
+  const onAck = kept
+    ? (s: Session): Promise<void> => kept.save({ ...key, size: desc.size, location: s.location.href, offset: s.offset })
+    : undefined;
+  const rehash = async (): Promise<{ digest: string; size: number }> => {
+    const h = new HashingStream();
+    await pipeline(await open(), h, new Writable({ write: (_c, _e, cb) => cb() }));
+    return { digest: h.digest(), size: h.bytes };
+  };
+  let resume = kept ? await keptSession(ctx, kept, desc, what) : undefined;
   for (let attempt = 0; ; attempt++) {
     let session: Session | undefined;
     let source: Readable | undefined;
+    const resumed = resume !== undefined;
     try {
-      session = await startSession(ctx, what);
+      session = resume ?? (await startSession(ctx, what));
+      resume = undefined;
       source = await open();
-      if (strategy === 'monolithic') await monolithic(ctx, session, desc, source, opts.onProgress, what);
-      else if (strategy === 'chunked') await chunked(ctx, session, desc, source, opts.chunkSize, opts.onProgress, what);
+      if (strategy === 'monolithic') await monolithic(ctx, session, desc, source, opts.onProgress, what, rehash);
+      else if (strategy === 'chunked')
+        await chunked(ctx, session, desc, source, opts.chunkSize, opts.onProgress, what, onAck);
       else {
         const sent = await streamPatch(ctx, session, source, desc.size, opts.onProgress, what);
         if (sent.digest !== desc.digest || sent.size !== desc.size) throw mismatch(desc, sent.digest, sent.size, what);
         await commit(ctx, session.location, desc.digest, what);
       }
+      await kept?.remove(key);
       return { uploaded: true };
     } catch (e) {
       source?.destroy();
-      if (session) await cancelSession(ctx, session.location);
-      if (!isRestartable(e) || attempt >= ctx.retries) throw e;
-      if (await ctx.blobExists(desc.digest).catch(() => false)) return { uploaded: true };
+      // A continued session the registry turns down (bytes it kept differ, stale state) is
+      // fixed by a new one.
+      const restart = isRestartable(e) || (resumed && e instanceof ModelshipError && e.code !== 'INVALID');
+      if (!restart || attempt >= ctx.retries) {
+        // A session with acknowledged chunks stays (with its record) for the next run.
+        if (session && !(kept && session.offset > 0)) await cancelSession(ctx, session.location);
+        throw e;
+      }
+      if (await ctx.blobExists(desc.digest).catch(() => false)) {
+        await kept?.remove(key);
+        return { uploaded: true };
+      }
+      if (resumable && session && session.offset > 0) {
+        const st = await uploadStatus(ctx, session, desc.size).catch(() => 'unreachable');
+        if (typeof st !== 'string') resume = st;
+      }
+      if (!resume && session) {
+        await cancelSession(ctx, session.location);
+        await kept?.remove(key);
+      }
       await sleep(backoffDelay(attempt, ctx.backoffMs));
     }
   }

@@ -1,0 +1,255 @@
+// Resumable pushes across process restarts, against Debian's docker-registry (distribution
+// 2.8) on 127.0.0.1: the CLI is killed (SIGKILL) part-way through a multi-chunk blob and run
+// again; the fault proxy in front counts every request-body byte the client sent to upload
+// URLs. 2.8 keeps the part of a PATCH body that reached it, after which its upload state no
+// longer matches (docs/cli.md, "Resumable pushes and registry limits"): killed between chunks, or behind a
+// request-buffering nginx, the next run continues from the registry's offset; a session the
+// registry no longer knows is started again with one warning.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RegistryStore } from '../packages/core/src/registry/index.js';
+import { runCli } from './helpers/cli.js';
+import { startFaultProxy } from './helpers/fault-proxy.js';
+import { startNginx, type Nginx } from './helpers/nginx.js';
+import { startRegistry, type TestRegistry } from './helpers/registry.js';
+import { CLI, REPO_ROOT, tempDir } from './helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+const CHUNK = 4 * MiB;
+const SIZE = 32 * MiB;
+/** The config blob and the manifest's neighbours: bytes a pack pushes beside the weights. */
+const SMALL_BLOBS = 64 * 1024;
+
+const tmp = tempDir('modelship-resume-');
+let reg: TestRegistry;
+let model: string;
+let weights: Buffer;
+let digest: string;
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  model = join(tmp.dir, 'model');
+  mkdirSync(model);
+  weights = randomBytes(SIZE);
+  writeFileSync(join(model, 'weights.bin'), weights);
+  digest = `sha256:${createHash('sha256').update(weights).digest('hex')}`;
+}, 30_000);
+
+afterAll(async () => {
+  await reg?.cleanup();
+  tmp.cleanup();
+});
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function stateDirOf(name: string): string {
+  return join(tmp.dir, `state-${name}`);
+}
+
+function envFor(state: string): NodeJS.ProcessEnv {
+  return { MODELSHIP_UPLOAD_CHUNK_SIZE: '4M', MODELSHIP_STATE_DIR: state };
+}
+
+function packArgs(host: string, repo: string): string[] {
+  return ['pack', model, '--push', `${host}/${repo}:v1`, '--plain-http', '--no-cache', '--no-progress', '--json'];
+}
+
+/** Runs pack --push and SIGKILLs it once `when()` holds; resolves with the exit signal. */
+async function packKilled(args: string[], env: NodeJS.ProcessEnv, when: () => boolean): Promise<string | null> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, MODELSHIP_DEBUG: '', ...env },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<string | null>((r) => child.once('exit', (_code, signal) => r(signal)));
+  for (let i = 0; i < 6000 && child.exitCode === null; i++) {
+    if (when()) {
+      child.kill('SIGKILL');
+      break;
+    }
+    await sleep(2);
+  }
+  return exited;
+}
+
+function storedDigest(d: string): string {
+  return `sha256:${createHash('sha256')
+    .update(readFileSync(reg.blobPath(d)))
+    .digest('hex')}`;
+}
+
+function records(state: string): string[] {
+  const dir = join(state, 'uploads');
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+}
+
+describe('push resumes an interrupted blob upload on the next run', () => {
+  it('killed after 4 acknowledged chunks of 8: the next run sends only what the registry lacks', async () => {
+    const proxy = await startFaultProxy(reg.host);
+    cleanups.push(() => proxy.close());
+    const state = stateDirOf('acked');
+    // The 5th PATCH is read but never forwarded nor answered: the client dies with it in flight.
+    proxy.faults.push({ method: 'PATCH', path: /\/blobs\/uploads\//, after: 4, times: 1, action: { kind: 'swallow' } });
+    const signal = await packKilled(
+      packArgs(proxy.host, 'resume/acked'),
+      envFor(state),
+      () => proxy.fired['swallow'] === 1,
+    );
+    expect(signal).toBe('SIGKILL');
+    const first = proxy.blobBytesUp;
+
+    // The record: 0700 directory, 0600 file, the acknowledged offset, no credentials.
+    const [file] = records(state);
+    expect(file).toBeDefined();
+    expect(statSync(join(state, 'uploads')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(state, 'uploads', file!)).mode & 0o777).toBe(0o600);
+    const rec = JSON.parse(readFileSync(join(state, 'uploads', file!), 'utf8')) as Record<string, unknown>;
+    expect(rec).toMatchObject({ digest, size: SIZE, offset: 4 * CHUNK, repository: 'resume/acked' });
+    expect(JSON.stringify(rec)).not.toMatch(/authorization|password|token/i);
+
+    proxy.blobBytesUp = 0;
+    proxy.log.length = 0;
+    const r = await runCli(packArgs(proxy.host, 'resume/acked'), { env: envFor(state) });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const second = proxy.blobBytesUp;
+    // The second run sends the 4 chunks the registry lacks (and the small blobs), nothing more.
+    expect(second).toBeGreaterThanOrEqual(SIZE - 4 * CHUNK);
+    expect(second).toBeLessThanOrEqual(SIZE - 4 * CHUNK + SMALL_BLOBS);
+    expect(first + second - SIZE).toBeLessThanOrEqual(CHUNK + SMALL_BLOBS);
+    expect(proxy.log.some((e) => e.method === 'GET' && /\/blobs\/uploads\/./.test(e.url) && e.status === 204)).toBe(
+      true,
+    );
+    expect(storedDigest(digest)).toBe(digest);
+    expect(records(state)).toEqual([]);
+  }, 120_000);
+
+  it('behind a request-buffering nginx, killed mid-chunk at ~50 %: at most one chunk is sent again', async () => {
+    const nginx: Nginx = await startNginx(reg.host);
+    cleanups.push(() => nginx.stop());
+    const proxy = await startFaultProxy(nginx.host);
+    cleanups.push(() => proxy.close());
+    const state = stateDirOf('nginx');
+    // 18 MiB: half-way through the 5th chunk.
+    const signal = await packKilled(
+      packArgs(proxy.host, 'resume/nginx'),
+      envFor(state),
+      () => proxy.blobBytesUp >= 18 * MiB,
+    );
+    expect(signal).toBe('SIGKILL');
+    const first = proxy.blobBytesUp;
+    expect(first).toBeLessThan(SIZE);
+    expect(records(state)).toHaveLength(1);
+
+    proxy.blobBytesUp = 0;
+    const r = await runCli(packArgs(proxy.host, 'resume/nginx'), { env: envFor(state) });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const resent = first + proxy.blobBytesUp - SIZE;
+    expect(resent).toBeLessThanOrEqual(CHUNK + SMALL_BLOBS);
+    expect(storedDigest(digest)).toBe(digest);
+    expect(records(state)).toEqual([]);
+  }, 120_000);
+
+  it('a session the registry no longer knows (uploads wiped by a restart) is started again, with one warning', async () => {
+    const proxy = await startFaultProxy(reg.host);
+    cleanups.push(() => proxy.close());
+    const state = stateDirOf('wiped');
+    proxy.faults.push({ method: 'PATCH', path: /\/blobs\/uploads\//, after: 3, times: 1, action: { kind: 'swallow' } });
+    await packKilled(packArgs(proxy.host, 'resume/wiped'), envFor(state), () => proxy.fired['swallow'] === 1);
+    expect(records(state)).toHaveLength(1);
+    await reg.stop();
+    rmSync(join(reg.storageDir, 'docker', 'registry', 'v2', 'repositories', 'resume', 'wiped', '_uploads'), {
+      recursive: true,
+      force: true,
+    });
+    await reg.restart();
+
+    proxy.blobBytesUp = 0;
+    const r = await runCli(packArgs(proxy.host, 'resume/wiped'), { env: envFor(state) });
+    expect(r.status).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /earlier run left at 12582912 of 33554432 bytes \(it answered 404\); uploading the blob from the start/,
+    );
+    // The Location (with its signed `_state`) is never shown.
+    expect(r.stderr).not.toMatch(/_state|blobs\/uploads\//);
+    expect(proxy.blobBytesUp).toBeGreaterThanOrEqual(SIZE);
+    expect(storedDigest(digest)).toBe(digest);
+    expect(records(state)).toEqual([]);
+  }, 120_000);
+
+  it('a record pointing at a bogus session falls back to a fresh upload with a warning', async () => {
+    const proxy = await startFaultProxy(reg.host);
+    cleanups.push(() => proxy.close());
+    const state = stateDirOf('bogus');
+    // What the kill test leaves, with the session's id swapped for one the registry never issued.
+    proxy.faults.push({ method: 'PATCH', path: /\/blobs\/uploads\//, after: 2, times: 1, action: { kind: 'swallow' } });
+    await packKilled(packArgs(proxy.host, 'resume/bogus'), envFor(state), () => proxy.fired['swallow'] === 1);
+    const [file] = records(state);
+    const path = join(state, 'uploads', file!);
+    const rec = JSON.parse(readFileSync(path, 'utf8')) as { location: string };
+    rec.location = rec.location.replace(/uploads\/[^?]+/, 'uploads/00000000-0000-0000-0000-000000000000');
+    writeFileSync(path, JSON.stringify(rec));
+
+    const r = await runCli(packArgs(proxy.host, 'resume/bogus'), { env: envFor(state) });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^warning: .*uploading the blob from the start\n$/);
+    expect(r.stderr).not.toMatch(/_state/);
+    expect(storedDigest(digest)).toBe(digest);
+  }, 120_000);
+});
+
+describe('a dropped connection mid-upload, within one run', () => {
+  it('continues from the committed offset (status GET) behind a buffering nginx, not from zero', async () => {
+    const nginx = await startNginx(reg.host);
+    cleanups.push(() => nginx.stop());
+    const proxy = await startFaultProxy(nginx.host);
+    cleanups.push(() => proxy.close());
+    proxy.faults.push({
+      method: 'PATCH',
+      path: /\/blobs\/uploads\//,
+      after: 4,
+      times: 1,
+      action: { kind: 'reset-request', afterBytes: 2 * MiB },
+    });
+    const store = new RegistryStore({
+      registry: proxy.host,
+      repository: 'resume/dropped',
+      plainHttp: true,
+      chunkSize: CHUNK,
+      backoffMs: 10,
+      uploadStateDir: stateDirOf('dropped'),
+    });
+    try {
+      const path = join(model, 'weights.bin');
+      const res = await store.push(
+        { mediaType: 'application/octet-stream', digest, size: SIZE },
+        { path, open: () => createReadStream(path) },
+      );
+      expect(res.uploaded).toBe(true);
+    } finally {
+      await store.close();
+    }
+    expect(proxy.fired['reset-request']).toBe(1);
+    // One cut chunk's worth (2 MiB reached the proxy) is sent again, not the 16 MiB before it.
+    expect(proxy.blobBytesUp).toBeLessThanOrEqual(SIZE + CHUNK);
+    expect(proxy.log.some((e) => e.method === 'GET' && /\/blobs\/uploads\/./.test(e.url) && e.status === 204)).toBe(
+      true,
+    );
+    expect(storedDigest(digest)).toBe(digest);
+    expect(records(stateDirOf('dropped'))).toEqual([]);
+  }, 120_000);
+});
