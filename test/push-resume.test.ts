@@ -141,11 +141,20 @@ describe('push resumes an interrupted blob upload on the next run', () => {
     const proxy = await startFaultProxy(nginx.host);
     cleanups.push(() => proxy.close());
     const state = stateDirOf('nginx');
-    // 18 MiB: half-way through the 5th chunk.
+    // Killed at 18 MiB, half-way through the 5th chunk: the proxy hands nginx 2 MiB of that
+    // PATCH and then holds the client there, so the kill cannot land on a chunk boundary (where
+    // distribution 2.8 may have committed a chunk the client never heard of; docs/cli.md).
+    proxy.faults.push({
+      method: 'PATCH',
+      path: /\/blobs\/uploads\//,
+      after: 4,
+      times: 1,
+      action: { kind: 'hold-request', afterBytes: 2 * MiB },
+    });
     const signal = await packKilled(
       packArgs(proxy.host, 'resume/nginx'),
       envFor(state),
-      () => proxy.blobBytesUp >= 18 * MiB,
+      () => proxy.fired['held'] === 1,
     );
     expect(signal).toBe('SIGKILL');
     const first = proxy.blobBytesUp;

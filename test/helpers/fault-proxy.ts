@@ -21,7 +21,12 @@ export type FaultAction =
   /** Run a side effect (kill the registry, …) then forward. */
   | { kind: 'call'; fn: () => Promise<void> | void }
   /** Read the request body (counted in blobBytesUp), forward nothing, never answer: a client killed mid-request. */
-  | { kind: 'swallow' };
+  | { kind: 'swallow' }
+  /**
+   * Forward this many request-body bytes upstream, then stop reading and never answer: the
+   * client is frozen mid-body (to be killed there), and upstream holds a part of the body.
+   */
+  | { kind: 'hold-request'; afterBytes: number };
 
 export interface Fault {
   method?: string;
@@ -165,7 +170,22 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (!req.complete) up.destroy();
     });
     if (/\/blobs\/uploads\//.test(url.pathname)) req.on('data', (c: Buffer) => (proxy.blobBytesUp += c.length));
-    if (action?.kind === 'reset-request') {
+    if (action?.kind === 'hold-request') {
+      let seen = 0;
+      const limit = action.afterBytes;
+      req.on('data', (c: Buffer) => {
+        if (seen + c.length >= limit) {
+          up.write(c.subarray(0, Math.max(0, limit - seen)));
+          req.pause();
+          proxy.fired['held'] = (proxy.fired['held'] ?? 0) + 1;
+          // Upstream is let go only when the client is: as when a dying client's socket closes.
+          req.socket.once('close', () => up.destroy());
+          return;
+        }
+        seen += c.length;
+        up.write(c);
+      });
+    } else if (action?.kind === 'reset-request') {
       let seen = 0;
       const limit = action.afterBytes;
       req.on('data', (c: Buffer) => {
