@@ -14,6 +14,11 @@ export type FaultAction =
   | { kind: 'status'; status: number; when: 'before' | 'after'; headers?: Record<string, string> }
   /** Forward, but cut the client connection once this many request-body bytes went upstream. */
   | { kind: 'reset-request'; afterBytes: number }
+  /**
+   * Forward this many request-body bytes, then stop reading the body (the client's send stalls
+   * mid-request, the registry waits for the rest): a client to be killed part-way through a request.
+   */
+  | { kind: 'stall-request'; afterBytes: number }
   /** Forward, but cut the client connection once this many response-body bytes went back. */
   | { kind: 'reset-response'; afterBytes: number }
   /** Hold the request this long before forwarding (past a client timeout, say). */
@@ -165,7 +170,20 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (!req.complete) up.destroy();
     });
     if (/\/blobs\/uploads\//.test(url.pathname)) req.on('data', (c: Buffer) => (proxy.blobBytesUp += c.length));
-    if (action?.kind === 'reset-request') {
+    if (action?.kind === 'stall-request') {
+      let seen = 0;
+      const limit = action.afterBytes;
+      req.on('data', (c: Buffer) => {
+        if (seen + c.length >= limit) {
+          up.write(c.subarray(0, Math.max(0, limit - seen)));
+          seen = limit;
+          req.pause();
+          return;
+        }
+        seen += c.length;
+        up.write(c);
+      });
+    } else if (action?.kind === 'reset-request') {
       let seen = 0;
       const limit = action.afterBytes;
       req.on('data', (c: Buffer) => {

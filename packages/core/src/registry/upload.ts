@@ -592,7 +592,11 @@ export async function ingestFile(
   };
   const replay = async function* (from: number, to: number): AsyncGenerator<Buffer> {
     let got = 0;
-    for await (const b of createReadStream(path, { start: from, end: to - 1, highWaterMark: MiB }) as AsyncIterable<Buffer>) {
+    for await (const b of createReadStream(path, {
+      start: from,
+      end: to - 1,
+      highWaterMark: MiB,
+    }) as AsyncIterable<Buffer>) {
       got += b.length;
       yield b;
     }
@@ -622,7 +626,7 @@ export async function ingestFile(
     }
     let s: Session = (session ??= await startSession(ctx, what));
     const chunk = Math.max(opts.chunkSize, s.minChunk, registryLimits(ctx.http.host)?.minChunk ?? 0);
-    for (let attempt = 0; s.offset < size; ) {
+    for (let attempt = 0; s.offset < size;) {
       const offset = s.offset;
       const len = Math.min(chunk, size - offset);
       try {
