@@ -6,14 +6,14 @@
 // request-buffering nginx, the next run continues from the registry's offset; a session the
 // registry no longer knows is started again with one warning.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryStore } from '../packages/core/src/registry/index.js';
 import { runCli } from './helpers/cli.js';
-import { startFaultProxy } from './helpers/fault-proxy.js';
+import { startFaultProxy, type Fault } from './helpers/fault-proxy.js';
 import { startNginx, type Nginx } from './helpers/nginx.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { CLI, REPO_ROOT, tempDir } from './helpers/tmp.js';
@@ -79,6 +79,15 @@ async function packKilled(args: string[], env: NodeJS.ProcessEnv, when: () => bo
   return exited;
 }
 
+function sha256(b: Buffer): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+/** The one layer's digest in `pack --json` output. */
+function layerDigest(stdout: string): string | undefined {
+  return (JSON.parse(stdout) as { layers: { digest: string }[] }).layers[0]?.digest;
+}
+
 function storedDigest(d: string): string {
   return `sha256:${createHash('sha256')
     .update(readFileSync(reg.blobPath(d)))
@@ -114,8 +123,16 @@ describe('push resumes an interrupted blob upload on the next run', () => {
     expect(file).toBeDefined();
     expect(statSync(join(state, 'uploads')).mode & 0o777).toBe(0o700);
     expect(statSync(join(state, 'uploads', file!)).mode & 0o777).toBe(0o600);
+    // A cold cache: the digest was never known, the record names the file instead.
     const rec = JSON.parse(readFileSync(join(state, 'uploads', file!), 'utf8')) as Record<string, unknown>;
-    expect(rec).toMatchObject({ digest, size: SIZE, offset: 4 * CHUNK, repository: 'resume/acked' });
+    const weightsFile = statSync(join(model, 'weights.bin'));
+    expect(rec).toMatchObject({
+      file: { path: join(model, 'weights.bin'), size: SIZE, ino: weightsFile.ino, mtimeMs: weightsFile.mtimeMs },
+      offset: 4 * CHUNK,
+      prefixDigest: sha256(weights.subarray(0, 4 * CHUNK)),
+      repository: 'resume/acked',
+    });
+    expect(rec).not.toHaveProperty('digest');
     expect(JSON.stringify(rec)).not.toMatch(/authorization|password|token/i);
 
     proxy.blobBytesUp = 0;
@@ -132,6 +149,7 @@ describe('push resumes an interrupted blob upload on the next run', () => {
       true,
     );
     expect(storedDigest(digest)).toBe(digest);
+    expect(layerDigest(r.stdout)).toBe(digest);
     expect(records(state)).toEqual([]);
   }, 120_000);
 
@@ -141,20 +159,18 @@ describe('push resumes an interrupted blob upload on the next run', () => {
     const proxy = await startFaultProxy(nginx.host);
     cleanups.push(() => proxy.close());
     const state = stateDirOf('nginx');
-    // Killed at 18 MiB, half-way through the 5th chunk: the proxy hands nginx 2 MiB of that
-    // PATCH and then holds the client there, so the kill cannot land on a chunk boundary (where
-    // distribution 2.8 may have committed a chunk the client never heard of; docs/cli.md).
+    // 18 MiB: half-way through the 5th chunk, where the proxy stops reading its body.
     proxy.faults.push({
       method: 'PATCH',
       path: /\/blobs\/uploads\//,
       after: 4,
       times: 1,
-      action: { kind: 'hold-request', afterBytes: 2 * MiB },
+      action: { kind: 'stall-request', afterBytes: 2 * MiB },
     });
     const signal = await packKilled(
       packArgs(proxy.host, 'resume/nginx'),
       envFor(state),
-      () => proxy.fired['held'] === 1,
+      () => proxy.blobBytesUp >= 18 * MiB,
     );
     expect(signal).toBe('SIGKILL');
     const first = proxy.blobBytesUp;
@@ -168,6 +184,7 @@ describe('push resumes an interrupted blob upload on the next run', () => {
     const resent = first + proxy.blobBytesUp - SIZE;
     expect(resent).toBeLessThanOrEqual(CHUNK + SMALL_BLOBS);
     expect(storedDigest(digest)).toBe(digest);
+    expect(layerDigest(r.stdout)).toBe(digest);
     expect(records(state)).toEqual([]);
   }, 120_000);
 
@@ -260,5 +277,155 @@ describe('a dropped connection mid-upload, within one run', () => {
     );
     expect(storedDigest(digest)).toBe(digest);
     expect(records(stateDirOf('dropped'))).toEqual([]);
+  }, 120_000);
+});
+
+/** A model dir of its own holding one file of `bytes`. */
+function modelOf(name: string, bytes: Buffer): string {
+  const dir = join(tmp.dir, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'weights.bin'), bytes);
+  return dir;
+}
+
+function packArgsOf(dir: string, host: string, repo: string): string[] {
+  return [...packArgs(host, repo).map((a) => (a === model ? dir : a))];
+}
+
+describe('a cold-cache pack --push reads each file once and still resumes', () => {
+  it('a file changed after the kill (same path, new content) is uploaded fresh and right', async () => {
+    const dir = modelOf('model-changed', randomBytes(SIZE));
+    const proxy = await startFaultProxy(reg.host);
+    cleanups.push(() => proxy.close());
+    const state = stateDirOf('changed');
+    proxy.faults.push({ method: 'PATCH', path: /\/blobs\/uploads\//, after: 2, times: 1, action: { kind: 'swallow' } });
+    const args = packArgsOf(dir, proxy.host, 'resume/changed');
+    expect(await packKilled(args, envFor(state), () => proxy.fired['swallow'] === 1)).toBe('SIGKILL');
+    expect(records(state)).toHaveLength(1);
+
+    const fresh = randomBytes(SIZE);
+    writeFileSync(join(dir, 'weights.bin'), fresh);
+    proxy.blobBytesUp = 0;
+    const r = await runCli(args, { env: envFor(state) });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // The stale record is dropped without a word and nothing of it is continued.
+    expect(proxy.blobBytesUp).toBeGreaterThanOrEqual(SIZE);
+    expect(proxy.log.some((e) => e.method === 'GET' && /\/blobs\/uploads\/./.test(e.url))).toBe(false);
+    expect(layerDigest(r.stdout)).toBe(sha256(fresh));
+    expect(storedDigest(sha256(fresh))).toBe(sha256(fresh));
+    expect(records(state)).toEqual([]);
+  }, 120_000);
+
+  it('a file rewritten in place with its mtime kept (same identity, other bytes) is caught by the kept prefix digest', async () => {
+    const dir = modelOf('model-rewritten', randomBytes(SIZE));
+    const path = join(dir, 'weights.bin');
+    const proxy = await startFaultProxy(reg.host);
+    cleanups.push(() => proxy.close());
+    const state = stateDirOf('rewritten');
+    proxy.faults.push({ method: 'PATCH', path: /\/blobs\/uploads\//, after: 3, times: 1, action: { kind: 'swallow' } });
+    const args = packArgsOf(dir, proxy.host, 'resume/rewritten');
+    expect(await packKilled(args, envFor(state), () => proxy.fired['swallow'] === 1)).toBe('SIGKILL');
+    const before = statSync(path);
+    // touch -r copies the timestamps to the nanosecond (utimes from JS rounds them).
+    const ref = join(tmp.dir, 'mtime-ref');
+    writeFileSync(ref, '');
+    execFileSync('touch', ['-r', path, ref]);
+    const fresh = randomBytes(SIZE);
+    writeFileSync(path, fresh);
+    execFileSync('touch', ['-r', ref, path]);
+    expect(statSync(path).ino).toBe(before.ino);
+    expect(statSync(path).mtimeMs).toBe(before.mtimeMs);
+
+    const r = await runCli(args, { env: envFor(state) });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(
+      /^warning: .*weights\.bin is not what an earlier run left uploaded at 12582912 bytes; uploading it from the start\n$/,
+    );
+    expect(layerDigest(r.stdout)).toBe(sha256(fresh));
+    expect(storedDigest(sha256(fresh))).toBe(sha256(fresh));
+    expect(records(state)).toEqual([]);
+  }, 120_000);
+
+  it('reads each byte of a chunked-size file once (rchar of the CLI process / model size)', async () => {
+    const big = modelOf('model-rchar', randomBytes(SIZE));
+    const tiny = modelOf('model-rchar-tiny', randomBytes(4096));
+    const rchar = async (dir: string, repo: string): Promise<number> => {
+      const out = join(tmp.dir, `rchar-${repo.replace('/', '-')}.json`);
+      const child = spawn(
+        process.execPath,
+        ['--import', join(REPO_ROOT, 'bench', 'rss-report.mjs'), CLI, ...packArgsOf(dir, reg.host, repo)],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, MODELSHIP_DEBUG: '', ...envFor(stateDirOf('rchar')), MODELSHIP_BENCH_REPORT: out },
+          stdio: 'ignore',
+        },
+      );
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect(code).toBe(0);
+      return (JSON.parse(readFileSync(out, 'utf8')) as { rchar: number }).rchar;
+    };
+    // The tiny pack reads what every run reads (the CLI's own modules, configs): the difference is the file's.
+    const base = await rchar(tiny, 'resume/rchar-tiny');
+    const read = await rchar(big, 'resume/rchar');
+    const ratio = (read - base) / (SIZE - 4096);
+    // A pre-hash before a resumable push read it twice (≈ 2.0).
+    expect(ratio).toBeGreaterThan(0.95);
+    expect(ratio).toBeLessThan(1.1);
+  }, 120_000);
+});
+
+describe('a dropped connection mid-ingest (digest unknown), within one run', () => {
+  const ingestOf = async (host: string, repo: string): Promise<string> => {
+    const store = new RegistryStore({
+      registry: host,
+      repository: repo,
+      plainHttp: true,
+      chunkSize: CHUNK,
+      backoffMs: 10,
+      uploadStateDir: stateDirOf(repo.replace('/', '-')),
+    });
+    try {
+      const path = join(model, 'weights.bin');
+      const r = await store.ingest('application/octet-stream', createReadStream(path), { path, size: SIZE });
+      expect(r.uploaded).toBe(true);
+      return r.descriptor.digest;
+    } finally {
+      await store.close();
+    }
+  };
+  const cutFifth = (): Fault => ({
+    method: 'PATCH',
+    path: /\/blobs\/uploads\//,
+    after: 4,
+    times: 1,
+    action: { kind: 'reset-request', afterBytes: 2 * MiB },
+  });
+
+  it('behind a buffering nginx: continues from the upload status, re-sending the cut chunk only', async () => {
+    const nginx = await startNginx(reg.host);
+    cleanups.push(() => nginx.stop());
+    const proxy = await startFaultProxy(nginx.host);
+    cleanups.push(() => proxy.close());
+    proxy.faults.push(cutFifth());
+    expect(await ingestOf(proxy.host, 'resume/ingest-nginx')).toBe(digest);
+    expect(proxy.fired['reset-request']).toBe(1);
+    expect(proxy.blobBytesUp).toBeLessThanOrEqual(SIZE + CHUNK);
+    expect(proxy.log.some((e) => e.method === 'GET' && /\/blobs\/uploads\/./.test(e.url) && e.status === 204)).toBe(
+      true,
+    );
+    expect(storedDigest(digest)).toBe(digest);
+    expect(records(stateDirOf('resume-ingest-nginx'))).toEqual([]);
+  }, 120_000);
+
+  it('direct to docker-registry 2.8 (the cut body leaves its session unusable): a fresh session, bytes read back from the file', async () => {
+    const proxy = await startFaultProxy(reg.host);
+    cleanups.push(() => proxy.close());
+    proxy.faults.push(cutFifth());
+    expect(await ingestOf(proxy.host, 'resume/ingest-direct')).toBe(digest);
+    expect(proxy.fired['reset-request']).toBe(1);
+    expect(proxy.log.filter((e) => e.method === 'POST').length).toBe(2);
+    expect(storedDigest(digest)).toBe(digest);
+    expect(records(stateDirOf('resume-ingest-direct'))).toEqual([]);
   }, 120_000);
 });

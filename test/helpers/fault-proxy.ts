@@ -14,6 +14,11 @@ export type FaultAction =
   | { kind: 'status'; status: number; when: 'before' | 'after'; headers?: Record<string, string> }
   /** Forward, but cut the client connection once this many request-body bytes went upstream. */
   | { kind: 'reset-request'; afterBytes: number }
+  /**
+   * Forward this many request-body bytes, then stop reading the body (the client's send stalls
+   * mid-request, the registry waits for the rest): a client to be killed part-way through a request.
+   */
+  | { kind: 'stall-request'; afterBytes: number }
   /** Forward, but cut the client connection once this many response-body bytes went back. */
   | { kind: 'reset-response'; afterBytes: number }
   /** Hold the request this long before forwarding (past a client timeout, say). */
@@ -21,12 +26,7 @@ export type FaultAction =
   /** Run a side effect (kill the registry, …) then forward. */
   | { kind: 'call'; fn: () => Promise<void> | void }
   /** Read the request body (counted in blobBytesUp), forward nothing, never answer: a client killed mid-request. */
-  | { kind: 'swallow' }
-  /**
-   * Forward this many request-body bytes upstream, then stop reading and never answer: the
-   * client is frozen mid-body (to be killed there), and upstream holds a part of the body.
-   */
-  | { kind: 'hold-request'; afterBytes: number };
+  | { kind: 'swallow' };
 
 export interface Fault {
   method?: string;
@@ -170,16 +170,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (!req.complete) up.destroy();
     });
     if (/\/blobs\/uploads\//.test(url.pathname)) req.on('data', (c: Buffer) => (proxy.blobBytesUp += c.length));
-    if (action?.kind === 'hold-request') {
+    if (action?.kind === 'stall-request') {
       let seen = 0;
       const limit = action.afterBytes;
       req.on('data', (c: Buffer) => {
         if (seen + c.length >= limit) {
           up.write(c.subarray(0, Math.max(0, limit - seen)));
+          seen = limit;
           req.pause();
-          proxy.fired['held'] = (proxy.fired['held'] ?? 0) + 1;
-          // Upstream is let go only when the client is: as when a dying client's socket closes.
-          req.socket.once('close', () => up.destroy());
           return;
         }
         seen += c.length;

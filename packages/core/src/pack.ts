@@ -389,7 +389,8 @@ async function knownDigests(
 
 /**
  * A store that hard-links local files (a layout on the same device): hash those files in the
- * worker pool (all cores) first, then each push is a link: one read of each file.
+ * worker pool (all cores) first, then each push is a link: one read of each file. A registry
+ * hashes while uploading (ingest), resumable for large files without knowing the digest first.
  */
 async function poolHash(
   store: ContentStore,
@@ -403,14 +404,9 @@ async function poolHash(
 ): Promise<Map<ModelFile, LayerDigests>> {
   const poolHashed = new Map<ModelFile, LayerDigests>();
   const local = store.localFiles;
-  const resumable = store.resumableSize;
-  if (format !== 'raw' || (!local && resumable === undefined)) return poolHashed;
-  // A registry continues an interrupted upload only of a blob whose digest is known: files of
-  // resumable size are hashed first (one more read; docs/cli.md, "Resumable pushes and registry limits").
-  const linkDev = local ? await local.linkDevice() : undefined;
-  const toHash = files.filter(
-    (f) => !cached.has(f) && (local ? f.dev === linkDev : resumable !== undefined && f.size >= resumable),
-  );
+  if (format !== 'raw' || !local) return poolHashed;
+  const linkDev = await local.linkDevice();
+  const toHash = files.filter((f) => !cached.has(f) && f.dev === linkDev);
   if (!toHash.length) return poolHashed;
   let last = 0;
   const results = await hashFiles(
@@ -559,7 +555,7 @@ async function ingestLayer(
     const file_ = createReadStream(file.absPath, { highWaterMark: 1024 * 1024 });
     const read = timings ? timings.source('disk', file_) : file_;
     const stream = countBytes(scanning ? scanning.tap(file, read) : read, (_t, delta) => advance(delta));
-    const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size, ...timed });
+    const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size, path: file.absPath, ...timed });
     if (r.descriptor.size !== file.size)
       throw new ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {
         hint: 'wait until the file is fully written, then re-run',

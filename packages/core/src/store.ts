@@ -32,6 +32,13 @@ export interface PushOptions {
    * Content-Length instead of a chunked body. A stream of another length fails the upload.
    */
   size?: number;
+  /**
+   * For `ingest`: the stream is the whole content of this local regular file (pack's raw
+   * layers). A registry then uploads a large one in chunks and keeps its place under the
+   * file's identity, so a killed run's next run continues the upload (docs/cli.md, "Resumable
+   * pushes and registry limits"); other stores need not look at it.
+   */
+  path?: string;
   /** Bytes-transferred callback for progress reporting. */
   onProgress?: (bytes: number) => void;
   /** Where the time goes: the store marks its network requests and disk writes (timings.ts). */
@@ -122,12 +129,6 @@ export interface ContentStore extends ReadOnlyStore {
    * registry's per-layer limit), with no request made: pack calls it before reading a file.
    */
   checkLayerSize?(layer: string, size: number): void;
-
-  /**
-   * Capability: blobs of at least this many bytes whose digest is known go up resumable (an
-   * interrupted upload continues on the next run); pack hashes such files before pushing them.
-   */
-  readonly resumableSize?: number;
 
   /** Capability: tags and manifests can be removed, and what nothing reaches collected (OCI layouts). */
   readonly deletion?: StoreDeletion;

@@ -41,13 +41,13 @@ import {
   type FallbackIndexIO,
 } from './referrers.js';
 import { responseFailure } from './response-error.js';
-import { checkLayerSize, registryLimits } from './limits.js';
+import { checkLayerSize } from './limits.js';
 import { UploadSessions, defaultUploadStateDir } from './upload-session.js';
 import {
   DEFAULT_CHUNK_SIZE,
-  RESUMABLE_MIN_CHUNKS,
   chooseStrategy,
   parseChunkSize,
+  ingestFile,
   ingestMode,
   ingestStream,
   tryMount,
@@ -350,13 +350,6 @@ export class RegistryStore implements ContentStore {
 
   // ---- writes ---------------------------------------------------------------------------
 
-  /** Capability: the size from which blob uploads are chunked and resumable across runs. */
-  get resumableSize(): number | undefined {
-    if (!this.sessions || registryLimits(this.http.host)?.noResume) return undefined;
-    const min = RESUMABLE_MIN_CHUNKS * this.chunkSize;
-    return chooseStrategy(this.http.host, this.strategy, min, this.chunkSize) === 'chunked' ? min : undefined;
-  }
-
   /** Capability: refuses, before any request, a layer this registry is known not to store. */
   checkLayerSize(layer: string, size: number): void {
     checkLayerSize(this.registry, `${layer} for ${this.location}`, size);
@@ -476,6 +469,24 @@ export class RegistryStore implements ContentStore {
       const descriptor: Descriptor = { mediaType, digest: sha256Digest(bytes), size: bytes.length };
       return { descriptor, ...(await this.pushManifest(descriptor, bytes)) };
     }
+    const { path, size } = options;
+    // A local file of a size that goes up chunked is uploaded resumable, hashed as it is sent.
+    if (
+      path !== undefined &&
+      size !== undefined &&
+      this.strategy !== 'stream' &&
+      chooseStrategy(this.http.host, this.strategy, size, this.chunkSize) === 'chunked'
+    )
+      return this.limit(async () => {
+        const end = options.timings?.begin('network');
+        const sent = await ingestFile(
+          this.uploadContext(),
+          stream,
+          { path, size, chunkSize: this.chunkSize, onProgress: options.onProgress },
+          `push a ${mediaType} blob to ${this.location}`,
+        ).finally(end);
+        return { descriptor: { mediaType, digest: sent.digest, size: sent.size }, uploaded: true };
+      });
     if (ingestMode(this.http.host, this.strategy) === 'spool') return this.ingestSpooled(mediaType, stream, options);
     return this.limit(async () => {
       const end = options.timings?.begin('network');

@@ -1,3 +1,6 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,7 +11,7 @@ import type { Descriptor } from '../oci.js';
 import type { PushResult } from '../store.js';
 import { backoffDelay, header, isRefusedTarget, resolveLocation, type HttpClient, type HttpResponse } from './http.js';
 import { registryLimits } from './limits.js';
-import type { UploadSessions } from './upload-session.js';
+import { sameFile, type FileIdentity, type FileUploadKey, type UploadSessions } from './upload-session.js';
 
 export type UploadStrategy = 'auto' | 'monolithic' | 'chunked' | 'stream';
 
@@ -453,6 +456,246 @@ export async function ingestStream(
   }
 }
 
+/** The local file's identity (resolved path and stat), or undefined when it cannot be read. */
+async function fileIdentity(path: string): Promise<FileIdentity | undefined> {
+  try {
+    const real = await realpath(path);
+    const st = await stat(real);
+    if (!st.isFile()) return undefined;
+    return { path: real, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev };
+  } catch {
+    return undefined;
+  }
+}
+
+interface KeptFileSession {
+  session: Session;
+  /** Where the record says the upload stood, and the digest of the file's bytes up to there. */
+  recorded: number;
+  prefixDigest: string;
+}
+
+/**
+ * The session an earlier run left for this file. A record of another identity (the file was
+ * changed since) is deleted and its session cancelled without a word; one the registry
+ * refuses is said once, as for a blob of known digest (keptSession), and forgotten.
+ */
+async function keptFileSession(
+  ctx: UploadContext,
+  sessions: UploadSessions,
+  key: FileUploadKey,
+  identity: FileIdentity,
+  what: string,
+): Promise<KeptFileSession | undefined> {
+  const rec = await sessions.loadFile(key);
+  if (!rec) return undefined;
+  let location: URL | undefined;
+  try {
+    location = resolveLocation(rec.location, ctx.http.baseUrl, `${what}: the kept upload`);
+  } catch {
+    location = undefined;
+  }
+  if (!sameFile(rec.file, identity)) {
+    await sessions.remove(key);
+    if (location) await cancelSession(ctx, location);
+    return undefined;
+  }
+  let why: string;
+  if (!location) why = 'its Location is not one this registry may hand out';
+  else {
+    try {
+      const st = await uploadStatus(ctx, { location, minChunk: 0, offset: rec.offset }, identity.size);
+      if (typeof st !== 'string') return { session: st, recorded: rec.offset, prefixDigest: rec.prefixDigest };
+      why = st;
+    } catch (e) {
+      why = e instanceof ModelshipError ? e.message : String(e);
+    }
+  }
+  await sessions.remove(key);
+  ctx.warn?.(refusedSession(what, rec.offset, rec.file.size, why));
+  return undefined;
+}
+
+function digestOf(hash: Hash): string {
+  return `sha256:${hash.copy().digest('hex')}`;
+}
+
+export interface IngestFileOptions {
+  /** The local regular file `stream` reads from start to end. */
+  path: string;
+  /** Its size (the stream must end there). */
+  size: number;
+  chunkSize: number;
+  onProgress?: ((bytes: number) => void) | undefined;
+}
+
+/**
+ * Uploads a local file of unknown digest in chunked PATCHes, hashing what goes out as it goes
+ * out: one read of `stream`, the file's content. After each acknowledged chunk the session's
+ * place is kept under the file's identity (realpath, size, mtime, inode, device; the digest is
+ * not known until the end), so a killed run's next run of the same file continues it: the
+ * first `offset` bytes are read and hashed again from the stream without being sent, checked
+ * against the digest kept of them, and the rest is PATCHed from the registry's `Range` end.
+ * Within a run, a dropped PATCH continues from the upload status, or else on a fresh session;
+ * bytes the stream gave since the last acknowledgement are then read again from the file
+ * (positional reads) while the registry checks the whole at the commit's `?digest=`.
+ */
+export async function ingestFile(
+  ctx: UploadContext,
+  stream: Readable,
+  opts: IngestFileOptions,
+  what: string,
+): Promise<{ digest: string; size: number }> {
+  const { size, path } = opts;
+  const identity = await fileIdentity(path);
+  const key: FileUploadKey | undefined =
+    identity && identity.size === size
+      ? { registry: ctx.http.host, repository: ctx.repository, path: identity.path }
+      : undefined;
+  const kept = key && !registryLimits(ctx.http.host)?.noResume ? ctx.sessions : undefined;
+
+  const hash = createHash('sha256');
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let rest: Buffer | undefined;
+  /** Bytes taken from the stream (and hashed). */
+  let pulled = 0;
+  /** The stream's own failure, or its wrong length: never retried. */
+  let sourceError: Error | undefined;
+  const changed = (got: string): ModelshipError =>
+    new ModelshipError('CONFLICT', `${what}: ${path} ${got}, not ${size}: it changed while it was being uploaded`, {
+      hint: 'wait until the file is fully written, then re-run',
+    });
+  const pull = async (max: number): Promise<Buffer> => {
+    let buf = rest;
+    rest = undefined;
+    if (!buf) {
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        throw (sourceError = e as Error);
+      }
+      if (r.done) throw (sourceError = changed(`ended at ${pulled} bytes`));
+      buf = r.value;
+    }
+    if (buf.length > max) {
+      rest = buf.subarray(max);
+      buf = buf.subarray(0, max);
+    }
+    hash.update(buf);
+    pulled += buf.length;
+    opts.onProgress?.(pulled);
+    return buf;
+  };
+  const skipTo = async (n: number): Promise<void> => {
+    while (pulled < n) await pull(n - pulled);
+  };
+  const replay = async function* (from: number, to: number): AsyncGenerator<Buffer> {
+    let got = 0;
+    for await (const b of createReadStream(path, {
+      start: from,
+      end: to - 1,
+      highWaterMark: MiB,
+    }) as AsyncIterable<Buffer>) {
+      got += b.length;
+      yield b;
+    }
+    if (got !== to - from) throw (sourceError = changed(`read back ${from + got} bytes`));
+  };
+  const body = async function* (offset: number, len: number): AsyncGenerator<Buffer> {
+    const end = offset + len;
+    if (offset < pulled) yield* replay(offset, Math.min(end, pulled));
+    while (pulled < end) yield await pull(end - pulled);
+  };
+
+  const resumed = kept && key && identity ? await keptFileSession(ctx, kept, key, identity, what) : undefined;
+  let session: Session | undefined = resumed?.session;
+  try {
+    if (resumed) {
+      const check = Math.min(resumed.recorded, resumed.session.offset);
+      await skipTo(check);
+      if (check === resumed.recorded && digestOf(hash) !== resumed.prefixDigest) {
+        // Same identity, other bytes (rewritten in place with its mtime kept): start over.
+        ctx.warn?.(
+          `${what}: ${path} is not what an earlier run left uploaded at ${resumed.recorded} bytes; uploading it from the start`,
+        );
+        await cancelSession(ctx, resumed.session.location);
+        await kept?.remove(key!);
+        session = undefined;
+      } else await skipTo(resumed.session.offset);
+    }
+    let s: Session = (session ??= await startSession(ctx, what));
+    const chunk = Math.max(opts.chunkSize, s.minChunk, registryLimits(ctx.http.host)?.minChunk ?? 0);
+    for (let attempt = 0; s.offset < size;) {
+      const offset = s.offset;
+      const len = Math.min(chunk, size - offset);
+      try {
+        const res = await ctx.http.send({
+          method: 'PATCH',
+          url: s.location,
+          headers: {
+            'content-type': 'application/octet-stream',
+            'content-length': String(len),
+            'content-range': `${offset}-${offset + len - 1}`,
+          },
+          body: Readable.from(body(offset, len), { objectMode: false }),
+          scopes: ctx.pushScopes,
+        });
+        const nl = nextLocation(res, s.location);
+        await expectStatus(ctx, res, [202, 201], `${what}: chunk at ${offset}`);
+        s.location = nl;
+        s.offset = offset + len;
+        // The digest kept is of exactly the bytes acknowledged (after a replay the stream is ahead).
+        if (kept && key && identity && pulled === s.offset)
+          await kept.saveFile({
+            registry: key.registry,
+            repository: key.repository,
+            file: identity,
+            location: nl.href,
+            offset: s.offset,
+            prefixDigest: digestOf(hash),
+          });
+      } catch (e) {
+        if (sourceError) throw sourceError;
+        if (!isRestartable(e) || attempt++ >= ctx.retries) throw e;
+        const st: Session | string = await uploadStatus(ctx, s, size).catch(() => 'unreachable');
+        if (typeof st !== 'string' && st.offset <= pulled) session = s = { ...st, minChunk: s.minChunk };
+        else {
+          await cancelSession(ctx, s.location);
+          if (key) await kept?.remove(key);
+          session = s = await startSession(ctx, what);
+        }
+        await sleep(backoffDelay(attempt - 1, ctx.backoffMs));
+      }
+    }
+    // The stream must end where the file did.
+    const more = rest?.length ? true : await it.next().then((r) => !r.done && r.value.length > 0);
+    if (more) throw changed('grew past its size');
+    const digest = `sha256:${hash.digest('hex')}`;
+    try {
+      await commit(ctx, s.location, digest, what);
+    } catch (e) {
+      // A timed-out commit may still have landed.
+      if (!(await ctx.blobExists(digest).catch(() => false))) throw e;
+    }
+    if (key) await kept?.remove(key);
+    return { digest, size };
+  } catch (e) {
+    stream.destroy();
+    // A session with acknowledged chunks stays, with its record, for the next run.
+    const keep = kept !== undefined && session !== undefined && session.offset > 0 && !sourceError;
+    if (session && !keep) await cancelSession(ctx, session.location);
+    if (key && !keep) await kept?.remove(key);
+    if (e instanceof ModelshipError && e.code !== 'NETWORK') throw e;
+    throw new ModelshipError('NETWORK', `${what} failed: ${(e as Error).message}`, {
+      cause: e,
+      hint: keep
+        ? `re-run the command: the upload continues from byte ${session!.offset}`
+        : 're-run the command to retry (finished blobs are skipped)',
+    });
+  }
+}
+
 export interface UploadOptions {
   strategy: UploadStrategy;
   chunkSize: number;
@@ -485,10 +728,12 @@ async function keptSession(
     }
   }
   await sessions.remove(key);
-  ctx.warn?.(
-    `${what}: the registry no longer takes the upload an earlier run left at ${rec.offset} of ${rec.size} bytes (${why}); uploading the blob from the start`,
-  );
+  ctx.warn?.(refusedSession(what, rec.offset, rec.size, why));
   return undefined;
+}
+
+function refusedSession(what: string, offset: number, size: number, why: string): string {
+  return `${what}: the registry no longer takes the upload an earlier run left at ${offset} of ${size} bytes (${why}); uploading the blob from the start`;
 }
 
 /**
