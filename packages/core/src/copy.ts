@@ -71,9 +71,13 @@ export function blobCopier(
     if (!p) {
       p = limit(async () => {
         let last = 0;
+        const download = src.blobDownload;
         const result = await dst.push(
           desc,
-          { open: () => src.fetch(desc) },
+          // A store that keeps blobs as files lets the source write (and verify) there: one hash.
+          download
+            ? { open: () => src.fetch(desc), download: (path, o) => download.download(desc, path, o) }
+            : { open: () => src.fetch(desc) },
           {
             mountFrom,
             onProgress: (n) => {
