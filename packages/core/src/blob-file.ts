@@ -130,6 +130,8 @@ export class PartialBlobFile {
    * writes by at most that long); saves run one after another.
    */
   save(done: readonly ByteRange[], force = false, minIntervalMs = 500): Promise<void> {
+    // Finished or abandoned: the record is gone and stays gone.
+    if (!this.fh) return this.saving;
     const now = Date.now();
     if (!force && now - this.lastSave < minIntervalMs) {
       this.pending = done;

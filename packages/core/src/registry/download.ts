@@ -18,6 +18,8 @@ export const DEFAULT_RANGE_CONCURRENCY = 4;
 export const DEFAULT_STALL_MS = 30_000;
 /** Bytes gathered from the socket before one positional write (writev, no copy). */
 const WRITE_BATCH = 1024 * 1024;
+/** A partial batch is written once its connection has been quiet this long. */
+const IDLE_FLUSH_MS = 200;
 
 export interface DownloadTuning {
   rangeThreshold?: number;
@@ -296,31 +298,45 @@ async function readBody(
   signal.addEventListener('abort', onAbort, { once: true });
   let batch: Buffer[] = [];
   let batched = 0;
-  const flush = async (): Promise<void> => {
-    if (!batched) return;
+  // Where the next batch goes: batches are written one after another, at their own offsets.
+  let next = t.at;
+  let writing: Promise<void> = Promise.resolve();
+  let idle: NodeJS.Timeout | undefined;
+  const flush = (): Promise<void> => {
+    clearTimeout(idle);
+    if (!batched) return writing;
     const bufs = batch;
     const n = batched;
+    const at = next;
     batch = [];
     batched = 0;
-    // A slow disk is not a stalled registry.
-    clearTimeout(timer);
-    await file.write(bufs, t.at);
-    arm();
-    t.at += n;
-    advance();
-    onBytes(n);
+    next += n;
+    writing = writing.then(async () => {
+      await file.write(bufs, at);
+      t.at = at + n;
+      // A slow disk is not a stalled registry.
+      arm();
+      advance();
+      onBytes(n);
+    });
+    return writing;
   };
   try {
     arm();
     for await (const chunk of body as AsyncIterable<Buffer>) {
       arm();
-      if (t.at + batched + chunk.length > t.end)
+      if (next + batched + chunk.length > t.end)
         throw new ModelshipError('INVALID', `${ctx.what}: more bytes than the ${t.end - t.start} asked for`, {
           hint: 'the content does not match its descriptor; it may have been tampered with',
         });
       batch.push(chunk);
       batched += chunk.length;
       if (batched >= WRITE_BATCH) await flush();
+      else {
+        // A quiet connection still gets what it sent onto disk (and into the record) soon.
+        clearTimeout(idle);
+        idle = setTimeout(() => void flush().catch(() => {}), IDLE_FLUSH_MS);
+      }
     }
     await flush();
   } catch (e) {
@@ -330,6 +346,7 @@ async function readBody(
     throw e;
   } finally {
     clearTimeout(timer);
+    clearTimeout(idle);
     signal.removeEventListener('abort', onAbort);
   }
 }
