@@ -452,6 +452,7 @@ export function hashGrowingFile(path: string, size: number): GrowingFileHash {
   const shared = new SharedArrayBuffer(16);
   const avail = new Float64Array(shared, 0, 1);
   const seq = new Int32Array(shared, 8, 1);
+  let notified = 0;
   trailPool ??= new HashPool();
   trailing++;
   trailPool.grow(trailing);
@@ -467,6 +468,10 @@ export function hashGrowingFile(path: string, size: number): GrowingFileHash {
     advance(bytes: number): void {
       if (bytes <= avail[0]!) return;
       avail[0] = bytes;
+      // Waking the worker costs a syscall: only for a buffer's worth, or the end. A worker
+      // that was not woken looks again within 50 ms by itself (WORKER_SOURCE).
+      if (bytes - notified < BUFFER_SIZE && bytes < size) return;
+      notified = bytes;
       Atomics.add(seq, 0, 1);
       Atomics.notify(seq, 0);
     },
