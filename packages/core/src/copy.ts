@@ -77,9 +77,19 @@ export function blobCopier(
     if (!p) {
       p = limit(async () => {
         let last = 0;
+        const download = src.blobDownload;
         const result = await dst.push(
           desc,
-          { open: async () => metered(await src.fetch(desc)) },
+          // A store that keeps blobs as files lets the source write (and verify) there: one hash.
+          download
+            ? {
+                open: async () => metered(await src.fetch(desc)),
+                download: (path, o) => {
+                  const run = () => download.download(desc, path, o);
+                  return timings ? timings.time(readKind(src), run) : run();
+                },
+              }
+            : { open: async () => metered(await src.fetch(desc)) },
           {
             mountFrom,
             ...(timings ? { timings } : {}),

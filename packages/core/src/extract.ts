@@ -1,5 +1,5 @@
 import { createWriteStream, type Stats } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -230,6 +230,39 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   }
 }
 
+const STAGE_PREFIX = '.modelship-extract-';
+/** Where raw layers are downloaded (resumably, download.ts) before they join a stage. */
+export const PARTIAL_DIR = '.modelship-partial';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errno(e) === 'EPERM';
+  }
+}
+
+/**
+ * Stages left by extractions that were killed (their pid, in the name, is no longer running
+ * on this host) are removed: they hold only unverified or uncommitted copies.
+ */
+async function removeStaleStages(root: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(root);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.modelship-extract-(\d+)-/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    await rm(join(root, name), { recursive: true, force: true }).catch(() => {});
+  }
+}
+
 /**
  * Extraction through a private staging directory inside the output (same filesystem, so the
  * final move is a rename): layers are written there as they stream, and only after every
@@ -261,8 +294,10 @@ export class ExtractionStage {
     try {
       created = await mkdir(root, { recursive: true });
       if (!(await stat(root)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-      // Dot-prefixed and unique: listings skip it, concurrent extractions do not meet.
-      return new ExtractionStage(dir, root, await mkdtemp(join(root, '.modelship-extract-')), created);
+      await removeStaleStages(root);
+      // Dot-prefixed and unique: listings skip it, concurrent extractions do not meet; the pid
+      // in the name lets a later run remove the stage of a killed one (removeStaleStages).
+      return new ExtractionStage(dir, root, await mkdtemp(join(root, `${STAGE_PREFIX}${process.pid}-`)), created);
     } catch (e) {
       throw new ModelshipError('INPUT', `cannot write into ${dir}: ${(e as Error).message}`, {
         cause: e,
@@ -390,6 +425,33 @@ export class ExtractionStage {
       options,
     );
     return written;
+  }
+
+  /** Where raw layers are downloaded before addDownloaded (kept across runs for resuming). */
+  get partialDir(): string {
+    return join(this.root, PARTIAL_DIR);
+  }
+
+  /**
+   * Stages a raw layer whose blob was already downloaded and verified into the file `path`
+   * (a BlobDownload of the store): the file is moved into the stage, not copied.
+   */
+  async addDownloaded(desc: Descriptor, path: string): Promise<string> {
+    const what = `layer ${desc.digest}`;
+    const fp = layerFilepath(desc.annotations);
+    if (!fp)
+      throw new ModelshipError('INVALID', `layer ${desc.digest} has no org.cncf.model.filepath annotation`, {
+        hint: 'cannot tell where to write this raw layer; pull into an OCI layout instead',
+      });
+    const rel = this.rel(safeJoin(this.root, fp, what));
+    this.claim(rel, what, 'file');
+    const abs = join(this.stageDir, ...rel.split('/'));
+    await mkdir(dirname(abs), { recursive: true });
+    const mode = modeFromAnnotations(desc.annotations);
+    await chmod(path, mode);
+    await rename(path, abs);
+    this.files.set(rel, { digest: desc.digest, size: desc.size, mode });
+    return rel;
   }
 
   /** Hashes (in the worker pool) only existing regular files of the right size. */

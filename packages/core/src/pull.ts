@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdir, rmdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import pLimit from 'p-limit';
 import { countBytes } from './streams.js';
 import { copyGraph, type CopyOptions, type CopyStats } from './copy.js';
 import { parseImageManifest } from './manifest.js';
@@ -6,7 +8,7 @@ import { ModelshipError, opt } from './errors.js';
 import { anyMatch, compileGlobs } from './modelpack/glob.js';
 import { ExtractionStage, assertDistinctLayerPaths, safeJoin, type CommitOptions } from './extract.js';
 import { isModelConfigMediaType, layerFilepath, parseLayerMediaType } from './mediatypes.js';
-import { isDigest, type Descriptor, type Manifest } from './oci.js';
+import { digestHex, isDigest, type Descriptor, type Manifest } from './oci.js';
 import { readKind, type ContentStore, type ReadOnlyStore } from './store.js';
 import type { Timings } from './timings.js';
 
@@ -45,6 +47,8 @@ export interface ExtractOptions extends CommitOptions {
    * written. None matching is NOT_FOUND naming the globs, before anything is written.
    */
   include?: readonly string[];
+  /** Layers fetched at once (default 4). */
+  concurrency?: number;
 }
 
 /** The config's diffIds, one per layer, when the config is a ModelPack config that lists them. */
@@ -113,6 +117,10 @@ export async function extractArtifact(
   const stage = await ExtractionStage.open(dir);
   const files: string[] = [];
   let bytes = 0;
+  const count = (delta: number): void => {
+    bytes += delta;
+    options.onBytes?.(bytes);
+  };
   let ok = false;
   try {
     // Raw layers already in `dir` byte for byte are not downloaded again.
@@ -120,30 +128,55 @@ export async function extractArtifact(
       raw.filter((l) => wanted.has(l)),
       options,
     );
-    for (const [i, layer] of doc.layers.entries()) {
-      if (!wanted.has(layer)) continue;
-      if (present.has(layer)) {
-        files.push(stage.keep(layer));
-        continue;
-      }
-      const fetched = await store.fetch(layer);
-      const content = options.timings ? options.timings.source(readKind(store), fetched) : fetched;
-      const counted = countBytes(content, (_total, delta) => {
-        bytes += delta;
-        options.onBytes?.(bytes);
-      });
-      const diffId = diffIds?.[i];
-      try {
-        files.push(...(await stage.addLayer(layer, counted, diffId ? { diffId } : {})));
-      } finally {
-        counted.destroy();
-        content.destroy();
-        fetched.destroy();
-      }
-    }
+    const limit = pLimit(Math.max(1, options.concurrency ?? 4));
+    const download = store.blobDownload;
+    let failed = false;
+    const staged = doc.layers.map((layer, i) =>
+      limit(async (): Promise<string[]> => {
+        if (!wanted.has(layer) || failed) return [];
+        if (present.has(layer)) return [stage.keep(layer)];
+        const isRaw = (parseLayerMediaType(layer.mediaType)?.encoding ?? 'raw') === 'raw';
+        if (isRaw && download) {
+          // Straight into a file (verified there, resumable: download.ts), then into the stage.
+          await mkdir(stage.partialDir, { recursive: true });
+          const partial = join(stage.partialDir, digestHex(layer.digest));
+          let last = 0;
+          const run = () =>
+            download.download(layer, partial, {
+              onProgress: (n) => {
+                count(n - last);
+                last = n;
+              },
+            });
+          await (options.timings ? options.timings.time(readKind(store), run) : run());
+          return [await stage.addDownloaded(layer, partial)];
+        }
+        const fetched = await store.fetch(layer);
+        const content = options.timings ? options.timings.source(readKind(store), fetched) : fetched;
+        const counted = countBytes(content, (_total, delta) => count(delta));
+        const diffId = diffIds?.[i];
+        try {
+          return await stage.addLayer(layer, counted, diffId ? { diffId } : {});
+        } finally {
+          counted.destroy();
+          content.destroy();
+          fetched.destroy();
+        }
+      }).catch((e: unknown) => {
+        failed = true;
+        throw e;
+      }),
+    );
+    // Every layer settles before the stage may be discarded: none still writes into it then.
+    const settled = await Promise.allSettled(staged);
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    for (const r of settled) if (r.status === 'fulfilled') files.push(...r.value);
     await stage.commit(options);
     ok = true;
   } finally {
+    // Empty unless an interrupted download left a partial blob for the next run.
+    await rmdir(stage.partialDir).catch(() => {});
     await stage.discard(!ok);
   }
   return { descriptor: root, files, bytes };

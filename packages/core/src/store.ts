@@ -11,6 +11,36 @@ import type { Timings } from './timings.js';
 export interface BlobSource {
   open(): Readable | Promise<Readable>;
   path?: string;
+  /**
+   * The source can write itself into the local file `path` and verify it there
+   * (BlobDownload): a store that keeps blobs as files uses this instead of `open`, so the
+   * blob is hashed once, at its destination.
+   */
+  download?(path: string, options?: DownloadToFileOptions): Promise<DownloadedBlob>;
+}
+
+export interface DownloadToFileOptions {
+  /** Running count of bytes received for this blob. */
+  onProgress?: (bytes: number) => void;
+  /** fsync the file before resolving. */
+  fsync?: boolean;
+}
+
+export interface DownloadedBlob {
+  /** Bytes received over the wire. */
+  fetched: number;
+  /** Bytes an interrupted earlier download had written and this one kept (then hashed again). */
+  kept: number;
+}
+
+/**
+ * Capability: the store writes a blob straight into a local file, resumably: the file is
+ * complete and hashes to `desc` when the promise resolves; after a failure it may hold a
+ * partial download with a sidecar record (`<path>.json`) that a later call with the same
+ * path continues from (registry/download.ts).
+ */
+export interface BlobDownload {
+  download(desc: Descriptor, path: string, options?: DownloadToFileOptions): Promise<DownloadedBlob>;
 }
 
 export interface PushResult {
@@ -79,6 +109,9 @@ export interface ReadOnlyStore {
    * layout's index.json), each with its manifest when the store knows it without another request.
    */
   listTags?(): Promise<TagEntry[]>;
+
+  /** Capability: blobs can be written straight into local files, resumably (BlobDownload). */
+  readonly blobDownload?: BlobDownload;
 }
 
 /** A tag, and the manifest it names when the listing said so (a layout's index does; a registry's tags list does not). */

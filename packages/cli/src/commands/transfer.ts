@@ -102,7 +102,7 @@ export function registerPull(program: Command, io: CliIO): void {
       collect,
     )
     .option('--no-referrers', 'do not copy referrers (with --output)')
-    .option('--concurrency <n>', 'blobs transferred at once', '4')
+    .option('--concurrency <n>', 'blobs transferred at once (with --extract too)', '4')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress output');
   addRegistryOptions(cmd).action(
@@ -135,6 +135,7 @@ export function registerPull(program: Command, io: CliIO): void {
           onBytes: (n) => progress.update(n),
           timings: clock.timings,
           overwrite: flags.overwrite === true,
+          concurrency: parseConcurrency(flags.concurrency, '--concurrency'),
           ...(flags.include ? { include: flags.include } : {}),
         }).catch((e: unknown) => {
           if (e instanceof ExtractConflictError)

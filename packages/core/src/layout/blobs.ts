@@ -192,7 +192,9 @@ export class LayoutBlobs {
     const what = this.what(desc.digest);
     if (await this.exists(desc)) return false;
     if (Buffer.isBuffer(source)) await this.pushBuffer(desc, source, blobPath);
-    else if (!(source.path !== undefined && (await this.tryLink(desc, source.path, blobPath)))) {
+    else if (source.path === undefined && source.download) {
+      await this.downloadInto(desc, source, blobPath, options);
+    } else if (!(source.path !== undefined && (await this.tryLink(desc, source.path, blobPath)))) {
       const verifier = new VerifyingStream(desc.digest, desc.size, `content pushed as ${desc.digest}`);
       const transforms: Transform[] = [verifier];
       if (options.onProgress) transforms.push(new ProgressCounter(options.onProgress));
@@ -201,6 +203,31 @@ export class LayoutBlobs {
     }
     // A hard link moves no bytes, so it reports no progress: pack counts progress as bytes read.
     return true;
+  }
+
+  /**
+   * The source writes the blob into `ingest/<hex>.partial` and verifies it there (a registry
+   * download: hashed once, on a worker); only a verified file is renamed into `blobs/`. The
+   * stable name lets a re-run after an interrupted pull keep what was written.
+   */
+  private async downloadInto(
+    desc: Descriptor,
+    source: BlobSource,
+    blobPath: string,
+    options: PushOptions,
+  ): Promise<void> {
+    const what = this.what(desc.digest);
+    const partial = join(this.root, 'ingest', `${digestHex(desc.digest)}.partial`);
+    try {
+      await fsp.mkdir(join(this.root, 'ingest'), { recursive: true });
+    } catch (e) {
+      throw wrapWrite(e, what, this.location);
+    }
+    await source.download!(partial, {
+      fsync: this.fsync,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    await this.commit(partial, blobPath, what);
   }
 
   private async pushBuffer(desc: Descriptor, bytes: Buffer, blobPath: string): Promise<void> {

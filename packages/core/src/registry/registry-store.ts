@@ -11,9 +11,13 @@ import { isManifestMediaType as isManifest, referrerEntry, summarizeManifest } f
 import { DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST } from '../mediatypes.js';
 import { isDigest, referrersFallbackTag, type Descriptor, type Index } from '../oci.js';
 import { isValidRepository, isValidTag, parseReference, registryApiHost } from '../reference.js';
+import { downloadBlob, downloadTuning, type DownloadTuning } from './download.js';
 import type {
+  BlobDownload,
   BlobSource,
   ContentStore,
+  DownloadedBlob,
+  DownloadToFileOptions,
   IngestResult,
   MountSource,
   PushOptions,
@@ -93,6 +97,8 @@ export interface RegistryStoreOptions {
   backoffMs?: number;
   /** Longest wait for response headers, or between two pieces of a body, in ms (default 300 000). */
   timeoutMs?: number;
+  /** Parallel `Range` GETs of big blobs (registry/download.ts; defaults there). */
+  download?: DownloadTuning;
 }
 
 /** Tags asked for per page of the tags list (registries cap `n` at 100 to 1,000). */
@@ -131,6 +137,11 @@ export class RegistryStore implements ContentStore {
   private readonly pushScopes: string[];
   private referrersApi: boolean | undefined;
   private hasCreds: boolean | undefined;
+  private readonly tuning: Required<DownloadTuning>;
+  /** Range GETs in flight across every download of this store. */
+  private readonly rangeLimit: ReturnType<typeof pLimit>;
+  /** Capability: a blob is downloaded straight into a file, resumably (download.ts). */
+  readonly blobDownload: BlobDownload;
 
   constructor(opts: RegistryStoreOptions) {
     if (!opts.registry || /[/\s]/.test(opts.registry))
@@ -157,6 +168,9 @@ export class RegistryStore implements ContentStore {
     this.retries = opts.retries ?? 4;
     this.backoffMs = opts.backoffMs ?? 500;
     this.limit = pLimit(opts.concurrency ?? 4);
+    this.tuning = downloadTuning(opts.download);
+    this.rangeLimit = pLimit(Math.max(this.tuning.rangeConcurrency, 2) * 2);
+    this.blobDownload = { download: (desc, path, o) => this.downloadBlob(desc, path, o) };
     this.pull = [repositoryScope(opts.repository, 'pull')];
     this.pushScopes = [repositoryScope(opts.repository, 'pull,push')];
     const host = registryApiHost(opts.registry);
@@ -281,6 +295,26 @@ export class RegistryStore implements ContentStore {
     // pipeline forwards a broken connection to the verifier, so readers see the error.
     pipeline(res.body, verifier, () => {});
     return verifier;
+  }
+
+  private downloadBlob(desc: Descriptor, path: string, options?: DownloadToFileOptions): Promise<DownloadedBlob> {
+    if (!isDigest(desc.digest)) throw new ModelshipError('USAGE', `not a sha256 digest: "${desc.digest}"`);
+    return downloadBlob(
+      {
+        http: this.http,
+        url: this.path('blobs', desc.digest),
+        scopes: this.pull,
+        what: `blob ${desc.digest} from ${this.location}`,
+        retries: this.retries,
+        backoffMs: this.backoffMs,
+        failure: (res, what) => this.failure(res, what, this.pull),
+        limit: this.rangeLimit,
+        tuning: this.tuning,
+      },
+      desc,
+      path,
+      options,
+    );
   }
 
   async fetchBytes(desc: Descriptor, maxBytes: number = MAX_MANIFEST): Promise<Buffer> {
