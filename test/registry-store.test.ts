@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -478,6 +478,39 @@ describe('RegistryStore with token auth', () => {
         (t) => t.scopes.includes('repository:tok/x:pull') && t.scopes.includes('repository:tok/y:pull,push'),
       ),
     ).toBe(true);
+  });
+
+  it('downloads a blob as ranges into a file: the first GET meets the challenge, the rest carry the token', async () => {
+    const pusher = open({ username: 'alice', password: 'alice-pw', repository: 'tok/ranges' });
+    const bytes = randomBytes(3 * MiB + 5);
+    const desc = blob(bytes);
+    await pusher.push(desc, bytes);
+    // A store with no token yet, reading the blob as 512 KiB ranges (raw-get.ts reads each body).
+    const store = open({
+      username: 'bob',
+      password: 'bob-pw',
+      repository: 'tok/ranges',
+      download: { rangeThreshold: MiB, rangeSize: 512 * 1024, rangeConcurrency: 2 },
+    });
+    reg.clearAccessLog();
+    const dir = await mkdtemp(join(tmpdir(), 'ms-ranges-'));
+    try {
+      const file = join(dir, 'blob');
+      await store.blobDownload!.download(desc, file);
+      expect(
+        createHash('sha256')
+          .update(await readFile(file))
+          .digest('hex'),
+      ).toBe(desc.digest.slice(7));
+      const gets = reg.accessLog().filter((e) => e.method === 'GET' && e.path.includes('/blobs/'));
+      expect(gets.filter((e) => e.status === 206).length).toBeGreaterThanOrEqual(7);
+      // Each of the 2 first ranges in flight meets the challenge twice (the raw GET hands it
+      // back, HttpClient's GET answers it); every later range carries the token.
+      expect(gets.filter((e) => e.status === 401).length).toBeLessThanOrEqual(4);
+      expect(gets.every((e) => e.status === 206 || e.status === 401)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refreshes a short-lived token before it expires, mid-run, without a 401', async () => {

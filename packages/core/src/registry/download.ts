@@ -8,6 +8,7 @@ import { hashGrowingFile } from '../hash-pool.js';
 import type { Descriptor } from '../oci.js';
 import type { DownloadToFileOptions } from '../store.js';
 import { backoffDelay, header, type HttpClient, type HttpResponse } from './http.js';
+import { rawGet, rawGetSupported } from './raw-get.js';
 
 /** Blobs this big or bigger are fetched as parallel `Range` GETs (distribution serves them). */
 export const DEFAULT_RANGE_THRESHOLD = 256 * 1024 * 1024;
@@ -61,6 +62,12 @@ export interface DownloadContext {
   /** Shared by every download of the store: range GETs in flight at once. */
   limit: ReturnType<typeof pLimit>;
   tuning: Required<DownloadTuning>;
+  /**
+   * Bodies over plain HTTP are read by raw-get.ts (into large buffers) unless this is false:
+   * MODELSHIP_RAW_GET=0 turns it off, and a registry that redirects blob GETs (to object
+   * storage, whose answers go through HttpClient) turns it off for the store after the first.
+   */
+  raw?: { enabled: boolean };
 }
 
 export interface DownloadResult {
@@ -244,6 +251,31 @@ async function fetchTask(
   for (;;) {
     if (signal.aborted) return;
     const whole = t.at === 0 && t.end === desc.size;
+    if (ctx.raw?.enabled !== false && process.env['MODELSHIP_RAW_GET'] !== '0') {
+      const before = t.at;
+      let outcome: 'done' | 'fallback';
+      try {
+        outcome = await rawTask(ctx, file, t, whole, signal, onBytes, advance);
+      } catch (e) {
+        if (signal.aborted) return;
+        if (e instanceof ModelshipError && e.code === 'INVALID') throw e;
+        if (t.at > before) failures = 0;
+        if (failures >= ctx.retries) {
+          if (e instanceof ModelshipError) throw e;
+          throw new ModelshipError('NETWORK', `${ctx.what}: ${(e as Error).message}`, {
+            cause: e,
+            hint: 're-run to resume (written ranges are kept)',
+          });
+        }
+        await sleep(backoffDelay(failures++, ctx.backoffMs));
+        continue;
+      }
+      if (outcome === 'done') {
+        if (t.at === t.end) return;
+        continue;
+      }
+      // Anything but the plain answer (a 401 to answer, a redirect, an error to explain): HttpClient.
+    }
     const res = await ctx.http.send({
       method: 'GET',
       url: ctx.url,
@@ -292,6 +324,51 @@ async function fetchTask(
       await sleep(backoffDelay(failures++, ctx.backoffMs));
     }
   }
+}
+
+/**
+ * One attempt at `[t.at, t.end)` through raw-get.ts. `fallback` when the answer is not the
+ * expected 200/206 with the exact length (the caller then asks through HttpClient, which
+ * answers auth challenges, follows redirects and explains errors).
+ */
+async function rawTask(
+  ctx: DownloadContext,
+  file: PartialBlobFile,
+  t: Task,
+  whole: boolean,
+  signal: AbortSignal,
+  onBytes: (n: number) => void,
+  advance: () => void,
+): Promise<'done' | 'fallback'> {
+  const headers = await ctx.http.headersFor(ctx.url, ctx.scopes, whole ? {} : { range: `bytes=${t.at}-${t.end - 1}` });
+  if (!headers || !rawGetSupported(ctx.url, headers)) {
+    if (ctx.raw) ctx.raw.enabled = false;
+    return 'fallback';
+  }
+  const want = t.end - t.at;
+  const r = await rawGet({
+    url: ctx.url,
+    headers,
+    accept: (status, h) => {
+      const length = h.get('content-length');
+      if (whole) return status === 200 && length === String(want);
+      return status === 206 && length === String(want) && (h.get('content-range') ?? '').startsWith(`bytes ${t.at}-`);
+    },
+    write: async (data) => {
+      await file.write([data], t.at);
+      t.at += data.length;
+      advance();
+      onBytes(data.length);
+    },
+    idleMs: ctx.tuning.stallMs,
+    stalled: () => stalled(ctx, t),
+    signal,
+  });
+  if (r.kind === 'fallback') {
+    if (r.status >= 300 && r.status < 400 && ctx.raw) ctx.raw.enabled = false;
+    return 'fallback';
+  }
+  return 'done';
 }
 
 async function readBody(

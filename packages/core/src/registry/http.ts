@@ -151,6 +151,23 @@ export class HttpClient {
     return new URL(path, this.baseUrl);
   }
 
+  /**
+   * The headers `send` would put on a request to `url` (user agent, the cached credentials),
+   * for a request made outside undici (raw-get.ts); undefined when `url` is not the registry's
+   * own origin, which never gets credentials from here.
+   */
+  async headersFor(
+    url: URL,
+    scopes: readonly string[],
+    extra: Record<string, string>,
+  ): Promise<Record<string, string> | undefined> {
+    if (originPolicy(this.baseUrl, url) !== 'send') return undefined;
+    const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, ...extra };
+    const auth = await this.opts.auth.header(scopes);
+    if (auth) headers['authorization'] = auth;
+    return headers;
+  }
+
   async send(req: HttpRequest): Promise<HttpResponse> {
     const replayable = req.body === undefined || Buffer.isBuffer(req.body);
     let url = req.url;

@@ -138,6 +138,8 @@ export class RegistryStore implements ContentStore {
   private referrersApi: boolean | undefined;
   private hasCreds: boolean | undefined;
   private readonly tuning: Required<DownloadTuning>;
+  /** Whether blob bodies over plain HTTP are read by raw-get.ts (download.ts turns it off). */
+  private readonly rawGet = { enabled: true };
   /** Range GETs in flight across every download of this store. */
   private readonly rangeLimit: ReturnType<typeof pLimit>;
   /** Capability: a blob is downloaded straight into a file, resumably (download.ts). */
@@ -310,6 +312,7 @@ export class RegistryStore implements ContentStore {
         failure: (res, what) => this.failure(res, what, this.pull),
         limit: this.rangeLimit,
         tuning: this.tuning,
+        raw: this.rawGet,
       },
       desc,
       path,
