@@ -340,7 +340,9 @@ describe('upload strategy and URL helpers', () => {
     expect(chooseStrategy('eu.gcr.io', 'auto', 10 * 2 ** 30)).toBe('monolithic');
     expect(chooseStrategy('registry-1.docker.io', 'auto', 500 * 2 ** 20)).toBe('chunked');
     expect(chooseStrategy('registry-1.docker.io', 'auto', 1000)).toBe('monolithic');
-    expect(chooseStrategy('localhost:5000', 'auto', 10 * 2 ** 30)).toBe('monolithic');
+    // Elsewhere a blob of 8 chunks or more goes up in resumable chunks; a smaller one in one PUT.
+    expect(chooseStrategy('localhost:5000', 'auto', 10 * 2 ** 30)).toBe('chunked');
+    expect(chooseStrategy('localhost:5000', 'auto', 500 * 2 ** 20)).toBe('monolithic');
     expect(chooseStrategy('ghcr.io', 'chunked', 1)).toBe('chunked');
     expect(ingestMode('ghcr.io', 'auto')).toBe('spool');
     expect(ingestMode('localhost:5000', 'auto')).toBe('stream');
