@@ -21,6 +21,8 @@ export const DEFAULT_STALL_MS = 30_000;
 const WRITE_BATCH = 1024 * 1024;
 /** Bytes written between two background flushes when the caller wants the file synced. */
 const SYNC_EVERY = 64 * 1024 * 1024;
+/** Bytes written between two saves of the partial file's record (blob-file.ts). */
+const RECORD_EVERY = 16 * 1024 * 1024;
 /** A partial batch is written once its connection has been quiet this long. */
 const IDLE_FLUSH_MS = 200;
 
@@ -152,11 +154,17 @@ async function attempt(
   // With fsync asked for, the page cache is flushed as the download goes (one flush at a
   // time, in the background), so the final sync finds little left to write.
   let unsynced = 0;
+  let unrecorded = 0;
   let syncing: Promise<void> | undefined;
   const onBytes = (n: number): void => {
     fetched += n;
     options.onProgress?.(fetched);
-    void file.save(written());
+    // The record trails the writes by at most RECORD_EVERY bytes or the record's 500 ms: at
+    // loopback speed half a second is hundreds of MiB a killed run would fetch again.
+    unrecorded += n;
+    const force = unrecorded >= RECORD_EVERY;
+    if (force) unrecorded = 0;
+    void file.save(written(), force);
     unsynced += n;
     if (options.fsync && !syncing && unsynced >= SYNC_EVERY) {
       unsynced = 0;
