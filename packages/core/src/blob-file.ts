@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from './atomic-file.js';
+import type { Timings } from './timings.js';
 import type { Descriptor } from './oci.js';
 
 /** `[start, end)` byte offsets. */
@@ -104,7 +105,19 @@ export class PartialBlobFile {
   }
 
   /** Writes `chunks` back to back at `position`, all of them. */
+  /** Set by the download: writes count as disk time. */
+  timings: Timings | undefined;
+
   async write(chunks: Buffer[], position: number): Promise<void> {
+    const end = this.timings?.begin('disk');
+    try {
+      await this.writeAll(chunks, position);
+    } finally {
+      end?.();
+    }
+  }
+
+  private async writeAll(chunks: Buffer[], position: number): Promise<void> {
     const fh = this.fh!;
     let bufs = chunks;
     let pos = position;

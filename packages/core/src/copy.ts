@@ -84,10 +84,7 @@ export function blobCopier(
           download
             ? {
                 open: async () => metered(await src.fetch(desc)),
-                download: (path, o) => {
-                  const run = () => download.download(desc, path, o);
-                  return timings ? timings.time(readKind(src), run) : run();
-                },
+                download: (path, o) => download.download(desc, path, timings ? { ...o, timings } : o),
               }
             : { open: async () => metered(await src.fetch(desc)) },
           {

@@ -141,14 +141,13 @@ export async function extractArtifact(
           await mkdir(stage.partialDir, { recursive: true });
           const partial = join(stage.partialDir, digestHex(layer.digest));
           let last = 0;
-          const run = () =>
-            download.download(layer, partial, {
-              onProgress: (n) => {
-                count(n - last);
-                last = n;
-              },
-            });
-          await (options.timings ? options.timings.time(readKind(store), run) : run());
+          await download.download(layer, partial, {
+            onProgress: (n) => {
+              count(n - last);
+              last = n;
+            },
+            ...(options.timings ? { timings: options.timings } : {}),
+          });
           return [await stage.addDownloaded(layer, partial)];
         }
         const fetched = await store.fetch(layer);

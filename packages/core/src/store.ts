@@ -24,6 +24,11 @@ export interface DownloadToFileOptions {
   onProgress?: (bytes: number) => void;
   /** fsync the file before resolving. */
   fsync?: boolean;
+  /**
+   * Where the time goes: network while ranges are received, disk while writes and the sync
+   * run, hashing while the download waits for its hash after the last byte.
+   */
+  timings?: Timings;
 }
 
 export interface DownloadedBlob {

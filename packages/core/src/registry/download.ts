@@ -175,19 +175,22 @@ async function attempt(
     }
   };
   const abort = new AbortController();
+  const timings = options.timings;
+  const receive = (run: () => Promise<void>): Promise<void> => (timings ? timings.time('network', run) : run());
+  if (timings) file.timings = timings;
   try {
     try {
-      await runTasks(ctx, desc, file, tasks, ranged, abort.signal, onBytes, advance);
+      await receive(() => runTasks(ctx, desc, file, tasks, ranged, abort.signal, onBytes, advance));
     } catch (e) {
       if (!(e instanceof RangeIgnored)) throw e;
       // Start over in one piece, without Range: only what was written in full order counts.
       ranged = false;
       file.kept.splice(0);
       plan([]);
-      await runTasks(ctx, desc, file, tasks, false, abort.signal, onBytes, advance);
+      await receive(() => runTasks(ctx, desc, file, tasks, false, abort.signal, onBytes, advance));
     }
     advance();
-    const got = await hash.result;
+    const got = await (timings ? timings.time('hashing', () => hash.result) : hash.result);
     if (got.digest !== desc.digest || got.size !== desc.size) {
       await file.abandon(undefined);
       if (kept > 0) return 'kept-mismatch';
@@ -196,7 +199,7 @@ async function attempt(
       });
     }
     await syncing;
-    if (options.fsync) await file.sync();
+    if (options.fsync) await (timings ? timings.time('disk', () => file.sync()) : file.sync());
     await file.finish();
     return { fetched, kept };
   } catch (e) {
