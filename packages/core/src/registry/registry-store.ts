@@ -171,7 +171,10 @@ export class RegistryStore implements ContentStore {
     this.backoffMs = opts.backoffMs ?? 500;
     this.limit = pLimit(opts.concurrency ?? 4);
     this.tuning = downloadTuning(opts.download);
-    this.rangeLimit = pLimit(Math.max(this.tuning.rangeConcurrency, 2) * 2);
+    // As many connections as blobs would get without ranges: one big blob gets them all, four
+    // blobs at once get one each. More ranges at once only interleave writes on the disk
+    // (measured: docs/performance.md, "Pull") and hold more buffers.
+    this.rangeLimit = pLimit(Math.max(this.tuning.rangeConcurrency, opts.concurrency ?? 4));
     this.blobDownload = { download: (desc, path, o) => this.downloadBlob(desc, path, o) };
     this.pull = [repositoryScope(opts.repository, 'pull')];
     this.pushScopes = [repositoryScope(opts.repository, 'pull,push')];
