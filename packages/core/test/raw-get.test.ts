@@ -78,6 +78,30 @@ describe('rawGet', () => {
     expect(heads[0]).toMatch(/\r\nrange: bytes=0-\r\n/);
   });
 
+  it('a quiet spell mid-buffer (its part written by a timer) loses nothing and mixes nothing', async () => {
+    const body = randomBytes(3 * 1024 * 1024 + 11);
+    const { url } = await serve((s) => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      void (async () => {
+        // Quiet for longer than the idle flush each time, part-way through a receive buffer.
+        for (const [from, to] of [
+          [0, 300_000],
+          [300_000, 700_000],
+          [700_000, 1_500_000],
+          [1_500_000, body.length],
+        ] as const) {
+          s.write(body.subarray(from, to));
+          await sleep(450);
+        }
+        s.end();
+      })();
+    });
+    const c = collect({ url });
+    await c.run();
+    expect(c.chunks.length).toBeGreaterThan(4);
+    expect(Buffer.concat(c.chunks).equals(body)).toBe(true);
+  }, 15_000);
+
   it('a slow writer pauses the socket and loses nothing', async () => {
     const body = randomBytes(6 * 1024 * 1024);
     const { url } = await serve(

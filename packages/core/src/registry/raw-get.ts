@@ -79,6 +79,8 @@ export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
     let received = 0;
     let current: Buffer = Buffer.allocUnsafe(BUFFER_SIZE);
     let filled = 0;
+    /** Bytes of `current` already handed to a write (as a copy, by a timer). */
+    let sent = 0;
     let writes = 0;
     let writing: Promise<void> = Promise.resolve();
     let settled = false;
@@ -91,7 +93,7 @@ export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
     const finish = (err: Error | undefined, result?: RawGetResult, keep = false): void => {
       if (settled) return;
       // A stall or a dropped connection keeps what arrived before it: the retry starts there.
-      if (keep && parsed) flush();
+      if (keep && parsed) flush(false);
       settled = true;
       clearTimeout(timer);
       clearTimeout(idle);
@@ -108,36 +110,44 @@ export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
       timer = setTimeout(() => finish(o.stalled(), undefined, true), o.idleMs);
       // A quiet connection still gets what it sent onto disk (and into the caller's record) soon.
       clearTimeout(idle);
-      if (filled && !paused) idle = setTimeout(flush, IDLE_FLUSH_MS);
+      if (filled > sent && !paused) idle = setTimeout(() => flush(false), IDLE_FLUSH_MS);
     };
     const onAbort = (): void => finish(new Error('aborted'));
     o.signal.addEventListener('abort', onAbort, { once: true });
 
     /**
-     * Writes the filled part of the current buffer and takes a free one to fill next. With
-     * MAX_WRITES in flight the socket waits (the read callback returns false) until one is
-     * done, so a connection holds at most MAX_WRITES + 1 buffers.
+     * Writes what the current buffer holds beyond `sent`. From the read callback (`swap`), it
+     * hands the buffer itself to the write and takes a free one to fill next: Node asks for
+     * the next read's buffer right after the callback. From a timer (a quiet connection, a
+     * stall) the socket still reads into the tail of this buffer, so the bytes go out as a
+     * copy and the buffer stays. With MAX_WRITES in flight the socket waits (the callback
+     * returns false) until one is done: a connection holds at most MAX_WRITES + 1 buffers.
      */
-    const flush = (): void => {
-      if (!filled) return;
-      const buf = current;
-      const data = buf.subarray(0, filled);
-      filled = 0;
-      writes++;
-      writing = writing.then(() => o.write(data));
-      writing.then(
-        () => {
-          writes--;
-          if (pool.length < MAX_WRITES) pool.push(buf);
-          if (paused && !settled) {
-            paused = false;
-            arm();
-            sock.s?.resume();
-          }
-        },
-        (e: unknown) => finish(e as Error),
-      );
-      current = pool.pop() ?? Buffer.allocUnsafe(BUFFER_SIZE);
+    const flush = (swap: boolean): void => {
+      if (filled > sent) {
+        const buf = current;
+        const data = swap ? buf.subarray(sent, filled) : Buffer.from(buf.subarray(sent, filled));
+        writes++;
+        writing = writing.then(() => o.write(data));
+        writing.then(
+          () => {
+            writes--;
+            if (swap && pool.length < MAX_WRITES) pool.push(buf);
+            if (paused && !settled) {
+              paused = false;
+              arm();
+              sock.s?.resume();
+            }
+          },
+          (e: unknown) => finish(e as Error),
+        );
+        sent = filled;
+      }
+      if (swap) {
+        current = pool.pop() ?? Buffer.allocUnsafe(BUFFER_SIZE);
+        filled = 0;
+        sent = 0;
+      }
     };
 
     const bodyBytes = (chunk: Buffer): void => {
@@ -147,7 +157,7 @@ export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
       }
       received += chunk.length;
       if (received === length) {
-        flush();
+        flush(true);
         finish(undefined, { kind: 'body', status: parsed!.status, headers: parsed!.headers, bytes: received });
       }
     };
@@ -193,7 +203,7 @@ export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
             const chunk = current.subarray(filled, filled + n);
             filled += n;
             bodyBytes(chunk);
-            if (!settled && filled >= current.length - 64 * 1024) flush();
+            if (!settled && filled >= current.length - 64 * 1024) flush(true);
           }
           if (settled) return false;
           if (writes >= MAX_WRITES) {
