@@ -1,3 +1,4 @@
+import { pidAlive } from './file-lock.js';
 import { createWriteStream, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -233,15 +234,6 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
 const STAGE_PREFIX = '.modelship-extract-';
 /** Where raw layers are downloaded (resumably, download.ts) before they join a stage. */
 export const PARTIAL_DIR = '.modelship-partial';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errno(e) === 'EPERM';
-  }
-}
 
 /**
  * Stages left by extractions that were killed (their pid, in the name, is no longer running

@@ -248,6 +248,31 @@ function stalled(ctx: DownloadContext, t: Task): ModelshipError {
   );
 }
 
+/**
+ * After a failed attempt at `t` that had got it from `before` to `t.at`: throws when another
+ * is not worth it (a verification failure, retries used up since the last progress), else
+ * waits the backoff and returns the new failure count.
+ */
+async function afterFailure(
+  ctx: DownloadContext,
+  t: Task,
+  e: unknown,
+  before: number,
+  failures: number,
+): Promise<number> {
+  if (e instanceof ModelshipError && e.code === 'INVALID') throw e;
+  const count = t.at > before ? 0 : failures;
+  if (count >= ctx.retries) {
+    if (e instanceof ModelshipError) throw e;
+    throw new ModelshipError('NETWORK', `${ctx.what}: ${(e as Error).message}`, {
+      cause: e,
+      hint: 're-run to resume (written ranges are kept)',
+    });
+  }
+  await sleep(backoffDelay(count, ctx.backoffMs));
+  return count + 1;
+}
+
 /** Fetches `[t.at, t.end)` into the file, resuming from `t.at` after a stall or a dropped connection. */
 async function fetchTask(
   ctx: DownloadContext,
@@ -269,16 +294,7 @@ async function fetchTask(
         outcome = await rawTask(ctx, file, t, whole, signal, onBytes, advance);
       } catch (e) {
         if (signal.aborted) return;
-        if (e instanceof ModelshipError && e.code === 'INVALID') throw e;
-        if (t.at > before) failures = 0;
-        if (failures >= ctx.retries) {
-          if (e instanceof ModelshipError) throw e;
-          throw new ModelshipError('NETWORK', `${ctx.what}: ${(e as Error).message}`, {
-            cause: e,
-            hint: 're-run to resume (written ranges are kept)',
-          });
-        }
-        await sleep(backoffDelay(failures++, ctx.backoffMs));
+        failures = await afterFailure(ctx, t, e, before, failures);
         continue;
       }
       if (outcome === 'done') {
@@ -323,16 +339,7 @@ async function fetchTask(
       throw new ModelshipError('NETWORK', `${ctx.what}: the response ended at byte ${t.at} of ${t.end}`);
     } catch (e) {
       if (signal.aborted) return;
-      if (e instanceof ModelshipError && e.code === 'INVALID') throw e;
-      if (t.at > before) failures = 0;
-      if (failures >= ctx.retries) {
-        if (e instanceof ModelshipError) throw e;
-        throw new ModelshipError('NETWORK', `${ctx.what}: ${(e as Error).message}`, {
-          cause: e,
-          hint: 're-run to resume (written ranges are kept)',
-        });
-      }
-      await sleep(backoffDelay(failures++, ctx.backoffMs));
+      failures = await afterFailure(ctx, t, e, before, failures);
     }
   }
 }
