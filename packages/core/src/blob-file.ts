@@ -90,7 +90,7 @@ export class PartialBlobFile {
     }
     if (!fh) {
       await fsp.rm(recordPath, { force: true });
-      fh = await fsp.open(path, 'w');
+      fh = await fsp.open(path, 'w+');
       kept = [];
     }
     // Full length up front (sparse): ranges land anywhere, and a length check tells a record
@@ -104,16 +104,23 @@ export class PartialBlobFile {
     return this.kept.reduce((n, r) => n + r.end - r.start, 0);
   }
 
-  /** Writes `chunks` back to back at `position`, all of them. */
   /** Set by the download: writes count as disk time. */
   timings: Timings | undefined;
+  /**
+   * Set by the download (its hash, trailing-hash.ts): shown every write as it starts; the
+   * write settles once both the write and the promise this returns are done.
+   */
+  onChunks: ((chunks: readonly Buffer[], position: number) => Promise<void> | undefined) | undefined;
 
+  /** Writes `chunks` back to back at `position`, all of them. */
   async write(chunks: Buffer[], position: number): Promise<void> {
+    const seen = this.onChunks?.(chunks, position);
     const end = this.timings?.begin('disk');
     try {
       await this.writeAll(chunks, position);
     } finally {
       end?.();
+      await seen;
     }
   }
 

@@ -57,31 +57,8 @@ parentPort.on('message', (job) => {
     let size = 0;
     let pending = 0;
     let last = Date.now();
-    // A growing file (download.ts): [0] (float64) how many leading bytes are written so far,
-    // [8] (int32) bumped (and notified) on every advance; -1 in [0] means the writer gave up.
-    const growAvail = job.grow ? new Float64Array(job.grow, 0, 1) : undefined;
-    const growSeq = job.grow ? new Int32Array(job.grow, 8, 1) : undefined;
     for (;;) {
-      let want = buf.length;
-      if (growAvail) {
-        if (size >= job.growSize) break;
-        const seq = Atomics.load(growSeq, 0);
-        const avail = growAvail[0];
-        if (avail < 0) {
-          parentPort.postMessage({ id: job.id, cancelled: true });
-          return;
-        }
-        if (avail <= size) {
-          Atomics.wait(growSeq, 0, seq, 50);
-          if (Atomics.load(cancelled, 0) === job.id) {
-            parentPort.postMessage({ id: job.id, cancelled: true });
-            return;
-          }
-          continue;
-        }
-        want = Math.min(buf.length, avail - size);
-      }
-      const n = fs.readSync(fd, buf, 0, want, growAvail ? size : null);
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
       const chunk = n === buf.length ? buf : buf.subarray(0, n);
       hash.update(chunk);
@@ -134,8 +111,6 @@ export interface HashRequest {
   frame?: { head: Uint8Array; tailZeros: number };
   /** Also hand the file's bytes (those it asks for) to this consumer, in the same read. */
   tee?: HashTee;
-  /** The file is still being written: see hashGrowingFile. */
-  grow?: { shared: SharedArrayBuffer; size: number };
 }
 
 /**
@@ -176,7 +151,6 @@ interface Job {
   path: string;
   frame: HashRequest['frame'];
   tee: HashTee | undefined;
-  grow: { shared: SharedArrayBuffer; size: number } | undefined;
   onBytes: (n: number) => void;
   resolve: (r: FileDigest) => void;
   reject: (e: unknown) => void;
@@ -239,7 +213,6 @@ class HashPool {
         path: request.path,
         frame: request.frame,
         tee: request.tee,
-        grow: request.grow,
         onBytes,
         resolve: resolvePromise,
         reject: rejectPromise,
@@ -366,7 +339,6 @@ class HashPool {
         path: job.path,
         ...(job.frame ? { head: job.frame.head, tailZeros: job.frame.tailZeros } : {}),
         ...(job.tee ? { tee: true } : {}),
-        ...(job.grow ? { grow: job.grow.shared, growSize: job.grow.size } : {}),
       });
     }
     // Workers died (and were dropped) while jobs were queued: replace them.
@@ -431,60 +403,4 @@ export async function hashFiles(
 export async function hashFile(path: string, opts: Omit<HashFilesOptions, 'concurrency'> = {}): Promise<FileDigest> {
   const [r] = await hashFiles([path], { ...opts, concurrency: 1 });
   return r!;
-}
-
-/** A hash trailing the writes of a file (hashGrowingFile). */
-export interface GrowingFileHash {
-  /** The first `bytes` bytes of the file are written (never decreases). */
-  advance(bytes: number): void;
-  /** The writer gave up: the hash ends with an error, the worker is free again. */
-  abandon(): void;
-  /** sha256 of the first `size` bytes, once `advance(size)` was called. */
-  readonly result: Promise<FileDigest>;
-}
-
-/** Workers for growing files, apart from the shared pool: such a job mostly waits for the writer. */
-let trailPool: HashPool | undefined;
-let trailing = 0;
-
-/**
- * sha256 of a file being written front to back by someone else (a download writing at
- * positions, download.ts): a worker reads each byte once the writer says it is there, so the
- * hash trails the writes by little and reads them back from the page cache. `size` is the
- * final length. The main thread only moves a watermark.
- */
-export function hashGrowingFile(path: string, size: number): GrowingFileHash {
-  const shared = new SharedArrayBuffer(16);
-  const avail = new Float64Array(shared, 0, 1);
-  const seq = new Int32Array(shared, 8, 1);
-  let notified = 0;
-  trailPool ??= new HashPool();
-  trailing++;
-  trailPool.grow(trailing);
-  const p = trailPool;
-  const result = p
-    .run({ path: resolve(path), grow: { shared, size } }, () => {})
-    .finally(() => {
-      trailing--;
-    });
-  // An abandoned hash rejects; nobody may be waiting for it then.
-  result.catch(() => {});
-  return {
-    advance(bytes: number): void {
-      if (bytes <= avail[0]!) return;
-      avail[0] = bytes;
-      // Waking the worker costs a syscall: only for a buffer's worth, or the end. A worker
-      // that was not woken looks again within 50 ms by itself (WORKER_SOURCE).
-      if (bytes - notified < BUFFER_SIZE && bytes < size) return;
-      notified = bytes;
-      Atomics.add(seq, 0, 1);
-      Atomics.notify(seq, 0);
-    },
-    abandon(): void {
-      avail[0] = -1;
-      Atomics.add(seq, 0, 1);
-      Atomics.notify(seq, 0);
-    },
-    result,
-  };
 }

@@ -4,9 +4,10 @@ import pLimit from 'p-limit';
 import { missingRanges, normalizeRanges, PartialBlobFile, type ByteRange } from '../blob-file.js';
 import { ModelshipError } from '../errors.js';
 import { withFileLock } from '../file-lock.js';
-import { hashGrowingFile } from '../hash-pool.js';
 import type { Descriptor } from '../oci.js';
 import type { DownloadToFileOptions } from '../store.js';
+import { TrailingHash } from '../trailing-hash.js';
+import type { FairSlots } from './fair-slots.js';
 import { backoffDelay, header, type HttpClient, type HttpResponse } from './http.js';
 import { rawGet, rawGetSupported } from './raw-get.js';
 
@@ -61,8 +62,8 @@ export interface DownloadContext {
   retries: number;
   backoffMs: number;
   failure(res: HttpResponse, what: string): Promise<ModelshipError>;
-  /** Shared by every download of the store: range GETs in flight at once. */
-  limit: ReturnType<typeof pLimit>;
+  /** Shared by every download of the store: the GETs in flight at once. */
+  slots: FairSlots;
   tuning: Required<DownloadTuning>;
   /**
    * Bodies over plain HTTP are read by raw-get.ts (into large buffers) unless this is false:
@@ -92,9 +93,10 @@ interface Task {
 /**
  * Downloads blob `desc` into the file `path`, verified: it resolves only when the file holds
  * exactly the blob's bytes. Pieces are written at their offsets as they arrive (several
- * `Range` GETs in flight for a big blob); a worker thread hashes the file as its written
- * prefix grows (hash-pool.ts hashGrowingFile), so the one hash of the blob happens at the
- * destination and mostly overlaps the download. Written ranges are recorded beside the file
+ * `Range` GETs in flight for a big blob, the store's connections shared fairly between its
+ * downloads: fair-slots.ts). A worker thread hashes the blob as it is written (trailing-hash.ts):
+ * from the receive buffers while bytes come in order, read back from the file where they came
+ * ahead of it, so the one hash of the blob overlaps the download. Written ranges are recorded beside the file
  * (`<path>.json`, blob-file.ts) while it downloads; a failed or killed download leaves both
  * for the next run, which fetches only the rest and hashes kept and new bytes alike. A digest
  * mismatch removes both (INVALID). Two processes downloading into one path take turns
@@ -144,7 +146,8 @@ async function attempt(
   };
   plan(file.kept);
   const written = (): ByteRange[] => [...file.kept, ...tasks.map((t) => ({ start: t.start, end: t.at }))];
-  const hash = hashGrowingFile(path, desc.size);
+  const hash = new TrailingHash(path, desc.size);
+  file.onChunks = (chunks, at) => hash.offer(chunks, at);
   // The hash may read what is written without a gap from offset 0.
   const advance = (): void => {
     const merged = normalizeRanges(written(), desc.size);
@@ -223,10 +226,11 @@ async function runTasks(
 ): Promise<void> {
   const lane = pLimit(ranged ? ctx.tuning.rangeConcurrency : 1);
   let failed = false;
+  const owner = {};
   await Promise.all(
     tasks.map((t) =>
       lane(() =>
-        ctx.limit(async () => {
+        ctx.slots.run(owner, async () => {
           if (failed || signal.aborted) return;
           try {
             await fetchTask(ctx, desc, file, t, signal, onBytes, advance);

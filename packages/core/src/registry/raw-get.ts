@@ -24,6 +24,25 @@ const IDLE_FLUSH_MS = 200;
 /** The status line and headers of a blob response fit in this many bytes. */
 const MAX_HEAD = 64 * 1024;
 
+/**
+ * Receive buffers are shared memory: the download's hash worker (trailing-hash.ts) reads
+ * them in place while they are written, instead of a copy or a read back from the file.
+ */
+function receiveBuffer(): Buffer {
+  return spare.pop() ?? Buffer.from(new SharedArrayBuffer(BUFFER_SIZE));
+}
+
+/**
+ * Free receive buffers, shared by every request: a pull makes a request per range, and
+ * buffers left to the garbage collector piled up past 100 MB before it came for them.
+ */
+const spare: Buffer[] = [];
+const MAX_SPARE = 16;
+
+function recycle(buf: Buffer): void {
+  if (spare.length < MAX_SPARE) spare.push(buf);
+}
+
 export interface RawGetOptions {
   url: URL;
   headers: Record<string, string>;
@@ -71,13 +90,12 @@ export function rawGetSupported(url: URL, headers: Record<string, string>): bool
 
 export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
   return new Promise<RawGetResult>((resolve, reject) => {
-    const pool: Buffer[] = [];
     const head = Buffer.allocUnsafe(MAX_HEAD);
     let headLen = 0;
     let parsed: { status: number; headers: Map<string, string> } | undefined;
     let length = 0;
     let received = 0;
-    let current: Buffer = Buffer.allocUnsafe(BUFFER_SIZE);
+    let current: Buffer = receiveBuffer();
     let filled = 0;
     /** Bytes of `current` already handed to a write (as a copy, by a timer). */
     let sent = 0;
@@ -99,9 +117,15 @@ export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
       clearTimeout(idle);
       o.signal.removeEventListener('abort', onAbort);
       sock.s?.destroy();
+      // The socket reads into `current` no more; what a timer wrote from it was a copy.
+      const last = current;
       // What was handed to write() is on disk (or failed) before the caller hears of it.
       writing.then(
-        () => (err ? reject(err) : resolve(result!)),
+        () => {
+          recycle(last);
+          if (err) reject(err);
+          else resolve(result!);
+        },
         (e: unknown) => reject(err ?? e),
       );
     };
@@ -132,7 +156,7 @@ export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
         writing.then(
           () => {
             writes--;
-            if (swap && pool.length < MAX_WRITES) pool.push(buf);
+            if (swap) recycle(buf);
             if (paused && !settled) {
               paused = false;
               arm();
@@ -144,7 +168,7 @@ export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
         sent = filled;
       }
       if (swap) {
-        current = pool.pop() ?? Buffer.allocUnsafe(BUFFER_SIZE);
+        current = receiveBuffer();
         filled = 0;
         sent = 0;
       }

@@ -45,6 +45,7 @@ import {
   type FallbackIndexIO,
 } from './referrers.js';
 import { responseFailure } from './response-error.js';
+import { FairSlots } from './fair-slots.js';
 import { checkLayerSize } from './limits.js';
 import { UploadSessions, defaultUploadStateDir } from './upload-session.js';
 import {
@@ -141,7 +142,7 @@ export class RegistryStore implements ContentStore {
   /** Whether blob bodies over plain HTTP are read by raw-get.ts (download.ts turns it off). */
   private readonly rawGet = { enabled: true };
   /** Range GETs in flight across every download of this store. */
-  private readonly rangeLimit: ReturnType<typeof pLimit>;
+  private readonly downloadSlots: FairSlots;
   /** Capability: a blob is downloaded straight into a file, resumably (download.ts). */
   readonly blobDownload: BlobDownload;
 
@@ -174,7 +175,7 @@ export class RegistryStore implements ContentStore {
     // As many connections as blobs would get without ranges: one big blob gets them all, four
     // blobs at once get one each. More ranges at once only interleave writes on the disk
     // (measured: docs/performance.md, "Pull") and hold more buffers.
-    this.rangeLimit = pLimit(Math.max(this.tuning.rangeConcurrency, opts.concurrency ?? 4));
+    this.downloadSlots = new FairSlots(Math.max(this.tuning.rangeConcurrency, opts.concurrency ?? 4));
     this.blobDownload = { download: (desc, path, o) => this.downloadBlob(desc, path, o) };
     this.pull = [repositoryScope(opts.repository, 'pull')];
     this.pushScopes = [repositoryScope(opts.repository, 'pull,push')];
@@ -313,7 +314,7 @@ export class RegistryStore implements ContentStore {
         retries: this.retries,
         backoffMs: this.backoffMs,
         failure: (res, what) => this.failure(res, what, this.pull),
-        limit: this.rangeLimit,
+        slots: this.downloadSlots,
         tuning: this.tuning,
         raw: this.rawGet,
       },
