@@ -90,7 +90,7 @@ export class PartialBlobFile {
     }
     if (!fh) {
       await fsp.rm(recordPath, { force: true });
-      fh = await fsp.open(path, 'w+');
+      fh = await fsp.open(path, 'w');
       kept = [];
     }
     // Full length up front (sparse): ranges land anywhere, and a length check tells a record
