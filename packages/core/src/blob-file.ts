@@ -1,4 +1,5 @@
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import { DIRECT_ALIGN, isDirectWritable } from './aligned-buffer.js';
 import { writeFileAtomic } from './atomic-file.js';
 import type { Timings } from './timings.js';
 import type { Descriptor } from './oci.js';
@@ -52,6 +53,9 @@ export function missingRanges(done: readonly ByteRange[], size: number): ByteRan
  * wrong length, is ignored, and whatever it says is kept is hashed again with the rest before
  * the file is used. It is written atomically (temp file and rename).
  */
+/** Blobs smaller than this are written through the page cache only. */
+const DIRECT_MIN = 16 * 1024 * 1024;
+
 export class PartialBlobFile {
   private saving: Promise<void> = Promise.resolve();
   private lastSave = 0;
@@ -65,6 +69,8 @@ export class PartialBlobFile {
     private fh: fsp.FileHandle | undefined,
     /** Ranges a previous run wrote, kept. */
     readonly kept: ByteRange[],
+    /** The same file opened with O_DIRECT, for aligned writes; none where it cannot be. */
+    private direct: fsp.FileHandle | undefined,
   ) {}
 
   static async open(path: string, desc: Descriptor, recordPath = `${path}.json`): Promise<PartialBlobFile> {
@@ -96,7 +102,7 @@ export class PartialBlobFile {
     // Full length up front (sparse): ranges land anywhere, and a length check tells a record
     // from an earlier run whether the file is the one it describes.
     await fh.truncate(desc.size);
-    return new PartialBlobFile(path, recordPath, desc, fh, kept);
+    return new PartialBlobFile(path, recordPath, desc, fh, kept, await openDirect(path, desc.size));
   }
 
   /** Bytes the kept ranges cover. */
@@ -125,25 +131,20 @@ export class PartialBlobFile {
   }
 
   private async writeAll(chunks: Buffer[], position: number): Promise<void> {
-    const fh = this.fh!;
-    let bufs = chunks;
-    let pos = position;
-    while (bufs.length) {
-      const { bytesWritten } = await fh.writev(bufs, pos);
-      pos += bytesWritten;
-      let left = bytesWritten;
-      const rest: Buffer[] = [];
-      for (const b of bufs) {
-        if (left >= b.length) left -= b.length;
-        else {
-          rest.push(left ? b.subarray(left) : b);
-          left = 0;
-        }
+    const direct = this.direct;
+    if (direct && position % DIRECT_ALIGN === 0 && chunks.every(isDirectWritable)) {
+      try {
+        await writeAllTo(direct, chunks, position);
+        return;
+      } catch (e) {
+        // A filesystem that took O_DIRECT at open but refuses the write: buffered from now on.
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+        this.direct = undefined;
+        await direct.close().catch(() => {});
       }
-      bufs = rest;
     }
+    await writeAllTo(this.fh!, chunks, position);
   }
-
   /**
    * Records `done` (every range written so far) in the sidecar, at most every `minIntervalMs`
    * unless `force` (a throttled call is saved by a timer instead, so the record trails the
@@ -203,7 +204,47 @@ export class PartialBlobFile {
     clearTimeout(this.timer);
     this.timer = undefined;
     const fh = this.fh;
+    const direct = this.direct;
     this.fh = undefined;
+    this.direct = undefined;
+    await direct?.close().catch(() => {});
     await fh?.close().catch(() => {});
+  }
+}
+
+async function writeAllTo(fh: fsp.FileHandle, chunks: Buffer[], position: number): Promise<void> {
+  let bufs = chunks;
+  let pos = position;
+  while (bufs.length) {
+    const { bytesWritten } = await fh.writev(bufs, pos);
+    pos += bytesWritten;
+    let left = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const b of bufs) {
+      if (left >= b.length) left -= b.length;
+      else {
+        rest.push(left ? b.subarray(left) : b);
+        left = 0;
+      }
+    }
+    bufs = rest;
+  }
+}
+
+/**
+ * The file opened a second time with O_DIRECT (MODELSHIP_DIRECT_IO=0 turns it off): full
+ * receive buffers skip the page cache, whose copy is a third of a loopback pull's CPU on this
+ * project's 2-core machine (docs/performance.md, "Pull"), and leave no dirty pages to throttle
+ * the next writes. Unaligned writes (a blob's tail, a resumed offset, a quiet connection's part
+ * buffer) go through the ordinary handle; Linux keeps the two coherent. Blobs smaller than a
+ * few buffers and filesystems without direct I/O (tmpfs: EINVAL) get none.
+ */
+async function openDirect(path: string, size: number): Promise<fsp.FileHandle | undefined> {
+  const flag = (fsc as { O_DIRECT?: number }).O_DIRECT;
+  if (!flag || size < DIRECT_MIN || process.env['MODELSHIP_DIRECT_IO'] === '0') return undefined;
+  try {
+    return await fsp.open(path, fsc.O_WRONLY | flag);
+  } catch {
+    return undefined;
   }
 }

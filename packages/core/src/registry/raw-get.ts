@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { alignedBuffer } from '../aligned-buffer.js';
 
 /**
  * A plain-HTTP/1.1 GET whose body lands in caller-owned buffers, for blob downloads from a
@@ -26,10 +27,11 @@ const MAX_HEAD = 64 * 1024;
 
 /**
  * Receive buffers are shared memory: the download's hash worker (trailing-hash.ts) reads
- * them in place while they are written, instead of a copy or a read back from the file.
+ * them in place while they are written, instead of a copy or a read back from the file. They
+ * are page-aligned, so a full one can be written with `O_DIRECT` (blob-file.ts).
  */
 function receiveBuffer(): Buffer {
-  return spare.pop() ?? Buffer.from(new SharedArrayBuffer(BUFFER_SIZE));
+  return spare.pop() ?? alignedBuffer(BUFFER_SIZE);
 }
 
 /**
@@ -227,7 +229,9 @@ export function rawGet(o: RawGetOptions): Promise<RawGetResult> {
             const chunk = current.subarray(filled, filled + n);
             filled += n;
             bodyBytes(chunk);
-            if (!settled && filled >= current.length - 64 * 1024) flush(true);
+            // Only a full buffer is handed on: its length and file offset stay block-aligned
+            // for a direct write (blob-file.ts); a short read at the tail costs one more read.
+            if (!settled && filled === current.length) flush(true);
           }
           if (settled) return false;
           if (writes >= MAX_WRITES) {
