@@ -14,7 +14,6 @@ export const DIRECT_ALIGN = 4096;
 const WASM_PAGE = 64 * 1024;
 const SLAB_BUFFERS = 16;
 
-/** The backing stores slabs were carved from: a buffer on one of them is page-aligned at offset 0. */
 /** Node has WebAssembly; this project's TypeScript lib (no DOM) does not declare it. */
 const wasm = (
   globalThis as unknown as {
@@ -24,6 +23,7 @@ const wasm = (
   }
 ).WebAssembly;
 
+/** The backing stores slabs were carved from: a buffer on one of them is page-aligned at offset 0. */
 const alignedStores = new WeakSet<ArrayBufferLike>();
 const free = new Map<number, Buffer[]>();
 

@@ -5,6 +5,9 @@ import type { Timings } from './timings.js';
 import type { Descriptor } from './oci.js';
 
 /** `[start, end)` byte offsets. */
+/** Blobs smaller than this are written through the page cache only. */
+const DIRECT_MIN = 16 * 1024 * 1024;
+
 export interface ByteRange {
   start: number;
   end: number;
@@ -53,9 +56,6 @@ export function missingRanges(done: readonly ByteRange[], size: number): ByteRan
  * wrong length, is ignored, and whatever it says is kept is hashed again with the rest before
  * the file is used. It is written atomically (temp file and rename).
  */
-/** Blobs smaller than this are written through the page cache only. */
-const DIRECT_MIN = 16 * 1024 * 1024;
-
 export class PartialBlobFile {
   private saving: Promise<void> = Promise.resolve();
   private lastSave = 0;
@@ -145,6 +145,7 @@ export class PartialBlobFile {
     }
     await writeAllTo(this.fh!, chunks, position);
   }
+
   /**
    * Records `done` (every range written so far) in the sidecar, at most every `minIntervalMs`
    * unless `force` (a throttled call is saved by a timer instead, so the record trails the
