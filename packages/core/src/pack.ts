@@ -555,7 +555,15 @@ async function ingestLayer(
     const file_ = createReadStream(file.absPath, { highWaterMark: 1024 * 1024 });
     const read = timings ? timings.source('disk', file_) : file_;
     const stream = countBytes(scanning ? scanning.tap(file, read) : read, (_t, delta) => advance(delta));
-    const r = await store.ingest(mediaType, stream, { mountFrom, size: file.size, path: file.absPath, ...timed });
+    // Without a scan nothing here needs the bytes: a store may read the file itself.
+    const fileRead = scanning ? {} : { fileRead: advance };
+    const r = await store.ingest(mediaType, stream, {
+      mountFrom,
+      size: file.size,
+      path: file.absPath,
+      ...fileRead,
+      ...timed,
+    });
     if (r.descriptor.size !== file.size)
       throw new ModelshipError('CONFLICT', `${file.path} changed size while it was being packed`, {
         hint: 'wait until the file is fully written, then re-run',

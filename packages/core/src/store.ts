@@ -74,6 +74,13 @@ export interface PushOptions {
    * pushes and registry limits"); other stores need not look at it.
    */
   path?: string;
+  /**
+   * With `path`: the caller needs nothing from `stream` but its bytes, so a store may read
+   * `path` itself instead (a registry over plain HTTP: on a worker that hashes and sends,
+   * registry/file-sender.ts) and destroy `stream` unread. The bytes it reads are told here
+   * (the stream's own counters then see none).
+   */
+  fileRead?: (bytes: number) => void;
   /** Bytes-transferred callback for progress reporting. */
   onProgress?: (bytes: number) => void;
   /** Where the time goes: the store marks its network requests and disk writes (timings.ts). */

@@ -168,6 +168,19 @@ export class HttpClient {
     return headers;
   }
 
+  /** How long a request may wait on the registry (undici's body and headers timeouts here). */
+  get timeoutMs(): number {
+    return this.opts.timeoutMs ?? 300_000;
+  }
+
+  /**
+   * A 401 to a request made outside undici (registry/file-sender.ts): asks for credentials
+   * again as `send` does; whether fresh ones are cached now.
+   */
+  async challenged(challenges: readonly string[], scopes: readonly string[], sent?: string): Promise<boolean> {
+    return this.opts.auth.challenge(challenges, scopes, sent);
+  }
+
   async send(req: HttpRequest): Promise<HttpResponse> {
     const replayable = req.body === undefined || Buffer.isBuffer(req.body);
     let url = req.url;

@@ -520,10 +520,23 @@ export class RegistryStore implements ContentStore {
     )
       return this.limit(async () => {
         const end = options.timings?.begin('network');
+        // Over plain HTTP a worker reads, hashes and sends the file itself (file-sender.ts)
+        // when the caller needs nothing from the stream but its bytes.
+        const fileRead = options.fileRead;
+        const worker = fileRead !== undefined && this.http.baseUrl.protocol === 'http:';
+        if (worker) stream.destroy();
+        let read = 0;
+        const onProgress = worker
+          ? (n: number): void => {
+              fileRead(n - read);
+              read = n;
+              options.onProgress?.(n);
+            }
+          : options.onProgress;
         const sent = await ingestFile(
           this.uploadContext(),
-          stream,
-          { path, size, chunkSize: this.chunkSize, onProgress: options.onProgress },
+          worker ? undefined : stream,
+          { path, size, chunkSize: this.chunkSize, onProgress },
           `push a ${mediaType} blob to ${this.location}`,
         ).finally(end);
         return { descriptor: { mediaType, digest: sent.digest, size: sent.size }, uploaded: true };

@@ -10,6 +10,7 @@ import { ModelshipError } from '../errors.js';
 import type { Descriptor } from '../oci.js';
 import type { PushResult } from '../store.js';
 import { backoffDelay, header, isRefusedTarget, resolveLocation, type HttpClient, type HttpResponse } from './http.js';
+import { FileSender, fileSenderSupported, SenderError, type SenderResponse } from './file-sender.js';
 import { registryLimits } from './limits.js';
 import { sameFile, type FileIdentity, type FileUploadKey, type UploadSessions } from './upload-session.js';
 
@@ -530,41 +531,53 @@ export interface IngestFileOptions {
 }
 
 /**
- * Uploads a local file of unknown digest in chunked PATCHes, hashing what goes out as it goes
- * out: one read of `stream`, the file's content. After each acknowledged chunk the session's
- * place is kept under the file's identity (realpath, size, mtime, inode, device; the digest is
- * not known until the end), so a killed run's next run of the same file continues it: the
- * first `offset` bytes are read and hashed again from the stream without being sent, checked
- * against the digest kept of them, and the rest is PATCHed from the registry's `Range` end.
- * Within a run, a dropped PATCH continues from the upload status, or else on a fresh session;
- * bytes the stream gave since the last acknowledgement are then read again from the file
- * (positional reads) while the registry checks the whole at the commit's `?digest=`.
+ * Where ingestFile's bytes come from and where they are hashed: the caller's stream on this
+ * thread (streamSource), or the file itself on a worker that sends as it hashes
+ * (senderSource). Both hash each byte once, in order, and read back from the file only what a
+ * retried PATCH sends again.
  */
-export async function ingestFile(
-  ctx: UploadContext,
-  stream: Readable,
-  opts: IngestFileOptions,
-  what: string,
-): Promise<{ digest: string; size: number }> {
-  const { size, path } = opts;
-  const identity = await fileIdentity(path);
-  const key: FileUploadKey | undefined =
-    identity && identity.size === size
-      ? { registry: ctx.http.host, repository: ctx.repository, path: identity.path }
-      : undefined;
-  const kept = key && !registryLimits(ctx.http.host)?.noResume ? ctx.sessions : undefined;
+interface ChunkSource {
+  /** Bytes hashed so far, in order from the start. */
+  hashed(): number;
+  /** Hashes up to `n` without sending it; the digest of that prefix. */
+  skipTo(n: number): Promise<string>;
+  /** One PATCH of `[offset, offset + len)`; `prefix` is the digest of the bytes hashed when they end at `offset + len`. */
+  patch(s: Session, offset: number, len: number): Promise<{ res: HttpResponse; prefix?: string }>;
+  /** Checks that the file ends at its size; its digest. */
+  end(): Promise<string>;
+  /** The source's own failure (the file changed or could not be read): never retried. */
+  failure(): Error | undefined;
+  close(): void;
+}
 
+function changedError(what: string, path: string, size: number, got: string): ModelshipError {
+  return new ModelshipError(
+    'CONFLICT',
+    `${what}: ${path} ${got}, not ${size}: it changed while it was being uploaded`,
+    {
+      hint: 'wait until the file is fully written, then re-run',
+    },
+  );
+}
+
+function patchHeaders(offset: number, len: number): Record<string, string> {
+  return {
+    'content-type': 'application/octet-stream',
+    'content-length': String(len),
+    'content-range': `${offset}-${offset + len - 1}`,
+  };
+}
+
+/** The caller's stream, hashed on this thread as it goes out. */
+function streamSource(ctx: UploadContext, stream: Readable, opts: IngestFileOptions, what: string): ChunkSource {
+  const { size, path } = opts;
   const hash = createHash('sha256');
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let rest: Buffer | undefined;
   /** Bytes taken from the stream (and hashed). */
   let pulled = 0;
-  /** The stream's own failure, or its wrong length: never retried. */
   let sourceError: Error | undefined;
-  const changed = (got: string): ModelshipError =>
-    new ModelshipError('CONFLICT', `${what}: ${path} ${got}, not ${size}: it changed while it was being uploaded`, {
-      hint: 'wait until the file is fully written, then re-run',
-    });
+  const changed = (got: string): ModelshipError => changedError(what, path, size, got);
   const pull = async (max: number): Promise<Buffer> => {
     let buf = rest;
     rest = undefined;
@@ -587,9 +600,6 @@ export async function ingestFile(
     opts.onProgress?.(pulled);
     return buf;
   };
-  const skipTo = async (n: number): Promise<void> => {
-    while (pulled < n) await pull(n - pulled);
-  };
   const replay = async function* (from: number, to: number): AsyncGenerator<Buffer> {
     let got = 0;
     for await (const b of createReadStream(path, {
@@ -607,14 +617,146 @@ export async function ingestFile(
     if (offset < pulled) yield* replay(offset, Math.min(end, pulled));
     while (pulled < end) yield await pull(end - pulled);
   };
+  return {
+    hashed: () => pulled,
+    skipTo: async (n) => {
+      while (pulled < n) await pull(n - pulled);
+      return digestOf(hash);
+    },
+    patch: async (s, offset, len) => {
+      const res = await ctx.http.send({
+        method: 'PATCH',
+        url: s.location,
+        headers: patchHeaders(offset, len),
+        body: Readable.from(body(offset, len), { objectMode: false }),
+        scopes: ctx.pushScopes,
+      });
+      // After a replay the stream is ahead: the digest kept is of exactly the bytes acknowledged.
+      return pulled === offset + len ? { res, prefix: digestOf(hash) } : { res };
+    },
+    end: async () => {
+      const more = rest?.length ? true : await it.next().then((r) => !r.done && r.value.length > 0);
+      if (more) throw changed('grew past its size');
+      return `sha256:${hash.digest('hex')}`;
+    },
+    failure: () => sourceError,
+    close: () => stream.destroy(),
+  };
+}
+
+/** A response body already read (a FileSender's answer), for the callers of HttpResponse. */
+function bufferedBody(bytes: Buffer): HttpResponse['body'] {
+  const body = Readable.from([bytes]) as Readable & Record<string, unknown>;
+  body['dump'] = async (): Promise<void> => {
+    body.destroy();
+  };
+  body['text'] = async (): Promise<string> => bytes.toString('utf8');
+  return body as unknown as HttpResponse['body'];
+}
+
+/**
+ * The file read, hashed and sent by a FileSender worker (plain HTTP to the registry's own
+ * origin). A Location elsewhere goes through HttpClient with the body read from the file, and
+ * the hash catches up on the worker: a second read of those bytes only.
+ */
+function senderSource(ctx: UploadContext, opts: IngestFileOptions, what: string): ChunkSource {
+  const { size, path } = opts;
+  const sender = new FileSender(path, size, opts.onProgress);
+  let sourceError: Error | undefined;
+  const translate = (e: unknown, url: URL): Error => {
+    if (!(e instanceof SenderError)) return e as Error;
+    if (e.kind === 'file')
+      return (sourceError = /^(ended at|grew past)/.test(e.message)
+        ? changedError(what, path, size, e.message)
+        : new ModelshipError('INPUT', `${what}: cannot read ${path}: ${e.message}`, {
+            hint: 'check that the file is readable and unchanged, then re-run',
+          }));
+    return new ModelshipError(
+      'NETWORK',
+      `PATCH ${url.origin}${url.pathname} failed: ${e.code ? `${e.code}: ` : ''}${e.message}`,
+      {
+        cause: e,
+        hint: `the connection to ${url.host} failed after retries; re-run to resume (finished blobs are skipped)`,
+      },
+    );
+  };
+  return {
+    hashed: () => sender.hashed,
+    skipTo: (n) => sender.hashTo(n).catch((e: unknown) => Promise.reject(translate(e, ctx.http.baseUrl))),
+    patch: async (s, offset, len) => {
+      const url = s.location;
+      const extra = patchHeaders(offset, len);
+      delete extra['content-length'];
+      const headers = await ctx.http.headersFor(url, ctx.pushScopes, extra);
+      if (!headers || !fileSenderSupported(url, headers)) {
+        const res = await ctx.http.send({
+          method: 'PATCH',
+          url,
+          headers: patchHeaders(offset, len),
+          body: createReadStream(path, { start: offset, end: offset + len - 1, highWaterMark: MiB }),
+          scopes: ctx.pushScopes,
+        });
+        const prefix = await sender.hashTo(offset + len).catch((e: unknown) => Promise.reject(translate(e, url)));
+        return { res, prefix };
+      }
+      let r: SenderResponse;
+      try {
+        r = await sender.patch({ method: 'PATCH', url, headers, offset, len, timeoutMs: ctx.http.timeoutMs });
+      } catch (e) {
+        throw translate(e, url);
+      }
+      const h: Record<string, string | string[] | undefined> = {};
+      for (const [k, v] of r.headers) {
+        const was = h[k];
+        h[k] = was === undefined ? v : Array.isArray(was) ? [...was, v] : [was, v];
+      }
+      const res: HttpResponse = { status: r.status, headers: h, body: bufferedBody(r.body), url };
+      if (r.status === 401) {
+        const challenges = r.headers.filter(([k]) => k === 'www-authenticate').map(([, v]) => v);
+        res.authRefreshed = await ctx.http.challenged(challenges, ctx.pushScopes, headers['authorization']);
+      }
+      return r.prefix ? { res, prefix: r.prefix } : { res };
+    },
+    end: () => sender.end().catch((e: unknown) => Promise.reject(translate(e, ctx.http.baseUrl))),
+    failure: () => sourceError,
+    close: () => sender.close(),
+  };
+}
+
+/**
+ * Uploads a local file of unknown digest in chunked PATCHes, hashing what goes out as it goes
+ * out: one read of the file's content (`stream`, or with `stream` undefined the file itself,
+ * read on a worker that hashes and sends it: senderSource). After each acknowledged chunk the
+ * session's place is kept under the file's identity (realpath, size, mtime, inode, device; the
+ * digest is not known until the end), so a killed run's next run of the same file continues
+ * it: the first `offset` bytes are read and hashed again without being sent, checked against
+ * the digest kept of them, and the rest is PATCHed from the registry's `Range` end. Within a
+ * run, a dropped PATCH continues from the upload status, or else on a fresh session; bytes
+ * hashed since the last acknowledgement are then read again from the file (positional reads)
+ * while the registry checks the whole at the commit's `?digest=`.
+ */
+export async function ingestFile(
+  ctx: UploadContext,
+  stream: Readable | undefined,
+  opts: IngestFileOptions,
+  what: string,
+): Promise<{ digest: string; size: number }> {
+  const { size, path } = opts;
+  const identity = await fileIdentity(path);
+  const key: FileUploadKey | undefined =
+    identity && identity.size === size
+      ? { registry: ctx.http.host, repository: ctx.repository, path: identity.path }
+      : undefined;
+  const kept = key && !registryLimits(ctx.http.host)?.noResume ? ctx.sessions : undefined;
+  const source = stream ? streamSource(ctx, stream, opts, what) : senderSource(ctx, opts, what);
 
   const resumed = kept && key && identity ? await keptFileSession(ctx, kept, key, identity, what) : undefined;
   let session: Session | undefined = resumed?.session;
   try {
     if (resumed) {
       const check = Math.min(resumed.recorded, resumed.session.offset);
-      await skipTo(check);
-      if (check === resumed.recorded && digestOf(hash) !== resumed.prefixDigest) {
+      const prefix = await source.skipTo(check);
+      if (check === resumed.recorded && prefix !== resumed.prefixDigest) {
         // Same identity, other bytes (rewritten in place with its mtime kept): start over.
         ctx.warn?.(
           `${what}: ${path} is not what an earlier run left uploaded at ${resumed.recorded} bytes; uploading it from the start`,
@@ -622,7 +764,7 @@ export async function ingestFile(
         await cancelSession(ctx, resumed.session.location);
         await kept?.remove(key!);
         session = undefined;
-      } else await skipTo(resumed.session.offset);
+      } else await source.skipTo(resumed.session.offset);
     }
     let s: Session = (session ??= await startSession(ctx, what));
     const chunk = Math.max(opts.chunkSize, s.minChunk, registryLimits(ctx.http.host)?.minChunk ?? 0);
@@ -630,36 +772,26 @@ export async function ingestFile(
       const offset = s.offset;
       const len = Math.min(chunk, size - offset);
       try {
-        const res = await ctx.http.send({
-          method: 'PATCH',
-          url: s.location,
-          headers: {
-            'content-type': 'application/octet-stream',
-            'content-length': String(len),
-            'content-range': `${offset}-${offset + len - 1}`,
-          },
-          body: Readable.from(body(offset, len), { objectMode: false }),
-          scopes: ctx.pushScopes,
-        });
+        const { res, prefix } = await source.patch(s, offset, len);
         const nl = nextLocation(res, s.location);
         await expectStatus(ctx, res, [202, 201], `${what}: chunk at ${offset}`);
         s.location = nl;
         s.offset = offset + len;
-        // The digest kept is of exactly the bytes acknowledged (after a replay the stream is ahead).
-        if (kept && key && identity && pulled === s.offset)
+        if (kept && key && identity && prefix !== undefined)
           await kept.saveFile({
             registry: key.registry,
             repository: key.repository,
             file: identity,
             location: nl.href,
             offset: s.offset,
-            prefixDigest: digestOf(hash),
+            prefixDigest: prefix,
           });
       } catch (e) {
-        if (sourceError) throw sourceError;
+        const failed = source.failure();
+        if (failed) throw failed;
         if (!isRestartable(e) || attempt++ >= ctx.retries) throw e;
         const st: Session | string = await uploadStatus(ctx, s, size).catch(() => 'unreachable');
-        if (typeof st !== 'string' && st.offset <= pulled) session = s = { ...st, minChunk: s.minChunk };
+        if (typeof st !== 'string' && st.offset <= source.hashed()) session = s = { ...st, minChunk: s.minChunk };
         else {
           await cancelSession(ctx, s.location);
           if (key) await kept?.remove(key);
@@ -668,10 +800,8 @@ export async function ingestFile(
         await sleep(backoffDelay(attempt - 1, ctx.backoffMs));
       }
     }
-    // The stream must end where the file did.
-    const more = rest?.length ? true : await it.next().then((r) => !r.done && r.value.length > 0);
-    if (more) throw changed('grew past its size');
-    const digest = `sha256:${hash.digest('hex')}`;
+    // The file must end where its size said.
+    const digest = await source.end();
     try {
       await commit(ctx, s.location, digest, what);
     } catch (e) {
@@ -681,9 +811,9 @@ export async function ingestFile(
     if (key) await kept?.remove(key);
     return { digest, size };
   } catch (e) {
-    stream.destroy();
+    stream?.destroy();
     // A session with acknowledged chunks stays, with its record, for the next run.
-    const keep = kept !== undefined && session !== undefined && session.offset > 0 && !sourceError;
+    const keep = kept !== undefined && session !== undefined && session.offset > 0 && !source.failure();
     if (session && !keep) await cancelSession(ctx, session.location);
     if (key && !keep) await kept?.remove(key);
     if (e instanceof ModelshipError && e.code !== 'NETWORK') throw e;
@@ -693,6 +823,8 @@ export async function ingestFile(
         ? `re-run the command: the upload continues from byte ${session!.offset}`
         : 're-run the command to retry (finished blobs are skipped)',
     });
+  } finally {
+    source.close();
   }
 }
 
