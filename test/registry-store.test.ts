@@ -485,7 +485,7 @@ describe('RegistryStore with token auth', () => {
     const bytes = randomBytes(3 * MiB + 5);
     const desc = blob(bytes);
     await pusher.push(desc, bytes);
-    // A store with no token yet, reading the blob as 512 KiB ranges (raw-get.ts reads each body).
+    // A store with no token yet, reading the blob as 512 KiB ranges (the download's worker, blob-receiver.ts, reads each body).
     const store = open({
       username: 'bob',
       password: 'bob-pw',

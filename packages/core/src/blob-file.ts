@@ -1,13 +1,9 @@
-import { constants as fsc, promises as fsp } from 'node:fs';
-import { DIRECT_ALIGN, isDirectWritable } from './aligned-buffer.js';
+import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from './atomic-file.js';
 import type { Timings } from './timings.js';
 import type { Descriptor } from './oci.js';
 
 /** `[start, end)` byte offsets. */
-/** Blobs smaller than this are written through the page cache only. */
-const DIRECT_MIN = 16 * 1024 * 1024;
-
 export interface ByteRange {
   start: number;
   end: number;
@@ -69,8 +65,6 @@ export class PartialBlobFile {
     private fh: fsp.FileHandle | undefined,
     /** Ranges a previous run wrote, kept. */
     readonly kept: ByteRange[],
-    /** The same file opened with O_DIRECT, for aligned writes; none where it cannot be. */
-    private direct: fsp.FileHandle | undefined,
   ) {}
 
   static async open(path: string, desc: Descriptor, recordPath = `${path}.json`): Promise<PartialBlobFile> {
@@ -102,7 +96,7 @@ export class PartialBlobFile {
     // Full length up front (sparse): ranges land anywhere, and a length check tells a record
     // from an earlier run whether the file is the one it describes.
     await fh.truncate(desc.size);
-    return new PartialBlobFile(path, recordPath, desc, fh, kept, await openDirect(path, desc.size));
+    return new PartialBlobFile(path, recordPath, desc, fh, kept);
   }
 
   /** Bytes the kept ranges cover. */
@@ -113,7 +107,7 @@ export class PartialBlobFile {
   /** Set by the download: writes count as disk time. */
   timings: Timings | undefined;
   /**
-   * Set by the download (its hash, trailing-hash.ts): shown every write as it starts; the
+   * Set by the download (its hash, registry/blob-receiver.ts): shown every write as it starts; the
    * write settles once both the write and the promise this returns are done.
    */
   onChunks: ((chunks: readonly Buffer[], position: number) => Promise<void> | undefined) | undefined;
@@ -123,27 +117,11 @@ export class PartialBlobFile {
     const seen = this.onChunks?.(chunks, position);
     const end = this.timings?.begin('disk');
     try {
-      await this.writeAll(chunks, position);
+      await writeAllTo(this.fh!, chunks, position);
     } finally {
       end?.();
       await seen;
     }
-  }
-
-  private async writeAll(chunks: Buffer[], position: number): Promise<void> {
-    const direct = this.direct;
-    if (direct && position % DIRECT_ALIGN === 0 && chunks.every(isDirectWritable)) {
-      try {
-        await writeAllTo(direct, chunks, position);
-        return;
-      } catch (e) {
-        // A filesystem that took O_DIRECT at open but refuses the write: buffered from now on.
-        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-        this.direct = undefined;
-        await direct.close().catch(() => {});
-      }
-    }
-    await writeAllTo(this.fh!, chunks, position);
   }
 
   /**
@@ -205,10 +183,7 @@ export class PartialBlobFile {
     clearTimeout(this.timer);
     this.timer = undefined;
     const fh = this.fh;
-    const direct = this.direct;
     this.fh = undefined;
-    this.direct = undefined;
-    await direct?.close().catch(() => {});
     await fh?.close().catch(() => {});
   }
 }
@@ -229,23 +204,5 @@ async function writeAllTo(fh: fsp.FileHandle, chunks: Buffer[], position: number
       }
     }
     bufs = rest;
-  }
-}
-
-/**
- * The file opened a second time with O_DIRECT (MODELSHIP_DIRECT_IO=0 turns it off): full
- * receive buffers skip the page cache, whose copy is a third of a loopback pull's CPU on this
- * project's 2-core machine (docs/performance.md, "Pull"), and leave no dirty pages to throttle
- * the next writes. Unaligned writes (a blob's tail, a resumed offset, a quiet connection's part
- * buffer) go through the ordinary handle; Linux keeps the two coherent. Blobs smaller than a
- * few buffers and filesystems without direct I/O (tmpfs: EINVAL) get none.
- */
-async function openDirect(path: string, size: number): Promise<fsp.FileHandle | undefined> {
-  const flag = (fsc as { O_DIRECT?: number }).O_DIRECT;
-  if (!flag || size < DIRECT_MIN || process.env['MODELSHIP_DIRECT_IO'] === '0') return undefined;
-  try {
-    return await fsp.open(path, fsc.O_WRONLY | flag);
-  } catch {
-    return undefined;
   }
 }

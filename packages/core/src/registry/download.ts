@@ -6,10 +6,9 @@ import { ModelshipError } from '../errors.js';
 import { withFileLock } from '../file-lock.js';
 import type { Descriptor } from '../oci.js';
 import type { DownloadToFileOptions } from '../store.js';
-import { TrailingHash } from '../trailing-hash.js';
 import type { FairSlots } from './fair-slots.js';
-import { backoffDelay, header, type HttpClient, type HttpResponse } from './http.js';
-import { rawGet, rawGetSupported } from './raw-get.js';
+import { backoffDelay, header, rawHttpSupported, type HttpClient, type HttpResponse } from './http.js';
+import { BlobReceiver, ReceiveError } from './blob-receiver.js';
 
 /** Blobs this big or bigger are fetched as parallel `Range` GETs (distribution serves them). */
 export const DEFAULT_RANGE_THRESHOLD = 256 * 1024 * 1024;
@@ -66,7 +65,7 @@ export interface DownloadContext {
   slots: FairSlots;
   tuning: Required<DownloadTuning>;
   /**
-   * Bodies over plain HTTP are read by raw-get.ts (into large buffers) unless this is false:
+   * Bodies over plain HTTP are received by the download's worker (blob-receiver.ts) unless this is false:
    * MODELSHIP_RAW_GET=0 turns it off, and a registry that redirects blob GETs (to object
    * storage, whose answers go through HttpClient) turns it off for the store after the first.
    */
@@ -146,7 +145,7 @@ async function attempt(
   };
   plan(file.kept);
   const written = (): ByteRange[] => [...file.kept, ...tasks.map((t) => ({ start: t.start, end: t.at }))];
-  const hash = new TrailingHash(path, desc.size);
+  const hash = new BlobReceiver(path, desc.size);
   file.onChunks = (chunks, at) => hash.offer(chunks, at);
   // The hash may read what is written without a gap from offset 0.
   const advance = (): void => {
@@ -183,14 +182,14 @@ async function attempt(
   if (timings) file.timings = timings;
   try {
     try {
-      await receive(() => runTasks(ctx, desc, file, tasks, ranged, abort.signal, onBytes, advance));
+      await receive(() => runTasks(ctx, desc, file, hash, tasks, ranged, abort.signal, onBytes, advance));
     } catch (e) {
       if (!(e instanceof RangeIgnored)) throw e;
       // Start over in one piece, without Range: only what was written in full order counts.
       ranged = false;
       file.kept.splice(0);
       plan([]);
-      await receive(() => runTasks(ctx, desc, file, tasks, false, abort.signal, onBytes, advance));
+      await receive(() => runTasks(ctx, desc, file, hash, tasks, false, abort.signal, onBytes, advance));
     }
     advance();
     const got = await (timings ? timings.time('hashing', () => hash.result) : hash.result);
@@ -218,6 +217,7 @@ async function runTasks(
   ctx: DownloadContext,
   desc: Descriptor,
   file: PartialBlobFile,
+  receiver: BlobReceiver,
   tasks: Task[],
   ranged: boolean,
   signal: AbortSignal,
@@ -233,7 +233,7 @@ async function runTasks(
         ctx.slots.run(owner, async () => {
           if (failed || signal.aborted) return;
           try {
-            await fetchTask(ctx, desc, file, t, signal, onBytes, advance);
+            await fetchTask(ctx, desc, file, receiver, t, signal, onBytes, advance);
           } catch (e) {
             failed = true;
             throw e;
@@ -282,6 +282,7 @@ async function fetchTask(
   ctx: DownloadContext,
   desc: Descriptor,
   file: PartialBlobFile,
+  receiver: BlobReceiver,
   t: Task,
   signal: AbortSignal,
   onBytes: (n: number) => void,
@@ -295,7 +296,7 @@ async function fetchTask(
       const before = t.at;
       let outcome: 'done' | 'fallback';
       try {
-        outcome = await rawTask(ctx, file, t, whole, signal, onBytes, advance);
+        outcome = await rawTask(ctx, receiver, t, whole, signal, onBytes, advance);
       } catch (e) {
         if (signal.aborted) return;
         failures = await afterFailure(ctx, t, e, before, failures);
@@ -349,13 +350,14 @@ async function fetchTask(
 }
 
 /**
- * One attempt at `[t.at, t.end)` through raw-get.ts. `fallback` when the answer is not the
- * expected 200/206 with the exact length (the caller then asks through HttpClient, which
- * answers auth challenges, follows redirects and explains errors).
+ * One attempt at `[t.at, t.end)` on the download's worker (blob-receiver.ts: it receives,
+ * writes and hashes the body). `fallback` when the answer is not the expected 200/206 with
+ * the exact length (the caller then asks through HttpClient, which answers auth challenges,
+ * follows redirects and explains errors).
  */
 async function rawTask(
   ctx: DownloadContext,
-  file: PartialBlobFile,
+  receiver: BlobReceiver,
   t: Task,
   whole: boolean,
   signal: AbortSignal,
@@ -363,29 +365,28 @@ async function rawTask(
   advance: () => void,
 ): Promise<'done' | 'fallback'> {
   const headers = await ctx.http.headersFor(ctx.url, ctx.scopes, whole ? {} : { range: `bytes=${t.at}-${t.end - 1}` });
-  if (!headers || !rawGetSupported(ctx.url, headers)) {
+  if (!headers || !rawHttpSupported(ctx.url, headers)) {
     if (ctx.raw) ctx.raw.enabled = false;
     return 'fallback';
   }
-  const want = t.end - t.at;
-  const r = await rawGet({
-    url: ctx.url,
-    headers,
-    accept: (status, h) => {
-      const length = h.get('content-length');
-      if (whole) return status === 200 && length === String(want);
-      return status === 206 && length === String(want) && (h.get('content-range') ?? '').startsWith(`bytes ${t.at}-`);
-    },
-    write: async (data) => {
-      await file.write([data], t.at);
-      t.at += data.length;
-      advance();
-      onBytes(data.length);
-    },
-    idleMs: ctx.tuning.stallMs,
-    stalled: () => stalled(ctx, t),
-    signal,
-  });
+  const onAt = (at: number): void => {
+    if (at <= t.at) return;
+    const n = at - t.at;
+    t.at = at;
+    advance();
+    onBytes(n);
+  };
+  let r;
+  try {
+    r = await receiver.receive(
+      { url: ctx.url, headers, at: t.at, end: t.end, whole, idleMs: ctx.tuning.stallMs },
+      onAt,
+      signal,
+    );
+  } catch (e) {
+    if (e instanceof ReceiveError && e.stalled) throw stalled(ctx, t);
+    throw e;
+  }
   if (r.kind === 'fallback') {
     if (r.status >= 300 && r.status < 400 && ctx.raw) ctx.raw.enabled = false;
     return 'fallback';

@@ -3,7 +3,7 @@
  * a free slot goes to the download with the fewest requests running, the older one on a tie.
  * With a FIFO (p-limit) the first big blob's queued ranges took every slot and the next blob
  * waited; this way four blobs get one connection each, each fetched front to back (its hash
- * then runs from memory, trailing-hash.ts, and no two writers share a file), and a lone blob
+ * then runs from memory, blob-receiver.ts, and no two writers share a file), and a lone blob
  * still gets all the slots for its ranges.
  */
 export class FairSlots {

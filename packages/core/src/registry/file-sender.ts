@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
  * short-lived 1 MiB buffers set off): docs/performance.md, "Push". The main thread keeps
  * everything else (sessions, records, retries, errors): upload.ts.
  *
- * Written by hand for the same reason as raw-get.ts: the request is one PATCH with a
+ * Written by hand for the reason blob-receiver.ts gives: the request is one PATCH with a
  * Content-Length body and the answer is a status line, headers and a small body. TLS, and
  * Locations on another origin, stay on HttpClient (registry-store.ts decides).
  *
@@ -282,16 +282,6 @@ interface Reply {
 function directReadFlag(size: number): number {
   const flag = (fsConstants as { O_DIRECT?: number }).O_DIRECT;
   return flag && size >= DIRECT_MIN && process.env['MODELSHIP_DIRECT_IO'] !== '0' ? flag : 0;
-}
-
-/** Whether `url` can go through a FileSender (plain HTTP, no userinfo, no header that could split a line). */
-export function fileSenderSupported(url: URL, headers: Record<string, string>): boolean {
-  return (
-    url.protocol === 'http:' &&
-    url.username === '' &&
-    url.password === '' &&
-    Object.entries(headers).every(([k, v]) => !/[\r\n]/.test(k) && !/[\r\n]/.test(v))
-  );
 }
 
 /**

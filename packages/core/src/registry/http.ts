@@ -153,7 +153,7 @@ export class HttpClient {
 
   /**
    * The headers `send` would put on a request to `url` (user agent, the cached credentials),
-   * for a request made outside undici (raw-get.ts); undefined when `url` is not the registry's
+   * for a request made outside undici (blob-receiver.ts, file-sender.ts); undefined when `url` is not the registry's
    * own origin, which never gets credentials from here.
    */
   async headersFor(
@@ -328,4 +328,19 @@ export function resolveLocation(location: string, base: URL, what: string): URL 
 /** URLs in messages lose their query (upload `_state` tokens, signed object-storage URLs). */
 function redact(url: URL): string {
   return `${url.origin}${url.pathname}`;
+}
+
+/**
+ * Whether a request to `url` with `headers` may go outside undici, on a socket of our own
+ * (blob-receiver.ts, file-sender.ts): plain HTTP, no userinfo, and no header that could split
+ * a line (header values come from a token service too: one with a line break is undici's to
+ * refuse).
+ */
+export function rawHttpSupported(url: URL, headers: Record<string, string>): boolean {
+  return (
+    url.protocol === 'http:' &&
+    url.username === '' &&
+    url.password === '' &&
+    Object.entries(headers).every(([k, v]) => !/[\r\n]/.test(k) && !/[\r\n]/.test(v))
+  );
 }

@@ -139,7 +139,7 @@ export class RegistryStore implements ContentStore {
   private referrersApi: boolean | undefined;
   private hasCreds: boolean | undefined;
   private readonly tuning: Required<DownloadTuning>;
-  /** Whether blob bodies over plain HTTP are read by raw-get.ts (download.ts turns it off). */
+  /** Whether blob bodies over plain HTTP are received by the download's worker, blob-receiver.ts (download.ts turns it off). */
   private readonly rawGet = { enabled: true };
   /** Range GETs in flight across every download of this store. */
   private readonly downloadSlots: FairSlots;

@@ -9,8 +9,16 @@ import { HashingStream } from '../digest.js';
 import { ModelshipError } from '../errors.js';
 import type { Descriptor } from '../oci.js';
 import type { PushResult } from '../store.js';
-import { backoffDelay, header, isRefusedTarget, resolveLocation, type HttpClient, type HttpResponse } from './http.js';
-import { FileSender, fileSenderSupported, SenderError, type SenderResponse } from './file-sender.js';
+import {
+  backoffDelay,
+  header,
+  isRefusedTarget,
+  rawHttpSupported,
+  resolveLocation,
+  type HttpClient,
+  type HttpResponse,
+} from './http.js';
+import { FileSender, SenderError, type SenderResponse } from './file-sender.js';
 import { registryLimits } from './limits.js';
 import { sameFile, type FileIdentity, type FileUploadKey, type UploadSessions } from './upload-session.js';
 
@@ -688,7 +696,7 @@ function senderSource(ctx: UploadContext, opts: IngestFileOptions, what: string)
       const extra = patchHeaders(offset, len);
       delete extra['content-length'];
       const headers = await ctx.http.headersFor(url, ctx.pushScopes, extra);
-      if (!headers || !fileSenderSupported(url, headers)) {
+      if (!headers || !rawHttpSupported(url, headers)) {
         const res = await ctx.http.send({
           method: 'PATCH',
           url,

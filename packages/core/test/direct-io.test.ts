@@ -9,13 +9,14 @@ import {
   readdirSync,
   readlinkSync,
   rmSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { alignedBuffer, isDirectWritable } from '../src/aligned-buffer.js';
-import { PartialBlobFile } from '../src/blob-file.js';
+import { createServer, type Server } from 'node:net';
+import { BlobReceiver } from '../src/registry/blob-receiver.js';
 import { FileSender, SenderError } from '../src/registry/file-sender.js';
 
 const MiB = 1024 * 1024;
@@ -37,8 +38,12 @@ function openFlags(path: string): number[] {
   }
   return flags;
 }
+/** Opened read-only with O_DIRECT. */
+const directRead = (f: number): boolean => (f & O_DIRECT) !== 0 && (f & 3) === constants.O_RDONLY;
 /** Opened write-only with O_DIRECT (fdinfo's `flags` are the open flags, in octal). */
-const direct = (f: number): boolean => (f & O_DIRECT) !== 0 && (f & 3) === constants.O_WRONLY;
+const directWrite = (f: number): boolean => (f & O_DIRECT) !== 0 && (f & 3) === constants.O_WRONLY;
+
+const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 function directSupported(path: string): boolean {
   try {
@@ -49,79 +54,9 @@ function directSupported(path: string): boolean {
   }
 }
 
-describe('aligned buffers', () => {
-  it('are shared, separate, and direct-writable only whole-block', () => {
-    const a = alignedBuffer(MiB);
-    const b = alignedBuffer(MiB);
-    expect(a.buffer).toBeInstanceOf(SharedArrayBuffer);
-    a.fill(1);
-    b.fill(2);
-    expect(a.every((x) => x === 1)).toBe(true);
-    expect(isDirectWritable(a)).toBe(true);
-    expect(isDirectWritable(a.subarray(4096, 8192))).toBe(true);
-    expect(isDirectWritable(a.subarray(1))).toBe(false);
-    expect(isDirectWritable(a.subarray(0, 5000))).toBe(false);
-    expect(isDirectWritable(Buffer.alloc(MiB))).toBe(false);
-    expect(isDirectWritable(Buffer.from(new SharedArrayBuffer(MiB)))).toBe(false);
-  });
-});
-
-describe('PartialBlobFile direct writes', () => {
-  let dir: string;
-  const data = randomBytes(20 * MiB + 1234);
-  const desc = {
-    mediaType: 'application/octet-stream',
-    digest: `sha256:${createHash('sha256').update(data).digest('hex')}`,
-    size: data.length,
-  };
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'modelship-direct-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  /** Writes the blob as a download would: aligned buffers, an unaligned middle and tail. */
-  async function writeBlob(path: string): Promise<number[]> {
-    const file = await PartialBlobFile.open(path, desc);
-    const flags = openFlags(path);
-    for (let at = 0; at < 16 * MiB; at += MiB) {
-      const buf = alignedBuffer(MiB);
-      data.copy(buf, 0, at, at + MiB);
-      await file.write([buf], at);
-    }
-    // A quiet connection's part buffer (a copy) and what follows it, unaligned.
-    await file.write([data.subarray(16 * MiB, 16 * MiB + 777)], 16 * MiB);
-    await file.write([Buffer.from(data.subarray(16 * MiB + 777))], 16 * MiB + 777);
-    await file.finish();
-    return flags;
-  }
-
-  it('writes full aligned buffers with O_DIRECT and the rest through the page cache', async () => {
-    const path = join(dir, 'a');
-    const flags = await writeBlob(path);
-    // Where the filesystem has no direct I/O (tmpfs before Linux 6.6) the download writes buffered.
-    expect(flags.some(direct)).toBe(directSupported(join(dir, 'probe')));
-    expect(readFileSync(path).equals(data)).toBe(true);
-  });
-
-  it('MODELSHIP_DIRECT_IO=0 opens no direct handle and writes the same bytes', async () => {
-    const path = join(dir, 'b');
-    process.env['MODELSHIP_DIRECT_IO'] = '0';
-    try {
-      const flags = await writeBlob(path);
-      expect(flags.length).toBeGreaterThan(0);
-      expect(flags.some(direct)).toBe(false);
-    } finally {
-      delete process.env['MODELSHIP_DIRECT_IO'];
-    }
-    expect(readFileSync(path).equals(data)).toBe(true);
-  });
-});
-
 describe('FileSender direct reads', () => {
   let dir: string;
   const data = randomBytes(20 * MiB + 4321);
-  const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-  const directRead = (f: number): boolean => (f & O_DIRECT) !== 0 && (f & 3) === constants.O_RDONLY;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'modelship-sender-'));
   });
@@ -175,5 +110,80 @@ describe('FileSender direct reads', () => {
     } finally {
       sender.close();
     }
+  });
+});
+
+describe('BlobReceiver direct writes', () => {
+  let dir: string;
+  let server: Server;
+  let port = 0;
+  const data = randomBytes(20 * MiB + 1234);
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'modelship-receiver-direct-'));
+    // A stand-in registry on node:net: the blob in pieces, quiet half-way so the connection's
+    // part buffer is written by the idle timer (unaligned from there on in that buffer).
+    server = createServer((s) => {
+      s.once('data', () => {
+        s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${data.length}\r\n\r\n`);
+        void (async () => {
+          s.write(data.subarray(0, 10 * MiB + 5000));
+          await new Promise((r) => setTimeout(r, 400));
+          s.end(data.subarray(10 * MiB + 5000));
+        })();
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function download(path: string): Promise<{ flags: number[]; digest: string }> {
+    // As PartialBlobFile.open leaves it: full length, sparse.
+    writeFileSync(path, '');
+    truncateSync(path, data.length);
+    const h = new BlobReceiver(path, data.length);
+    let flags: number[] = [];
+    await h.receive(
+      {
+        url: new URL(`http://127.0.0.1:${port}/v2/r/blobs/x`),
+        headers: {},
+        at: 0,
+        end: data.length,
+        whole: true,
+        idleMs: 5000,
+      },
+      () => {
+        if (!flags.length) flags = openFlags(path);
+      },
+      new AbortController().signal,
+    );
+    return { flags, digest: (await h.result).digest };
+  }
+
+  it('writes full aligned buffers with O_DIRECT and the rest through the page cache', async () => {
+    const path = join(dir, 'a');
+    const r = await download(path);
+    // Where the filesystem has no direct I/O (tmpfs before Linux 6.6) the download writes buffered.
+    expect(r.flags.some(directWrite)).toBe(directSupported(join(dir, 'probe')));
+    expect(r.digest).toBe(sha(data));
+    expect(readFileSync(path).equals(data)).toBe(true);
+  });
+
+  it('MODELSHIP_DIRECT_IO=0 opens no direct handle and writes the same bytes', async () => {
+    const path = join(dir, 'b');
+    process.env['MODELSHIP_DIRECT_IO'] = '0';
+    try {
+      const r = await download(path);
+      expect(r.flags.length).toBeGreaterThan(0);
+      expect(r.flags.some(directWrite)).toBe(false);
+      expect(r.digest).toBe(sha(data));
+    } finally {
+      delete process.env['MODELSHIP_DIRECT_IO'];
+    }
+    expect(readFileSync(path).equals(data)).toBe(true);
   });
 });
