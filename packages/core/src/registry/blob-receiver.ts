@@ -1,6 +1,6 @@
-import { constants as fsConstants } from 'node:fs';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { directIoFlag } from '../direct-io.js';
 import type { FileDigest } from '../hash-pool.js';
 
 /**
@@ -278,9 +278,6 @@ parentPort.on('message', (m) => {
 });
 `;
 
-/** Smaller blobs are written through the page cache (as blob-file.ts does). */
-const DIRECT_MIN = 16 * 1024 * 1024;
-
 interface WorkerMessage {
   id?: number;
   hashed?: number;
@@ -311,12 +308,6 @@ function release(w: Worker): void {
   w.postMessage({ op: 'stop' });
   w.unref();
   idle.push(w);
-}
-
-/** O_DIRECT for a blob this large, or 0 (none here, too small, MODELSHIP_DIRECT_IO=0). */
-function directFlag(size: number): number {
-  const flag = (fsConstants as { O_DIRECT?: number }).O_DIRECT;
-  return flag && size >= DIRECT_MIN && process.env['MODELSHIP_DIRECT_IO'] !== '0' ? flag : 0;
 }
 
 export interface ReceiveRequest {
@@ -376,7 +367,7 @@ export class BlobReceiver {
     this.worker = acquire();
     this.worker.on('message', (m: WorkerMessage) => this.onMessage(path, m));
     this.worker.on('error', (e) => this.fail(e));
-    this.worker.postMessage({ op: 'start', path: resolve(path), size, direct: directFlag(size) });
+    this.worker.postMessage({ op: 'start', path: resolve(path), size, direct: directIoFlag(size) });
   }
 
   private onMessage(path: string, m: WorkerMessage): void {

@@ -1,6 +1,7 @@
-import { constants as fsConstants } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { directIoFlag } from '../direct-io.js';
 
 /**
  * Chunked upload of a local file from a worker thread: the worker reads the file, hashes each
@@ -24,22 +25,31 @@ const fs = require('node:fs');
 const net = require('node:net');
 const { createHash } = require('node:crypto');
 const BUF = workerData.bufferSize;
-// Page-aligned buffers (a WebAssembly.Memory is whole mapped pages) so that reads can bypass
-// the page cache (O_DIRECT): the kernel's copy into them is a third of a push's CPU otherwise.
-const mem = new WebAssembly.Memory({ initial: (BUF / 65536) * workerData.buffers, maximum: (BUF / 65536) * workerData.buffers });
-const free = Array.from({ length: workerData.buffers }, (_, i) => Buffer.from(mem.buffer, i * BUF, BUF));
 const MAX_HEAD = 64 * 1024;
 const MAX_BODY = 64 * 1024;
-const fd = fs.openSync(workerData.path, 'r');
+// Page-aligned buffers (a WebAssembly.Memory is whole mapped pages) so that reads can bypass
+// the page cache (O_DIRECT): the kernel's copy into them is a third of a push's CPU otherwise.
+// A file's set goes back here when it is done, for the next file this worker gets.
+const sets = [];
+function bufferSet() {
+  if (sets.length) return sets.pop();
+  const pages = (BUF / 65536) * workerData.buffers;
+  const mem = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  return Array.from({ length: workerData.buffers }, (_, i) => Buffer.from(mem.buffer, i * BUF, BUF));
+}
+// One file being uploaded (several share a worker: one worker per core, not per file).
+function openJob(jobId, path, size, direct) {
+const post = (o) => parentPort.postMessage({ job: jobId, ...o });
+const free = bufferSet();
+const fd = fs.openSync(path, 'r');
 let dfd = -1;
-if (workerData.direct) {
+if (direct) {
   try {
-    dfd = fs.openSync(workerData.path, fs.constants.O_RDONLY | workerData.direct);
+    dfd = fs.openSync(path, fs.constants.O_RDONLY | direct);
   } catch {
     dfd = -1;
   }
 }
-const size = workerData.size;
 const hash = createHash('sha256');
 /** Bytes of the file hashed so far, in order from 0. */
 let hashed = 0;
@@ -50,7 +60,7 @@ const fileError = (message) => Object.assign(new Error(message), { kind: 'file' 
 function progress(force) {
   const now = Date.now();
   if (hashed > reported && (force || now - lastReport >= 100)) {
-    parentPort.postMessage({ progress: hashed });
+    post({ progress: hashed });
     reported = hashed;
     lastReport = now;
   }
@@ -204,36 +214,60 @@ function patch(m) {
   });
 }
 let queue = Promise.resolve();
-parentPort.on('message', (m) => {
+function run(m) {
   queue = queue.then(async () => {
     try {
       if (m.op === 'hash') {
         hashTo(m.to);
-        parentPort.postMessage({ id: m.id, hashed, prefix: prefix() });
+        post({ id: m.id, hashed, prefix: prefix() });
       } else if (m.op === 'patch') {
         const r = await patch(m);
         progress(true);
-        parentPort.postMessage({ id: m.id, ...r });
+        post({ id: m.id, ...r });
       } else if (m.op === 'end') {
         hashTo(size);
         // The file must end where its size said.
         const more = fs.readSync(fd, free[0], 0, 1, size);
         if (more > 0) throw fileError('grew past its size');
-        parentPort.postMessage({ id: m.id, hashed, digest: 'sha256:' + hash.digest('hex') });
+        post({ id: m.id, hashed, digest: 'sha256:' + hash.digest('hex') });
       }
     } catch (e) {
-      parentPort.postMessage({ id: m.id, error: { message: String((e && e.message) || e), kind: (e && e.kind) || 'file', code: e && e.code } });
+      post({ id: m.id, error: { message: String((e && e.message) || e), kind: (e && e.kind) || 'file', code: e && e.code } });
     }
   });
+}
+function close() {
+  // After what is queued: a patch in flight gives its buffers back before the set is reused.
+  queue = queue.then(() => {
+    try { fs.closeSync(fd); } catch {}
+    if (dfd >= 0) try { fs.closeSync(dfd); } catch {}
+    if (free.length === workerData.buffers) sets.push(free);
+  });
+}
+return { run, close };
+}
+const jobs = new Map();
+parentPort.on('message', (m) => {
+  if (m.op === 'open') {
+    try {
+      jobs.set(m.job, openJob(m.job, m.path, m.size, m.direct));
+    } catch (e) {
+      parentPort.postMessage({ job: m.job, failed: { message: String((e && e.message) || e), kind: 'file', code: e && e.code } });
+    }
+  } else if (m.op === 'close') {
+    jobs.get(m.job)?.close();
+    jobs.delete(m.job);
+  } else {
+    const j = jobs.get(m.job);
+    if (j) j.run(m);
+    else parentPort.postMessage({ job: m.job, id: m.id, error: { message: 'the file is not open', kind: 'file' } });
+  }
 });
 `;
 
 /** Buffers per sender: one fills while the others are in the socket. */
 const BUFFERS = 4;
 const BUFFER_SIZE = 1024 * 1024;
-/** Smaller files are read through the page cache (as blob-file.ts writes them). */
-const DIRECT_MIN = 16 * 1024 * 1024;
-
 export interface SenderResponse {
   status: number;
   headers: [string, string][];
@@ -266,6 +300,7 @@ export class SenderError extends Error {
 }
 
 interface Reply {
+  job: number;
   id?: number;
   progress?: number;
   hashed?: number;
@@ -276,40 +311,75 @@ interface Reply {
   body?: Uint8Array;
   sent?: number;
   error?: { message: string; kind: 'file' | 'net'; code?: string };
-}
-
-/** O_DIRECT for the worker's reads of a file this large, or 0 (none here, too small, MODELSHIP_DIRECT_IO=0). */
-function directReadFlag(size: number): number {
-  const flag = (fsConstants as { O_DIRECT?: number }).O_DIRECT;
-  return flag && size >= DIRECT_MIN && process.env['MODELSHIP_DIRECT_IO'] !== '0' ? flag : 0;
+  /** The file could not be opened: every call of the job fails. */
+  failed?: { message: string; kind: 'file' | 'net'; code?: string };
 }
 
 /**
- * One file, one worker: `hashTo` hashes a prefix without sending it (a resumed upload's bytes
- * the registry holds), `patch` sends `[offset, offset + len)` (bytes before the hash's place
- * are sent again without being hashed twice), `end` checks the file ends at its size and gives
- * the digest. Calls are answered in order.
+ * The upload workers, one per core at most: a worker serves every file given to it (its own
+ * sockets, one file's reads and hashing at a time), so four parallel uploads on two cores cost
+ * two threads, not four (each holds a V8 isolate: about 9 MB). Idle workers are unref'd.
+ */
+interface PooledWorker {
+  worker: Worker;
+  jobs: Map<number, (m: Reply) => void>;
+}
+const pool: PooledWorker[] = [];
+let nextJob = 0;
+
+function poolSize(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+function spawnWorker(): PooledWorker {
+  const w: PooledWorker = {
+    worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { bufferSize: BUFFER_SIZE, buffers: BUFFERS } }),
+    jobs: new Map(),
+  };
+  w.worker.on('message', (m: Reply) => w.jobs.get(m.job)?.(m));
+  const gone = (e: Error): void => {
+    const at = pool.indexOf(w);
+    if (at >= 0) pool.splice(at, 1);
+    const failed = { message: e.message, kind: 'file' as const };
+    for (const [job, tell] of w.jobs) tell({ job, failed });
+    w.jobs.clear();
+  };
+  w.worker.on('error', gone);
+  w.worker.on('exit', () => gone(new Error('the upload worker exited')));
+  w.worker.unref();
+  pool.push(w);
+  return w;
+}
+
+/** The worker with the fewest files, a new one while there are fewer than poolSize(). */
+function assign(): PooledWorker {
+  const idle = pool.find((w) => w.jobs.size === 0);
+  if (idle) return idle;
+  if (pool.length < poolSize()) return spawnWorker();
+  return pool.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+}
+
+/**
+ * One file on a pooled worker: `hashTo` hashes a prefix without sending it (a resumed
+ * upload's bytes the registry holds), `patch` sends `[offset, offset + len)` (bytes before the
+ * hash's place are sent again without being hashed twice), `end` checks the file ends at its
+ * size and gives the digest. Calls are answered in order; `close` frees the file's place.
  */
 export class FileSender {
-  private readonly worker: Worker;
+  private readonly w: PooledWorker;
+  private readonly job = nextJob++;
   private next = 0;
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private dead: Error | undefined;
+  private closed = false;
   /** Bytes hashed (in order from the start). */
   hashed = 0;
 
   constructor(path: string, size: number, onProgress?: (hashed: number) => void) {
-    this.worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        path: resolve(path),
-        size,
-        bufferSize: BUFFER_SIZE,
-        buffers: BUFFERS,
-        direct: directReadFlag(size),
-      },
-    });
-    this.worker.on('message', (m: Reply) => {
+    this.w = assign();
+    if (this.w.jobs.size === 0) this.w.worker.ref();
+    this.w.jobs.set(this.job, (m) => {
+      if (m.failed) return this.fail(new SenderError(m.failed.message, m.failed.kind, m.failed.code));
       if (m.progress !== undefined) {
         this.hashed = Math.max(this.hashed, m.progress);
         onProgress?.(this.hashed);
@@ -322,8 +392,7 @@ export class FileSender {
       if (m.error) p.reject(new SenderError(m.error.message, m.error.kind, m.error.code));
       else p.resolve(m);
     });
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', () => this.fail(new SenderError('the upload worker exited', 'file')));
+    this.w.worker.postMessage({ op: 'open', job: this.job, path: resolve(path), size, direct: directIoFlag(size) });
   }
 
   private fail(e: Error): void {
@@ -334,10 +403,11 @@ export class FileSender {
 
   private call(msg: Record<string, unknown>): Promise<Reply> {
     if (this.dead) return Promise.reject(this.dead);
+    if (this.closed) return Promise.reject(new SenderError('the file is closed', 'file'));
     const id = this.next++;
     return new Promise<Reply>((res, rej) => {
       this.pending.set(id, { resolve: res, reject: rej });
-      this.worker.postMessage({ ...msg, id });
+      this.w.worker.postMessage({ ...msg, job: this.job, id });
     });
   }
 
@@ -374,7 +444,11 @@ export class FileSender {
   }
 
   close(): void {
-    this.worker.removeAllListeners('exit');
-    void this.worker.terminate();
+    if (this.closed) return;
+    this.closed = true;
+    this.fail(new SenderError('the file is closed', 'file'));
+    this.w.jobs.delete(this.job);
+    this.w.worker.postMessage({ op: 'close', job: this.job });
+    if (this.w.jobs.size === 0) this.w.worker.unref();
   }
 }
