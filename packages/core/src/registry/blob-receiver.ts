@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { directIoFlag } from '../direct-io.js';
+import { rawTarget } from './http.js';
 import type { FileDigest } from '../hash-pool.js';
 
 /**
@@ -431,10 +432,7 @@ export class BlobReceiver {
       this.worker.postMessage({
         op: 'get',
         id,
-        host: req.url.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(req.url.port || 80),
-        hostHeader: req.url.host,
-        target: `${req.url.pathname}${req.url.search}`,
+        ...rawTarget(req.url),
         headers: req.headers,
         at: req.at,
         end: req.end,

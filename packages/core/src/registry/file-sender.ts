@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { directIoFlag } from '../direct-io.js';
+import { rawTarget } from './http.js';
 
 /**
  * Chunked upload of a local file from a worker thread: the worker reads the file, hashes each
@@ -420,10 +421,7 @@ export class FileSender {
     const r = await this.call({
       op: 'patch',
       method: req.method,
-      host: req.url.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(req.url.port || 80),
-      hostHeader: req.url.host,
-      target: `${req.url.pathname}${req.url.search}`,
+      ...rawTarget(req.url),
       headers: req.headers,
       offset: req.offset,
       len: req.len,

@@ -344,3 +344,13 @@ export function rawHttpSupported(url: URL, headers: Record<string, string>): boo
     Object.entries(headers).every(([k, v]) => !/[\r\n]/.test(k) && !/[\r\n]/.test(v))
   );
 }
+
+/** Where a request outside undici connects and what its request line and Host header say. */
+export function rawTarget(url: URL): { host: string; port: number; hostHeader: string; target: string } {
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || 80),
+    hostHeader: url.host,
+    target: `${url.pathname}${url.search}`,
+  };
+}
