@@ -176,7 +176,9 @@ function patch(m) {
       }
       if (bodyBytes < MAX_BODY) body.push(d.subarray(0, MAX_BODY - bodyBytes));
       bodyBytes += d.length;
-      if (bodyLen >= 0 && bodyBytes >= bodyLen) answered();
+      // An answer's body only explains an error: past MAX_BODY the rest is not waited for
+      // (a registry that kept sending would otherwise hold the upload for good).
+      if ((bodyLen >= 0 && bodyBytes >= bodyLen) || bodyBytes >= MAX_BODY) answered();
     });
     sock.on('end', () => {
       if (parsed) answered();
@@ -204,7 +206,10 @@ function patch(m) {
           sock.write(view, () => {
             if (lent.delete(buf)) free.push(buf);
             if (waiter) waiter();
-            else if (!settled) pump();
+            // Through the event loop, not straight on: a write the kernel took at once calls
+            // back on the next tick, and pumping from there would read an early answer (a
+            // 401, a 413) only after the whole body had gone.
+            else if (!settled) setImmediate(pump);
           });
           progress(false);
         }
