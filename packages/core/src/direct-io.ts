@@ -4,12 +4,11 @@ import { constants } from 'node:fs';
 const DIRECT_MIN = 16 * 1024 * 1024;
 
 /**
- * The `O_DIRECT` open flag for the transfer workers' reads (registry/file-sender.ts) and writes
- * (registry/blob-receiver.ts) of a file of `size` bytes, or 0: none on this platform, a small
- * file, or `MODELSHIP_DIRECT_IO=0`. Bypassing the page cache takes the kernel's copy (a third of
- * a loopback transfer's CPU on this project's 2-core machine, docs/performance.md) off the
- * cores; a filesystem without direct I/O refuses the open (tmpfs: EINVAL) and the worker reads
- * or writes buffered.
+ * The `O_DIRECT` open flag for a download worker's writes (registry/blob-receiver.ts) of a blob
+ * of `size` bytes, or 0: none on this platform, a small blob, or `MODELSHIP_DIRECT_IO=0`.
+ * Bypassing the page cache takes the kernel's copy (a third of a loopback pull's CPU on this
+ * project's 2-core machine, docs/performance.md) off the cores; a filesystem without direct I/O
+ * refuses the open (tmpfs: EINVAL) and the worker writes buffered.
  */
 export function directIoFlag(size: number): number {
   const flag = (constants as { O_DIRECT?: number }).O_DIRECT;

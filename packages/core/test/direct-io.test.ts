@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  appendFileSync,
   closeSync,
   constants,
   mkdtempSync,
@@ -17,7 +16,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:net';
 import { BlobReceiver } from '../src/registry/blob-receiver.js';
-import { FileSender, SenderError } from '../src/registry/file-sender.js';
 
 const MiB = 1024 * 1024;
 const O_DIRECT = (constants as { O_DIRECT?: number }).O_DIRECT ?? 0;
@@ -38,8 +36,6 @@ function openFlags(path: string): number[] {
   }
   return flags;
 }
-/** Opened read-only with O_DIRECT. */
-const directRead = (f: number): boolean => (f & O_DIRECT) !== 0 && (f & 3) === constants.O_RDONLY;
 /** Opened write-only with O_DIRECT (fdinfo's `flags` are the open flags, in octal). */
 const directWrite = (f: number): boolean => (f & O_DIRECT) !== 0 && (f & 3) === constants.O_WRONLY;
 
@@ -53,65 +49,6 @@ function directSupported(path: string): boolean {
     return false;
   }
 }
-
-describe('FileSender direct reads', () => {
-  let dir: string;
-  const data = randomBytes(20 * MiB + 4321);
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'modelship-sender-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  /** Hashes a prefix (aligned, then not), the rest, and the open flags the worker holds meanwhile. */
-  async function hashWhole(path: string): Promise<{ flags: number[]; prefixes: string[]; digest: string }> {
-    const sender = new FileSender(path, data.length);
-    try {
-      const prefixes = [await sender.hashTo(3 * MiB), await sender.hashTo(5 * MiB + 7)];
-      const flags = openFlags(path);
-      return { flags, prefixes, digest: await sender.end() };
-    } finally {
-      sender.close();
-    }
-  }
-
-  it('reads aligned blocks with O_DIRECT and the unaligned rest through the page cache, hashing each byte once', async () => {
-    const path = join(dir, 'a');
-    writeFileSync(path, data);
-    const r = await hashWhole(path);
-    expect(r.flags.some(directRead)).toBe(directSupported(join(dir, 'probe')));
-    expect(r.prefixes).toEqual([sha(data.subarray(0, 3 * MiB)), sha(data.subarray(0, 5 * MiB + 7))]);
-    expect(r.digest).toBe(sha(data));
-  });
-
-  it('MODELSHIP_DIRECT_IO=0: no direct handle, the same digests', async () => {
-    const path = join(dir, 'b');
-    writeFileSync(path, data);
-    process.env['MODELSHIP_DIRECT_IO'] = '0';
-    try {
-      const r = await hashWhole(path);
-      expect(r.flags.length).toBeGreaterThan(0);
-      expect(r.flags.some(directRead)).toBe(false);
-      expect(r.digest).toBe(sha(data));
-    } finally {
-      delete process.env['MODELSHIP_DIRECT_IO'];
-    }
-  });
-
-  it('a file longer than its size says is refused at the end', async () => {
-    const path = join(dir, 'c');
-    writeFileSync(path, data);
-    appendFileSync(path, 'x');
-    const sender = new FileSender(path, data.length);
-    try {
-      const e = await sender.end().catch((x: unknown) => x);
-      expect(e).toBeInstanceOf(SenderError);
-      expect((e as SenderError).kind).toBe('file');
-      expect((e as SenderError).message).toBe('grew past its size');
-    } finally {
-      sender.close();
-    }
-  });
-});
 
 describe('BlobReceiver direct writes', () => {
   let dir: string;

@@ -148,3 +148,24 @@ describe('FileSender.patch', () => {
     expect((e as SenderError).message).toMatch(/ENOENT/);
   });
 });
+
+describe('FileSender hash', () => {
+  it('hashes prefixes (aligned, then not) and the rest, each byte once', async () => {
+    const sender = new FileSender(file, data.length);
+    senders.push(sender);
+    expect(await sender.hashTo(3 * MiB)).toBe(sha(data.subarray(0, 3 * MiB)));
+    expect(await sender.hashTo(5 * MiB + 7)).toBe(sha(data.subarray(0, 5 * MiB + 7)));
+    expect(await sender.end()).toBe(sha(data));
+  });
+
+  it('a file longer than its size says is refused at the end', async () => {
+    const longer = join(dir, 'longer');
+    writeFileSync(longer, Buffer.concat([data, Buffer.from('x')]));
+    const sender = new FileSender(longer, data.length);
+    senders.push(sender);
+    const e = await sender.end().catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(SenderError);
+    expect((e as SenderError).kind).toBe('file');
+    expect((e as SenderError).message).toBe('grew past its size');
+  });
+});

@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { directIoFlag } from '../direct-io.js';
 import { rawTarget } from './http.js';
 
 /**
@@ -28,29 +27,20 @@ const { createHash } = require('node:crypto');
 const BUF = workerData.bufferSize;
 const MAX_HEAD = 64 * 1024;
 const MAX_BODY = 64 * 1024;
-// Page-aligned buffers (a WebAssembly.Memory is whole mapped pages) so that reads can bypass
-// the page cache (O_DIRECT): the kernel's copy into them is a third of a push's CPU otherwise.
-// A file's set goes back here when it is done, for the next file this worker gets.
+// A file's buffers go back here when it is done, for the next file this worker gets.
 const sets = [];
 function bufferSet() {
   if (sets.length) return sets.pop();
-  const pages = (BUF / 65536) * workerData.buffers;
-  const mem = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  return Array.from({ length: workerData.buffers }, (_, i) => Buffer.from(mem.buffer, i * BUF, BUF));
+  return Array.from({ length: workerData.buffers }, () => Buffer.allocUnsafeSlow(BUF));
 }
 // One file being uploaded (several share a worker: one worker per core, not per file).
-function openJob(jobId, path, size, direct) {
+function openJob(jobId, path, size) {
 const post = (o) => parentPort.postMessage({ job: jobId, ...o });
 const free = bufferSet();
+// Buffered reads: with O_DIRECT the bytes came in by DMA and were hashed from memory, not
+// cache, and each read waited on the device (the worker's other file waited with it); by
+// hand a 4 GiB push took 13.0-13.6 s buffered against 13.9-14.1 s direct (docs/performance.md).
 const fd = fs.openSync(path, 'r');
-let dfd = -1;
-if (direct) {
-  try {
-    dfd = fs.openSync(path, fs.constants.O_RDONLY | direct);
-  } catch {
-    dfd = -1;
-  }
-}
 const hash = createHash('sha256');
 /** Bytes of the file hashed so far, in order from 0. */
 let hashed = 0;
@@ -69,18 +59,6 @@ function progress(force) {
 // Reads [pos, pos + n) into buf (short only at the end of the file); hashes the part at or past the hash's place.
 function readAt(buf, pos, n) {
   let got = 0;
-  if (dfd >= 0 && pos % 4096 === 0) {
-    try {
-      // A whole number of blocks; the file's end makes it short.
-      got = fs.readSync(dfd, buf, 0, Math.min(buf.length, Math.ceil(n / 4096) * 4096), pos);
-    } catch (e) {
-      if (!e || e.code !== 'EINVAL') throw e;
-      // Refused (a buffer that is not aligned, a filesystem that says so only now): buffered from here on.
-      try { fs.closeSync(dfd); } catch {}
-      dfd = -1;
-    }
-    if (got > n) got = n;
-  }
   while (got < n) {
     const r = fs.readSync(fd, buf, got, n - got, pos + got);
     if (r === 0) break;
@@ -246,7 +224,6 @@ function close() {
   // After what is queued: a patch in flight gives its buffers back before the set is reused.
   queue = queue.then(() => {
     try { fs.closeSync(fd); } catch {}
-    if (dfd >= 0) try { fs.closeSync(dfd); } catch {}
     if (free.length === workerData.buffers) sets.push(free);
   });
 }
@@ -256,7 +233,7 @@ const jobs = new Map();
 parentPort.on('message', (m) => {
   if (m.op === 'open') {
     try {
-      jobs.set(m.job, openJob(m.job, m.path, m.size, m.direct));
+      jobs.set(m.job, openJob(m.job, m.path, m.size));
     } catch (e) {
       parentPort.postMessage({ job: m.job, failed: { message: String((e && e.message) || e), kind: 'file', code: e && e.code } });
     }
@@ -398,7 +375,7 @@ export class FileSender {
       if (m.error) p.reject(new SenderError(m.error.message, m.error.kind, m.error.code));
       else p.resolve(m);
     });
-    this.w.worker.postMessage({ op: 'open', job: this.job, path: resolve(path), size, direct: directIoFlag(size) });
+    this.w.worker.postMessage({ op: 'open', job: this.job, path: resolve(path), size });
   }
 
   private fail(e: Error): void {
