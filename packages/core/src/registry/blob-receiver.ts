@@ -10,7 +10,7 @@ import type { FileDigest } from '../hash-pool.js';
  * while it is still in this core's cache, so the bytes of a pull cross no thread. On this
  * project's two cores, hashing buffers another core had received cost half as much again as
  * hashing them hot, and the main thread's hand-offs were a second bottleneck
- * (docs/performance.md, "Pull"). It also keeps the blob's one sha256 for everything else:
+ * (docs/performance.md, "Transfers on the worker"). It also keeps the blob's one sha256 for everything else:
  * chunks the main thread writes (a body through HttpClient: TLS, redirects) are offered to it,
  * and bytes written ahead of the hash (other ranges, a killed run's kept bytes) are read back
  * from the file once `advance` says the prefix up to them is on disk.

@@ -93,9 +93,10 @@ interface Task {
  * Downloads blob `desc` into the file `path`, verified: it resolves only when the file holds
  * exactly the blob's bytes. Pieces are written at their offsets as they arrive (several
  * `Range` GETs in flight for a big blob, the store's connections shared fairly between its
- * downloads: fair-slots.ts). A worker thread hashes the blob as it is written
- * (trailing-hash.ts): from the receive buffers while bytes come in order, read back from the
- * file where they came ahead of it, so the one hash of the blob overlaps the download. Written
+ * downloads: fair-slots.ts). The download's worker (blob-receiver.ts) receives plain-HTTP
+ * bodies itself and hashes them as it writes them; bodies that come through HttpClient are
+ * offered to it, and bytes written ahead of the hash are read back from the file, so the one
+ * hash of the blob overlaps the download. Written
  * ranges are recorded beside the file (`<path>.json`, blob-file.ts) while it downloads; a failed or killed download leaves both
  * for the next run, which fetches only the rest and hashes kept and new bytes alike. A digest
  * mismatch removes both (INVALID). Two processes downloading into one path take turns

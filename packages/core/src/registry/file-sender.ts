@@ -9,7 +9,7 @@ import { rawTarget } from './http.js';
  * reusing a few buffers (each goes back to the free list when its socket write is done). On
  * this project's two cores a `pack --push` was bound by its main thread (the file's reads
  * through a stream, sha256 of data another core had read, and major collections that 4 GiB of
- * short-lived 1 MiB buffers set off): docs/performance.md, "Push". The main thread keeps
+ * short-lived 1 MiB buffers set off): docs/performance.md, "Transfers on the worker". The main thread keeps
  * everything else (sessions, records, retries, errors): upload.ts.
  *
  * Written by hand for the reason blob-receiver.ts gives: the request is one PATCH with a

@@ -140,7 +140,7 @@ export class RegistryStore implements ContentStore {
   private hasCreds: boolean | undefined;
   private readonly tuning: Required<DownloadTuning>;
   /** Whether blob bodies over plain HTTP are received by the download's worker, blob-receiver.ts (download.ts turns it off). */
-  private readonly rawGet = { enabled: true };
+  private readonly rawReceive = { enabled: true };
   /** Range GETs in flight across every download of this store. */
   private readonly downloadSlots: FairSlots;
   /** Capability: a blob is downloaded straight into a file, resumably (download.ts). */
@@ -316,7 +316,7 @@ export class RegistryStore implements ContentStore {
         failure: (res, what) => this.failure(res, what, this.pull),
         slots: this.downloadSlots,
         tuning: this.tuning,
-        raw: this.rawGet,
+        raw: this.rawReceive,
       },
       desc,
       path,
