@@ -139,6 +139,25 @@ describe('FileSender.patch', () => {
     expect(await sender.end()).toBe(sha(data));
   });
 
+  for (const [what, answer] of [
+    ['a status line that is not HTTP', 'SSH-2.0-OpenSSH_9.2\r\n\r\n'],
+    ['a header line without a colon', 'HTTP/1.1 202 Accepted\r\nLocation /elsewhere\r\n\r\n'],
+    ['a head that never ends', `HTTP/1.1 202 Accepted\r\n${'x-pad: y\r\n'.repeat(20_000)}`],
+  ] as const)
+    it(`${what} is a network failure (retried by the caller), never an answer`, async () => {
+      const url = await serve((s, _h, body) =>
+        s.on('body', () => {
+          if (total(body) === MiB) s.end(answer);
+        }),
+      );
+      const sender = new FileSender(file, data.length);
+      senders.push(sender);
+      const e = await sender.patch(patch(url, 0, MiB)).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(SenderError);
+      expect((e as SenderError).kind).toBe('net');
+      expect((e as SenderError).message).toMatch(/malformed HTTP response|response headers too large/);
+    });
+
   it('a file that cannot be opened fails every call, as a file error', async () => {
     const sender = new FileSender(join(dir, 'missing'), 10);
     senders.push(sender);

@@ -5,7 +5,7 @@
 // a custom resolver points at 127.0.0.1 (so `127.0.0.1.evil.example` really connects).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type LookupFunction, type Server } from 'node:net';
@@ -242,6 +242,97 @@ describe('upload Locations', () => {
     } finally {
       await s.close();
       await srv.close();
+    }
+  });
+
+  it('a chunked upload sent by the worker (file-sender.ts) whose PATCH answer moves it to another origin goes on there without credentials', async () => {
+    // Plain-HTTP servers that keep every request body: the bytes must add up to the file.
+    interface Got extends Seen {
+      body: Buffer;
+    }
+    const plainServer = async (
+      answer: (req: IncomingMessage, port: number) => [number, Record<string, string>],
+    ): Promise<{ port: number; got: Got[]; close(): Promise<void> }> => {
+      const got: Got[] = [];
+      let port = 0;
+      const server = createHttpServer((req, res) => {
+        const parts: Buffer[] = [];
+        req.on('data', (d: Buffer) => parts.push(d));
+        req.on('end', () => {
+          const body = Buffer.concat(parts);
+          got.push({ tls: false, method: req.method!, path: req.url!, auth: req.headers.authorization, body });
+          const [status, headers] = answer(req, port);
+          res.writeHead(status, { 'content-length': '0', ...headers }).end();
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      port = (server.address() as AddressInfo).port;
+      return {
+        port,
+        got,
+        close: async () => {
+          server.closeAllConnections();
+          await new Promise<void>((r) => server.close(() => r()));
+        },
+      };
+    };
+    const other = await plainServer((req) =>
+      req.method === 'PATCH' ? [202, { location: req.url! }] : req.method === 'PUT' ? [201, {}] : [405, {}],
+    );
+    const srv = await plainServer((req) => {
+      if (req.method === 'HEAD') return [404, {}];
+      if (req.method === 'POST') return [202, { location: '/v2/x/y/blobs/uploads/u1?_state=a' }];
+      if (req.method === 'PATCH') return [202, { location: `http://127.0.0.1:${other.port}/upload/u1?_state=b` }];
+      return [405, {}];
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'modelship-origin-file-'));
+    const file = join(dir, 'weights');
+    const bytes = Buffer.alloc(9 * 1024 * 1024 + 77);
+    for (let i = 0; i < bytes.length; i += 4096) bytes.writeUInt32BE(i, i);
+    writeFileSync(file, bytes);
+    const s = new RegistryStore({
+      registry: `127.0.0.1:${srv.port}`,
+      repository: 'x/y',
+      plainHttp: true,
+      token: 'secret-token',
+      retries: 0,
+      dockerConfig: '/nonexistent',
+      chunkSize: 1024 * 1024,
+      uploadStateDir: false,
+    });
+    try {
+      let read = 0;
+      const r = await s.ingest('application/octet-stream', createReadStream(file), {
+        path: file,
+        size: bytes.length,
+        fileRead: (n) => (read += n),
+      });
+      expect(r.descriptor).toEqual({
+        mediaType: 'application/octet-stream',
+        digest: sha256Digest(bytes),
+        size: bytes.length,
+      });
+      // The first chunk went from the worker, to the registry, with its token; the rest, and
+      // the commit, to the other origin with none.
+      expect(srv.got.map((x) => [x.method, x.auth])).toEqual([
+        ['POST', 'Bearer secret-token'],
+        ['PATCH', 'Bearer secret-token'],
+      ]);
+      expect(other.got.length).toBe(10);
+      expect(other.got.every((x) => x.auth === undefined)).toBe(true);
+      expect(other.got.at(-1)).toMatchObject({
+        method: 'PUT',
+        path: `/upload/u1?_state=b&digest=${encodeURIComponent(sha256Digest(bytes))}`,
+      });
+      const sent = Buffer.concat([...srv.got, ...other.got].map((x) => x.body));
+      expect(sent.equals(bytes)).toBe(true);
+      // Told as read by the worker: the first chunk, and the hash's catching up on the rest.
+      expect(read).toBe(bytes.length);
+    } finally {
+      await s.close();
+      await other.close();
+      await srv.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
