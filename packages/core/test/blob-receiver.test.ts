@@ -67,6 +67,27 @@ describe('BlobReceiver hash', () => {
     await expect(h.result).resolves.toEqual({ digest: sha(data), size: data.length });
   });
 
+  it('copies at most 16 MiB ahead of the worker; the rest is read back from the file', async () => {
+    const big = randomBytes(24 * MiB + 5);
+    const p = await fresh(big.length);
+    const fd = openSync(p, 'r+');
+    writeSync(fd, big, 0, big.length, 0);
+    closeSync(fd);
+    // What is offered past the first 16 MiB is wrong: the digest is right only if those bytes
+    // were never copied, and came from the file instead.
+    const offered = Buffer.concat([big.subarray(0, 16 * MiB), Buffer.alloc(big.length - 16 * MiB, 0x5a)]);
+    const chunks = [];
+    for (let at = 0; at < offered.length; at += 64 * 1024) chunks.push(offered.subarray(at, at + 64 * 1024));
+    const h = new BlobReceiver(p, big.length);
+    expect(h.offer(chunks, 0)).toBeUndefined();
+    h.advance(big.length);
+    await expect(h.result).resolves.toEqual({ digest: sha(big), size: big.length });
+    // The slabs are back: the next download copies again (a zero file, so only copies hash right).
+    const h2 = new BlobReceiver(await fresh(data.length), data.length);
+    expect(h2.offer([data], 0)).toBeUndefined();
+    await expect(h2.result).resolves.toEqual({ digest: sha(data), size: data.length });
+  });
+
   it('reads back what was written ahead of it, then goes on from memory', async () => {
     const path = await fresh(data.length);
     const h = new BlobReceiver(path, data.length);

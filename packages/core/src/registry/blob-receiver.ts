@@ -293,6 +293,20 @@ interface WorkerMessage {
   stopped?: boolean;
 }
 
+/**
+ * `offer`'s copies go into shared slabs, at most MAX_SLABS (16 MiB) for all downloads of the
+ * process, each back in the pool once its worker has hashed it (or its download is over).
+ */
+const SLAB = 512 * 1024;
+const MAX_SLABS = 32;
+const freeSlabs: Buffer[] = [];
+let slabCount = 0;
+function takeSlab(): Buffer | undefined {
+  return (
+    freeSlabs.pop() ?? (slabCount < MAX_SLABS ? (slabCount++, Buffer.from(new SharedArrayBuffer(SLAB))) : undefined)
+  );
+}
+
 /** Idle workers, kept for the next download (unref'd: they never keep the process alive). */
 const idle: Worker[] = [];
 
@@ -451,19 +465,46 @@ export class BlobReceiver {
     if (this.over) return undefined;
     const waits: Promise<void>[] = [];
     let at = position;
+    // Other chunks are copied into shared slabs (takeSlab), each back in the pool when the
+    // worker has hashed it. A copy per chunk, transferred, was freed only when the worker's
+    // heap next collected, and a 4 GiB pull through undici peaked at 400 MB. With every slab
+    // out, the rest is not offered: advance() has the worker read it back from the file.
+    let slab: Buffer | undefined;
+    let filled = 0;
+    let from = 0;
+    const post = (): void => {
+      const s = slab!;
+      const view = new Uint8Array(s.buffer, s.byteOffset, filled);
+      const seq = this.seq++;
+      this.acks.set(seq, () => freeSlabs.push(s));
+      this.worker.postMessage({ op: 'chunk', buf: view, offset: from, seq });
+      slab = undefined;
+    };
     for (const c of chunks) {
       const offset = at;
       at += c.length;
       if (c.buffer instanceof SharedArrayBuffer) {
+        if (slab) post();
         const seq = this.seq++;
         waits.push(new Promise<void>((res) => this.acks.set(seq, res)));
         // A plain view: a Buffer (a Uint8Array subclass) costs five times as much to post.
         this.worker.postMessage({ op: 'chunk', buf: new Uint8Array(c.buffer, c.byteOffset, c.length), offset, seq });
-      } else {
-        const copy = new Uint8Array(c);
-        this.worker.postMessage({ op: 'chunk', buf: copy, offset }, [copy.buffer]);
+        continue;
+      }
+      for (let i = 0; i < c.length;) {
+        if (!slab) {
+          slab = takeSlab();
+          if (!slab) return waits.length ? Promise.all(waits).then(() => {}) : undefined;
+          filled = 0;
+          from = offset + i;
+        }
+        const n = c.copy(slab, filled, i);
+        filled += n;
+        i += n;
+        if (filled === slab.length) post();
       }
     }
+    if (slab && filled > 0) post();
     return waits.length ? Promise.all(waits).then(() => {}) : undefined;
   }
 
