@@ -43,7 +43,8 @@ function takeBuffer() {
   for (let i = 1; i < 4; i++) pool.push(Buffer.from(mem.buffer, i * BUF, BUF));
   return Buffer.from(mem.buffer, 0, BUF);
 }
-const readBuf = Buffer.allocUnsafe(4 * 1024 * 1024);
+// For read-back only (most downloads never need it): made on first use.
+let readBuf;
 let job;
 function close() {
   if (!job) return;
@@ -74,6 +75,7 @@ function done() {
 }
 function readBack(to) {
   const j = job;
+  if (j.hashed < to) readBuf ??= Buffer.allocUnsafe(BUF);
   while (!j.failed && j.hashed < to) {
     const n = fs.readSync(j.fd, readBuf, 0, Math.min(readBuf.length, to - j.hashed), j.hashed);
     if (n <= 0) throw new Error('the file ended at byte ' + j.hashed + ', before the written ' + to);
@@ -294,11 +296,11 @@ interface WorkerMessage {
 }
 
 /**
- * `offer`'s copies go into shared slabs, at most MAX_SLABS (16 MiB) for all downloads of the
+ * `offer`'s copies go into shared slabs, at most MAX_SLABS (8 MiB) for all downloads of the
  * process, each back in the pool once its worker has hashed it (or its download is over).
  */
 const SLAB = 512 * 1024;
-const MAX_SLABS = 32;
+const MAX_SLABS = 16;
 const freeSlabs: Buffer[] = [];
 let slabCount = 0;
 function takeSlab(): Buffer | undefined {
