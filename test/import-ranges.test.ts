@@ -96,3 +96,36 @@ describe('large files', () => {
     expect(hub.stats.cdnBytes).toBe(weights.length);
   });
 });
+
+describe('several large files at once', () => {
+  const shards = [1, 2, 3, 4].map(() => randomSafetensors(3 * MiB));
+  beforeAll(() => {
+    hub.addRepo('acme/sharded');
+    hub.commit('acme/sharded', [
+      { path: 'README.md', data: Buffer.from('---\nlicense: mit\n---\n') },
+      ...shards.map((data, i) => ({ path: `model-0000${i + 1}-of-00004.safetensors`, data })),
+    ]);
+  });
+
+  it('read ahead within one budget for the process: each file its next part, 8 parts more in all', async () => {
+    hub.resetStats();
+    hub.cdnDelayMs = 50;
+    const r = await importFromHub({
+      ref: { repo: 'acme/sharded' },
+      access: { endpoint: hub.url },
+      target: new RegistryStore({ registry: registry.host, repository: 'big/sharded', plainHttp: true }),
+      tags: ['main'],
+      client: { stallMs: 30_000, backoffMs: 10 },
+      ranges,
+    }).finally(() => (hub.cdnDelayMs = 0));
+    shards.forEach((data, i) =>
+      expect(r.files.find((f) => f.path === `model-0000${i + 1}-of-00004.safetensors`)!.digest).toBe(
+        `sha256:${sha256(data)}`,
+      ),
+    );
+    expect(hub.stats.cdnBytes).toBe(shards.reduce((n, b) => n + b.length, 0));
+    // Four files with 4 ranges each would be 16 at once (and 16 parts held in memory).
+    expect(hub.stats.cdnMaxInFlight).toBeGreaterThan(4);
+    expect(hub.stats.cdnMaxInFlight).toBeLessThanOrEqual(4 + 8);
+  });
+});
